@@ -1,0 +1,64 @@
+import { ConfigError, UnknownFleetError } from './errors';
+import { describeIssues, type FleetSpec, fleetsSchema } from './fleet/fleet-spec';
+
+/** Everything worker-fleet reads from its environment, parsed once and never mutated. */
+export interface Config {
+  readonly stage: string;
+  /** Value of the managed-by tag: the ownership mark of this deployment (`worker-fleet-<stage>`). */
+  readonly managedBy: string;
+  readonly fleets: Readonly<Record<string, FleetSpec>>;
+  readonly instanceProfileArn: string;
+  readonly topicArn: string;
+}
+
+const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
+const INSTANCE_PROFILE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]+$/;
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string, pattern: RegExp, expected: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ConfigError(`${name} is not set; expected ${expected}`);
+  if (!pattern.test(value)) throw new ConfigError(`${name} is malformed: "${value}"; expected ${expected}`);
+  return value;
+}
+
+function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
+  const name = 'WORKER_FLEET_FLEETS';
+  if (raw === undefined || raw === '')
+    throw new ConfigError(`${name} is not set; expected a JSON map of fleet specs`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`${name} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = fleetsSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError(`${name} is invalid: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Parses and validates the configuration; fails with the variable's name and what is wrong. */
+export function loadConfig(env: Env = process.env): Config {
+  const stage = required(env, 'WORKER_FLEET_STAGE', STAGE, 'a stage name such as "dev"');
+  return Object.freeze({
+    stage,
+    managedBy: `worker-fleet-${stage}`,
+    fleets: Object.freeze(parseFleets(env.WORKER_FLEET_FLEETS)),
+    instanceProfileArn: required(
+      env,
+      'WORKER_FLEET_INSTANCE_PROFILE_ARN',
+      INSTANCE_PROFILE_ARN,
+      'an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>)',
+    ),
+    topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
+  });
+}
+
+/** The spec of a fleet this deployment manages, or an UnknownFleetError listing the ones it does. */
+export function fleetSpec(config: Config, fleet: string): FleetSpec {
+  const spec = Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
+  if (spec === undefined) throw new UnknownFleetError(fleet, Object.keys(config.fleets));
+  return spec;
+}

@@ -1,0 +1,26 @@
+/**
+ * The few errors the code really distinguishes. All of them mean "bad input, nothing was changed":
+ * handlers let them propagate so the caller (or the failure destination) sees the precise reason.
+ */
+
+/** A configuration value is missing or malformed; raised before any AWS call. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** An event or invocation payload does not have the shape its trigger promises. */
+export class InvalidEventError extends Error {
+  override name = 'InvalidEventError';
+}
+
+/** A request names a fleet this deployment does not manage. */
+export class UnknownFleetError extends Error {
+  override name = 'UnknownFleetError';
+
+  constructor(
+    readonly fleet: string,
+    readonly knownFleets: readonly string[],
+  ) {
+    super(`unknown fleet "${fleet}"; this deployment manages: ${knownFleets.join(', ') || '(none)'}`);
+  }
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { InvalidEventError } from './errors';
+import { describeIssues } from './fleet/fleet-spec';
+
+/** The event source worker-fleet uses for the events it consumes and emits on the default bus. */
+export const EVENT_SOURCE = 'worker-fleet';
+
+export const LAUNCH_REQUESTED = 'Launch Workers Requested';
+export const SCHEDULED_EVENT = 'Scheduled Event';
+
+/** What caused a launch, and the id that makes it idempotent (a redelivery carries the same id). */
+export type LaunchTriggerKind = 'schedule' | 'event' | 'direct';
+
+export interface LaunchTrigger {
+  readonly kind: LaunchTriggerKind;
+  readonly id: string;
+  /** The fleet to launch for; absent means every fleet of the deployment. */
+  readonly fleet?: string;
+  /** Launch exactly this many more workers (bounded by the fleet's maxCapacity). */
+  readonly count?: number;
+  /** Bring the fleet to this many workers instead of its targetCapacity (bounded likewise). */
+  readonly target?: number;
+}
+
+const fleetName = z.string().min(1).max(63);
+const size = z.number().int().min(0).max(10_000);
+const launchSize = { fleet: fleetName, count: size.optional(), target: size.optional() };
+const oneOfCountOrTarget = (value: { count?: number; target?: number }) =>
+  value.count === undefined || value.target === undefined;
+const countOrTargetMessage = { message: 'give count or target, not both' };
+
+/** Sample: events/launch-schedule.json (an EventBridge rule's schedule, no input). */
+const scheduledEventSchema = z.object({
+  'detail-type': z.literal(SCHEDULED_EVENT),
+  source: z.literal('aws.events'),
+  id: z.string().min(1),
+});
+
+/** Sample: events/launch-requested.json. */
+const launchRequestedSchema = z.object({
+  'detail-type': z.literal(LAUNCH_REQUESTED),
+  source: z.literal(EVENT_SOURCE),
+  id: z.string().min(1),
+  detail: z.strictObject(launchSize).refine(oneOfCountOrTarget, countOrTargetMessage),
+});
+
+/**
+ * Sample: events/launch-direct.json. Also the payload of an EventBridge Scheduler schedule, whose input can carry
+ * `"requestId": "<aws.scheduler.execution-id>"`.
+ */
+const directInvocationSchema = z
+  .strictObject({
+    ...launchSize,
+    fleet: fleetName.optional(),
+    requestId: z.string().min(1).max(256).optional(),
+  })
+  .refine(oneOfCountOrTarget, countOrTargetMessage)
+  .refine((value) => value.fleet !== undefined || (value.count === undefined && value.target === undefined), {
+    message: 'count and target need a fleet',
+  });
+
+function parse<T extends z.ZodType>(schema: T, event: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) throw new InvalidEventError(`malformed ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * Narrows any launch trigger. EventBridge events are dispatched on `detail-type`; an object without one is a direct
+ * invocation, made idempotent by its `requestId` or else by the Lambda request id (kept across async retries).
+ */
+export function parseLaunchTrigger(event: unknown, invocationId: string): LaunchTrigger {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new InvalidEventError('malformed launch request: expected a JSON object');
+  }
+  if (!('detail-type' in event)) {
+    const { requestId, ...request } = parse(directInvocationSchema, event, 'launch request');
+    return { kind: 'direct', id: requestId ?? invocationId, ...request };
+  }
+  const detailType = event['detail-type'];
+  switch (detailType) {
+    case SCHEDULED_EVENT:
+      return { kind: 'schedule', id: parse(scheduledEventSchema, event, 'scheduled event').id };
+    case LAUNCH_REQUESTED: {
+      const { id, detail } = parse(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
+      return { kind: 'event', id, ...detail };
+    }
+    default:
+      throw new InvalidEventError(
+        `unsupported detail-type ${JSON.stringify(detailType)} for launching workers`,
+      );
+  }
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { RESERVED_TAG_PREFIX } from './tags';
+
+/** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
+
+const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
+const SSM_PARAMETER_NAME = /^\/[A-Za-z0-9_.\-/]{1,2047}$/;
+const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+const SPOT_PRICE = /^\d+(\.\d+)?$/;
+
+const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z
+    .array(item)
+    .min(1, `at least one ${what} is required`)
+    .refine((items) => new Set(items).size === items.length, `${what}s must not repeat`);
+
+/**
+ * How to run one named fleet. `market`:
+ * - `spot`: spot only; a run that finds no spot capacity falls short and says so;
+ * - `on-demand`: on-demand only;
+ * - `spot-with-on-demand-fallback`: spot first, on-demand for whatever spot cannot supply.
+ */
+export const fleetSpecSchema = z
+  .strictObject({
+    ami: z
+      .string()
+      .refine(
+        (value) => AMI_ID.test(value) || SSM_PARAMETER_NAME.test(value),
+        'must be an AMI id (ami-…) or an SSM parameter name (/…)',
+      ),
+    instanceTypes: distinct(
+      z.string().regex(INSTANCE_TYPE, 'must be an instance type such as c7g.large'),
+      'instance type',
+    ),
+    subnets: distinct(z.string().regex(SUBNET_ID, 'must be a subnet id (subnet-…)'), 'subnet'),
+    market: z.enum(['spot', 'on-demand', 'spot-with-on-demand-fallback']),
+    spotMaxPrice: z.string().regex(SPOT_PRICE, 'must be a price in USD per hour, such as "0.05"').optional(),
+    targetCapacity: z.number().int().min(0).max(10_000),
+    maxCapacity: z.number().int().min(0).max(10_000).optional(),
+    keyName: z.string().min(1).max(255).optional(),
+    securityGroupIds: z
+      .array(z.string().regex(SECURITY_GROUP_ID, 'must be a security group id (sg-…)'))
+      .default([]),
+    userData: z
+      .string()
+      .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
+      .optional(),
+    metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
+    tags: z
+      .record(z.string().min(1).max(128), z.string().max(256))
+      .refine(
+        (tags) =>
+          Object.keys(tags).every((key) => !key.startsWith('aws:') && !key.startsWith(RESERVED_TAG_PREFIX)),
+        `tag keys must not start with "aws:" or "${RESERVED_TAG_PREFIX}"`,
+      )
+      .refine((tags) => Object.keys(tags).length <= 40, 'at most 40 tags')
+      .default({}),
+  })
+  .refine((spec) => spec.market !== 'on-demand' || spec.spotMaxPrice === undefined, {
+    message: 'spotMaxPrice applies to spot markets only',
+    path: ['spotMaxPrice'],
+  })
+  .refine((spec) => spec.maxCapacity === undefined || spec.maxCapacity >= spec.targetCapacity, {
+    message: 'must be at least targetCapacity',
+    path: ['maxCapacity'],
+  })
+  .transform((spec) => ({ ...spec, maxCapacity: spec.maxCapacity ?? spec.targetCapacity }));
+
+export type FleetSpec = Readonly<z.output<typeof fleetSpecSchema>>;
+export type FleetMarket = FleetSpec['market'];
+
+export const fleetsSchema = z
+  .record(
+    z.string().regex(FLEET_NAME, 'fleet names are lower-case letters, digits and dashes'),
+    fleetSpecSchema,
+  )
+  .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required');
+
+/** One line per problem: `path: message`, so an error names exactly what to fix. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

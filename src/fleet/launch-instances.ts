@@ -1,0 +1,188 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { EC2Client, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { type InstanceType, runInstances, type Worker } from '../aws/ec2-workers';
+import { resolveImageId } from '../aws/image';
+import type { Config } from '../config';
+import { clientToken } from './client-token';
+import type { FleetSpec } from './fleet-spec';
+import { candidatePools, type Pool, spreadAcrossSubnets } from './pools';
+import { TAG, type Tags } from './tags';
+
+/** EC2 errors that mean "no capacity in this pool right now": the launcher moves on to the next pool. */
+export const CAPACITY_ERRORS: ReadonlySet<string> = new Set([
+  'InsufficientInstanceCapacity',
+  'MaxSpotInstanceCountExceeded',
+  'SpotMaxPriceTooLow',
+  'UnfulfillableCapacity',
+]);
+
+export type LaunchReason = 'schedule' | 'event' | 'direct' | 'replacement';
+
+export interface LaunchDependencies {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly logger: Logger;
+  readonly config: Config;
+}
+
+/** What to launch: the fleet, how many, why, and the id of the trigger that makes it idempotent. */
+export interface LaunchOrder {
+  readonly fleet: string;
+  readonly spec: FleetSpec;
+  readonly count: number;
+  readonly reason: LaunchReason;
+  readonly triggerId: string;
+  /** Spot pools (placement keys) not to use, such as the one a worker was just interrupted in. */
+  readonly avoidSpotPools?: ReadonlySet<string>;
+  readonly extraTags?: Tags;
+}
+
+export interface CapacityError {
+  readonly pool: Pool;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface LaunchOutcome {
+  readonly launched: Worker[];
+  readonly capacityErrors: CapacityError[];
+  /** Workers launched on-demand because spot could not supply them. */
+  readonly onDemandFallback: number;
+  readonly shortfall: number;
+}
+
+function workerTags(config: Config, order: LaunchOrder): Tag[] {
+  const tags: Record<string, string> = {
+    Name: `worker-fleet-${config.stage}-${order.fleet}`,
+    ...order.spec.tags,
+    ...order.extraTags,
+    [TAG.managedBy]: config.managedBy,
+    [TAG.fleet]: order.fleet,
+    [TAG.launchReason]: order.reason,
+    [TAG.triggerId]: order.triggerId,
+  };
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** The RunInstances request for `count` workers in one pool. Pure: tests read it to prove what is asked of EC2. */
+export function runInstancesInput(
+  config: Config,
+  order: LaunchOrder,
+  request: { imageId: string; pool: Pool; count: number; clientToken: string },
+): RunInstancesCommandInput {
+  const { spec } = order;
+  const { pool } = request;
+  const tags = workerTags(config, order);
+  return {
+    ImageId: request.imageId,
+    InstanceType: pool.instanceType as InstanceType,
+    SubnetId: pool.subnetId,
+    MinCount: request.count,
+    MaxCount: request.count,
+    ClientToken: request.clientToken,
+    IamInstanceProfile: { Arn: config.instanceProfileArn },
+    MetadataOptions: {
+      HttpTokens: 'required',
+      HttpEndpoint: 'enabled',
+      HttpPutResponseHopLimit: spec.metadataHopLimit,
+    },
+    KeyName: spec.keyName,
+    SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
+    UserData: spec.userData === undefined ? undefined : Buffer.from(spec.userData).toString('base64'),
+    InstanceMarketOptions:
+      pool.market === 'spot'
+        ? {
+            MarketType: 'spot',
+            SpotOptions: {
+              SpotInstanceType: 'one-time',
+              InstanceInterruptionBehavior: 'terminate',
+              MaxPrice: spec.spotMaxPrice,
+            },
+          }
+        : undefined,
+    TagSpecifications: [
+      { ResourceType: 'instance', Tags: tags },
+      { ResourceType: 'volume', Tags: tags },
+    ],
+  };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : '';
+}
+
+/**
+ * Launches `order.count` workers of a fleet: spread over its subnets, each share trying its pools in order (spot
+ * before on-demand, see `candidatePools`) and moving to the next pool on a capacity error. Any other error is
+ * thrown. Every launch in worker-fleet goes through here.
+ */
+export async function launchInstances(deps: LaunchDependencies, order: LaunchOrder): Promise<LaunchOutcome> {
+  const { ec2, ssm, logger, config } = deps;
+  if (order.count <= 0) return { launched: [], capacityErrors: [], onDemandFallback: 0, shortfall: 0 };
+  const imageId = await resolveImageId(ssm, order.spec.ami);
+  const chunks = spreadAcrossSubnets(order.count, order.spec.subnets);
+  const capacityErrors: CapacityError[] = [];
+  const onDemandFirst = order.spec.market === 'on-demand';
+
+  const launchChunk = async (chunk: (typeof chunks)[number], chunkIndex: number): Promise<Worker[]> => {
+    for (const pool of candidatePools(order.spec, chunk.subnetId, order.avoidSpotPools)) {
+      const token = clientToken([
+        config.managedBy,
+        order.fleet,
+        order.triggerId,
+        chunkIndex,
+        pool.instanceType,
+        pool.subnetId,
+        pool.market,
+      ]);
+      const input = runInstancesInput(config, order, {
+        imageId,
+        pool,
+        count: chunk.count,
+        clientToken: token,
+      });
+      try {
+        const workers = await runInstances(ec2, input);
+        for (const worker of workers) {
+          logger.info('worker launched', {
+            fleet: order.fleet,
+            instanceId: worker.instanceId,
+            instanceType: worker.instanceType,
+            subnetId: worker.subnetId,
+            availabilityZone: worker.availabilityZone,
+            market: pool.market,
+            reason: order.reason,
+            triggerId: order.triggerId,
+          });
+        }
+        return workers.map((worker) => ({ ...worker, market: pool.market }));
+      } catch (error) {
+        const code = errorName(error);
+        if (!CAPACITY_ERRORS.has(code)) throw error;
+        const message = (error as Error).message;
+        capacityErrors.push({ pool, code, message });
+        logger.warn('no capacity in pool, trying the next', {
+          fleet: order.fleet,
+          ...pool,
+          code,
+          count: chunk.count,
+        });
+      }
+    }
+    logger.error('no pool had capacity', {
+      fleet: order.fleet,
+      subnetId: chunk.subnetId,
+      count: chunk.count,
+    });
+    return [];
+  };
+
+  const launched = (await Promise.all(chunks.map(launchChunk))).flat();
+  return {
+    launched,
+    capacityErrors,
+    onDemandFallback: onDemandFirst ? 0 : launched.filter((worker) => worker.market === 'on-demand').length,
+    shortfall: order.count - launched.length,
+  };
+}

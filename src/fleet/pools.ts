@@ -1,0 +1,58 @@
+import type { Market } from '../aws/ec2-workers';
+import type { FleetSpec } from './fleet-spec';
+
+/** A capacity pool: one instance type in one subnet (so one AZ), bought on one market. */
+export interface Pool {
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly market: Market;
+}
+
+/** Identifies a spot capacity pool regardless of market: instance type × subnet. */
+export const placementKey = (pool: Pick<Pool, 'instanceType' | 'subnetId'>) =>
+  `${pool.instanceType}@${pool.subnetId}`;
+
+export interface Chunk {
+  readonly subnetId: string;
+  readonly count: number;
+}
+
+/** Splits a launch evenly over the fleet's subnets (first subnets take the remainder), so a fleet spans AZs. */
+export function spreadAcrossSubnets(count: number, subnets: readonly string[]): Chunk[] {
+  const base = Math.floor(count / subnets.length);
+  const extra = count % subnets.length;
+  return subnets
+    .map((subnetId, index) => ({ subnetId, count: base + (index < extra ? 1 : 0) }))
+    .filter((chunk) => chunk.count > 0);
+}
+
+function marketsOf(market: FleetSpec['market']): Market[] {
+  switch (market) {
+    case 'spot':
+      return ['spot'];
+    case 'on-demand':
+      return ['on-demand'];
+    case 'spot-with-on-demand-fallback':
+      return ['spot', 'on-demand'];
+  }
+}
+
+/**
+ * The pools a chunk tries, in order: every spot pool before any on-demand one; within a market the chunk's own
+ * subnet first (instance types in the fleet's order), then the other subnets. Spot pools in `avoid` (placement keys)
+ * are left out; on-demand is never interrupted, so it is never avoided.
+ */
+export function candidatePools(
+  spec: Pick<FleetSpec, 'instanceTypes' | 'subnets' | 'market'>,
+  preferredSubnet: string,
+  avoid: ReadonlySet<string> = new Set(),
+): Pool[] {
+  const subnets = [preferredSubnet, ...spec.subnets.filter((subnet) => subnet !== preferredSubnet)];
+  return marketsOf(spec.market).flatMap((market) =>
+    subnets.flatMap((subnetId) =>
+      spec.instanceTypes
+        .map((instanceType) => ({ instanceType, subnetId, market }))
+        .filter((pool) => pool.market === 'on-demand' || !avoid.has(placementKey(pool))),
+    ),
+  );
+}

@@ -1,0 +1,26 @@
+/**
+ * Tag keys worker-fleet writes and reads. The managed-by tag is the ownership mark: nothing without it
+ * (with this deployment's value) is ever changed.
+ */
+export const TAG = {
+  managedBy: 'worker-fleet:managed-by',
+  fleet: 'worker-fleet:fleet',
+  launchReason: 'worker-fleet:launch-reason',
+  triggerId: 'worker-fleet:trigger-id',
+  interruptedAt: 'worker-fleet:interrupted-at',
+  replaces: 'worker-fleet:replaces',
+} as const;
+
+/** Prefix reserved for worker-fleet's own tags; fleet specs may not set tags under it. */
+export const RESERVED_TAG_PREFIX = 'worker-fleet:';
+
+export type Tags = Readonly<Record<string, string>>;
+
+/** Turns SDK tag lists into a plain map; tags without a key are dropped. */
+export function tagMap(tags: readonly { Key?: string; Value?: string }[] | undefined): Tags {
+  const map: Record<string, string> = {};
+  for (const { Key, Value } of tags ?? []) {
+    if (Key !== undefined) map[Key] = Value ?? '';
+  }
+  return map;
+}

@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const MOTO_SERVER = join(ROOT, '.venv', 'bin', 'moto_server');
+
+/** One request that reached the emulator through the proxy: its API action and (for query APIs) its parameters. */
+export interface CapturedRequest {
+  readonly action: string;
+  readonly params: URLSearchParams;
+  readonly body: string;
+}
+
+/** An error the proxy answers instead of the emulator, in the EC2/query-API XML shape the SDK parses. */
+export interface Fault {
+  readonly action: string;
+  readonly when?: (params: URLSearchParams) => boolean;
+  readonly code: string;
+  readonly status?: number;
+  /** How many matching requests fail; unlimited when absent. */
+  times?: number;
+}
+
+/**
+ * A moto server of the project's pinned version, on a free 127.0.0.1 port, behind a small proxy that records every
+ * request and injects the faults a test asks for (moto cannot produce capacity errors on its own).
+ */
+export class Emulator {
+  readonly requests: CapturedRequest[] = [];
+  readonly faults: Fault[] = [];
+  private log = '';
+
+  private constructor(
+    private readonly moto: ChildProcess,
+    private readonly proxy: Server,
+    /** The emulator itself. */
+    readonly motoEndpoint: string,
+    /** Where clients go: the proxy in front of the emulator. */
+    readonly endpoint: string,
+  ) {
+    moto.stdout?.on('data', (chunk: Buffer) => {
+      this.log += chunk.toString();
+    });
+    moto.stderr?.on('data', (chunk: Buffer) => {
+      this.log += chunk.toString();
+    });
+  }
+
+  static async start(): Promise<Emulator> {
+    if (!existsSync(MOTO_SERVER)) {
+      throw new Error(
+        `the emulator is not installed: run "bash scripts/setup-emulator.sh" (looked for ${MOTO_SERVER})`,
+      );
+    }
+    const moto = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', '0'], {
+      env: {
+        ...process.env,
+        MOTO_ENABLE_AMI_VALIDATION: 'true',
+        MOTO_ENABLE_KEYPAIR_VALIDATION: 'true',
+        MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION: 'true',
+        PYTHONUNBUFFERED: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const motoEndpoint = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`the emulator did not start:\n${output}`)), 30_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+        if (match?.[1] !== undefined) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      moto.stdout.on('data', onData);
+      moto.stderr.on('data', onData);
+      moto.once('exit', (code) => reject(new Error(`the emulator exited with ${code}:\n${output}`)));
+    });
+    let emulator: Emulator | undefined;
+    const proxy = createServer((req, res) => {
+      if (emulator === undefined) throw new Error('proxy used before the emulator was ready');
+      emulator.forward(req, res);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    emulator = new Emulator(moto, proxy, motoEndpoint, `http://127.0.0.1:${port}`);
+    return emulator;
+  }
+
+  private forward(req: IncomingMessage, res: import('node:http').ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const text = body.toString();
+      const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+      const params = new URLSearchParams(isForm ? text : '');
+      const target = req.headers['x-amz-target'];
+      const action =
+        params.get('Action') ?? (typeof target === 'string' ? (target.split('.').pop() ?? '') : '');
+      this.requests.push({ action, params, body: isForm || target !== undefined ? text : '' });
+
+      const fault = this.faults.find(
+        (candidate) =>
+          candidate.action === action && (candidate.times ?? 1) > 0 && (candidate.when?.(params) ?? true),
+      );
+      if (fault !== undefined) {
+        if (fault.times !== undefined) fault.times -= 1;
+        res.writeHead(fault.status ?? 400, { 'content-type': 'text/xml' });
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code>` +
+            `<Message>injected by the test harness</Message></Error></Errors><RequestID>fault</RequestID></Response>`,
+        );
+        return;
+      }
+      const upstream = httpRequest(
+        `${this.motoEndpoint}${req.url ?? '/'}`,
+        { method: req.method, headers: req.headers },
+        (reply) => {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(res);
+        },
+      );
+      upstream.on('error', (error) => {
+        res.writeHead(502);
+        res.end(String(error));
+      });
+      upstream.end(body);
+    });
+  }
+
+  /** Requests of one API action that reached the proxy since the last reset. */
+  sent(action: string): CapturedRequest[] {
+    return this.requests.filter((request) => request.action === action);
+  }
+
+  /** Empties the emulator (POST /moto-api/reset) and forgets captured requests and faults. */
+  async reset(): Promise<void> {
+    const response = await fetch(`${this.motoEndpoint}/moto-api/reset`, { method: 'POST' });
+    if (!response.ok) throw new Error(`emulator reset failed: ${response.status}`);
+    this.requests.length = 0;
+    this.faults.length = 0;
+  }
+
+  /** Fails when the emulator met a call it does not implement: such a test proves nothing. */
+  assertNoUnimplementedCalls(): void {
+    if (this.log.includes('NotImplementedError')) {
+      throw new Error(`the emulator met an unimplemented call:\n${this.log.slice(-4000)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.proxy.close(() => resolve()));
+    this.moto.kill('SIGTERM');
+  }
+}
+
+/** Clients' shared settings in tests: the proxy endpoint, dummy credentials, and no retries. */
+export function clientConfig(emulator: Emulator) {
+  return {
+    endpoint: emulator.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    maxAttempts: 1,
+  };
+}
+
+/**
+ * Starts one emulator for a test file, resets it before each test, and fails the file if the emulator met an
+ * unimplemented call.
+ */
+export function useEmulator(): () => Emulator {
+  let emulator: Emulator | undefined;
+  beforeAll(async () => {
+    emulator = await Emulator.start();
+  });
+  beforeEach(async () => {
+    await emulator?.reset();
+  });
+  afterAll(async () => {
+    if (emulator === undefined) return;
+    await emulator.stop();
+    emulator.assertNoUnimplementedCalls();
+  });
+  return () => {
+    if (emulator === undefined) throw new Error('the emulator is not running');
+    return emulator;
+  };
+}
