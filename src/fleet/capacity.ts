@@ -21,10 +21,7 @@ export function planCapacity(
 ): CapacityPlan {
   const wanted =
     request.count !== undefined ? active + request.count : (request.target ?? spec.targetCapacity);
-  const desired = Math.min(wanted, spec.maxCapacity);
-  return {
-    toLaunch: Math.max(0, desired - active),
-    desired: Math.max(desired, active),
-    capped: wanted > desired,
-  };
+  const asked = Math.max(0, wanted - active);
+  const toLaunch = Math.max(0, Math.min(wanted, spec.maxCapacity) - active);
+  return { toLaunch, desired: active + toLaunch, capped: toLaunch < asked };
 }

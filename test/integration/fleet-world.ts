@@ -1,12 +1,4 @@
-import {
-  CreateKeyPairCommand,
-  CreateSecurityGroupCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeSubnetsCommand,
-  EC2Client,
-  type Instance,
-} from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import {
   AddRoleToInstanceProfileCommand,
   CreateInstanceProfileCommand,
@@ -21,10 +13,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { type SeededAccount, seedAccount } from '../../local/account';
+import type { Emulator } from '../../local/emulator';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
 import { logger } from '../../src/logger';
-import { clientConfig, type Emulator } from './emulator';
+import { clientConfig } from './use-emulator';
 
 /** An SNS notification as a subscriber receives it. */
 export interface ReceivedNotification {
@@ -38,14 +32,10 @@ export interface ReceivedNotification {
  * An account as a user would have it before deploying worker-fleet's launcher: default VPC subnets, an AMI, a key
  * pair, a security group, the worker instance profile and the fleet topic (with a queue subscribed, to read back).
  */
-export interface FleetWorld {
+export interface FleetWorld extends SeededAccount {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sns: SNSClient;
-  readonly imageId: string;
-  readonly subnets: readonly { subnetId: string; availabilityZone: string }[];
-  readonly keyName: string;
-  readonly securityGroupId: string;
   readonly instanceProfileArn: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
@@ -65,21 +55,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const iam = new IAMClient(settings);
   const sqs = new SQSClient(settings);
 
-  const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-  const imageId = images.Images?.find((image) => image.ImageId?.startsWith('ami-'))?.ImageId;
-  if (imageId === undefined) throw new Error('the emulator lists no Amazon AMI');
-  const described = await ec2.send(
-    new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] }),
-  );
-  const subnets = (described.Subnets ?? [])
-    .map((subnet) => ({ subnetId: subnet.SubnetId ?? '', availabilityZone: subnet.AvailabilityZone ?? '' }))
-    .sort((a, b) => a.availabilityZone.localeCompare(b.availabilityZone));
-  const keyName = 'worker-ssh';
-  await ec2.send(new CreateKeyPairCommand({ KeyName: keyName }));
-  const group = await ec2.send(
-    new CreateSecurityGroupCommand({ GroupName: 'worker-ssh', Description: 'ssh' }),
-  );
-  const securityGroupId = group.GroupId ?? '';
+  const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
   await iam.send(
     new CreateRoleCommand({

@@ -4,8 +4,8 @@ import { InvalidEventError, UnknownFleetError } from '../../src/errors';
 import { parseLaunchTrigger } from '../../src/events';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { TAG } from '../../src/fleet/tags';
-import { useEmulator } from './emulator';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 let world: FleetWorld;

@@ -4,7 +4,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..');
 const MOTO_SERVER = join(ROOT, '.venv', 'bin', 'moto_server');
 
 /** One request that reached the emulator through the proxy: its API action and (for query APIs) its parameters. */
@@ -159,35 +159,12 @@ export class Emulator {
   }
 }
 
-/** Clients' shared settings in tests: the proxy endpoint, dummy credentials, and no retries. */
-export function clientConfig(emulator: Emulator) {
+/** SDK client settings for the emulator: its endpoint, dummy credentials, and `maxAttempts` as the caller needs. */
+export function emulatorClientConfig(emulator: Emulator, maxAttempts = 3) {
   return {
     endpoint: emulator.endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    maxAttempts: 1,
-  };
-}
-
-/**
- * Starts one emulator for a test file, resets it before each test, and fails the file if the emulator met an
- * unimplemented call.
- */
-export function useEmulator(): () => Emulator {
-  let emulator: Emulator | undefined;
-  beforeAll(async () => {
-    emulator = await Emulator.start();
-  });
-  beforeEach(async () => {
-    await emulator?.reset();
-  });
-  afterAll(async () => {
-    if (emulator === undefined) return;
-    await emulator.stop();
-    emulator.assertNoUnimplementedCalls();
-  });
-  return () => {
-    if (emulator === undefined) throw new Error('the emulator is not running');
-    return emulator;
+    maxAttempts,
   };
 }

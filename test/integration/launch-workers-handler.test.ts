@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { InvalidEventError } from '../../src/errors';
+import { TAG } from '../../src/fleet/tags';
+import { handler } from '../../src/handlers/launch-workers';
+import { createFleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+const context = {
+  awsRequestId: 'lambda-request-1',
+  functionName: 'worker-fleet-test-launchWorkers',
+} as Context;
+const sample = (name: string): unknown =>
+  JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
+
+describe('launchWorkers handler', () => {
+  it('launches from the direct-invocation sample with clients built from the standard environment', async () => {
+    const world = await createFleetWorld(emulator());
+    const { fleets } = world.config({
+      batch: {
+        ami: world.imageId,
+        instanceTypes: ['t4g.small'],
+        subnets: [world.subnets[0]?.subnetId],
+        market: 'on-demand',
+        targetCapacity: 1,
+      },
+    });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: emulator().endpoint,
+      WORKER_FLEET_STAGE: 'test',
+      WORKER_FLEET_FLEETS: JSON.stringify(fleets),
+      WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
+      WORKER_FLEET_TOPIC_ARN: world.topicArn,
+    });
+
+    const results = await handler(sample('launch-direct.json'), context);
+
+    expect(results).toMatchObject([{ fleet: 'batch', status: 'launched', desired: 1, capped: true }]);
+    const instances = await world.instances({ tag: TAG.triggerId, value: 'manual-2026-11-25-0001' });
+    expect(instances).toHaveLength(1);
+    expect(instances[0]?.Tags).toContainEqual({ Key: TAG.launchReason, Value: 'direct' });
+  });
+
+  it('rejects a malformed event before any AWS call', async () => {
+    await expect(handler({ fleet: 'batch', count: 'two' }, context)).rejects.toThrow(InvalidEventError);
+    expect(emulator().requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,58 @@
+import { fleetSpec, loadConfig } from '../../src/config';
+import { ConfigError, UnknownFleetError } from '../../src/errors';
+import { envWith, fleetJson } from './fixtures';
+
+describe('loadConfig', () => {
+  it('parses a valid environment into a frozen config with defaults applied', () => {
+    const config = loadConfig(envWith());
+
+    expect(config.stage).toBe('dev');
+    expect(config.managedBy).toBe('worker-fleet-dev');
+    expect(config.fleets.batch).toMatchObject({
+      market: 'spot',
+      maxCapacity: 2,
+      metadataHopLimit: 1,
+      tags: {},
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    ['WORKER_FLEET_STAGE', undefined, 'WORKER_FLEET_STAGE is not set'],
+    ['WORKER_FLEET_STAGE', 'dev stage', 'WORKER_FLEET_STAGE is malformed: "dev stage"'],
+    ['WORKER_FLEET_FLEETS', undefined, 'WORKER_FLEET_FLEETS is not set'],
+    ['WORKER_FLEET_FLEETS', '{batch:', 'WORKER_FLEET_FLEETS is not valid JSON'],
+    ['WORKER_FLEET_FLEETS', '{}', 'WORKER_FLEET_FLEETS is invalid: (root): at least one fleet is required'],
+    ['WORKER_FLEET_INSTANCE_PROFILE_ARN', '', 'WORKER_FLEET_INSTANCE_PROFILE_ARN is not set'],
+    [
+      'WORKER_FLEET_INSTANCE_PROFILE_ARN',
+      'worker',
+      'WORKER_FLEET_INSTANCE_PROFILE_ARN is malformed: "worker"',
+    ],
+    ['WORKER_FLEET_TOPIC_ARN', 'arn:aws:sqs:us-east-1:123456789012:q', 'WORKER_FLEET_TOPIC_ARN is malformed'],
+  ])('fails when %s is %j, naming the variable', (name, value, message) => {
+    expect(() => loadConfig(envWith({ [name]: value }))).toThrow(ConfigError);
+    expect(() => loadConfig(envWith({ [name]: value }))).toThrow(message);
+  });
+
+  it('names the fleet and field of an invalid spec', () => {
+    const env = envWith({
+      WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson({ targetCapacity: -1 }) }),
+    });
+
+    expect(() => loadConfig(env)).toThrow(/WORKER_FLEET_FLEETS is invalid: batch\.targetCapacity: /);
+  });
+});
+
+describe('fleetSpec', () => {
+  const config = loadConfig(envWith());
+
+  it('returns the spec of a known fleet', () => {
+    expect(fleetSpec(config, 'batch').instanceTypes).toEqual(['c7g.large', 'm7g.large']);
+  });
+
+  it.each(['nope', 'constructor', '__proto__'])('rejects %s, listing the known fleets', (name) => {
+    expect(() => fleetSpec(config, name)).toThrow(UnknownFleetError);
+    expect(() => fleetSpec(config, name)).toThrow(`unknown fleet "${name}"; this deployment manages: batch`);
+  });
+});

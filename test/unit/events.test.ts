@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidEventError } from '../../src/errors';
+import { parseLaunchTrigger } from '../../src/events';
+
+const sample = (name: string): unknown =>
+  JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
+
+describe('parseLaunchTrigger', () => {
+  it('reads a schedule as a run for every fleet, keyed by the event id', () => {
+    expect(parseLaunchTrigger(sample('launch-schedule.json'), 'inv')).toEqual({
+      kind: 'schedule',
+      id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+    });
+  });
+
+  it('reads a Launch Workers Requested event', () => {
+    expect(parseLaunchTrigger(sample('launch-requested.json'), 'inv')).toEqual({
+      kind: 'event',
+      id: '7bf73129-1428-4cd3-a780-95db273d1602',
+      fleet: 'batch',
+      count: 2,
+    });
+  });
+
+  it('reads a direct invocation keyed by its requestId', () => {
+    expect(parseLaunchTrigger(sample('launch-direct.json'), 'inv')).toEqual({
+      kind: 'direct',
+      id: 'manual-2026-11-25-0001',
+      fleet: 'batch',
+      target: 3,
+    });
+  });
+
+  it('keys a direct invocation without requestId by the Lambda request id', () => {
+    expect(parseLaunchTrigger({ fleet: 'batch' }, 'lambda-request-1')).toEqual({
+      kind: 'direct',
+      id: 'lambda-request-1',
+      fleet: 'batch',
+    });
+  });
+
+  it.each([
+    [null, 'expected a JSON object'],
+    [[], 'expected a JSON object'],
+    ['batch', 'expected a JSON object'],
+    [{ fleet: 'batch', count: -1 }, 'malformed launch request: count: '],
+    [{ fleet: 'batch', count: 1, target: 2 }, 'give count or target, not both'],
+    [{ count: 2 }, 'count and target need a fleet'],
+    [{ fleet: 'batch', size: 2 }, 'malformed launch request'],
+    [{ 'detail-type': 'Scheduled Event', source: 'aws.events' }, 'malformed scheduled event: id: '],
+    [
+      {
+        'detail-type': 'Launch Workers Requested',
+        source: 'somebody-else',
+        id: 'x',
+        detail: { fleet: 'batch' },
+      },
+      'malformed "Launch Workers Requested" event: source: ',
+    ],
+    [
+      { 'detail-type': 'Launch Workers Requested', source: 'worker-fleet', id: 'x', detail: { count: 2 } },
+      'detail.fleet: ',
+    ],
+    [{ 'detail-type': 'EC2 Spot Instance Interruption Warning' }, 'unsupported detail-type'],
+  ])('rejects %j with a clear error', (event, message) => {
+    expect(() => parseLaunchTrigger(event, 'inv')).toThrow(InvalidEventError);
+    expect(() => parseLaunchTrigger(event, 'inv')).toThrow(message);
+  });
+});

@@ -1,0 +1,24 @@
+/** A fleet spec as a user writes it (JSON), valid unless a test overrides a field. */
+export function fleetJson(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ami: 'ami-0123456789abcdef0',
+    instanceTypes: ['c7g.large', 'm7g.large'],
+    subnets: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+    market: 'spot',
+    targetCapacity: 2,
+    ...overrides,
+  };
+}
+
+/** The environment of a deployed function, valid unless a test overrides a variable. */
+export function envWith(
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    WORKER_FLEET_STAGE: 'dev',
+    WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson() }),
+    WORKER_FLEET_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/worker-fleet-dev-worker',
+    WORKER_FLEET_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:worker-fleet-dev',
+    ...overrides,
+  };
+}

@@ -1,0 +1,84 @@
+import { loadConfig } from '../../../src/config';
+import { clientToken } from '../../../src/fleet/client-token';
+import { type LaunchOrder, runInstancesInput } from '../../../src/fleet/launch-instances';
+import { TAG } from '../../../src/fleet/tags';
+import { envWith, fleetJson } from '../fixtures';
+
+function orderFor(overrides: Record<string, unknown> = {}): LaunchOrder {
+  const config = loadConfig(
+    envWith({ WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson(overrides) }) }),
+  );
+  const spec = config.fleets.batch;
+  if (spec === undefined) throw new Error('fixture has no batch fleet');
+  return { fleet: 'batch', spec, count: 2, reason: 'schedule', triggerId: 'event-1' };
+}
+
+const config = loadConfig(envWith());
+const pool = { instanceType: 'c7g.large', subnetId: 'subnet-0123456789abcdef0', market: 'spot' as const };
+const request = { imageId: 'ami-0123456789abcdef0', pool, count: 2, clientToken: 'token' };
+
+describe('runInstancesInput', () => {
+  it('asks for exactly the count, IMDSv2, the instance profile and ownership tags on instance and volume', () => {
+    const input = runInstancesInput(config, orderFor(), request);
+
+    expect(input).toMatchObject({
+      MinCount: 2,
+      MaxCount: 2,
+      IamInstanceProfile: { Arn: config.instanceProfileArn },
+      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+      InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time' } },
+      ClientToken: 'token',
+    });
+    expect(input.TagSpecifications?.map((spec) => spec.ResourceType)).toEqual(['instance', 'volume']);
+    expect(input.TagSpecifications?.[0]?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: TAG.managedBy, Value: 'worker-fleet-dev' },
+        { Key: TAG.fleet, Value: 'batch' },
+        { Key: TAG.launchReason, Value: 'schedule' },
+        { Key: TAG.triggerId, Value: 'event-1' },
+        { Key: 'Name', Value: 'worker-fleet-dev-batch' },
+      ]),
+    );
+  });
+
+  it('sends no market options for on-demand and the max price for spot', () => {
+    expect(
+      runInstancesInput(config, orderFor(), { ...request, pool: { ...pool, market: 'on-demand' } }),
+    ).toHaveProperty('InstanceMarketOptions', undefined);
+    expect(
+      runInstancesInput(config, orderFor({ spotMaxPrice: '0.05' }), request).InstanceMarketOptions
+        ?.SpotOptions?.MaxPrice,
+    ).toBe('0.05');
+  });
+
+  it('lets the fleet name the worker but never overwrite the ownership tags', () => {
+    const tags = runInstancesInput(config, orderFor({ tags: { Name: 'my-worker' } }), request)
+      .TagSpecifications?.[0]?.Tags;
+
+    expect(tags).toContainEqual({ Key: 'Name', Value: 'my-worker' });
+    expect(tags?.filter((tag) => tag.Key === TAG.managedBy)).toEqual([
+      { Key: TAG.managedBy, Value: 'worker-fleet-dev' },
+    ]);
+  });
+
+  it('encodes user data as base64 and leaves key, groups and user data out when the fleet has none', () => {
+    const withUserData = runInstancesInput(config, orderFor({ userData: '#!/bin/sh\necho hi\n' }), request);
+    const bare = runInstancesInput(config, orderFor(), request);
+
+    expect(Buffer.from(withUserData.UserData ?? '', 'base64').toString()).toBe('#!/bin/sh\necho hi\n');
+    expect(bare).toMatchObject({ UserData: undefined, KeyName: undefined, SecurityGroupIds: undefined });
+  });
+});
+
+describe('clientToken', () => {
+  it("is the same for the same parts, different otherwise, and within EC2's 64 characters", () => {
+    const token = clientToken(['worker-fleet-dev', 'batch', 'event-1', 0]);
+
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(clientToken(['worker-fleet-dev', 'batch', 'event-1', 0])).toBe(token);
+    expect(clientToken(['worker-fleet-dev', 'batch', 'event-1', 1])).not.toBe(token);
+    expect(clientToken(['worker-fleet-dev', 'batch', 'event-10'])).not.toBe(
+      clientToken(['worker-fleet-dev', 'batch', 'event-1', 0]),
+    );
+  });
+});
