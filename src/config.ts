@@ -9,10 +9,13 @@ export interface Config {
   readonly fleets: Readonly<Record<string, FleetSpec>>;
   readonly instanceProfileArn: string;
   readonly topicArn: string;
+  /** worker-fleet's own state (claims, pool memory); workers cannot reach it. */
+  readonly stateBucket: string;
 }
 
 const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]+$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,6 +56,7 @@ export function loadConfig(env: Env = process.env): Config {
       'an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>)',
     ),
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
+    stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
   });
 }
 

@@ -1,5 +1,7 @@
 import {
   type _InstanceType,
+  CreateTagsCommand,
+  DescribeInstancesCommand,
   type EC2Client,
   type Instance,
   paginateDescribeInstances,
@@ -63,6 +65,31 @@ export async function listFleetWorkers(
     }
   }
   return workers;
+}
+
+/** EC2's answer for an instance id it does not know (never existed, or terminated long ago). */
+const INSTANCE_NOT_FOUND = 'InvalidInstanceID.NotFound';
+
+/** Describes one instance, in any state; undefined when EC2 does not know it. */
+export async function describeWorker(ec2: EC2Client, instanceId: string): Promise<Worker | undefined> {
+  try {
+    const output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = output.Reservations?.[0]?.Instances?.[0];
+    return instance === undefined ? undefined : toWorker(instance);
+  } catch (error) {
+    if (error instanceof Error && error.name === INSTANCE_NOT_FOUND) return undefined;
+    throw error;
+  }
+}
+
+/** Sets tags on one worker. Callers check ownership first; IAM allows it only on managed instances. */
+export async function tagWorker(ec2: EC2Client, instanceId: string, tags: Tags): Promise<void> {
+  await ec2.send(
+    new CreateTagsCommand({
+      Resources: [instanceId],
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
 }
 
 /** Launches instances and returns them as workers; the request is built by the launcher, sent as is. */

@@ -1,7 +1,12 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 
 /** The kinds of notification worker-fleet publishes; subscribers filter on the `kind` message attribute. */
-export type NotificationKind = 'launch' | 'launch-failed';
+export type NotificationKind =
+  | 'launch'
+  | 'launch-failed'
+  | 'spot-interruption'
+  | 'rebalance-recommendation'
+  | 'replacement';
 
 export interface Notification {
   readonly kind: NotificationKind;

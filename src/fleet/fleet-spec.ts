@@ -23,6 +23,8 @@ const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
  * - `spot`: spot only; a run that finds no spot capacity falls short and says so;
  * - `on-demand`: on-demand only;
  * - `spot-with-on-demand-fallback`: spot first, on-demand for whatever spot cannot supply.
+ * `rebalance` says what an EC2 rebalance recommendation does: `ignore` it, `notify`, or `replace-early` (launch the
+ * replacement now and mark the worker draining, without terminating it).
  */
 export const fleetSpecSchema = z
   .strictObject({
@@ -49,6 +51,7 @@ export const fleetSpecSchema = z
       .string()
       .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
       .optional(),
+    rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
     metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
     tags: z
       .record(z.string().min(1).max(128), z.string().max(256))

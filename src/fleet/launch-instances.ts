@@ -1,11 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { type InstanceType, runInstances, type Worker } from '../aws/ec2-workers';
 import { resolveImageId } from '../aws/image';
+import { loadPoolMemory, recordPoolEvents } from '../aws/pool-memory-store';
 import type { Config } from '../config';
 import { clientToken } from './client-token';
 import type { FleetSpec } from './fleet-spec';
+import { orderByRisk, poolRisks, RISKY_SCORE } from './pool-memory';
 import { candidatePools, type Pool, spreadAcrossSubnets } from './pools';
 import { TAG, type Tags } from './tags';
 
@@ -22,8 +25,10 @@ export type LaunchReason = 'schedule' | 'event' | 'direct' | 'replacement';
 export interface LaunchDependencies {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
+  readonly s3: S3Client;
   readonly logger: Logger;
   readonly config: Config;
+  readonly now: () => Date;
 }
 
 /** What to launch: the fleet, how many, why, and the id of the trigger that makes it idempotent. */
@@ -114,19 +119,29 @@ function errorName(error: unknown): string {
 
 /**
  * Launches `order.count` workers of a fleet: spread over its subnets, each share trying its pools in order (spot
- * before on-demand, see `candidatePools`) and moving to the next pool on a capacity error. Any other error is
- * thrown. Every launch in worker-fleet goes through here.
+ * before on-demand, see `candidatePools`; pools that interrupted us or ran out of capacity lately go last, see
+ * `orderByRisk`) and moving to the next pool on a capacity error, which is remembered. Any other error is thrown.
+ * Every launch in worker-fleet goes through here.
  */
 export async function launchInstances(deps: LaunchDependencies, order: LaunchOrder): Promise<LaunchOutcome> {
-  const { ec2, ssm, logger, config } = deps;
+  const { ec2, ssm, s3, logger, config, now } = deps;
   if (order.count <= 0) return { launched: [], capacityErrors: [], onDemandFallback: 0, shortfall: 0 };
-  const imageId = await resolveImageId(ssm, order.spec.ami);
+  const [imageId, memory] = await Promise.all([
+    resolveImageId(ssm, order.spec.ami),
+    loadPoolMemory(s3, config.stateBucket, config.managedBy),
+  ]);
+  const risks = poolRisks(memory, now());
+  for (const [pool, risk] of risks) {
+    if (risk.score >= RISKY_SCORE)
+      logger.info('risky pool tried last', { fleet: order.fleet, pool, ...risk });
+  }
   const chunks = spreadAcrossSubnets(order.count, order.spec.subnets);
   const capacityErrors: CapacityError[] = [];
   const onDemandFirst = order.spec.market === 'on-demand';
 
   const launchChunk = async (chunk: (typeof chunks)[number], chunkIndex: number): Promise<Worker[]> => {
-    for (const pool of candidatePools(order.spec, chunk.subnetId, order.avoidSpotPools)) {
+    const pools = orderByRisk(candidatePools(order.spec, chunk.subnetId, order.avoidSpotPools), risks);
+    for (const pool of pools) {
       const token = clientToken([
         config.managedBy,
         order.fleet,
@@ -179,6 +194,15 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
   };
 
   const launched = (await Promise.all(chunks.map(launchChunk))).flat();
+  await recordPoolEvents(
+    s3,
+    config.stateBucket,
+    config.managedBy,
+    capacityErrors
+      .filter(({ pool }) => pool.market === 'spot')
+      .map(({ pool }) => ({ pool, kind: 'capacity-error' })),
+    now(),
+  );
   return {
     launched,
     capacityErrors,

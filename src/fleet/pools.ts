@@ -39,8 +39,9 @@ function marketsOf(market: FleetSpec['market']): Market[] {
 
 /**
  * The pools a chunk tries, in order: every spot pool before any on-demand one; within a market the chunk's own
- * subnet first (instance types in the fleet's order), then the other subnets. Spot pools in `avoid` (placement keys)
- * are left out; on-demand is never interrupted, so it is never avoided.
+ * subnet first (instance types in the fleet's order), then the other subnets. Spot pools in `avoid` (placement keys,
+ * such as the pool a worker was just interrupted in) are left out where on-demand can stand in for them, and tried
+ * last on a spot-only fleet, where leaving them out could leave nothing to try. On-demand is never avoided.
  */
 export function candidatePools(
   spec: Pick<FleetSpec, 'instanceTypes' | 'subnets' | 'market'>,
@@ -48,11 +49,12 @@ export function candidatePools(
   avoid: ReadonlySet<string> = new Set(),
 ): Pool[] {
   const subnets = [preferredSubnet, ...spec.subnets.filter((subnet) => subnet !== preferredSubnet)];
-  return marketsOf(spec.market).flatMap((market) =>
+  const pools = marketsOf(spec.market).flatMap((market) =>
     subnets.flatMap((subnetId) =>
-      spec.instanceTypes
-        .map((instanceType) => ({ instanceType, subnetId, market }))
-        .filter((pool) => pool.market === 'on-demand' || !avoid.has(placementKey(pool))),
+      spec.instanceTypes.map((instanceType) => ({ instanceType, subnetId, market })),
     ),
   );
+  const avoided = (pool: Pool) => pool.market === 'spot' && avoid.has(placementKey(pool));
+  const kept = pools.filter((pool) => !avoided(pool));
+  return spec.market === 'spot' ? [...kept, ...pools.filter(avoided)] : kept;
 }

@@ -7,8 +7,14 @@ export const TAG = {
   fleet: 'worker-fleet:fleet',
   launchReason: 'worker-fleet:launch-reason',
   triggerId: 'worker-fleet:trigger-id',
+  /** Set when a worker is told it will go (spot warning, or rebalance with replace-early): it no longer counts. */
   interruptedAt: 'worker-fleet:interrupted-at',
+  /** What the worker was told: terminate, stop, hibernate (spot warning) or rebalance. */
+  interruption: 'worker-fleet:interruption',
+  /** On a replacement: the instance it replaces. */
   replaces: 'worker-fleet:replaces',
+  /** Set by the idle reaper on a worker it judged idle: its termination is ours, not a lost worker. */
+  idleSince: 'worker-fleet:idle-since',
 } as const;
 
 /** Prefix reserved for worker-fleet's own tags; fleet specs may not set tags under it. */

@@ -1,4 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
@@ -13,7 +14,9 @@ const dependencies = lazy(() => ({
   ec2: new EC2Client(CLIENT_DEFAULTS),
   ssm: new SSMClient(CLIENT_DEFAULTS),
   sns: new SNSClient(CLIENT_DEFAULTS),
+  s3: new S3Client(CLIENT_DEFAULTS),
   logger,
+  now: () => new Date(),
 }));
 
 /**

@@ -1,10 +1,12 @@
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import {
   AddRoleToInstanceProfileCommand,
   CreateInstanceProfileCommand,
   CreateRoleCommand,
   IAMClient,
 } from '@aws-sdk/client-iam';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -17,6 +19,7 @@ import { type SeededAccount, seedAccount } from '../../local/account';
 import type { Emulator } from '../../local/emulator';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
+import type { InterruptionDependencies } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
 import { clientConfig } from './use-emulator';
 
@@ -36,13 +39,21 @@ export interface FleetWorld extends SeededAccount {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly sns: SNSClient;
+  readonly s3: S3Client;
+  readonly stateBucket: string;
   readonly instanceProfileArn: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
+  /** The interruption handler's dependencies, with a clock the test controls (defaults to the real one). */
+  interruptionDeps(fleets: Record<string, unknown>, now?: () => Date): InterruptionDependencies;
   config(fleets: Record<string, unknown>): Config;
   /** Every notification published since the world was made (drains the subscribed queue). */
   notifications(): Promise<ReceivedNotification[]>;
+  /** Every `Worker Draining` event put on the default bus since the world was made (their `detail`). */
+  drainingEvents(): Promise<Record<string, unknown>[]>;
+  /** Keys in the state bucket. */
+  stateKeys(): Promise<string[]>;
   /** Instances as the emulator describes them, optionally only those carrying a tag value. */
   instances(filter?: { tag: string; value: string }): Promise<Instance[]>;
 }
@@ -54,6 +65,9 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const sns = new SNSClient(settings);
   const iam = new IAMClient(settings);
   const sqs = new SQSClient(settings);
+  const s3 = new S3Client({ ...settings, forcePathStyle: true });
+  const stateBucket = 'worker-fleet-test-state';
+  await s3.send(new CreateBucketCommand({ Bucket: stateBucket }));
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
@@ -81,19 +95,43 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
 
   const topic = await sns.send(new CreateTopicCommand({ Name: 'worker-fleet-test' }));
   const topicArn = topic.TopicArn ?? '';
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'worker-fleet-test-notifications' }));
-  const queueUrl = queue.QueueUrl ?? '';
-  const queueAttributes = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
-  );
+  const events = new EventBridgeClient(settings);
+  const makeQueue = async (name: string) => {
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    const attributes = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return { url: queue.QueueUrl ?? '', arn: attributes.Attributes?.QueueArn ?? '' };
+  };
+  const drain = async (url: string): Promise<string[]> => {
+    const bodies: string[] = [];
+    for (;;) {
+      const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+      const messages = batch.Messages ?? [];
+      // Received messages stay hidden for the visibility timeout, so the loop ends when the queue is drained.
+      if (messages.length === 0) return bodies;
+      bodies.push(...messages.map((message) => message.Body ?? ''));
+    }
+  };
+  const notificationQueue = await makeQueue('worker-fleet-test-notifications');
   await sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: 'sqs',
-      Endpoint: queueAttributes.Attributes?.QueueArn,
+    new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: notificationQueue.arn }),
+  );
+  const drainingQueue = await makeQueue('worker-fleet-test-draining');
+  await events.send(
+    new PutRuleCommand({
+      Name: 'worker-draining-to-queue',
+      EventPattern: JSON.stringify({ source: ['worker-fleet'], 'detail-type': ['Worker Draining'] }),
+    }),
+  );
+  await events.send(
+    new PutTargetsCommand({
+      Rule: 'worker-draining-to-queue',
+      Targets: [{ Id: 'queue', Arn: drainingQueue.arn }],
     }),
   );
   const received: ReceivedNotification[] = [];
+  const draining: Record<string, unknown>[] = [];
 
   const config = (fleets: Record<string, unknown>) =>
     loadConfig({
@@ -101,12 +139,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       WORKER_FLEET_FLEETS: JSON.stringify(fleets),
       WORKER_FLEET_INSTANCE_PROFILE_ARN: instanceProfileArn,
       WORKER_FLEET_TOPIC_ARN: topicArn,
+      WORKER_FLEET_STATE_BUCKET: stateBucket,
     });
 
   return {
     ec2,
     ssm,
     sns,
+    s3,
+    stateBucket,
     imageId,
     subnets,
     keyName,
@@ -114,29 +155,42 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     instanceProfileArn,
     topicArn,
     config,
-    deps: (fleets) => ({ ec2, ssm, sns, logger, config: config(fleets) }),
+    deps: (fleets) => ({ ec2, ssm, sns, s3, logger, config: config(fleets), now: () => new Date() }),
+    interruptionDeps: (fleets, now = () => new Date()) => ({
+      ec2,
+      ssm,
+      sns,
+      s3,
+      events,
+      logger,
+      config: config(fleets),
+      now,
+    }),
     async notifications() {
-      for (;;) {
-        const batch = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-        );
-        const messages = batch.Messages ?? [];
-        if (messages.length === 0) return received;
-        for (const message of messages) {
-          const envelope = JSON.parse(message.Body ?? '{}') as {
-            Subject: string;
-            Message: string;
-            MessageAttributes: Record<string, { Value: string }>;
-          };
-          received.push({
-            subject: envelope.Subject,
-            kind: envelope.MessageAttributes.kind?.Value ?? '',
-            fleet: envelope.MessageAttributes.fleet?.Value ?? '',
-            body: JSON.parse(envelope.Message) as Record<string, unknown>,
-          });
-        }
-        // Received messages stay hidden for the visibility timeout, so the loop ends when the queue is drained.
+      for (const body of await drain(notificationQueue.url)) {
+        const envelope = JSON.parse(body) as {
+          Subject: string;
+          Message: string;
+          MessageAttributes: Record<string, { Value: string }>;
+        };
+        received.push({
+          subject: envelope.Subject,
+          kind: envelope.MessageAttributes.kind?.Value ?? '',
+          fleet: envelope.MessageAttributes.fleet?.Value ?? '',
+          body: JSON.parse(envelope.Message) as Record<string, unknown>,
+        });
       }
+      return received;
+    },
+    async drainingEvents() {
+      for (const body of await drain(drainingQueue.url)) {
+        draining.push((JSON.parse(body) as { detail: Record<string, unknown> }).detail);
+      }
+      return draining;
+    },
+    async stateKeys() {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: stateBucket }));
+      return (listed.Contents ?? []).map((object) => object.Key ?? '');
     },
     async instances(filter) {
       const output = await ec2.send(

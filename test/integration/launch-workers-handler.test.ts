@@ -33,6 +33,7 @@ describe('launchWorkers handler', () => {
       WORKER_FLEET_FLEETS: JSON.stringify(fleets),
       WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
       WORKER_FLEET_TOPIC_ARN: world.topicArn,
+      WORKER_FLEET_STATE_BUCKET: world.stateBucket,
     });
 
     const results = await handler(sample('launch-direct.json'), context);

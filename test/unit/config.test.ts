@@ -29,6 +29,8 @@ describe('loadConfig', () => {
       'worker',
       'WORKER_FLEET_INSTANCE_PROFILE_ARN is malformed: "worker"',
     ],
+    ['WORKER_FLEET_STATE_BUCKET', undefined, 'WORKER_FLEET_STATE_BUCKET is not set'],
+    ['WORKER_FLEET_STATE_BUCKET', 'My_Bucket', 'WORKER_FLEET_STATE_BUCKET is malformed: "My_Bucket"'],
     ['WORKER_FLEET_TOPIC_ARN', 'arn:aws:sqs:us-east-1:123456789012:q', 'WORKER_FLEET_TOPIC_ARN is malformed'],
   ])('fails when %s is %j, naming the variable', (name, value, message) => {
     expect(() => loadConfig(envWith({ [name]: value }))).toThrow(ConfigError);

@@ -16,6 +16,7 @@ describe('fleetSpecSchema', () => {
       maxCapacity: 2,
       securityGroupIds: [],
       metadataHopLimit: 1,
+      rebalance: 'notify',
       tags: {},
     });
   });
@@ -42,6 +43,7 @@ describe('fleetSpecSchema', () => {
     [{ securityGroupIds: ['default'] }, 'securityGroupIds.0: must be a security group id (sg-…)'],
     [{ userData: 'x'.repeat(16 * 1024 + 1) }, 'userData: must be at most 16 KB'],
     [{ metadataHopLimit: 3 }, 'metadataHopLimit: '],
+    [{ rebalance: 'drain' }, 'rebalance: '],
     [{ tags: { 'aws:owner': 'me' } }, 'tags: tag keys must not start with "aws:" or "worker-fleet:"'],
     [{ tags: { 'worker-fleet:fleet': 'other' } }, 'tags: tag keys must not start with'],
     [{ bidPrice: '0.1' }, 'bidPrice'],

@@ -1,0 +1,88 @@
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+/** S3 refuses a conditional write whose condition fails (412) or that races another (409): both mean "lost". */
+const LOST_RACE = new Set(['PreconditionFailed', 'ConditionalRequestConflict']);
+
+function lostRace(error: unknown): boolean {
+  return error instanceof Error && LOST_RACE.has(error.name);
+}
+
+/**
+ * Claims `key` for the caller: true for exactly one caller however many race for it (S3 `If-None-Match: *`),
+ * false for every other. This is how worker-fleet does a thing once per instance, not once per event.
+ */
+export async function claimOnce(s3: S3Client, bucket: string, key: string, claim: object): Promise<boolean> {
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(claim),
+        ContentType: 'application/json',
+        IfNoneMatch: '*',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (lostRace(error)) return false;
+    throw error;
+  }
+}
+
+/** Gives a claim back, so that a retry can do what the claim was for. */
+export async function releaseClaim(s3: S3Client, bucket: string, key: string): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+interface Versioned<T> {
+  readonly value: T;
+  readonly etag: string;
+}
+
+async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<Versioned<T> | undefined> {
+  try {
+    const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = (await output.Body?.transformToString()) ?? '';
+    return { value: JSON.parse(text) as T, etag: output.ETag ?? '' };
+  } catch (error) {
+    if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/** Reads a JSON document, or undefined when there is none yet. */
+export async function readState<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
+  return (await readJson<T>(s3, bucket, key))?.value;
+}
+
+/**
+ * Read-modify-write of a JSON document with optimistic concurrency (`If-Match` on the ETag, `If-None-Match: *` when
+ * it does not exist yet): concurrent writers never lose each other's changes; a writer that loses re-reads and
+ * applies its change again, up to `attempts` times.
+ */
+export async function updateState<T>(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  change: (current: T | undefined) => T,
+  attempts = 5,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const current = await readJson<T>(s3, bucket, key);
+    const next = change(current?.value);
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: JSON.stringify(next),
+          ContentType: 'application/json',
+          ...(current === undefined ? { IfNoneMatch: '*' } : { IfMatch: current.etag }),
+        }),
+      );
+      return next;
+    } catch (error) {
+      if (!lostRace(error) || attempt >= attempts) throw error;
+    }
+  }
+}

@@ -1,0 +1,391 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { putWorkerDraining, type WorkerDraining } from '../aws/draining-event';
+import { describeWorker, tagWorker, type Worker } from '../aws/ec2-workers';
+import { publishNotification } from '../aws/notify';
+import { recordPoolEvents } from '../aws/pool-memory-store';
+import { claimOnce, releaseClaim } from '../aws/state-store';
+import type { Config } from '../config';
+import { assertNever, type InstanceEvent } from '../events';
+import type { FleetSpec } from './fleet-spec';
+import { type LaunchDependencies, launchInstances } from './launch-instances';
+import type { PoolEventKind } from './pool-memory';
+import { placementKey } from './pools';
+import { TAG } from './tags';
+
+export interface InterruptionDependencies extends LaunchDependencies {
+  readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
+}
+
+/** EC2 gives two minutes' notice before it reclaims a spot instance (best effort). */
+export const WARNING_NOTICE_MS = 2 * 60 * 1000;
+/** A warning this long past its deadline is worthless: the worker is gone, and so is the chance to drain it. */
+export const STALE_AFTER_DEADLINE_MS = 60 * 1000;
+/** A rebalance recommendation this old has been overtaken by events (a warning, or nothing at all). */
+export const STALE_REBALANCE_MS = 15 * 60 * 1000;
+
+export interface ReplacementResult {
+  readonly status: 'launched' | 'already-replaced' | 'no-capacity';
+  readonly instanceIds: readonly string[];
+  readonly pools: readonly { instanceType: string; subnetId: string; market: string }[];
+  readonly onDemandFallback: number;
+}
+
+/** What this delivery did: `replaced` only if it launched the replacement, `notified` if it only told and marked. */
+export interface InterruptionResult {
+  readonly status: 'stale' | 'not-ours' | 'duplicate' | 'ignored' | 'notified' | 'replaced' | 'observed';
+  readonly instanceId: string;
+  readonly fleet?: string;
+  readonly reason?: string;
+  readonly replacement?: ReplacementResult;
+}
+
+/** Where the once-per-instance claims live in the state bucket. */
+export const claimKey = (
+  managedBy: string,
+  what: 'warning' | 'rebalance' | 'replacement',
+  instanceId: string,
+) => `claims/${managedBy}/${what}/${instanceId}`;
+
+/** The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets. */
+export function fleetOf(
+  worker: Worker | undefined,
+  config: Config,
+): { fleet: string; spec: FleetSpec } | undefined {
+  if (worker === undefined || worker.tags[TAG.managedBy] !== config.managedBy) return undefined;
+  const fleet = worker.tags[TAG.fleet];
+  const spec = fleet !== undefined && Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
+  return fleet === undefined || spec === undefined ? undefined : { fleet, spec };
+}
+
+/** Why an event is too old to act on, or undefined when it is fresh. Pure. */
+export function staleness(event: InstanceEvent, now: Date): string | undefined {
+  const age = now.getTime() - event.time.getTime();
+  switch (event.kind) {
+    case 'spot-warning':
+      return age > WARNING_NOTICE_MS + STALE_AFTER_DEADLINE_MS
+        ? `warning from ${event.time.toISOString()} is ${Math.round(age / 1000)}s old, past its deadline`
+        : undefined;
+    case 'rebalance':
+      return age > STALE_REBALANCE_MS
+        ? `rebalance recommendation is ${Math.round(age / 60_000)} minutes old`
+        : undefined;
+    case 'state-change':
+      return undefined;
+    default:
+      return assertNever(event);
+  }
+}
+
+/** Waits for every promise, then throws the first failure: no started work is abandoned mid-flight. */
+async function settleAll(work: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((outcome) => outcome.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+/** Marks a worker as going (tags), tells the user's systems (Worker Draining event), and remembers the pool. */
+async function markDraining(
+  deps: InterruptionDependencies,
+  worker: Worker,
+  draining: WorkerDraining,
+  poolEvent: PoolEventKind,
+): Promise<void> {
+  const { ec2, events, s3, config, now, logger } = deps;
+  await settleAll([
+    tagWorker(ec2, worker.instanceId, {
+      [TAG.interruptedAt]: now().toISOString(),
+      [TAG.interruption]: draining.action,
+    }),
+    putWorkerDraining(events, draining),
+    worker.market === 'spot'
+      ? recordPoolEvents(s3, config.stateBucket, config.managedBy, [{ pool: worker, kind: poolEvent }], now())
+      : Promise.resolve(),
+  ]);
+  logger.info('worker marked draining', { ...draining });
+}
+
+/**
+ * Launches the one replacement of a worker, through the launcher, away from the worker's pool. Once per instance
+ * whatever the number of events, in sequence or concurrently (a claim in the state bucket); the claim is given back
+ * if the launch fails, so a retry can launch it.
+ */
+async function replaceOnce(
+  deps: InterruptionDependencies,
+  worker: Worker,
+  owner: { fleet: string; spec: FleetSpec },
+  correlationId: string,
+): Promise<ReplacementResult> {
+  const { s3, config, logger, now } = deps;
+  const key = claimKey(config.managedBy, 'replacement', worker.instanceId);
+  if (!(await claimOnce(s3, config.stateBucket, key, { correlationId, at: now().toISOString() }))) {
+    logger.info('replacement already launched', { fleet: owner.fleet, instanceId: worker.instanceId });
+    return { status: 'already-replaced', instanceIds: [], pools: [], onDemandFallback: 0 };
+  }
+  try {
+    const outcome = await launchInstances(deps, {
+      fleet: owner.fleet,
+      spec: owner.spec,
+      count: 1,
+      reason: 'replacement',
+      triggerId: `replace-${worker.instanceId}`,
+      avoidSpotPools: new Set([placementKey(worker)]),
+      extraTags: { [TAG.replaces]: worker.instanceId },
+    });
+    return {
+      status: outcome.launched.length > 0 ? 'launched' : 'no-capacity',
+      instanceIds: outcome.launched.map((launched) => launched.instanceId),
+      pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({
+        instanceType,
+        subnetId,
+        market,
+      })),
+      onDemandFallback: outcome.onDemandFallback,
+    };
+  } catch (error) {
+    await releaseClaim(s3, config.stateBucket, key);
+    throw error;
+  }
+}
+
+async function notifyOutcome(
+  deps: InterruptionDependencies,
+  worker: Worker,
+  fleet: string,
+  correlationId: string,
+  cause: string,
+  replacement: ReplacementResult,
+): Promise<void> {
+  if (replacement.status === 'already-replaced') return;
+  const { sns, config } = deps;
+  await publishNotification(sns, config.topicArn, {
+    kind: 'replacement',
+    fleet,
+    subject:
+      replacement.status === 'launched'
+        ? `worker-fleet ${fleet}: ${worker.instanceId} replaced by ${replacement.instanceIds.join(', ')}`
+        : `worker-fleet ${fleet}: no capacity to replace ${worker.instanceId}`,
+    details: { correlationId, instanceId: worker.instanceId, cause, replacement },
+  });
+}
+
+function noticeOf(worker: Worker, fleet: string) {
+  return {
+    instanceId: worker.instanceId,
+    fleet,
+    instanceType: worker.instanceType,
+    availabilityZone: worker.availabilityZone,
+    subnetId: worker.subnetId,
+  };
+}
+
+async function onSpotWarning(
+  deps: InterruptionDependencies,
+  event: Extract<InstanceEvent, { kind: 'spot-warning' }>,
+): Promise<InterruptionResult> {
+  const { ec2, s3, sns, config, logger, now } = deps;
+  const { instanceId } = event;
+  const warningKey = claimKey(config.managedBy, 'warning', instanceId);
+  // The two independent reads go together: the notification is one round trip away from the event.
+  const [worker, firstWarning] = await Promise.all([
+    describeWorker(ec2, instanceId),
+    claimOnce(s3, config.stateBucket, warningKey, { eventId: event.id, at: now().toISOString() }),
+  ]);
+  const owner = fleetOf(worker, config);
+  if (worker === undefined || owner === undefined) {
+    if (firstWarning) await releaseClaim(s3, config.stateBucket, warningKey);
+    return notOurs(deps, instanceId, worker);
+  }
+  const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
+  if (firstWarning) {
+    await publishNotification(sns, config.topicArn, {
+      kind: 'spot-interruption',
+      fleet: owner.fleet,
+      subject: `worker-fleet ${owner.fleet}: spot interruption of ${instanceId} (${event.action} by ${deadline})`,
+      details: { ...noticeOf(worker, owner.fleet), action: event.action, deadline, correlationId: event.id },
+    });
+    logger.info('interruption notified', { fleet: owner.fleet, instanceId, deadline, action: event.action });
+  } else {
+    logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
+  }
+
+  let replacement: ReplacementResult | undefined;
+  await settleAll([
+    firstWarning
+      ? markDraining(
+          deps,
+          worker,
+          {
+            instanceId,
+            fleet: owner.fleet,
+            reason: 'spot-interruption',
+            action: event.action,
+            deadline,
+            correlationId: event.id,
+          },
+          'interruption',
+        )
+      : Promise.resolve(),
+    replaceOnce(deps, worker, owner, event.id).then(async (result) => {
+      replacement = result;
+      await notifyOutcome(deps, worker, owner.fleet, event.id, 'spot-interruption', result);
+    }),
+  ]);
+  const launchedHere = replacement !== undefined && replacement.status !== 'already-replaced';
+  return {
+    status: launchedHere ? 'replaced' : firstWarning ? 'notified' : 'duplicate',
+    instanceId,
+    fleet: owner.fleet,
+    replacement,
+  };
+}
+
+async function onRebalance(
+  deps: InterruptionDependencies,
+  event: Extract<InstanceEvent, { kind: 'rebalance' }>,
+): Promise<InterruptionResult> {
+  const { ec2, s3, sns, config, logger, now } = deps;
+  const { instanceId } = event;
+  const worker = await describeWorker(ec2, instanceId);
+  const owner = fleetOf(worker, config);
+  if (worker === undefined || owner === undefined) return notOurs(deps, instanceId, worker);
+  const mode = owner.spec.rebalance;
+  if (mode === 'ignore') {
+    logger.info('rebalance recommendation ignored', { fleet: owner.fleet, instanceId, mode });
+    return {
+      status: 'ignored',
+      instanceId,
+      fleet: owner.fleet,
+      reason: 'fleet ignores rebalance recommendations',
+    };
+  }
+  const key = claimKey(config.managedBy, 'rebalance', instanceId);
+  if (!(await claimOnce(s3, config.stateBucket, key, { eventId: event.id, at: now().toISOString() }))) {
+    logger.info('rebalance recommendation already handled', { fleet: owner.fleet, instanceId });
+    return { status: 'duplicate', instanceId, fleet: owner.fleet };
+  }
+  await publishNotification(sns, config.topicArn, {
+    kind: 'rebalance-recommendation',
+    fleet: owner.fleet,
+    subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
+    details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
+  });
+  if (mode === 'notify') {
+    if (worker.market === 'spot') {
+      await recordPoolEvents(
+        s3,
+        config.stateBucket,
+        config.managedBy,
+        [{ pool: worker, kind: 'rebalance' }],
+        now(),
+      );
+    }
+    logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
+    return { status: 'notified', instanceId, fleet: owner.fleet };
+  }
+  let replacement: ReplacementResult | undefined;
+  await settleAll([
+    markDraining(
+      deps,
+      worker,
+      {
+        instanceId,
+        fleet: owner.fleet,
+        reason: 'rebalance-recommendation',
+        action: 'rebalance',
+        correlationId: event.id,
+      },
+      'rebalance',
+    ),
+    replaceOnce(deps, worker, owner, event.id).then(async (result) => {
+      replacement = result;
+      await notifyOutcome(deps, worker, owner.fleet, event.id, 'rebalance-recommendation', result);
+    }),
+  ]);
+  return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
+}
+
+async function onStateChange(
+  deps: InterruptionDependencies,
+  event: Extract<InstanceEvent, { kind: 'state-change' }>,
+): Promise<InterruptionResult> {
+  const { ec2, logger } = deps;
+  const { instanceId, state } = event;
+  if (state === 'stopping' || state === 'stopped') {
+    logger.info('worker stopping', { instanceId, state });
+    return { status: 'observed', instanceId, reason: `instance ${state}` };
+  }
+  const worker = await describeWorker(ec2, instanceId);
+  const owner = fleetOf(worker, deps.config);
+  if (worker === undefined || owner === undefined) return notOurs(deps, instanceId, worker);
+  const observed = (reason: string): InterruptionResult => {
+    logger.info('worker ended, no replacement', { fleet: owner.fleet, instanceId, state, reason });
+    return { status: 'observed', instanceId, fleet: owner.fleet, reason };
+  };
+  if (worker.market !== 'spot') return observed('on-demand workers are never interrupted');
+  if (TAG.idleSince in worker.tags) return observed('retired by the idle reaper');
+
+  // A spot worker ended. If its warning was missed, nothing replaced it yet: do it now, once.
+  const replacement = await replaceOnce(deps, worker, owner, event.id);
+  if (replacement.status === 'already-replaced')
+    return { status: 'duplicate', instanceId, fleet: owner.fleet };
+  logger.warn('spot worker ended without a handled warning, replaced', {
+    fleet: owner.fleet,
+    instanceId,
+    state,
+  });
+  await settleAll([
+    notifyOutcome(deps, worker, owner.fleet, event.id, 'terminated without a warning', replacement),
+    recordPoolEvents(
+      deps.s3,
+      deps.config.stateBucket,
+      deps.config.managedBy,
+      [{ pool: worker, kind: 'interruption' }],
+      deps.now(),
+    ),
+  ]);
+  return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
+}
+
+function notOurs(
+  deps: InterruptionDependencies,
+  instanceId: string,
+  worker: Worker | undefined,
+): InterruptionResult {
+  const reason =
+    worker === undefined
+      ? 'instance not found'
+      : `not a worker of ${deps.config.managedBy}'s configured fleets`;
+  deps.logger.warn('not a fleet worker, nothing done', { instanceId, reason });
+  return { status: 'not-ours', instanceId, reason };
+}
+
+/**
+ * Reacts to a spot interruption warning, a rebalance recommendation or a state change of a worker: notify first,
+ * mark the worker, and replace it once, in another pool. Events for instances that are not this deployment's
+ * workers, and stale events, change nothing.
+ */
+export async function handleInstanceEvent(
+  deps: InterruptionDependencies,
+  event: InstanceEvent,
+): Promise<InterruptionResult> {
+  const stale = staleness(event, deps.now());
+  if (stale !== undefined) {
+    deps.logger.warn('stale event dropped', {
+      instanceId: event.instanceId,
+      eventId: event.id,
+      reason: stale,
+    });
+    return { status: 'stale', instanceId: event.instanceId, reason: stale };
+  }
+  switch (event.kind) {
+    case 'spot-warning':
+      return onSpotWarning(deps, event);
+    case 'rebalance':
+      return onRebalance(deps, event);
+    case 'state-change':
+      return onStateChange(deps, event);
+    default:
+      return assertNever(event);
+  }
+}

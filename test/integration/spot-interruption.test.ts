@@ -1,0 +1,348 @@
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { InvalidEventError } from '../../src/errors';
+import { parseInstanceEvent } from '../../src/events';
+import { launchWorkers } from '../../src/fleet/launch-workers';
+import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
+import { TAG } from '../../src/fleet/tags';
+import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+let world: FleetWorld;
+
+beforeEach(async () => {
+  world = await createFleetWorld(emulator());
+});
+
+function fleets(overrides: Record<string, unknown> = {}) {
+  return {
+    batch: {
+      ami: world.imageId,
+      instanceTypes: ['c7g.large', 'm7g.large'],
+      subnets: world.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
+      market: 'spot-with-on-demand-fallback',
+      targetCapacity: 1,
+      ...overrides,
+    },
+  };
+}
+
+/** Launches the fleet through the launcher and returns its one worker. */
+async function oneWorker(spec = fleets()) {
+  const [result] = await launchWorkers(world.deps(spec), { kind: 'direct', id: 'setup', fleet: 'batch' });
+  const worker = result?.launched[0];
+  if (worker === undefined) throw new Error('setup launched no worker');
+  const [instance] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+  return { ...worker, availabilityZone: instance?.Placement?.AvailabilityZone ?? '' };
+}
+
+const warning = (instanceId: string, time = new Date(), id = 'warning-1') =>
+  parseInstanceEvent({
+    version: '0',
+    id,
+    'detail-type': 'EC2 Spot Instance Interruption Warning',
+    source: 'aws.ec2',
+    time: time.toISOString(),
+    detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
+  });
+const rebalance = (instanceId: string) =>
+  parseInstanceEvent({
+    id: 'rebalance-1',
+    'detail-type': 'EC2 Instance Rebalance Recommendation',
+    source: 'aws.ec2',
+    time: new Date().toISOString(),
+    detail: { 'instance-id': instanceId },
+  });
+const stateChange = (instanceId: string, state: string) =>
+  parseInstanceEvent({
+    id: `state-${state}`,
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    time: new Date().toISOString(),
+    detail: { 'instance-id': instanceId, state },
+  });
+
+async function replacementsOf(instanceId: string) {
+  return world.instances({ tag: TAG.replaces, value: instanceId });
+}
+
+describe('handleInstanceEvent: spot interruption warning', () => {
+  it('notifies, tags, emits Worker Draining and launches exactly one replacement in another pool', async () => {
+    const worker = await oneWorker();
+    const time = new Date();
+
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      warning(worker.instanceId, time),
+    );
+
+    expect(result).toMatchObject({ status: 'replaced', fleet: 'batch', replacement: { status: 'launched' } });
+    const [replacement, ...more] = await replacementsOf(worker.instanceId);
+    expect(more).toHaveLength(0);
+    expect(`${replacement?.InstanceType}@${replacement?.SubnetId}`).not.toBe(
+      `${worker.instanceType}@${worker.subnetId}`,
+    );
+    expect(replacement?.InstanceLifecycle).toBe('spot');
+    expect(replacement?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: TAG.launchReason, Value: 'replacement' },
+        { Key: TAG.managedBy, Value: 'worker-fleet-test' },
+      ]),
+    );
+
+    const [old] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+    expect(old?.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: TAG.interruption, Value: 'terminate' },
+        expect.objectContaining({ Key: TAG.interruptedAt }),
+      ]),
+    );
+    const deadline = new Date(time.getTime() + 120_000).toISOString();
+    const notifications = (await world.notifications()).filter((n) => n.kind !== 'launch');
+    expect(notifications.map((n) => n.kind)).toEqual(['spot-interruption', 'replacement']);
+    expect(notifications[0]?.body).toMatchObject({
+      instanceId: worker.instanceId,
+      fleet: 'batch',
+      instanceType: worker.instanceType,
+      availabilityZone: worker.availabilityZone,
+      action: 'terminate',
+      deadline,
+      correlationId: 'warning-1',
+    });
+    expect(notifications[1]?.body).toMatchObject({
+      correlationId: 'warning-1',
+      replacement: { status: 'launched', instanceIds: [replacement?.InstanceId] },
+    });
+    expect(await world.drainingEvents()).toEqual([
+      expect.objectContaining({
+        instanceId: worker.instanceId,
+        fleet: 'batch',
+        reason: 'spot-interruption',
+        deadline,
+      }),
+    ]);
+  });
+
+  it('publishes the notification before it asks EC2 for the replacement', async () => {
+    const worker = await oneWorker();
+    emulator().requests.length = 0;
+
+    await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    const actions = emulator().requests.map((request) => request.action);
+    expect(actions.indexOf('Publish')).toBeGreaterThanOrEqual(0);
+    expect(actions.indexOf('Publish')).toBeLessThan(actions.indexOf('RunInstances'));
+    expect(
+      actions.slice(0, actions.indexOf('Publish')).filter((action) => action === 'DescribeInstances'),
+    ).toHaveLength(1);
+  });
+
+  it('gives one replacement and one replacing notification for the same warning delivered 5 times in sequence', async () => {
+    const worker = await oneWorker();
+    const deps = world.interruptionDeps(fleets());
+
+    const results = [];
+    for (let delivery = 0; delivery < 5; delivery += 1) {
+      results.push(await handleInstanceEvent(deps, warning(worker.instanceId)));
+    }
+
+    expect(results.map((result) => result.status)).toEqual([
+      'replaced',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'replacement')).toHaveLength(1);
+    expect(kinds.filter((kind) => kind === 'spot-interruption')).toHaveLength(1);
+    expect(await world.drainingEvents()).toHaveLength(1);
+  });
+
+  it('gives one replacement for the same warning delivered 5 times concurrently', async () => {
+    const worker = await oneWorker();
+    const deps = world.interruptionDeps(fleets());
+
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => handleInstanceEvent(deps, warning(worker.instanceId))),
+    );
+
+    expect(results.filter((result) => result.status === 'replaced')).toHaveLength(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'replacement')).toHaveLength(1);
+  });
+
+  it('changes nothing for an instance that is not a fleet worker', async () => {
+    const other = await world.ec2.send(
+      new RunInstancesCommand({ ImageId: world.imageId, MinCount: 1, MaxCount: 1 }),
+    );
+    const instanceId = other.Instances?.[0]?.InstanceId ?? '';
+
+    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(instanceId));
+
+    expect(result).toMatchObject({ status: 'not-ours', instanceId });
+    const [instance] = await world.instances();
+    expect(instance?.Tags ?? []).toEqual([]);
+    expect(emulator().sent('RunInstances')).toHaveLength(1);
+    expect(emulator().sent('CreateTags')).toHaveLength(0);
+    expect(await world.notifications()).toHaveLength(0);
+    expect(await world.stateKeys()).toEqual([]);
+  });
+
+  it('treats an instance EC2 no longer knows as not ours', async () => {
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      warning('i-0123456789abcdef0'),
+    );
+
+    expect(result).toMatchObject({ status: 'not-ours', reason: 'instance not found' });
+    expect(await world.stateKeys()).toEqual([]);
+  });
+
+  it('drops a warning that is past its deadline', async () => {
+    const worker = await oneWorker();
+    const sent = new Date(Date.now() - 10 * 60_000);
+
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      warning(worker.instanceId, sent),
+    );
+
+    expect(result.status).toBe('stale');
+    expect(result.reason).toMatch(/past its deadline/);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    expect((await world.notifications()).filter((n) => n.kind !== 'launch')).toHaveLength(0);
+  });
+
+  it('falls back to on-demand when the only spot pool is the interrupted one', async () => {
+    const spec = fleets({ instanceTypes: ['c7g.large'], subnets: [world.subnets[0]?.subnetId] });
+    const worker = await oneWorker(spec);
+
+    await handleInstanceEvent(world.interruptionDeps(spec), warning(worker.instanceId));
+
+    const [replacement] = await replacementsOf(worker.instanceId);
+    expect(replacement?.InstanceLifecycle).toBeUndefined();
+  });
+
+  it('steers later launches away from the interrupted pool', async () => {
+    const spec = fleets({ subnets: [world.subnets[0]?.subnetId], targetCapacity: 1 });
+    const worker = await oneWorker(spec);
+    await handleInstanceEvent(world.interruptionDeps(spec), warning(worker.instanceId));
+
+    const [result] = await launchWorkers(world.deps(spec), {
+      kind: 'direct',
+      id: 'later',
+      fleet: 'batch',
+      count: 0,
+      target: 3,
+    });
+
+    expect(result?.launched.map((launched) => launched.instanceType)).not.toContain(worker.instanceType);
+  });
+});
+
+describe('handleInstanceEvent: rebalance recommendation', () => {
+  it('ignore: changes nothing', async () => {
+    const spec = fleets({ rebalance: 'ignore' });
+    const worker = await oneWorker(spec);
+
+    const result = await handleInstanceEvent(world.interruptionDeps(spec), rebalance(worker.instanceId));
+
+    expect(result.status).toBe('ignored');
+    expect((await world.notifications()).filter((n) => n.kind !== 'launch')).toHaveLength(0);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+  });
+
+  it('notify: notifies once, and neither marks nor replaces the worker', async () => {
+    const spec = fleets({ rebalance: 'notify' });
+    const worker = await oneWorker(spec);
+    const deps = world.interruptionDeps(spec);
+
+    const first = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+    const again = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+
+    expect([first.status, again.status]).toEqual(['notified', 'duplicate']);
+    expect((await world.notifications()).map((n) => n.kind)).toEqual(['launch', 'rebalance-recommendation']);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    expect(emulator().sent('CreateTags')).toHaveLength(0);
+  });
+
+  it('replace-early: replaces now, marks the worker draining without terminating it, and a later warning launches nothing', async () => {
+    const spec = fleets({ rebalance: 'replace-early' });
+    const worker = await oneWorker(spec);
+    const deps = world.interruptionDeps(spec);
+
+    const early = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+    const later = await handleInstanceEvent(deps, warning(worker.instanceId));
+
+    expect(early).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
+    expect(later.replacement?.status).toBe('already-replaced');
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const [old] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+    expect(old?.State?.Name).toBe('running');
+    expect(old?.Tags).toContainEqual({ Key: TAG.interruption, Value: 'terminate' });
+    expect(emulator().sent('TerminateInstances')).toHaveLength(0);
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'replacement')).toHaveLength(1);
+  });
+});
+
+describe('handleInstanceEvent: state change', () => {
+  it('restores capacity once when a spot worker ends without a handled warning', async () => {
+    const worker = await oneWorker();
+    const deps = world.interruptionDeps(fleets());
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+
+    const first = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'shutting-down'));
+    const second = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'terminated'));
+
+    expect([first.status, second.status]).toEqual(['replaced', 'duplicate']);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const replacing = (await world.notifications()).filter((n) => n.kind === 'replacement');
+    expect(replacing).toHaveLength(1);
+    expect(replacing[0]?.body).toMatchObject({ cause: 'terminated without a warning' });
+  });
+
+  it('launches nothing more on termination after a handled warning', async () => {
+    const worker = await oneWorker();
+    const deps = world.interruptionDeps(fleets());
+    await handleInstanceEvent(deps, warning(worker.instanceId));
+
+    const ended = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'terminated'));
+
+    expect(ended.status).toBe('duplicate');
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it('does not replace an on-demand worker, nor one the idle reaper retired', async () => {
+    const onDemand = fleets({ market: 'on-demand' });
+    const worker = await oneWorker(onDemand);
+
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(onDemand),
+      stateChange(worker.instanceId, 'terminated'),
+    );
+
+    expect(result).toMatchObject({ status: 'observed', reason: 'on-demand workers are never interrupted' });
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+  });
+});
+
+describe('handleInstanceEvent: bad input', () => {
+  it('rejects a malformed event with a clear error before any AWS call', () => {
+    emulator().requests.length = 0;
+
+    expect(() =>
+      parseInstanceEvent({
+        'detail-type': 'EC2 Spot Instance Interruption Warning',
+        source: 'aws.ec2',
+        id: 'x',
+        time: 'yesterday',
+        detail: { 'instance-id': 'web-1' },
+      }),
+    ).toThrow(InvalidEventError);
+    expect(emulator().requests).toHaveLength(0);
+  });
+});
