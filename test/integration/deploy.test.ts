@@ -52,6 +52,9 @@ describe('serverless deploy to the emulator', () => {
     for (const [logicalId, type] of [
       ['LaunchWorkersLambdaFunction', 'AWS::Lambda::Function'],
       ['LaunchWorkersLogGroup', 'AWS::Logs::LogGroup'],
+      ['HandleSpotInterruptionLambdaFunction', 'AWS::Lambda::Function'],
+      ['HandleSpotInterruptionLogGroup', 'AWS::Logs::LogGroup'],
+      ['StateBucket', 'AWS::S3::Bucket'],
       ['FleetTopic', 'AWS::SNS::Topic'],
       ['WorkerRole', 'AWS::IAM::Role'],
       ['WorkerInstanceProfile', 'AWS::IAM::InstanceProfile'],
@@ -97,6 +100,12 @@ describe('serverless deploy to the emulator', () => {
       source: ['worker-fleet'],
       'detail-type': ['Launch Workers Requested'],
     });
+    for (const rule of [1, 2, 3]) {
+      const described = await events.send(
+        new DescribeRuleCommand({ Name: `worker-fleet-test-handleSpotInterruption-rule-${rule}` }),
+      );
+      expect(JSON.parse(described.EventPattern ?? '{}')).toMatchObject({ source: ['aws.ec2'] });
+    }
   });
 
   it('refuses to package an invalid fleet, naming the field', async () => {

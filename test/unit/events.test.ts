@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidEventError } from '../../src/errors';
-import { parseLaunchTrigger } from '../../src/events';
+import { parseInstanceEvent, parseLaunchTrigger } from '../../src/events';
 
 const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
@@ -66,5 +66,61 @@ describe('parseLaunchTrigger', () => {
   ])('rejects %j with a clear error', (event, message) => {
     expect(() => parseLaunchTrigger(event, 'inv')).toThrow(InvalidEventError);
     expect(() => parseLaunchTrigger(event, 'inv')).toThrow(message);
+  });
+});
+
+describe('parseInstanceEvent', () => {
+  it('reads the spot interruption warning sample', () => {
+    expect(parseInstanceEvent(sample('spot-interruption-warning.json'))).toEqual({
+      kind: 'spot-warning',
+      id: '1e5527d7-bb36-4607-3370-4164db56a40e',
+      time: new Date('2026-11-25T09:10:00Z'),
+      instanceId: 'i-1234567890abcdef0',
+      action: 'terminate',
+    });
+  });
+
+  it('reads the rebalance recommendation sample', () => {
+    expect(parseInstanceEvent(sample('rebalance-recommendation.json'))).toMatchObject({
+      kind: 'rebalance',
+      instanceId: 'i-1234567890abcdef0',
+    });
+  });
+
+  it('reads the state-change sample', () => {
+    expect(parseInstanceEvent(sample('instance-state-change-terminated.json'))).toMatchObject({
+      kind: 'state-change',
+      state: 'terminated',
+    });
+  });
+
+  const warning = sample('spot-interruption-warning.json') as Record<string, unknown>;
+  it.each([
+    [
+      { ...warning, detail: { 'instance-id': 'web-1', 'instance-action': 'terminate' } },
+      'detail.instance-id: must be an instance id',
+    ],
+    [
+      { ...warning, detail: { 'instance-id': 'i-1234567890abcdef0', 'instance-action': 'explode' } },
+      'detail.instance-action: ',
+    ],
+    [{ ...warning, time: 'soon' }, 'time: '],
+    [{ ...warning, source: 'my.app' }, 'source: '],
+    [
+      {
+        ...(sample('instance-state-change-terminated.json') as object),
+        detail: { 'instance-id': 'i-1234567890abcdef0', state: 'running' },
+      },
+      'detail.state: ',
+    ],
+    [
+      { 'detail-type': 'Scheduled Event' },
+      'unsupported detail-type "Scheduled Event" for spot interruptions',
+    ],
+    [{}, 'unsupported detail-type undefined'],
+    [null, 'unsupported detail-type undefined'],
+  ])('rejects %j with a clear error', (event, message) => {
+    expect(() => parseInstanceEvent(event)).toThrow(InvalidEventError);
+    expect(() => parseInstanceEvent(event)).toThrow(message);
   });
 });

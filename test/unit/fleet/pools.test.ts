@@ -55,6 +55,17 @@ describe('candidatePools', () => {
     ).toBe(true);
   });
 
+  it('tries avoided spot pools last on a spot-only fleet, rather than launch nothing', () => {
+    const pools = candidatePools({ ...spec, market: 'spot' }, 'a', new Set(['c7g.large@a']));
+
+    expect(keys(pools)).toEqual([
+      'spot:m7g.large@a',
+      'spot:c7g.large@b',
+      'spot:m7g.large@b',
+      'spot:c7g.large@a',
+    ]);
+  });
+
   it('leaves out avoided spot pools but keeps their on-demand twins', () => {
     const pools = candidatePools(
       { ...spec, market: 'spot-with-on-demand-fallback' },

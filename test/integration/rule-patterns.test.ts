@@ -1,0 +1,136 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { runServerless } from '../../local/serverless-cli';
+import { clientConfig, useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+const EVENTS = join(__dirname, '../../events');
+
+interface Template {
+  Resources: Record<
+    string,
+    { Type: string; Properties: { EventPattern?: unknown; Targets?: { Arn: unknown }[] } }
+  >;
+}
+
+/** The EventBridge rules of the packaged stack, keyed by the function they invoke (and their position). */
+function eventRules(template: Template): Map<string, unknown> {
+  const rules = new Map<string, unknown>();
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Events::Rule' || resource.Properties.EventPattern === undefined) continue;
+    const target = JSON.stringify(resource.Properties.Targets?.[0]?.Arn ?? '');
+    const fn = /"(\w+)LambdaFunction"/.exec(target)?.[1] ?? 'unknown';
+    const pattern = resource.Properties.EventPattern as { 'detail-type': string[] };
+    rules.set(`${fn}: ${pattern['detail-type'].join(',')}`, pattern);
+  }
+  return rules;
+}
+
+/** Every rule, and the only sample events it must match. */
+const EXPECTED: Record<string, string[]> = {
+  'LaunchWorkers: Launch Workers Requested': ['launch-requested.json'],
+  'HandleSpotInterruption: EC2 Spot Instance Interruption Warning': ['spot-interruption-warning.json'],
+  'HandleSpotInterruption: EC2 Instance Rebalance Recommendation': ['rebalance-recommendation.json'],
+  'HandleSpotInterruption: EC2 Instance State-change Notification': ['instance-state-change-terminated.json'],
+};
+
+interface Sample {
+  readonly name: string;
+  readonly event: { source: string; 'detail-type': string; detail: Record<string, unknown>; time: string };
+}
+
+function samples(): Sample[] {
+  const loaded = readdirSync(EVENTS)
+    .filter((name) => name.endsWith('.json') && name !== 'launch-direct.json')
+    .map((name) => ({
+      name,
+      event: JSON.parse(readFileSync(join(EVENTS, name), 'utf8')) as Sample['event'],
+    }));
+  const terminated = loaded.find((sample) => sample.name === 'instance-state-change-terminated.json');
+  if (terminated === undefined) throw new Error('the state-change sample is missing');
+  // A state the handler ignores: no rule may deliver it.
+  const running = { ...terminated.event, detail: { ...terminated.event.detail, state: 'running' } };
+  return [...loaded, { name: 'instance-state-change-running', event: running }];
+}
+
+/**
+ * Routes every sample through the emulator's EventBridge (its own pattern matching): each packaged rule is put on
+ * the bus with a queue of its own as target, every sample event is put once, and each queue must hold exactly the
+ * samples its rule is for. (The emulator's TestEventPattern is not implemented, so the routing itself is used.)
+ */
+describe('the packaged EventBridge rules', () => {
+  let rules: Map<string, unknown>;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-package-'));
+    const run = await runServerless(emulator(), ['package', '--stage', 'test', '--package', dir]);
+    if (run.code !== 0) throw new Error(`serverless package failed:\n${run.output}`);
+    rules = eventRules(
+      JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')),
+    );
+  });
+
+  it('are exactly the rules the handlers expect', () => {
+    expect([...rules.keys()].sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it('deliver each sample event to its rule and to no other', async () => {
+    const settings = clientConfig(emulator());
+    const events = new EventBridgeClient(settings);
+    const sqs = new SQSClient(settings);
+    const queues = new Map<string, string>();
+    for (const [index, [rule, pattern]] of [...rules].entries()) {
+      const queue = await sqs.send(new CreateQueueCommand({ QueueName: `rule-${index}` }));
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
+      );
+      await events.send(new PutRuleCommand({ Name: `rule-${index}`, EventPattern: JSON.stringify(pattern) }));
+      await events.send(
+        new PutTargetsCommand({
+          Rule: `rule-${index}`,
+          Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
+        }),
+      );
+      queues.set(rule, queue.QueueUrl ?? '');
+    }
+    const all = samples();
+    expect(all.length).toBe(6);
+
+    for (const { event } of all) {
+      const put = await events.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: event.source, DetailType: event['detail-type'], Detail: JSON.stringify(event.detail) },
+          ],
+        }),
+      );
+      expect(put.FailedEntryCount).toBe(0);
+    }
+
+    for (const [rule, url] of queues) {
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+      const delivered = (received.Messages ?? []).map((message) => {
+        const event = JSON.parse(message.Body ?? '{}') as Sample['event'];
+        return all.find(
+          (sample) =>
+            sample.event['detail-type'] === event['detail-type'] &&
+            JSON.stringify(sample.event.detail) === JSON.stringify(event.detail),
+        )?.name;
+      });
+      expect({ rule, delivered: delivered.sort() }).toEqual({ rule, delivered: EXPECTED[rule] });
+    }
+  });
+});
