@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { InvalidEventError } from '../../src/errors';
+import { launchWorkers } from '../../src/fleet/launch-workers';
+import { TAG } from '../../src/fleet/tags';
+import { handler } from '../../src/handlers/spot-interruption';
+import { createFleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+const context = {
+  awsRequestId: 'lambda-request-1',
+  functionName: 'worker-fleet-test-handleSpotInterruption',
+} as Context;
+const sample = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
+
+describe('handleSpotInterruption handler', () => {
+  it('replaces the worker named in the warning sample, with clients built from the standard environment', async () => {
+    const world = await createFleetWorld(emulator());
+    const fleets = {
+      batch: {
+        ami: world.imageId,
+        instanceTypes: ['c7g.large', 'm7g.large'],
+        subnets: [world.subnets[0]?.subnetId],
+        market: 'spot',
+        targetCapacity: 1,
+      },
+    };
+    const [launched] = await launchWorkers(world.deps(fleets), {
+      kind: 'direct',
+      id: 'setup',
+      fleet: 'batch',
+    });
+    const instanceId = launched?.launched[0]?.instanceId ?? '';
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: emulator().endpoint,
+      WORKER_FLEET_STAGE: 'test',
+      WORKER_FLEET_FLEETS: JSON.stringify(world.config(fleets).fleets),
+      WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
+      WORKER_FLEET_TOPIC_ARN: world.topicArn,
+      WORKER_FLEET_STATE_BUCKET: world.stateBucket,
+    });
+    const event = sample('spot-interruption-warning.json');
+    event.time = new Date().toISOString();
+    event.detail['instance-id'] = instanceId;
+
+    const result = await handler(event, context);
+
+    expect(result).toMatchObject({ status: 'replaced', instanceId, fleet: 'batch' });
+    expect(await world.instances({ tag: TAG.replaces, value: instanceId })).toHaveLength(1);
+  });
+
+  it('rejects an event of another kind before any AWS call', async () => {
+    emulator().requests.length = 0;
+
+    await expect(handler(sample('launch-schedule.json'), context)).rejects.toThrow(InvalidEventError);
+    expect(emulator().requests).toHaveLength(0);
+  });
+});
