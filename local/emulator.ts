@@ -9,6 +9,9 @@ const MOTO_SERVER = join(ROOT, '.venv', 'bin', 'moto_server');
 
 /** One request that reached the emulator through the proxy: its API action and (for query APIs) its parameters. */
 export interface CapturedRequest {
+  readonly method: string;
+  /** Path and query, as sent: how S3's REST calls are told apart. */
+  readonly path: string;
   readonly action: string;
   readonly params: URLSearchParams;
   readonly body: string;
@@ -102,7 +105,13 @@ export class Emulator {
       const target = req.headers['x-amz-target'];
       const action =
         params.get('Action') ?? (typeof target === 'string' ? (target.split('.').pop() ?? '') : '');
-      this.requests.push({ action, params, body: isForm || target !== undefined ? text : '' });
+      this.requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        action,
+        params,
+        body: isForm || target !== undefined ? text : '',
+      });
 
       const fault = this.faults.find(
         (candidate) =>

@@ -11,6 +11,10 @@ export interface Config {
   readonly topicArn: string;
   /** worker-fleet's own state (claims, pool memory); workers cannot reach it. */
   readonly stateBucket: string;
+  /** The bucket workers use (heartbeats/<instance-id> and their own data). */
+  readonly fleetBucket: string;
+  /** Log and notify what the idle reaper would terminate, and terminate nothing. */
+  readonly dryRun: boolean;
 }
 
 const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
@@ -25,6 +29,13 @@ function required(env: Env, name: string, pattern: RegExp, expected: string): st
   if (value === undefined || value === '') throw new ConfigError(`${name} is not set; expected ${expected}`);
   if (!pattern.test(value)) throw new ConfigError(`${name} is malformed: "${value}"; expected ${expected}`);
   return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const value = env[name];
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ConfigError(`${name} is malformed: "${value}"; expected true or false`);
 }
 
 function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
@@ -57,6 +68,8 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
   });
 }
 

@@ -180,3 +180,21 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
 export function assertNever(value: never): never {
   throw new InvalidEventError(`unexpected value ${JSON.stringify(value)}`);
 }
+
+/** What a reaper run is asked to do. */
+export interface ReapTrigger {
+  readonly fleet?: string;
+  readonly dryRun?: boolean;
+}
+
+/** Sample: events/reap-direct.json (the schedule sends events/launch-schedule.json's shape). */
+const reapDirectSchema = z.strictObject({ fleet: fleetName.optional(), dryRun: z.boolean().optional() });
+
+/** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */
+export function parseReapTrigger(event: unknown): ReapTrigger {
+  if (typeof event === 'object' && event !== null && 'detail-type' in event) {
+    parse(scheduledEventSchema, event, 'scheduled event');
+    return {};
+  }
+  return parse(reapDirectSchema, event, 'reap request');
+}

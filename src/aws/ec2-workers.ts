@@ -1,12 +1,15 @@
 import {
   type _InstanceType,
   CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   type EC2Client,
   type Instance,
   paginateDescribeInstances,
   RunInstancesCommand,
   type RunInstancesCommandInput,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { TAG, type Tags, tagMap } from '../fleet/tags';
 
@@ -47,10 +50,11 @@ export function toWorker(instance: Instance): Worker {
 export async function listFleetWorkers(
   ec2: EC2Client,
   owner: { managedBy: string; fleet: string },
+  pageSize = PAGE_SIZE,
 ): Promise<Worker[]> {
   const workers: Worker[] = [];
   const pages = paginateDescribeInstances(
-    { client: ec2, pageSize: PAGE_SIZE },
+    { client: ec2, pageSize },
     {
       Filters: [
         { Name: `tag:${TAG.managedBy}`, Values: [owner.managedBy] },
@@ -90,6 +94,83 @@ export async function tagWorker(ec2: EC2Client, instanceId: string, tags: Tags):
       Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
     }),
   );
+}
+
+/** Batch size for tagging and terminating: one call per 1,000 workers. */
+const BATCH = 1000;
+
+function batches<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += BATCH) out.push(items.slice(start, start + BATCH));
+  return out;
+}
+
+/** Sets the same tags on many workers, 1,000 per call. */
+export async function tagWorkers(ec2: EC2Client, instanceIds: readonly string[], tags: Tags): Promise<void> {
+  for (const batch of batches(instanceIds)) {
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: batch,
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  }
+}
+
+/** Removes tags (whatever their values) from many workers, 1,000 per call. */
+export async function untagWorkers(ec2: EC2Client, instanceIds: readonly string[], keys: readonly string[]) {
+  for (const batch of batches(instanceIds)) {
+    await ec2.send(new DeleteTagsCommand({ Resources: batch, Tags: keys.map((Key) => ({ Key })) }));
+  }
+}
+
+/** True when the instance has termination protection (`DisableApiTermination`) on. */
+export async function hasTerminationProtection(ec2: EC2Client, instanceId: string): Promise<boolean> {
+  const output = await ec2.send(
+    new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'disableApiTermination' }),
+  );
+  return output.DisableApiTermination?.Value === true;
+}
+
+export interface TerminationFailure {
+  readonly instanceId: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * Terminates workers, 1,000 per call. EC2 refuses a whole call for one bad instance, so a refused batch is retried
+ * one instance at a time: every failure is reported with its instance, and never stops the rest.
+ */
+export async function terminateWorkers(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<{ terminated: string[]; failed: TerminationFailure[] }> {
+  const terminated: string[] = [];
+  const failed: TerminationFailure[] = [];
+  const attempt = async (ids: string[]) => {
+    const output = await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    terminated.push(...(output.TerminatingInstances ?? []).map((instance) => instance.InstanceId ?? ''));
+  };
+  for (const batch of batches(instanceIds)) {
+    try {
+      await attempt(batch);
+    } catch (batchError) {
+      if (batch.length === 1) {
+        const error = batchError as Error;
+        failed.push({ instanceId: batch[0] ?? '', code: error.name, message: error.message });
+        continue;
+      }
+      for (const instanceId of batch) {
+        try {
+          await attempt([instanceId]);
+        } catch (error) {
+          failed.push({ instanceId, code: (error as Error).name, message: (error as Error).message });
+        }
+      }
+    }
+  }
+  return { terminated, failed };
 }
 
 /** Launches instances and returns them as workers; the request is built by the launcher, sent as is. */

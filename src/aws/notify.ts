@@ -6,7 +6,10 @@ export type NotificationKind =
   | 'launch-failed'
   | 'spot-interruption'
   | 'rebalance-recommendation'
-  | 'replacement';
+  | 'replacement'
+  | 'idle-warning'
+  | 'idle-terminated'
+  | 'idle-dry-run';
 
 export interface Notification {
   readonly kind: NotificationKind;

@@ -12,6 +12,46 @@ const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const SPOT_PRICE = /^\d+(\.\d+)?$/;
 
+const minutes = (max: number) => z.number().int().min(1).max(max);
+
+/**
+ * When a worker counts as idle, and what is done about it. A signal is used only when configured; missing data is
+ * never idle. `heartbeatTimeoutMinutes`: no heartbeat newer than this is idle. `cpu`: every datapoint's average
+ * below `belowPercent` and every maximum below `maxPercent` (the guard against bursty workers) over the window, and
+ * network in+out below `networkBelowBytes` per period if given.
+ */
+export const idleSettingsSchema = z.strictObject({
+  heartbeatTimeoutMinutes: minutes(24 * 60).optional(),
+  cpu: z
+    .strictObject({
+      belowPercent: z.number().min(0).max(100),
+      maxPercent: z.number().min(0).max(100).optional(),
+      windowMinutes: minutes(24 * 60).default(15),
+      networkBelowBytes: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  bootGraceMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 60)
+    .default(10),
+  maxLifetimeHours: z
+    .number()
+    .min(1)
+    .max(24 * 365)
+    .optional(),
+  terminateAfterMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 60)
+    .default(10),
+  minWorkers: z.number().int().min(0).max(10_000).default(0),
+});
+
+export type IdleSettings = z.output<typeof idleSettingsSchema>;
+
 const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
   z
     .array(item)
@@ -52,6 +92,12 @@ export const fleetSpecSchema = z
       .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
       .optional(),
     rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
+    idle: idleSettingsSchema.default({
+      heartbeatTimeoutMinutes: 15,
+      bootGraceMinutes: 10,
+      terminateAfterMinutes: 10,
+      minWorkers: 0,
+    }),
     metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
     tags: z
       .record(z.string().min(1).max(128), z.string().max(256))

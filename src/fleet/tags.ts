@@ -15,6 +15,10 @@ export const TAG = {
   replaces: 'worker-fleet:replaces',
   /** Set by the idle reaper on a worker it judged idle: its termination is ours, not a lost worker. */
   idleSince: 'worker-fleet:idle-since',
+  /** Why the idle reaper marked the worker: the rule that decided (heartbeat, cpu, max-lifetime, ...). */
+  idleReason: 'worker-fleet:idle-reason',
+  /** Set by you on a worker the idle reaper must never terminate (any value but "false"). */
+  protected: 'worker-fleet:protected',
 } as const;
 
 /** Prefix reserved for worker-fleet's own tags; fleet specs may not set tags under it. */

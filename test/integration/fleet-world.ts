@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -17,8 +18,10 @@ import {
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type SeededAccount, seedAccount } from '../../local/account';
 import type { Emulator } from '../../local/emulator';
+import { CallCounter, countCalls } from '../../src/aws/call-counter';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
+import type { ReapDependencies } from '../../src/fleet/reap-idle-workers';
 import type { InterruptionDependencies } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
 import { clientConfig } from './use-emulator';
@@ -41,13 +44,17 @@ export interface FleetWorld extends SeededAccount {
   readonly sns: SNSClient;
   readonly s3: S3Client;
   readonly stateBucket: string;
+  readonly fleetBucket: string;
   readonly instanceProfileArn: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
   /** The interruption handler's dependencies, with a clock the test controls (defaults to the real one). */
   interruptionDeps(fleets: Record<string, unknown>, now?: () => Date): InterruptionDependencies;
-  config(fleets: Record<string, unknown>): Config;
+  /** The idle reaper's dependencies, with a clock the test controls and its AWS calls counted. */
+  reapDeps(fleets: Record<string, unknown>, now: () => Date, env?: Record<string, string>): ReapDependencies;
+  readonly cloudwatch: CloudWatchClient;
+  config(fleets: Record<string, unknown>, env?: Record<string, string>): Config;
   /** Every notification published since the world was made (drains the subscribed queue). */
   notifications(): Promise<ReceivedNotification[]>;
   /** Every `Worker Draining` event put on the default bus since the world was made (their `detail`). */
@@ -66,8 +73,11 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const iam = new IAMClient(settings);
   const sqs = new SQSClient(settings);
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
+  const cloudwatch = new CloudWatchClient(settings);
   const stateBucket = 'worker-fleet-test-state';
+  const fleetBucket = 'worker-fleet-test-fleet';
   await s3.send(new CreateBucketCommand({ Bucket: stateBucket }));
+  await s3.send(new CreateBucketCommand({ Bucket: fleetBucket }));
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
@@ -133,13 +143,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const received: ReceivedNotification[] = [];
   const draining: Record<string, unknown>[] = [];
 
-  const config = (fleets: Record<string, unknown>) =>
+  const config = (fleets: Record<string, unknown>, env: Record<string, string> = {}) =>
     loadConfig({
+      ...env,
       WORKER_FLEET_STAGE: 'test',
       WORKER_FLEET_FLEETS: JSON.stringify(fleets),
       WORKER_FLEET_INSTANCE_PROFILE_ARN: instanceProfileArn,
       WORKER_FLEET_TOPIC_ARN: topicArn,
       WORKER_FLEET_STATE_BUCKET: stateBucket,
+      WORKER_FLEET_FLEET_BUCKET: fleetBucket,
     });
 
   return {
@@ -148,6 +160,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     sns,
     s3,
     stateBucket,
+    fleetBucket,
     imageId,
     subnets,
     keyName,
@@ -156,6 +169,20 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     topicArn,
     config,
     deps: (fleets) => ({ ec2, ssm, sns, s3, logger, config: config(fleets), now: () => new Date() }),
+    cloudwatch,
+    reapDeps: (fleets, now, env = {}) => {
+      const calls = new CallCounter();
+      return {
+        ec2: countCalls(new EC2Client(settings), calls),
+        s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
+        cloudwatch: countCalls(new CloudWatchClient(settings), calls),
+        sns: countCalls(new SNSClient(settings), calls),
+        logger,
+        config: config(fleets, env),
+        now,
+        calls,
+      };
+    },
     interruptionDeps: (fleets, now = () => new Date()) => ({
       ec2,
       ssm,

@@ -34,6 +34,7 @@ describe('launchWorkers handler', () => {
       WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
       WORKER_FLEET_TOPIC_ARN: world.topicArn,
       WORKER_FLEET_STATE_BUCKET: world.stateBucket,
+      WORKER_FLEET_FLEET_BUCKET: world.fleetBucket,
     });
 
     const results = await handler(sample('launch-direct.json'), context);

@@ -40,6 +40,7 @@ describe('handleSpotInterruption handler', () => {
       WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
       WORKER_FLEET_TOPIC_ARN: world.topicArn,
       WORKER_FLEET_STATE_BUCKET: world.stateBucket,
+      WORKER_FLEET_FLEET_BUCKET: world.fleetBucket,
     });
     const event = sample('spot-interruption-warning.json');
     event.time = new Date().toISOString();

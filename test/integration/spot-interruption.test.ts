@@ -235,7 +235,6 @@ describe('handleInstanceEvent: spot interruption warning', () => {
       kind: 'direct',
       id: 'later',
       fleet: 'batch',
-      count: 0,
       target: 3,
     });
 

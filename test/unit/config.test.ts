@@ -14,6 +14,8 @@ describe('loadConfig', () => {
       metadataHopLimit: 1,
       tags: {},
     });
+    expect(config.dryRun).toBe(false);
+    expect(loadConfig(envWith({ WORKER_FLEET_DRY_RUN: 'true' })).dryRun).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -31,6 +33,8 @@ describe('loadConfig', () => {
     ],
     ['WORKER_FLEET_STATE_BUCKET', undefined, 'WORKER_FLEET_STATE_BUCKET is not set'],
     ['WORKER_FLEET_STATE_BUCKET', 'My_Bucket', 'WORKER_FLEET_STATE_BUCKET is malformed: "My_Bucket"'],
+    ['WORKER_FLEET_FLEET_BUCKET', undefined, 'WORKER_FLEET_FLEET_BUCKET is not set'],
+    ['WORKER_FLEET_DRY_RUN', 'yes', 'WORKER_FLEET_DRY_RUN is malformed: "yes"; expected true or false'],
     ['WORKER_FLEET_TOPIC_ARN', 'arn:aws:sqs:us-east-1:123456789012:q', 'WORKER_FLEET_TOPIC_ARN is malformed'],
   ])('fails when %s is %j, naming the variable', (name, value, message) => {
     expect(() => loadConfig(envWith({ [name]: value }))).toThrow(ConfigError);

@@ -17,6 +17,7 @@ describe('fleetSpecSchema', () => {
       securityGroupIds: [],
       metadataHopLimit: 1,
       rebalance: 'notify',
+      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 0 },
       tags: {},
     });
   });
@@ -44,6 +45,9 @@ describe('fleetSpecSchema', () => {
     [{ userData: 'x'.repeat(16 * 1024 + 1) }, 'userData: must be at most 16 KB'],
     [{ metadataHopLimit: 3 }, 'metadataHopLimit: '],
     [{ rebalance: 'drain' }, 'rebalance: '],
+    [{ idle: { cpu: { belowPercent: 101 } } }, 'idle.cpu.belowPercent: '],
+    [{ idle: { heartbeatTimeoutMinutes: 0 } }, 'idle.heartbeatTimeoutMinutes: '],
+    [{ idle: { idleAfter: 5 } }, 'idle: '],
     [{ tags: { 'aws:owner': 'me' } }, 'tags: tag keys must not start with "aws:" or "worker-fleet:"'],
     [{ tags: { 'worker-fleet:fleet': 'other' } }, 'tags: tag keys must not start with'],
     [{ bidPrice: '0.1' }, 'bidPrice'],

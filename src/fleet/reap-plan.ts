@@ -1,0 +1,92 @@
+import type { Worker } from '../aws/ec2-workers';
+import type { IdleSettings } from './fleet-spec';
+import type { Verdict } from './idle-policy';
+import { TAG } from './tags';
+
+export interface JudgedWorker {
+  readonly worker: Worker;
+  readonly verdict: Verdict;
+}
+
+export type ReapAction =
+  | { readonly action: 'mark'; readonly worker: Worker; readonly verdict: Verdict }
+  | { readonly action: 'unmark'; readonly worker: Worker; readonly verdict: Verdict }
+  | {
+      readonly action: 'terminate';
+      readonly worker: Worker;
+      readonly verdict: Verdict;
+      readonly idleSince: Date;
+    }
+  | { readonly action: 'keep'; readonly worker: Worker; readonly verdict: Verdict; readonly reason: string };
+
+export function isProtected(worker: Worker): boolean {
+  const value = worker.tags[TAG.protected];
+  return value !== undefined && value.toLowerCase() !== 'false';
+}
+
+function idleSinceOf(worker: Worker): Date | undefined {
+  const value = worker.tags[TAG.idleSince];
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
+/**
+ * Two phases: an idle (or retiring) worker is first marked; only if it is still idle at a later run, at least
+ * `terminateAfterMinutes` after the mark, is it terminated. A worker busy or young again is unmarked. Never
+ * terminated: workers being interrupted (left to the interruption handler), protected workers, and workers the
+ * fleet's `minWorkers` floor keeps (the longest idle go first). Pure.
+ */
+export function planReaping(
+  settings: IdleSettings,
+  judged: readonly JudgedWorker[],
+  now: Date,
+): ReapAction[] {
+  const actions: ReapAction[] = [];
+  const due: { worker: Worker; verdict: Verdict; idleSince: Date }[] = [];
+  let active = 0;
+  for (const { worker, verdict } of judged) {
+    if (TAG.interruptedAt in worker.tags) {
+      actions.push({ action: 'keep', worker, verdict, reason: 'draining: left to the interruption handler' });
+      continue;
+    }
+    active += 1;
+    const idleSince = idleSinceOf(worker);
+    switch (verdict.kind) {
+      case 'idle':
+      case 'retire':
+        if (idleSince === undefined) actions.push({ action: 'mark', worker, verdict });
+        else if (now.getTime() - idleSince.getTime() >= settings.terminateAfterMinutes * 60_000) {
+          due.push({ worker, verdict, idleSince });
+        } else actions.push({ action: 'keep', worker, verdict, reason: 'marked idle, grace not over' });
+        break;
+      case 'busy':
+      case 'young':
+        actions.push(
+          idleSince === undefined
+            ? { action: 'keep', worker, verdict, reason: `${verdict.kind}` }
+            : { action: 'unmark', worker, verdict },
+        );
+        break;
+      case 'unknown':
+        actions.push({ action: 'keep', worker, verdict, reason: 'unknown is never idle' });
+        break;
+    }
+  }
+  let allowed = Math.max(0, active - settings.minWorkers);
+  for (const candidate of due.sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime())) {
+    if (isProtected(candidate.worker)) {
+      actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });
+    } else if (allowed === 0) {
+      actions.push({
+        ...candidate,
+        action: 'keep',
+        reason: `scale-in floor: minWorkers ${settings.minWorkers}`,
+      });
+    } else {
+      allowed -= 1;
+      actions.push({ ...candidate, action: 'terminate' });
+    }
+  }
+  return actions;
+}

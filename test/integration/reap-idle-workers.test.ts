@@ -1,0 +1,277 @@
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateTagsCommand, ModifyInstanceAttributeCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { listFleetWorkers } from '../../src/aws/ec2-workers';
+import { launchWorkers } from '../../src/fleet/launch-workers';
+import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
+import { TAG } from '../../src/fleet/tags';
+import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+let world: FleetWorld;
+
+beforeEach(async () => {
+  world = await createFleetWorld(emulator());
+});
+
+const minutesFromNow = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
+
+function fleets(idle: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) {
+  return {
+    batch: {
+      ami: world.imageId,
+      instanceTypes: ['c7g.large'],
+      subnets: [world.subnets[0]?.subnetId],
+      market: 'on-demand',
+      targetCapacity: 6,
+      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, ...idle },
+      ...overrides,
+    },
+  };
+}
+
+async function launch(spec: ReturnType<typeof fleets>, count: number): Promise<string[]> {
+  const [result] = await launchWorkers(world.deps(spec), {
+    kind: 'direct',
+    id: `setup-${count}-${Math.random()}`,
+    fleet: 'batch',
+    target: count,
+  });
+  return (result?.launched ?? []).map((worker) => worker.instanceId);
+}
+
+/** Writes a heartbeat the way the worker agent does: the status word alone, at heartbeats/<instance-id>. */
+async function heartbeat(instanceId: string, body: string) {
+  await world.s3.send(
+    new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: body }),
+  );
+}
+
+async function tag(instanceId: string, key: string, value: string) {
+  await world.ec2.send(
+    new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: key, Value: value }] }),
+  );
+}
+
+async function tagsOf(instanceId: string): Promise<Record<string, string>> {
+  const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === instanceId);
+  return Object.fromEntries((instance?.Tags ?? []).map(({ Key, Value }) => [Key ?? '', Value ?? '']));
+}
+
+async function stateOf(instanceId: string) {
+  return (await world.instances()).find((instance) => instance.InstanceId === instanceId)?.State?.Name;
+}
+
+async function foreignInstance(tags: Record<string, string>): Promise<string> {
+  const output = await world.ec2.send(
+    new RunInstancesCommand({
+      ImageId: world.imageId,
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications:
+        Object.keys(tags).length === 0
+          ? undefined
+          : [
+              {
+                ResourceType: 'instance',
+                Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+              },
+            ],
+    }),
+  );
+  return output.Instances?.[0]?.InstanceId ?? '';
+}
+
+describe('reapIdleWorkers', () => {
+  it('marks exactly the idle fleet workers, terminates them at a later run, and never touches anything else', async () => {
+    const spec = fleets();
+    const [idle, busy, noHeartbeat, guarded, draining] = await launch(spec, 5);
+    const untagged = await foreignInstance({});
+    const otherStage = await foreignInstance({ [TAG.managedBy]: 'worker-fleet-prod', [TAG.fleet]: 'batch' });
+    for (const id of [idle, guarded, draining, untagged, otherStage]) await heartbeat(id ?? '', 'idle');
+    await heartbeat(busy ?? '', 'busy');
+    await tag(guarded ?? '', TAG.protected, 'true');
+    await tag(draining ?? '', TAG.interruptedAt, new Date().toISOString());
+
+    const [first] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    const [second] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(12)));
+    const [third] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(13)));
+
+    expect(first?.marked.map((worker) => worker.instanceId).sort()).toEqual([idle, guarded].sort());
+    expect(first?.terminated).toEqual([]);
+    expect(first?.marked.find((worker) => worker.instanceId === idle)?.explanation).toBe(
+      'idle: heartbeat reports idle 1m ago',
+    );
+    expect((await tagsOf(idle ?? ''))[TAG.idleReason]).toBe('heartbeat');
+    expect(second?.terminated.map((worker) => worker.instanceId)).toEqual([idle]);
+    expect(third?.terminated).toEqual([]);
+    expect(await stateOf(idle ?? '')).toBe('terminated');
+    for (const id of [busy, noHeartbeat, guarded, draining, untagged, otherStage]) {
+      expect({ id, state: await stateOf(id ?? '') }).toEqual({ id, state: 'running' });
+    }
+    expect(await tagsOf(untagged)).toEqual({});
+    expect(Object.keys(await tagsOf(otherStage))).not.toContain(TAG.idleSince);
+    expect(Object.keys(await tagsOf(draining ?? ''))).not.toContain(TAG.idleSince);
+    expect(
+      emulator()
+        .sent('TerminateInstances')
+        .flatMap(({ params }) => [...params.values()].filter((v) => v.startsWith('i-'))),
+    ).toEqual([idle]);
+
+    const kinds = (await world.notifications()).map((notification) => notification.kind);
+    expect(kinds.filter((kind) => kind === 'idle-warning')).toHaveLength(1);
+    expect(kinds.filter((kind) => kind === 'idle-terminated')).toHaveLength(1);
+  });
+
+  it('unmarks a worker that is busy again', async () => {
+    const spec = fleets();
+    const [worker] = await launch(spec, 1);
+    await heartbeat(worker ?? '', 'idle');
+    await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    await heartbeat(worker ?? '', 'busy');
+
+    const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(12)));
+
+    expect(result?.unmarked.map((unmarked) => unmarked.instanceId)).toEqual([worker]);
+    expect(result?.terminated).toEqual([]);
+    expect(Object.keys(await tagsOf(worker ?? ''))).not.toContain(TAG.idleSince);
+  });
+
+  it('terminates nothing on a dry run, and says what it would do', async () => {
+    const spec = fleets();
+    const [worker] = await launch(spec, 1);
+    await heartbeat(worker ?? '', 'idle');
+    await tag(worker ?? '', TAG.idleSince, new Date(Date.now() - 60 * 60_000).toISOString());
+
+    const [result] = await reapIdleWorkers(
+      world.reapDeps(spec, minutesFromNow(1), { WORKER_FLEET_DRY_RUN: 'true' }),
+    );
+
+    expect(result).toMatchObject({ dryRun: true, terminated: [], marked: [] });
+    expect(result?.wouldTerminate.map((would) => would.instanceId)).toEqual([worker]);
+    expect(await stateOf(worker ?? '')).toBe('running');
+    expect(emulator().sent('TerminateInstances')).toHaveLength(0);
+    expect(emulator().sent('CreateTags').length).toBe(1);
+    expect((await world.notifications()).map((notification) => notification.kind)).toContain('idle-dry-run');
+  });
+
+  it('reports a throttled terminate of one worker and terminates the rest', async () => {
+    const spec = fleets();
+    const workers = await launch(spec, 3);
+    for (const id of workers) {
+      await heartbeat(id, 'idle');
+      await tag(id, TAG.idleSince, new Date(Date.now() - 60 * 60_000).toISOString());
+    }
+    const throttled = workers[1] ?? '';
+    emulator().faults.push({
+      action: 'TerminateInstances',
+      when: (params) => [...params.values()].includes(throttled),
+      code: 'RequestLimitExceeded',
+      status: 503,
+    });
+
+    const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+
+    expect(result?.failed).toEqual([
+      expect.objectContaining({ instanceId: throttled, code: 'RequestLimitExceeded' }),
+    ]);
+    expect(result?.terminated.map((worker) => worker.instanceId).sort()).toEqual(
+      workers.filter((id) => id !== throttled).sort(),
+    );
+    expect(await stateOf(throttled)).toBe('running');
+  });
+
+  it('keeps workers with termination protection, and the scale-in floor', async () => {
+    const spec = fleets({ minWorkers: 1 });
+    const [shielded, first, second] = await launch(spec, 3);
+    for (const id of [shielded, first, second]) {
+      await heartbeat(id ?? '', 'idle');
+      await tag(id ?? '', TAG.idleSince, new Date(Date.now() - 60 * 60_000).toISOString());
+    }
+    await world.ec2.send(
+      new ModifyInstanceAttributeCommand({ InstanceId: shielded, DisableApiTermination: { Value: true } }),
+    );
+
+    const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+
+    expect(result?.terminated).toHaveLength(1);
+    expect(await stateOf(shielded ?? '')).toBe('running');
+    expect((await world.instances()).filter((instance) => instance.State?.Name === 'running')).toHaveLength(
+      2,
+    );
+  });
+
+  it('judges CPU over the window, every datapoint, and treats missing data as unknown', async () => {
+    const spec = fleets({
+      heartbeatTimeoutMinutes: undefined,
+      cpu: { belowPercent: 5, maxPercent: 20, windowMinutes: 15 },
+    });
+    const [quiet, bursty, silent] = await launch(spec, 3);
+    const put = async (instanceId: string, values: number[]) =>
+      world.cloudwatch.send(
+        new PutMetricDataCommand({
+          Namespace: 'AWS/EC2',
+          MetricData: values.map((value, index) => ({
+            MetricName: 'CPUUtilization',
+            Dimensions: [{ Name: 'InstanceId', Value: instanceId }],
+            Timestamp: new Date(Date.now() - (index + 1) * 60_000),
+            Value: value,
+            Unit: 'Percent',
+          })),
+        }),
+      );
+    await put(quiet ?? '', [1.2, 0.8, 2]);
+    await put(bursty ?? '', [1, 1, 2, 45]);
+
+    const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(0)));
+
+    expect(result?.marked.map((worker) => worker.instanceId)).toEqual([quiet]);
+    expect(result?.marked[0]?.explanation).toBe('idle: cpu 2% < 5%');
+    expect(result?.verdicts).toEqual({ idle: 1, busy: 1, unknown: 1 });
+    expect(Object.keys(await tagsOf(silent ?? ''))).not.toContain(TAG.idleSince);
+    expect(Object.keys(await tagsOf(bursty ?? ''))).not.toContain(TAG.idleSince);
+  });
+
+  it('reads a heartbeat whose body is not a bare status word', async () => {
+    const spec = fleets();
+    const [worker] = await launch(spec, 1);
+    await heartbeat(worker ?? '', JSON.stringify({ status: 'idle', jobs: 0 }));
+
+    const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+
+    expect(result?.marked.map((marked) => marked.instanceId)).toEqual([worker]);
+    const reads = emulator().requests.filter(
+      ({ method, path }) => method === 'GET' && path.includes('/heartbeats/'),
+    );
+    expect(reads).toHaveLength(1);
+  });
+
+  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks', async () => {
+    const spec = fleets();
+    const workers = await launch(spec, 4);
+    for (const id of workers) await heartbeat(id, 'idle');
+    const deps = world.reapDeps(spec, minutesFromNow(1));
+
+    await reapIdleWorkers(deps);
+
+    expect(deps.calls?.snapshot()).toEqual({
+      total: 4,
+      calls: { 'EC2.CreateTags': 1, 'EC2.DescribeInstances': 1, 'S3.ListObjectsV2': 1, 'SNS.Publish': 1 },
+    });
+  });
+});
+
+describe('listFleetWorkers', () => {
+  it('follows every page', async () => {
+    const spec = fleets();
+    for (let round = 0; round < 5; round += 1) await launch(fleets({}, { targetCapacity: 6 }), round + 1);
+    const config = world.config(spec);
+    emulator().requests.length = 0;
+
+    const workers = await listFleetWorkers(world.ec2, { managedBy: config.managedBy, fleet: 'batch' }, 2);
+
+    expect(workers).toHaveLength(5);
+    expect(emulator().sent('DescribeInstances')).toHaveLength(3);
+  });
+});
