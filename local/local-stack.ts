@@ -89,6 +89,8 @@ async function main(keep: boolean): Promise<void> {
       WORKER_FLEET_FLEETS: JSON.stringify(parse(readFileSync(fleetsFile, 'utf8'))),
       WORKER_FLEET_INSTANCE_PROFILE_ARN: profile.InstanceProfile?.Arn ?? '',
       WORKER_FLEET_TOPIC_ARN: physicalId('FleetTopic'),
+      WORKER_FLEET_STATE_BUCKET: physicalId('StateBucket'),
+      WORKER_FLEET_FLEET_BUCKET: physicalId('FleetBucket'),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     const { handler } = await import('../src/handlers/launch-workers');

@@ -55,6 +55,8 @@ describe('serverless deploy to the emulator', () => {
       ['HandleSpotInterruptionLambdaFunction', 'AWS::Lambda::Function'],
       ['HandleSpotInterruptionLogGroup', 'AWS::Logs::LogGroup'],
       ['StateBucket', 'AWS::S3::Bucket'],
+      ['FleetBucket', 'AWS::S3::Bucket'],
+      ['ReapIdleWorkersLambdaFunction', 'AWS::Lambda::Function'],
       ['FleetTopic', 'AWS::SNS::Topic'],
       ['WorkerRole', 'AWS::IAM::Role'],
       ['WorkerInstanceProfile', 'AWS::IAM::InstanceProfile'],

@@ -54,11 +54,13 @@ interface Sample {
 
 function samples(): Sample[] {
   const loaded = readdirSync(EVENTS)
-    .filter((name) => name.endsWith('.json') && name !== 'launch-direct.json')
+    .filter((name) => name.endsWith('.json'))
     .map((name) => ({
       name,
       event: JSON.parse(readFileSync(join(EVENTS, name), 'utf8')) as Sample['event'],
-    }));
+    }))
+    // Direct-invocation payloads (no detail-type) never travel through EventBridge.
+    .filter((sample) => 'detail-type' in sample.event);
   const terminated = loaded.find((sample) => sample.name === 'instance-state-change-terminated.json');
   if (terminated === undefined) throw new Error('the state-change sample is missing');
   // A state the handler ignores: no rule may deliver it.
