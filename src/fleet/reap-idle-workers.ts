@@ -5,8 +5,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { CallCounter } from '../aws/call-counter';
 import {
-  hasTerminationProtection,
   listFleetWorkers,
+  TERMINATION_PROTECTED,
   type TerminationFailure,
   tagWorkers,
   terminateWorkers,
@@ -55,6 +55,8 @@ export interface FleetReapResult {
   readonly terminated: readonly ReapedWorker[];
   /** Would have been terminated, on a dry run. */
   readonly wouldTerminate: readonly ReapedWorker[];
+  /** Due, but EC2's termination protection is on: kept, and left marked. */
+  readonly protected: readonly string[];
   readonly failed: readonly TerminationFailure[];
 }
 
@@ -65,17 +67,6 @@ const reaped = (action: {
   instanceId: action.worker.instanceId,
   explanation: action.verdict.explanation,
 });
-
-/** Removes from the plan what EC2's termination protection forbids; only the few due workers are asked. */
-async function withoutTerminationProtection(ec2: EC2Client, actions: ReapAction[]): Promise<ReapAction[]> {
-  return Promise.all(
-    actions.map(async (action) =>
-      action.action === 'terminate' && (await hasTerminationProtection(ec2, action.worker.instanceId))
-        ? { ...action, action: 'keep' as const, reason: 'termination protection is on' }
-        : action,
-    ),
-  );
-}
 
 async function reapFleet(
   deps: ReapDependencies,
@@ -119,7 +110,7 @@ async function reapFleet(
       ),
     };
   });
-  const plan = await withoutTerminationProtection(ec2, planReaping(settings, judged, at));
+  const plan = planReaping(settings, judged, at);
   for (const action of plan) {
     logger.info('idle verdict', {
       fleet,
@@ -151,7 +142,7 @@ async function reapFleet(
         details: { wouldMark: toMark.map(reaped), wouldTerminate },
       });
     }
-    return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, failed: [] };
+    return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
 
   const byRule = new Map<string, string[]>();
@@ -166,10 +157,16 @@ async function reapFleet(
     toUnmark.map((action) => action.worker.instanceId),
     [TAG.idleSince, TAG.idleReason],
   );
-  const { terminated, failed } = await terminateWorkers(
+  const outcome = await terminateWorkers(
     ec2,
     toTerminate.map((action) => action.worker.instanceId),
   );
+  const { terminated } = outcome;
+  const shielded = outcome.failed.filter((failure) => failure.code === TERMINATION_PROTECTED);
+  const failed = outcome.failed.filter((failure) => failure.code !== TERMINATION_PROTECTED);
+  for (const { instanceId } of shielded) {
+    logger.info('idle worker kept', { fleet, instanceId, reason: 'termination protection is on' });
+  }
   for (const failure of failed) logger.error('terminate failed', { fleet, ...failure });
 
   if (toMark.length > 0) {
@@ -197,6 +194,7 @@ async function reapFleet(
     unmarked: toUnmark.map(reaped),
     terminated: terminatedWorkers,
     wouldTerminate: [],
+    protected: shielded.map((failure) => failure.instanceId),
     failed,
   };
 }

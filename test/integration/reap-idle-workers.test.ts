@@ -196,6 +196,8 @@ describe('reapIdleWorkers', () => {
     const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
 
     expect(result?.terminated).toHaveLength(1);
+    expect(result?.protected).toEqual([shielded]);
+    expect(result?.failed).toEqual([]);
     expect(await stateOf(shielded ?? '')).toBe('running');
     expect((await world.instances()).filter((instance) => instance.State?.Name === 'running')).toHaveLength(
       2,
