@@ -9,9 +9,12 @@ export interface CliRun {
   readonly output: string;
 }
 
-/** Runs the project's Serverless Framework CLI with every AWS call pointed at the emulator and dummy credentials. */
+/**
+ * Runs the project's Serverless Framework CLI with dummy credentials and every AWS call pointed at the emulator
+ * (or, without one, at an address that answers nothing, for commands that must work offline such as `package`).
+ */
 export function runServerless(
-  emulator: Emulator,
+  emulator: Emulator | undefined,
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<CliRun> {
@@ -20,7 +23,7 @@ export function runServerless(
       cwd: ROOT,
       env: {
         ...process.env,
-        AWS_ENDPOINT_URL: emulator.endpoint,
+        AWS_ENDPOINT_URL: emulator?.endpoint ?? 'http://127.0.0.1:9',
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: 'us-east-1',
