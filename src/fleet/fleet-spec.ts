@@ -47,7 +47,8 @@ export const idleSettingsSchema = z.strictObject({
     .min(0)
     .max(24 * 60)
     .default(10),
-  minWorkers: z.number().int().min(0).max(10_000).default(0),
+  /** The scale-in floor; by default the fleet's targetCapacity, so the reaper never fights the launcher. */
+  minWorkers: z.number().int().min(0).max(10_000).optional(),
 });
 
 export type IdleSettings = z.output<typeof idleSettingsSchema>;
@@ -96,7 +97,6 @@ export const fleetSpecSchema = z
       heartbeatTimeoutMinutes: 15,
       bootGraceMinutes: 10,
       terminateAfterMinutes: 10,
-      minWorkers: 0,
     }),
     metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
     tags: z
@@ -117,7 +117,11 @@ export const fleetSpecSchema = z
     message: 'must be at least targetCapacity',
     path: ['maxCapacity'],
   })
-  .transform((spec) => ({ ...spec, maxCapacity: spec.maxCapacity ?? spec.targetCapacity }));
+  .transform((spec) => ({
+    ...spec,
+    maxCapacity: spec.maxCapacity ?? spec.targetCapacity,
+    idle: { ...spec.idle, minWorkers: spec.idle.minWorkers ?? spec.targetCapacity },
+  }));
 
 export type FleetSpec = Readonly<z.output<typeof fleetSpecSchema>>;
 export type FleetMarket = FleetSpec['market'];

@@ -34,11 +34,12 @@ function idleSinceOf(worker: Worker): Date | undefined {
 /**
  * Two phases: an idle (or retiring) worker is first marked; only if it is still idle at a later run, at least
  * `terminateAfterMinutes` after the mark, is it terminated. A worker busy or young again is unmarked. Never
- * terminated: workers being interrupted (left to the interruption handler), protected workers, and workers the
- * fleet's `minWorkers` floor keeps (the longest idle go first). Pure.
+ * terminated: workers being interrupted (left to the interruption handler), protected workers, and idle workers the
+ * fleet's `minWorkers` floor keeps (the longest idle go first). Workers past their max lifetime are retired whatever
+ * the floor: the launcher replaces them. Pure.
  */
 export function planReaping(
-  settings: IdleSettings,
+  settings: IdleSettings & { readonly minWorkers: number },
   judged: readonly JudgedWorker[],
   now: Date,
 ): ReapAction[] {
@@ -77,6 +78,9 @@ export function planReaping(
   for (const candidate of due.sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime())) {
     if (isProtected(candidate.worker)) {
       actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });
+    } else if (candidate.verdict.kind === 'retire') {
+      // Retiring rotates a worker out (the launcher brings a fresh one): the floor does not hold it back.
+      actions.push({ ...candidate, action: 'terminate' });
     } else if (allowed === 0) {
       actions.push({
         ...candidate,

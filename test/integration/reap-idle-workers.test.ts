@@ -25,7 +25,13 @@ function fleets(idle: Record<string, unknown> = {}, overrides: Record<string, un
       subnets: [world.subnets[0]?.subnetId],
       market: 'on-demand',
       targetCapacity: 6,
-      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, ...idle },
+      idle: {
+        heartbeatTimeoutMinutes: 15,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        minWorkers: 0,
+        ...idle,
+      },
       ...overrides,
     },
   };

@@ -17,7 +17,7 @@ describe('fleetSpecSchema', () => {
       securityGroupIds: [],
       metadataHopLimit: 1,
       rebalance: 'notify',
-      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 0 },
+      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 2 },
       tags: {},
     });
   });

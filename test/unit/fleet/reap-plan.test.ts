@@ -6,7 +6,11 @@ import { TAG } from '../../../src/fleet/tags';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
-const settings: IdleSettings = { bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 0 };
+const settings: IdleSettings & { minWorkers: number } = {
+  bootGraceMinutes: 10,
+  terminateAfterMinutes: 10,
+  minWorkers: 0,
+};
 
 function judged(id: string, kind: VerdictKind, tags: Record<string, string> = {}) {
   const worker: Worker = {
@@ -84,6 +88,16 @@ describe('planReaping', () => {
       'i-3': 'terminate',
       'i-4': 'keep: busy',
     });
+  });
+
+  it('retires a worker past its max lifetime whatever the floor', () => {
+    const plan = planReaping(
+      { ...settings, minWorkers: 5 },
+      [judged('i-1', 'retire', { [TAG.idleSince]: minutesAgo(30) })],
+      now,
+    );
+
+    expect(decisions(plan)).toEqual({ 'i-1': 'terminate' });
   });
 
   it('does not count draining workers towards the floor', () => {

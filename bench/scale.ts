@@ -1,0 +1,148 @@
+/**
+ * Scale: the launcher's capacity count and the idle reaper at N workers against the emulator. AWS calls per run
+ * (counted by an SDK middleware) against the lower bound, wall time and this process's CPU time.
+ */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { seedAccount } from '../local/account';
+import { type Emulator, emulatorClientConfig } from '../local/emulator';
+import { CallCounter, countCalls } from '../src/aws/call-counter';
+import { loadConfig } from '../src/config';
+import { launchWorkers } from '../src/fleet/launch-workers';
+import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
+import { TAG } from '../src/fleet/tags';
+import { logger } from '../src/logger';
+
+export interface ScaleRun {
+  readonly workers: number;
+  readonly step: string;
+  readonly calls: number;
+  readonly lowerBound: number;
+  readonly byCall: Record<string, number>;
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+}
+
+const ceilK = (n: number) => Math.ceil(n / 1000);
+
+async function measure<T>(calls: CallCounter, run: () => Promise<T>) {
+  calls.reset();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = await run();
+  const wallSeconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { result, wallSeconds, cpuSeconds: (used.user + used.system) / 1e6, ...calls.snapshot() };
+}
+
+/** Seeds `workers` fleet workers (half reporting idle) and measures one launcher count and two reaper runs. */
+export async function benchScale(
+  emulator: Emulator,
+  workers: number,
+  log: (line: string) => void,
+): Promise<ScaleRun[]> {
+  await emulator.reset();
+  const settings = { ...emulatorClientConfig(emulator), maxAttempts: 3 };
+  const plain = new EC2Client(settings);
+  const account = await seedAccount(plain);
+  const s3 = new S3Client({ ...settings, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench-state' }));
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench-fleet' }));
+  const topic = await new SNSClient(settings).send(new CreateTopicCommand({ Name: 'bench' }));
+  const tags = [
+    { Key: TAG.managedBy, Value: 'worker-fleet-bench' },
+    { Key: TAG.fleet, Value: 'batch' },
+  ];
+  const ids: string[] = [];
+  for (let launched = 0; launched < workers; launched += 1000) {
+    const count = Math.min(1000, workers - launched);
+    const output = await plain.send(
+      new RunInstancesCommand({
+        ImageId: account.imageId,
+        MinCount: count,
+        MaxCount: count,
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+      }),
+    );
+    ids.push(...(output.Instances ?? []).map((instance) => instance.InstanceId ?? ''));
+  }
+  log(`  seeded ${ids.length} workers`);
+  for (let start = 0; start < ids.length; start += 50) {
+    await Promise.all(
+      ids.slice(start, start + 50).map((id, index) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: 'bench-fleet',
+            Key: `heartbeats/${id}`,
+            Body: (start + index) % 2 === 0 ? 'idle' : 'busy',
+          }),
+        ),
+      ),
+    );
+  }
+  log(`  wrote ${ids.length} heartbeats`);
+
+  const config = loadConfig({
+    WORKER_FLEET_STAGE: 'bench',
+    WORKER_FLEET_FLEETS: JSON.stringify({
+      batch: {
+        ami: account.imageId,
+        instanceTypes: ['c7g.large'],
+        subnets: [account.subnets[0]?.subnetId],
+        market: 'spot',
+        targetCapacity: workers,
+        idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
+      },
+    }),
+    WORKER_FLEET_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/bench',
+    WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
+    WORKER_FLEET_STATE_BUCKET: 'bench-state',
+    WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',
+  });
+  const calls = new CallCounter();
+  const clients = {
+    ec2: countCalls(new EC2Client(settings), calls),
+    s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
+    sns: countCalls(new SNSClient(settings), calls),
+    ssm: countCalls(new SSMClient(settings), calls),
+    cloudwatch: countCalls(new CloudWatchClient(settings), calls),
+  };
+  const runs: ScaleRun[] = [];
+  const record = (step: string, lowerBound: number, m: Awaited<ReturnType<typeof measure>>) => {
+    runs.push({
+      workers,
+      step,
+      calls: m.total,
+      lowerBound,
+      byCall: m.calls,
+      wallSeconds: m.wallSeconds,
+      cpuSeconds: m.cpuSeconds,
+    });
+    log(
+      `  ${step}: ${m.total} calls (lower bound ${lowerBound}), ${m.wallSeconds.toFixed(2)} s wall, ${m.cpuSeconds.toFixed(2)} s CPU`,
+    );
+  };
+
+  const count = await measure(calls, () =>
+    launchWorkers(
+      { ...clients, logger, config, now: () => new Date() },
+      { kind: 'schedule', id: `bench-${workers}` },
+    ),
+  );
+  record('launcher capacity count (fleet full)', ceilK(workers), count);
+
+  const idle = Math.ceil(workers / 2);
+  const at = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
+  const mark = await measure(calls, () => reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }));
+  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification
+  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1, mark);
+  const reap = await measure(calls, () =>
+    reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
+  );
+  // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification
+  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1, reap);
+  return runs;
+}
