@@ -20,6 +20,31 @@ export interface Notification {
 
 /** SNS caps subjects at 100 characters. */
 const MAX_SUBJECT = 100;
+/** SNS caps a message at 256 KB, attributes included; keep a margin for them. */
+export const MAX_MESSAGE_BYTES = 250 * 1024;
+
+/**
+ * The notification body as JSON, within SNS's size limit: when it would be too long (thousands of workers in one
+ * run), each list keeps its first entries, with `<name>Count` giving the full length and `truncated: true`.
+ */
+export function messageBody(body: Readonly<Record<string, unknown>>): string {
+  let text = JSON.stringify(body, null, 2);
+  for (
+    let keep = 1000;
+    Buffer.byteLength(text) > MAX_MESSAGE_BYTES && keep >= 1;
+    keep = Math.floor(keep / 2)
+  ) {
+    const trimmed: Record<string, unknown> = { truncated: true };
+    for (const [key, value] of Object.entries(body)) {
+      if (Array.isArray(value) && value.length > keep) {
+        trimmed[key] = value.slice(0, keep);
+        trimmed[`${key}Count`] = value.length;
+      } else trimmed[key] = value;
+    }
+    text = JSON.stringify(trimmed);
+  }
+  return text;
+}
 
 /** Publishes one notification: a readable subject, a JSON body, and `kind`/`fleet` attributes for filtering. */
 export async function publishNotification(sns: SNSClient, topicArn: string, notification: Notification) {
@@ -28,7 +53,7 @@ export async function publishNotification(sns: SNSClient, topicArn: string, noti
     new PublishCommand({
       TopicArn: topicArn,
       Subject: subject.slice(0, MAX_SUBJECT),
-      Message: JSON.stringify({ kind, fleet, ...details }, null, 2),
+      Message: messageBody({ kind, fleet, ...details }),
       MessageAttributes: {
         kind: { DataType: 'String', StringValue: kind },
         fleet: { DataType: 'String', StringValue: fleet },
