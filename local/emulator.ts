@@ -20,7 +20,8 @@ export interface CapturedRequest {
 /** An error the proxy answers instead of the emulator, in the EC2/query-API XML shape the SDK parses. */
 export interface Fault {
   readonly action: string;
-  readonly when?: (params: URLSearchParams) => boolean;
+  /** Which requests fail: by query parameters, or by method and path for REST APIs such as S3. */
+  readonly when?: (params: URLSearchParams, request: { method: string; path: string }) => boolean;
   readonly code: string;
   readonly status?: number;
   /** How many matching requests fail; unlimited when absent. */
@@ -115,7 +116,9 @@ export class Emulator {
 
       const fault = this.faults.find(
         (candidate) =>
-          candidate.action === action && (candidate.times ?? 1) > 0 && (candidate.when?.(params) ?? true),
+          candidate.action === action &&
+          (candidate.times ?? 1) > 0 &&
+          (candidate.when?.(params, { method: req.method ?? '', path: req.url ?? '' }) ?? true),
       );
       if (fault !== undefined) {
         if (fault.times !== undefined) fault.times -= 1;
