@@ -1,5 +1,11 @@
 /** Two projects: `unit` never touches the network; `integration` runs real SDK clients against the local emulator. */
-const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', isolatedModules: true } }] };
+const transform = {
+  '^.+\\.ts$': [
+    'ts-jest',
+    { tsconfig: { module: 'commonjs', isolatedModules: true, esModuleInterop: true } },
+  ],
+  '^.+\\.sh$': '<rootDir>/test/text-transform.js',
+};
 
 module.exports = {
   projects: [
@@ -8,12 +14,14 @@ module.exports = {
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/setup-env.ts'],
       transform,
+      moduleFileExtensions: ['ts', 'js', 'json', 'sh'],
     },
     {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       setupFiles: ['<rootDir>/test/setup-env.ts'],
       transform,
+      moduleFileExtensions: ['ts', 'js', 'json', 'sh'],
       slowTestThreshold: 30,
     },
   ],

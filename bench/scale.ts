@@ -101,6 +101,7 @@ export async function benchScale(
     WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
     WORKER_FLEET_STATE_BUCKET: 'bench-state',
     WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',
+    AWS_REGION: 'us-east-1',
   });
   const calls = new CallCounter();
   const clients = {

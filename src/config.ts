@@ -13,6 +13,8 @@ export interface Config {
   readonly stateBucket: string;
   /** The bucket workers use (heartbeats/<instance-id> and their own data). */
   readonly fleetBucket: string;
+  /** The region the deployment runs in (Lambda's AWS_REGION): workers' agents sign for it. */
+  readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
   readonly dryRun: boolean;
 }
@@ -69,6 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
   });
 }

@@ -6,13 +6,16 @@ export const HEARTBEAT_PREFIX = 'heartbeats/';
 const STATUSES: readonly HeartbeatStatus[] = ['busy', 'idle', 'draining'];
 
 /**
- * A heartbeat's body is its status word alone (`busy`, `idle` or `draining`), so that with S3-managed encryption its
+ * A heartbeat's body is its status word alone (`busy`, `idle`, `draining`, or `alive` for no status), so that with S3-managed encryption its
  * ETag (the body's MD5) tells the status without reading the object: a run costs one ListObjectsV2 per 1,000
  * heartbeats. An ETag that is none of these (another encryption, another body) is read to find out.
  */
-const STATUS_BY_ETAG = new Map(
-  STATUSES.map((status) => [createHash('md5').update(status).digest('hex'), status]),
-);
+const md5 = (body: string) => createHash('md5').update(body).digest('hex');
+const STATUS_BY_ETAG = new Map<string, HeartbeatStatus | undefined>([
+  ...STATUSES.map((status) => [md5(status), status] as const),
+  // The agent says `alive` when the fleet names no busy signal: a fresh heartbeat, no status.
+  [md5('alive'), undefined],
+]);
 
 export interface Heartbeat {
   readonly at: Date;
@@ -42,9 +45,10 @@ export async function listHeartbeats(s3: S3Client, bucket: string): Promise<Map<
       const key = object.Key ?? '';
       const instanceId = key.slice(HEARTBEAT_PREFIX.length);
       if (!/^i-[0-9a-f]{8,17}$/.test(instanceId) || object.LastModified === undefined) continue;
-      const status = STATUS_BY_ETAG.get((object.ETag ?? '').replaceAll('"', ''));
-      if (status !== undefined) heartbeats.set(instanceId, { at: object.LastModified, status });
-      else unread.push({ instanceId, key, at: object.LastModified });
+      const etag = (object.ETag ?? '').replaceAll('"', '');
+      if (STATUS_BY_ETAG.has(etag)) {
+        heartbeats.set(instanceId, { at: object.LastModified, status: STATUS_BY_ETAG.get(etag) });
+      } else unread.push({ instanceId, key, at: object.LastModified });
     }
   }
   await Promise.all(

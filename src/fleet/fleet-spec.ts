@@ -53,6 +53,24 @@ export const idleSettingsSchema = z.strictObject({
 
 export type IdleSettings = z.output<typeof idleSettingsSchema>;
 
+/** The worker agent every worker runs from its user data (see src/agent/worker-agent.sh). */
+export const agentSettingsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
+    /** A file whose first word is busy or idle, written by the workload. */
+    busyFile: z.string().min(1).max(1024).optional(),
+    /** A command whose exit status says busy (0) or idle (anything else). */
+    busyCommand: z.string().min(1).max(1024).optional(),
+    /** Run once on a spot interruption notice, to checkpoint or hand work back. */
+    drainCommand: z.string().min(1).max(2048).optional(),
+    /** The drain hook's time limit: the notice comes two minutes before, so at most 110 s. */
+    drainTimeoutSeconds: z.number().int().min(1).max(110).default(90),
+  })
+  .refine((agent) => agent.busyFile === undefined || agent.busyCommand === undefined, {
+    message: 'give busyFile or busyCommand, not both',
+  });
+
 const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
   z
     .array(item)
@@ -93,6 +111,7 @@ export const fleetSpecSchema = z
       .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
       .optional(),
     rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
+    agent: agentSettingsSchema.default({ enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 }),
     idle: idleSettingsSchema.default({
       heartbeatTimeoutMinutes: 15,
       bootGraceMinutes: 10,

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { composeUserData } from '../agent/user-data';
 import { type InstanceType, runInstances, type Worker } from '../aws/ec2-workers';
 import { resolveImageId } from '../aws/image';
 import { loadPoolMemory, recordPoolEvents } from '../aws/pool-memory-store';
@@ -94,7 +95,9 @@ export function runInstancesInput(
     },
     KeyName: spec.keyName,
     SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
-    UserData: spec.userData === undefined ? undefined : Buffer.from(spec.userData).toString('base64'),
+    UserData: base64(
+      composeUserData(spec, { fleetBucket: config.fleetBucket, region: config.region, fleet: order.fleet }),
+    ),
     InstanceMarketOptions:
       pool.market === 'spot'
         ? {
@@ -112,6 +115,9 @@ export function runInstancesInput(
     ],
   };
 }
+
+const base64 = (text: string | undefined) =>
+  text === undefined ? undefined : Buffer.from(text).toString('base64');
 
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name : '';

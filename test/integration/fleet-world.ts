@@ -152,6 +152,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       WORKER_FLEET_TOPIC_ARN: topicArn,
       WORKER_FLEET_STATE_BUCKET: stateBucket,
       WORKER_FLEET_FLEET_BUCKET: fleetBucket,
+      AWS_REGION: 'us-east-1',
     });
 
   return {

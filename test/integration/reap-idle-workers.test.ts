@@ -1,10 +1,15 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, ModifyInstanceAttributeCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { listFleetWorkers } from '../../src/aws/ec2-workers';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { TAG } from '../../src/fleet/tags';
+import { AgentProcess, eventually } from './agent-process';
+import { FakeImds } from './fake-imds';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 
@@ -267,6 +272,47 @@ describe('reapIdleWorkers', () => {
       total: 4,
       calls: { 'EC2.CreateTags': 1, 'EC2.DescribeInstances': 1, 'S3.ListObjectsV2': 1, 'SNS.Publish': 1 },
     });
+  });
+});
+
+describe('reapIdleWorkers with the worker agent', () => {
+  it('marks the worker whose agent reports idle, and keeps the one whose agent reports busy', async () => {
+    const spec = fleets();
+    const [idleWorker, busyWorker] = await launch(spec, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-status-'));
+    const agents: AgentProcess[] = [];
+    const imdsServers: FakeImds[] = [];
+    try {
+      for (const [instanceId, status] of [
+        [idleWorker, 'idle'],
+        [busyWorker, 'busy'],
+      ] as const) {
+        const imds = await FakeImds.start(instanceId ?? '');
+        imdsServers.push(imds);
+        writeFileSync(join(dir, `${status}`), `${status}\n`);
+        agents.push(
+          AgentProcess.start({
+            imds,
+            emulator: emulator(),
+            bucket: world.fleetBucket,
+            env: { WF_BUSY_FILE: join(dir, status) },
+          }),
+        );
+      }
+      await eventually(
+        async () =>
+          (await world.s3.send(new ListObjectsV2Command({ Bucket: world.fleetBucket }))).KeyCount ?? 0,
+        (count) => count === 2,
+      );
+
+      const [result] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+
+      expect(result?.marked.map((worker) => worker.instanceId)).toEqual([idleWorker]);
+      expect(result?.marked[0]?.explanation).toMatch(/^idle: heartbeat reports idle/);
+    } finally {
+      for (const agent of agents) agent.kill();
+      for (const imds of imdsServers) await imds.stop();
+    }
   });
 });
 

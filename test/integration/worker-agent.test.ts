@@ -1,20 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AgentProcess, eventually as waitFor } from './agent-process';
 import { FakeImds } from './fake-imds';
 import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
-const AGENT = join(__dirname, '../../src/agent/worker-agent.sh');
 const BUCKET = 'worker-fleet-agent-test';
 const INSTANCE_ID = 'i-0a1b2c3d4e5f60718';
 
 let imds: FakeImds;
 let s3: S3Client;
 let dir: string;
-let agent: ChildProcess | undefined;
+let running: AgentProcess | undefined;
 
 beforeEach(async () => {
   imds = await FakeImds.start(INSTANCE_ID);
@@ -24,38 +24,18 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  agent?.kill('SIGKILL');
-  agent = undefined;
+  running?.kill();
+  running = undefined;
   await imds.stop();
 });
 
 /** Starts the agent as a worker's user data would, with the test's metadata service and the emulator's S3. */
 function startAgent(env: Record<string, string> = {}): ChildProcess {
-  agent = spawn('sh', [AGENT], {
-    env: {
-      PATH: process.env.PATH,
-      WF_ENV_FILE: '/nonexistent',
-      WF_BUCKET: BUCKET,
-      WF_REGION: 'us-east-1',
-      WF_IMDS_ENDPOINT: imds.endpoint,
-      WF_S3_ENDPOINT: `${emulator().endpoint}/${BUCKET}`,
-      WF_HEARTBEAT_SECONDS: '1',
-      WF_POLL_SECONDS: '1',
-      WF_LOG_FILE: join(dir, 'agent.log'),
-      ...env,
-    },
-    stdio: 'ignore',
-  });
-  return agent;
+  running = AgentProcess.start({ imds, emulator: emulator(), bucket: BUCKET, env });
+  return running.process;
 }
 
-const log = () => {
-  try {
-    return readFileSync(join(dir, 'agent.log'), 'utf8');
-  } catch {
-    return '';
-  }
-};
+const log = () => running?.log() ?? '';
 
 async function object(key: string): Promise<string | undefined> {
   try {
@@ -66,22 +46,8 @@ async function object(key: string): Promise<string | undefined> {
   }
 }
 
-/** Polls until `check` holds (or fails with what it last saw): the agent works on its own clock. */
-async function eventually<T>(
-  read: () => Promise<T> | T,
-  check: (value: T) => boolean,
-  seconds = 15,
-): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let value = await read();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    value = await read();
-  }
-  if (!check(value))
-    throw new Error(`gave up waiting; last saw ${JSON.stringify(value)}\nagent log:\n${log()}`);
-  return value;
-}
+const eventually = <T>(read: () => Promise<T> | T, check: (value: T) => boolean, seconds = 15) =>
+  waitFor(read, check, seconds, () => `agent log:\n${log()}`);
 
 describe('the worker agent', () => {
   it('writes heartbeats with the status the workload reports, signed with the instance profile', async () => {

@@ -17,6 +17,7 @@ describe('fleetSpecSchema', () => {
       securityGroupIds: [],
       metadataHopLimit: 1,
       rebalance: 'notify',
+      agent: { enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 },
       idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 2 },
       tags: {},
     });
@@ -45,6 +46,11 @@ describe('fleetSpecSchema', () => {
     [{ userData: 'x'.repeat(16 * 1024 + 1) }, 'userData: must be at most 16 KB'],
     [{ metadataHopLimit: 3 }, 'metadataHopLimit: '],
     [{ rebalance: 'drain' }, 'rebalance: '],
+    [
+      { agent: { busyFile: '/run/busy', busyCommand: 'true' } },
+      'agent: give busyFile or busyCommand, not both',
+    ],
+    [{ agent: { drainTimeoutSeconds: 120 } }, 'agent.drainTimeoutSeconds: '],
     [{ idle: { cpu: { belowPercent: 101 } } }, 'idle.cpu.belowPercent: '],
     [{ idle: { heartbeatTimeoutMinutes: 0 } }, 'idle.heartbeatTimeoutMinutes: '],
     [{ idle: { idleAfter: 5 } }, 'idle: '],

@@ -61,12 +61,24 @@ describe('runInstancesInput', () => {
     ]);
   });
 
-  it('encodes user data as base64 and leaves key, groups and user data out when the fleet has none', () => {
-    const withUserData = runInstancesInput(config, orderFor({ userData: '#!/bin/sh\necho hi\n' }), request);
-    const bare = runInstancesInput(config, orderFor(), request);
+  it('sends the fleet user data as it is when the agent is off, and no key, groups or user data when none', () => {
+    const withUserData = runInstancesInput(
+      config,
+      orderFor({ userData: '#!/bin/sh\necho hi\n', agent: { enabled: false } }),
+      request,
+    );
+    const bare = runInstancesInput(config, orderFor({ agent: { enabled: false } }), request);
 
     expect(Buffer.from(withUserData.UserData ?? '', 'base64').toString()).toBe('#!/bin/sh\necho hi\n');
     expect(bare).toMatchObject({ UserData: undefined, KeyName: undefined, SecurityGroupIds: undefined });
+  });
+
+  it('delivers the worker agent before the fleet user data', () => {
+    const input = runInstancesInput(config, orderFor({ userData: '#!/bin/sh\necho hi\n' }), request);
+    const userData = Buffer.from(input.UserData ?? '', 'base64').toString();
+
+    expect(userData.indexOf('worker-fleet-agent')).toBeLessThan(userData.indexOf('echo hi'));
+    expect(userData).toContain("WF_BUCKET='worker-fleet-dev-fleet'");
   });
 });
 

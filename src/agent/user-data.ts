@@ -1,0 +1,108 @@
+import { ConfigError } from '../errors';
+import type { FleetSpec } from '../fleet/fleet-spec';
+import { MAX_USER_DATA_BYTES } from '../fleet/fleet-spec';
+import agentScript from './worker-agent.sh';
+
+const BOUNDARY = '==worker-fleet-user-data==';
+
+/** Single-quoted for sh: nothing in a value is ever expanded on the worker. */
+const quoted = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
+
+/** The agent's settings file, from the fleet spec and the deployment. */
+export function agentEnv(
+  spec: Pick<FleetSpec, 'agent'>,
+  target: { fleetBucket: string; region: string },
+): string {
+  const { agent } = spec;
+  const settings: Record<string, string | number | undefined> = {
+    WF_BUCKET: target.fleetBucket,
+    WF_REGION: target.region,
+    WF_HEARTBEAT_SECONDS: agent.heartbeatSeconds,
+    WF_BUSY_FILE: agent.busyFile,
+    WF_BUSY_COMMAND: agent.busyCommand,
+    WF_DRAIN_COMMAND: agent.drainCommand,
+    WF_DRAIN_TIMEOUT_SECONDS: agent.drainTimeoutSeconds,
+  };
+  return Object.entries(settings)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${quoted(String(value))}`)
+    .join('\n');
+}
+
+function installer(env: string): string {
+  return [
+    '#!/bin/sh',
+    '# worker-fleet: install and start the worker agent (heartbeats, spot notice, drain hook).',
+    'install -d -m 0755 /etc/worker-fleet',
+    "cat > /etc/worker-fleet/agent.env <<'WF_ENV'",
+    env,
+    'WF_ENV',
+    "cat > /usr/local/bin/worker-fleet-agent <<'WF_AGENT'",
+    agentScript.trimEnd(),
+    'WF_AGENT',
+    'chmod 0755 /usr/local/bin/worker-fleet-agent',
+    'if command -v systemctl >/dev/null 2>&1; then',
+    "  cat > /etc/systemd/system/worker-fleet-agent.service <<'WF_UNIT'",
+    '[Unit]',
+    'Description=worker-fleet agent',
+    'After=network-online.target',
+    '[Service]',
+    'ExecStart=/usr/local/bin/worker-fleet-agent',
+    'Restart=always',
+    'RestartSec=5',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    'WF_UNIT',
+    '  systemctl daemon-reload && systemctl enable --now worker-fleet-agent.service',
+    'else',
+    '  nohup /usr/local/bin/worker-fleet-agent >>/var/log/worker-fleet-agent.log 2>&1 &',
+    'fi',
+  ].join('\n');
+}
+
+function part(contentType: string, filename: string, body: string): string {
+  return [
+    `--${BOUNDARY}`,
+    `Content-Type: ${contentType}; charset="utf-8"`,
+    'MIME-Version: 1.0',
+    `Content-Disposition: attachment; filename="${filename}"`,
+    '',
+    body,
+  ].join('\n');
+}
+
+/** The fleet's own user data as a cloud-init part: cloud-config stays cloud-config, anything else runs as sh. */
+function fleetPart(userData: string): string {
+  if (userData.startsWith('#cloud-config')) return part('text/cloud-config', '20-fleet.cfg', userData);
+  const script = userData.startsWith('#!') ? userData : `#!/bin/sh\n${userData}`;
+  return part('text/x-shellscript', '20-fleet.sh', script);
+}
+
+/**
+ * The user data a worker boots with: the agent's installer first, then the fleet's own user data (cloud-init runs
+ * the parts in file-name order), as MIME multipart. Without the agent, the fleet's user data as it is. Fails when
+ * the result is over EC2's 16 KB.
+ */
+export function composeUserData(
+  spec: Pick<FleetSpec, 'agent' | 'userData'>,
+  target: { fleetBucket: string; region: string; fleet: string },
+): string | undefined {
+  if (!spec.agent.enabled) return spec.userData;
+  const parts = [part('text/x-shellscript', '10-worker-fleet-agent.sh', installer(agentEnv(spec, target)))];
+  if (spec.userData !== undefined) parts.push(fleetPart(spec.userData));
+  const userData = [
+    `Content-Type: multipart/mixed; boundary="${BOUNDARY}"`,
+    'MIME-Version: 1.0',
+    '',
+    ...parts,
+    `--${BOUNDARY}--`,
+    '',
+  ].join('\n');
+  const size = Buffer.byteLength(userData);
+  if (size > MAX_USER_DATA_BYTES) {
+    throw new ConfigError(
+      `fleet ${target.fleet}: user data with the worker agent is ${size} bytes, over EC2's ${MAX_USER_DATA_BYTES}; shorten userData or set agent.enabled: false`,
+    );
+  }
+  return userData;
+}

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Emulator } from '../../local/emulator';
+import type { FakeImds } from './fake-imds';
+
+const AGENT = join(__dirname, '../../src/agent/worker-agent.sh');
+
+/** The worker agent running for real (sh, curl), against a fake metadata service and the emulator's S3. */
+export class AgentProcess {
+  private constructor(
+    readonly process: ChildProcess,
+    private readonly logFile: string,
+  ) {}
+
+  static start(options: {
+    imds: FakeImds;
+    emulator: Emulator;
+    bucket: string;
+    env?: Record<string, string>;
+  }) {
+    const logFile = join(mkdtempSync(join(tmpdir(), 'worker-fleet-agent-')), 'agent.log');
+    const child = spawn('sh', [AGENT], {
+      env: {
+        PATH: process.env.PATH,
+        WF_ENV_FILE: '/nonexistent',
+        WF_BUCKET: options.bucket,
+        WF_REGION: 'us-east-1',
+        WF_IMDS_ENDPOINT: options.imds.endpoint,
+        WF_S3_ENDPOINT: `${options.emulator.endpoint}/${options.bucket}`,
+        WF_HEARTBEAT_SECONDS: '1',
+        WF_POLL_SECONDS: '1',
+        WF_LOG_FILE: logFile,
+        ...options.env,
+      },
+      stdio: 'ignore',
+    });
+    return new AgentProcess(child, logFile);
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  kill(): void {
+    this.process.kill('SIGKILL');
+  }
+}
+
+/** Polls until `check` holds, or fails with what it last saw: the agent works on its own clock. */
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  check: (value: T) => boolean,
+  seconds = 15,
+  context: () => string = () => '',
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let value = await read();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    value = await read();
+  }
+  if (!check(value)) throw new Error(`gave up waiting; last saw ${JSON.stringify(value)}\n${context()}`);
+  return value;
+}

@@ -1,0 +1,9 @@
+// Jest transform: a .sh file imports as its text, as esbuild's text loader bundles it. The file is read again
+// because jest strips a leading #! line from the source it hands to transforms.
+const { readFileSync } = require('node:fs');
+
+module.exports = {
+  process(_source, filename) {
+    return { code: `module.exports = ${JSON.stringify(readFileSync(filename, 'utf8'))};` };
+  },
+};
