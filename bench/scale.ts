@@ -94,7 +94,8 @@ export async function benchScale(
         subnets: [account.subnets[0]?.subnetId],
         market: 'spot',
         targetCapacity: workers,
-        idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
+        // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
+        idle: { heartbeatTimeoutMinutes: 120, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
       },
     }),
     WORKER_FLEET_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/bench',

@@ -6,7 +6,11 @@ import {
   DescribeStacksCommand,
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListTargetsByRuleCommand,
+} from '@aws-sdk/client-eventbridge';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { runServerless } from '../../local/serverless-cli';
@@ -49,21 +53,30 @@ describe('serverless deploy to the emulator', () => {
     const resources = new Map(
       (listed.StackResourceSummaries ?? []).map((resource) => [resource.LogicalResourceId, resource]),
     );
+    // The emulator's CloudFormation does not model alarms, topic, queue or bucket policies: the template test
+    // (test/unit/template.test.ts) checks those.
     for (const [logicalId, type] of [
       ['LaunchWorkersLambdaFunction', 'AWS::Lambda::Function'],
-      ['LaunchWorkersLogGroup', 'AWS::Logs::LogGroup'],
       ['HandleSpotInterruptionLambdaFunction', 'AWS::Lambda::Function'],
+      ['ReapIdleWorkersLambdaFunction', 'AWS::Lambda::Function'],
+      ['LaunchWorkersLogGroup', 'AWS::Logs::LogGroup'],
       ['HandleSpotInterruptionLogGroup', 'AWS::Logs::LogGroup'],
+      ['FleetKey', 'AWS::KMS::Key'],
+      ['FleetTopic', 'AWS::SNS::Topic'],
+      ['FunctionFailureQueue', 'AWS::SQS::Queue'],
+      ['EventDeliveryFailureQueue', 'AWS::SQS::Queue'],
       ['StateBucket', 'AWS::S3::Bucket'],
       ['FleetBucket', 'AWS::S3::Bucket'],
-      ['ReapIdleWorkersLambdaFunction', 'AWS::Lambda::Function'],
-      ['FleetTopic', 'AWS::SNS::Topic'],
+      ['LogBucket', 'AWS::S3::Bucket'],
       ['WorkerRole', 'AWS::IAM::Role'],
       ['WorkerInstanceProfile', 'AWS::IAM::InstanceProfile'],
+      ['LaunchWorkersRole', 'AWS::IAM::Role'],
+      ['SpotInterruptionRole', 'AWS::IAM::Role'],
+      ['ReapIdleWorkersRole', 'AWS::IAM::Role'],
     ]) {
-      expect(resources.get(logicalId)).toMatchObject({
-        ResourceType: type,
-        ResourceStatus: 'CREATE_COMPLETE',
+      expect({ logicalId, resource: resources.get(logicalId) }).toMatchObject({
+        logicalId,
+        resource: { ResourceType: type, ResourceStatus: 'CREATE_COMPLETE' },
       });
     }
     expect(resources.get('LaunchWorkersLambdaFunction')?.PhysicalResourceId).toBe(
@@ -71,12 +84,11 @@ describe('serverless deploy to the emulator', () => {
     );
 
     const iam = new IAMClient(settings);
-    await expect(
-      iam.send(new GetRoleCommand({ RoleName: 'worker-fleet-test-worker' })),
-    ).resolves.toBeDefined();
-    await expect(
-      iam.send(new GetRoleCommand({ RoleName: 'worker-fleet-test-us-east-1-lambdaRole' })),
-    ).resolves.toBeDefined();
+    for (const role of ['worker', 'launch-workers', 'spot-interruption', 'reap-idle-workers']) {
+      await expect(
+        iam.send(new GetRoleCommand({ RoleName: `worker-fleet-test-${role}` })),
+      ).resolves.toBeDefined();
+    }
     const profile = await iam.send(
       new GetInstanceProfileCommand({ InstanceProfileName: 'worker-fleet-test-worker' }),
     );
@@ -86,27 +98,40 @@ describe('serverless deploy to the emulator', () => {
 
     const topicArn = resources.get('FleetTopic')?.PhysicalResourceId ?? '';
     const topic = await new SNSClient(settings).send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
-    expect(topic.Attributes?.KmsMasterKeyId).toBe('alias/aws/sns');
+    expect(topic.Attributes?.KmsMasterKeyId).toBe(resources.get('FleetKey')?.PhysicalResourceId);
 
     const events = new EventBridgeClient(settings);
-    const schedule = await events.send(
-      new DescribeRuleCommand({
-        Name: resources.get('LaunchWorkersEventsRuleSchedule1')?.PhysicalResourceId,
-      }),
+    const rules = await Promise.all(
+      [...resources.values()]
+        .filter((resource) => resource.ResourceType === 'AWS::Events::Rule')
+        .map(async (resource) => {
+          const name = resource.PhysicalResourceId ?? '';
+          const [rule, targets] = await Promise.all([
+            events.send(new DescribeRuleCommand({ Name: name })),
+            events.send(new ListTargetsByRuleCommand({ Rule: name })),
+          ]);
+          return { rule, targets: targets.Targets ?? [] };
+        }),
     );
-    expect(schedule).toMatchObject({ ScheduleExpression: 'rate(5 minutes)', State: 'DISABLED' });
-    const requested = await events.send(
-      new DescribeRuleCommand({ Name: 'worker-fleet-test-launchWorkers-rule-2' }),
+    expect(rules).toHaveLength(6);
+    const schedules = rules.filter(({ rule }) => rule.ScheduleExpression !== undefined);
+    expect(schedules.map(({ rule }) => [rule.ScheduleExpression, rule.State])).toEqual([
+      ['rate(5 minutes)', 'DISABLED'],
+      ['rate(5 minutes)', 'DISABLED'],
+    ]);
+    const patterns = rules.flatMap(({ rule }) =>
+      rule.EventPattern === undefined ? [] : [JSON.parse(rule.EventPattern)],
     );
-    expect(JSON.parse(requested.EventPattern ?? '{}')).toEqual({
-      source: ['worker-fleet'],
-      'detail-type': ['Launch Workers Requested'],
-    });
-    for (const rule of [1, 2, 3]) {
-      const described = await events.send(
-        new DescribeRuleCommand({ Name: `worker-fleet-test-handleSpotInterruption-rule-${rule}` }),
-      );
-      expect(JSON.parse(described.EventPattern ?? '{}')).toMatchObject({ source: ['aws.ec2'] });
+    expect(patterns.map((pattern) => pattern['detail-type'][0]).sort()).toEqual([
+      'EC2 Instance Rebalance Recommendation',
+      'EC2 Instance State-change Notification',
+      'EC2 Spot Instance Interruption Warning',
+      'Launch Workers Requested',
+    ]);
+    for (const { targets } of rules) {
+      expect(targets).toHaveLength(1);
+      expect(targets[0]?.RetryPolicy?.MaximumRetryAttempts).toBeGreaterThan(0);
+      expect(targets[0]?.DeadLetterConfig?.Arn).toMatch(/event-delivery-failures$/);
     }
   });
 

@@ -23,56 +23,118 @@ function roleStatements(template: Template, logicalId: string): Statement[] {
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
+/** What each function's code calls (it must be granted) and what would be another function's job (it must not). */
+const FUNCTION_ROLES = {
+  LaunchWorkersRole: {
+    calls: [
+      'ec2:DescribeInstances',
+      'ec2:RunInstances',
+      'ec2:CreateTags',
+      'iam:PassRole',
+      'sns:Publish',
+      'ssm:GetParameter',
+      's3:ListBucket',
+      's3:GetObject',
+      's3:PutObject',
+    ],
+    never: [
+      'ec2:TerminateInstances',
+      'ec2:DeleteTags',
+      'events:PutEvents',
+      's3:DeleteObject',
+      'cloudwatch:GetMetricData',
+    ],
+  },
+  SpotInterruptionRole: {
+    calls: [
+      'ec2:DescribeInstances',
+      'ec2:RunInstances',
+      'ec2:CreateTags',
+      'iam:PassRole',
+      'sns:Publish',
+      'ssm:GetParameter',
+      's3:ListBucket',
+      's3:GetObject',
+      's3:PutObject',
+      's3:DeleteObject',
+      'events:PutEvents',
+    ],
+    never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 'cloudwatch:GetMetricData'],
+  },
+  ReapIdleWorkersRole: {
+    calls: [
+      'ec2:DescribeInstances',
+      'cloudwatch:GetMetricData',
+      'ec2:CreateTags',
+      'ec2:DeleteTags',
+      'ec2:TerminateInstances',
+      'sns:Publish',
+      's3:ListBucket',
+      's3:GetObject',
+    ],
+    never: [
+      'ec2:RunInstances',
+      'iam:PassRole',
+      'events:PutEvents',
+      'ssm:GetParameter',
+      's3:PutObject',
+      's3:DeleteObject',
+    ],
+  },
+} as const;
+
+const resourcesOfType = (template: Template, type: string) =>
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
 /** What is wrong with the functions' and workers' permissions; empty when they are as narrow as promised. */
 function policyViolations(template: Template): string[] {
   const violations: string[] = [];
-  const functions = roleStatements(template, 'IamRoleLambdaExecution').filter((s) => s.Effect === 'Allow');
-  const granting = (action: string) => functions.filter((s) => actionsOf(s).includes(action));
   const reads = new Set(['ec2:DescribeInstances', 'cloudwatch:GetMetricData']);
-
-  for (const statement of functions) {
-    for (const action of actionsOf(statement)) {
-      if (action.includes('*')) violations.push(`wildcard action ${action}`);
-      if (statement.Resource === '*' && !reads.has(action)) violations.push(`${action} on every resource`);
+  for (const [role, { never }] of Object.entries(FUNCTION_ROLES)) {
+    const statements = roleStatements(template, role).filter((statement) => statement.Effect === 'Allow');
+    const granting = (action: string) =>
+      statements.filter((statement) => actionsOf(statement).includes(action));
+    const tagged = (statement: Statement) =>
+      statement.Condition?.StringEquals?.['aws:ResourceTag/worker-fleet:managed-by'] !== undefined;
+    for (const statement of statements) {
+      for (const action of actionsOf(statement)) {
+        if (action.includes('*')) violations.push(`${role}: wildcard action ${action}`);
+        if (statement.Resource === '*' && !reads.has(action))
+          violations.push(`${role}: ${action} on every resource`);
+      }
+      if (
+        actionsOf(statement).includes('iam:PassRole') &&
+        actionsOf(statement).includes('ec2:RunInstances')
+      ) {
+        violations.push(`${role}: PassRole and RunInstances in one statement`);
+      }
     }
-  }
-  for (const statement of granting('ec2:TerminateInstances')) {
-    if (statement.Condition?.StringEquals?.['aws:ResourceTag/worker-fleet:managed-by'] === undefined) {
-      violations.push('TerminateInstances without the managed-by resource tag condition');
+    for (const action of never) if (granting(action).length > 0) violations.push(`${role}: may ${action}`);
+    for (const statement of [...granting('ec2:TerminateInstances'), ...granting('ec2:DeleteTags')]) {
+      if (!tagged(statement))
+        violations.push(`${role}: ${actionsOf(statement).join('+')} without the managed-by tag condition`);
     }
-  }
-  for (const statement of granting('ec2:DeleteTags')) {
-    if (statement.Condition?.StringEquals?.['aws:ResourceTag/worker-fleet:managed-by'] === undefined) {
-      violations.push('DeleteTags without the managed-by resource tag condition');
+    for (const statement of granting('ec2:CreateTags')) {
+      if (statement.Condition?.StringEquals?.['ec2:CreateAction'] === undefined && !tagged(statement)) {
+        violations.push(`${role}: CreateTags neither at launch nor only on managed instances`);
+      }
     }
-  }
-  for (const statement of granting('ec2:CreateTags')) {
-    const equals = statement.Condition?.StringEquals ?? {};
-    if (
-      equals['ec2:CreateAction'] === undefined &&
-      equals['aws:ResourceTag/worker-fleet:managed-by'] === undefined
-    ) {
-      violations.push('CreateTags neither at launch nor only on managed instances');
+    for (const statement of granting('iam:PassRole')) {
+      if (!resourcesOf(statement).includes('WorkerRole'))
+        violations.push(`${role}: PassRole beyond the worker role`);
+      if (statement.Condition?.StringEquals?.['iam:PassedToService'] !== 'ec2.amazonaws.com') {
+        violations.push(`${role}: PassRole without iam:PassedToService ec2.amazonaws.com`);
+      }
     }
-  }
-  for (const statement of granting('iam:PassRole')) {
-    if (!resourcesOf(statement).includes('WorkerRole')) violations.push('PassRole beyond the worker role');
-    if (statement.Condition?.StringEquals?.['iam:PassedToService'] !== 'ec2.amazonaws.com') {
-      violations.push('PassRole without iam:PassedToService ec2.amazonaws.com');
-    }
-  }
-  for (const statement of granting('ec2:RunInstances').filter((s) => resourcesOf(s).includes(':instance/'))) {
-    const equals = statement.Condition?.StringEquals ?? {};
-    if (equals['ec2:MetadataHttpTokens'] !== 'required')
-      violations.push('RunInstances without IMDSv2 required');
-    if (!JSON.stringify(equals['ec2:InstanceProfile'] ?? '').includes('WorkerInstanceProfile')) {
-      violations.push('RunInstances without the worker instance profile');
-    }
-  }
-  for (const statement of functions) {
-    const acts = actionsOf(statement);
-    if (acts.includes('iam:PassRole') && acts.includes('ec2:RunInstances')) {
-      violations.push('PassRole and RunInstances in one statement');
+    for (const statement of granting('ec2:RunInstances').filter((s) =>
+      resourcesOf(s).includes(':instance/'),
+    )) {
+      const equals = statement.Condition?.StringEquals ?? {};
+      if (equals['ec2:MetadataHttpTokens'] !== 'required')
+        violations.push(`${role}: RunInstances without IMDSv2 required`);
+      if (!JSON.stringify(equals['ec2:InstanceProfile'] ?? '').includes('WorkerInstanceProfile')) {
+        violations.push(`${role}: RunInstances without the worker instance profile`);
+      }
     }
   }
   for (const statement of roleStatements(template, 'WorkerRole')) {
@@ -95,39 +157,35 @@ describe('the packaged stack', () => {
     template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   }, 120_000);
 
-  it('grants every AWS action the functions call', () => {
-    const granted = roleStatements(template, 'IamRoleLambdaExecution').flatMap(actionsOf);
+  it.each(Object.entries(FUNCTION_ROLES))(
+    'grants %s every AWS action its function calls',
+    (role, { calls }) => {
+      expect(roleStatements(template, role).flatMap(actionsOf)).toEqual(expect.arrayContaining([...calls]));
+    },
+  );
 
-    expect(granted).toEqual(
-      expect.arrayContaining([
-        'ec2:DescribeInstances',
-        'ec2:RunInstances',
-        'ec2:CreateTags',
-        'ec2:DeleteTags',
-        'ec2:TerminateInstances',
-        'cloudwatch:GetMetricData',
-        'iam:PassRole',
-        'sns:Publish',
-        's3:GetObject',
-        's3:PutObject',
-        's3:DeleteObject',
-        's3:ListBucket',
-        'events:PutEvents',
-        'ssm:GetParameter',
-      ]),
+  it('runs each function with its own role', () => {
+    const roles = resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) =>
+      JSON.stringify(fn.Properties.Role),
     );
+
+    expect(roles).toEqual([
+      expect.stringContaining('LaunchWorkersRole'),
+      expect.stringContaining('SpotInterruptionRole'),
+      expect.stringContaining('ReapIdleWorkersRole'),
+    ]);
   });
 
-  it('keeps every permission as narrow as promised', () => {
+  it("keeps every permission as narrow as promised, and no function can do another one's job", () => {
     expect(policyViolations(template)).toEqual([]);
   });
 
   it('notices a loosened policy', () => {
     const loosened = structuredClone(template);
-    const role = loosened.Resources.IamRoleLambdaExecution?.Properties.Policies as {
+    const policies = loosened.Resources.ReapIdleWorkersRole?.Properties.Policies as {
       PolicyDocument: { Statement: Statement[] };
     }[];
-    role[0]?.PolicyDocument.Statement.push(
+    policies[0]?.PolicyDocument.Statement.push(
       { Effect: 'Allow', Action: ['iam:PassRole', 'ec2:RunInstances'], Resource: '*' },
       { Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: '*' },
       { Effect: 'Allow', Action: 's3:*', Resource: '*' },
@@ -135,27 +193,80 @@ describe('the packaged stack', () => {
 
     expect(policyViolations(loosened)).toEqual(
       expect.arrayContaining([
-        'PassRole and RunInstances in one statement',
-        'TerminateInstances without the managed-by resource tag condition',
-        'wildcard action s3:*',
-        'ec2:TerminateInstances on every resource',
-        'PassRole beyond the worker role',
+        'ReapIdleWorkersRole: PassRole and RunInstances in one statement',
+        'ReapIdleWorkersRole: may ec2:RunInstances',
+        'ReapIdleWorkersRole: ec2:TerminateInstances without the managed-by tag condition',
+        'ReapIdleWorkersRole: wildcard action s3:*',
+        'ReapIdleWorkersRole: PassRole beyond the worker role',
       ]),
     );
   });
 
-  it('runs every function on nodejs24.x and arm64, with log retention', () => {
-    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
-    const logGroups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+  it('runs every function on nodejs24.x and arm64 with an encrypted environment and a dead-letter queue', () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
 
     expect(functions).toHaveLength(3);
-    for (const fn of functions)
+    for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
-    for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
+      expect(JSON.stringify(fn.Properties.KmsKeyArn)).toContain('FleetKey');
+      expect(JSON.stringify(fn.Properties.DeadLetterConfig)).toContain('FunctionFailureQueue');
+    }
   });
 
-  it('hardens both buckets', () => {
-    for (const bucket of ['StateBucket', 'FleetBucket']) {
+  it("caps every function's asynchronous retries and event age, shortest for the interruption handler", () => {
+    const configs = Object.fromEntries(
+      resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').map(([, config]) => [
+        JSON.stringify(config.Properties.FunctionName).replace(/\W/g, ''),
+        config.Properties,
+      ]),
+    );
+
+    expect(Object.keys(configs)).toHaveLength(3);
+    for (const config of Object.values(configs)) {
+      expect(config.MaximumRetryAttempts).toEqual(expect.any(Number));
+      expect(config.MaximumEventAgeInSeconds).toEqual(expect.any(Number));
+    }
+    expect(configs.RefHandleSpotInterruptionLambdaFunction?.MaximumEventAgeInSeconds).toBeLessThanOrEqual(
+      180,
+    );
+  });
+
+  it('gives every rule target a retry policy and a dead-letter queue', () => {
+    const rules = resourcesOfType(template, 'AWS::Events::Rule');
+
+    expect(rules).toHaveLength(6);
+    for (const [name, rule] of rules) {
+      const [target] = rule.Properties.Targets as {
+        RetryPolicy?: object;
+        DeadLetterConfig?: { Arn: unknown };
+      }[];
+      expect({ name, retry: target?.RetryPolicy !== undefined }).toEqual({ name, retry: true });
+      expect(JSON.stringify(target?.DeadLetterConfig?.Arn)).toContain('EventDeliveryFailureQueue');
+    }
+  });
+
+  it('alarms on both failure queues, to the fleet topic', () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) =>
+      JSON.stringify(alarm.Properties),
+    );
+
+    for (const queue of ['FunctionFailureQueue', 'EventDeliveryFailureQueue']) {
+      expect(alarms.filter((alarm) => alarm.includes(queue) && alarm.includes('FleetTopic'))).toHaveLength(1);
+    }
+  });
+
+  it('encrypts the topic with the fleet key and refuses plain-text publishing', () => {
+    expect(JSON.stringify(template.Resources.FleetTopic?.Properties.KmsMasterKeyId)).toContain('FleetKey');
+    expect(JSON.stringify(template.Resources.FleetTopicPolicy?.Properties)).toContain('aws:SecureTransport');
+    expect(template.Resources.FleetKey?.Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('subscribes the alert email only when one is given', () => {
+    expect(template.Resources.AlertEmailSubscription).toMatchObject({ Condition: 'HasAlertEmail' });
+  });
+
+  it('hardens every bucket, and logs access to the state and fleet buckets', () => {
+    for (const bucket of ['StateBucket', 'FleetBucket', 'LogBucket']) {
       expect(template.Resources[bucket]?.Properties).toMatchObject({
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
@@ -167,10 +278,22 @@ describe('the packaged stack', () => {
           RestrictPublicBuckets: true,
         },
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        VersioningConfiguration: { Status: 'Enabled' },
       });
       expect(JSON.stringify(template.Resources[`${bucket}Policy`]?.Properties)).toContain(
         'aws:SecureTransport',
       );
+    }
+    for (const bucket of ['StateBucket', 'FleetBucket']) {
+      expect(JSON.stringify(template.Resources[bucket]?.Properties.LoggingConfiguration)).toContain(
+        'LogBucket',
+      );
+    }
+  });
+
+  it('keeps logs for the configured retention', () => {
+    for (const [, group] of resourcesOfType(template, 'AWS::Logs::LogGroup')) {
+      expect(group.Properties.RetentionInDays).toBe(30);
     }
   });
 });
