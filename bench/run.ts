@@ -3,6 +3,7 @@
  * a run is cheap, with the machine described) written to bench/results.md and bench/results.json.
  */
 import '../local/quiet-sdk-node-warning';
+import '../local/text-modules';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';

@@ -5,6 +5,7 @@
  * `--keep` leaves the emulator running for `serverless invoke local`.
  */
 import './quiet-sdk-node-warning';
+import './text-modules';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
