@@ -85,16 +85,6 @@ export async function describeWorker(ec2: EC2Client, instanceId: string): Promis
   }
 }
 
-/** Sets tags on one worker. Callers check ownership first; IAM allows it only on managed instances. */
-export async function tagWorker(ec2: EC2Client, instanceId: string, tags: Tags): Promise<void> {
-  await ec2.send(
-    new CreateTagsCommand({
-      Resources: [instanceId],
-      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-    }),
-  );
-}
-
 /** Batch size for tagging and terminating: one call per 1,000 workers. */
 const BATCH = 1000;
 

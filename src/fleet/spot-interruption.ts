@@ -1,7 +1,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { putWorkerDraining, type WorkerDraining } from '../aws/draining-event';
-import { describeWorker, tagWorker, type Worker } from '../aws/ec2-workers';
+import { describeWorker, tagWorkers, type Worker } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
 import { recordPoolEvents } from '../aws/pool-memory-store';
 import { claimOnce, releaseClaim } from '../aws/state-store';
@@ -93,7 +93,7 @@ async function markDraining(
 ): Promise<void> {
   const { ec2, events, s3, config, now, logger } = deps;
   await settleAll([
-    tagWorker(ec2, worker.instanceId, {
+    tagWorkers(ec2, [worker.instanceId], {
       [TAG.interruptedAt]: now().toISOString(),
       [TAG.interruption]: draining.action,
     }),
