@@ -34,18 +34,60 @@ export async function releaseClaim(s3: S3Client, bucket: string, key: string): P
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
 }
 
-interface Versioned<T> {
+export interface Versioned<T> {
   readonly value: T;
   readonly etag: string;
 }
 
-async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<Versioned<T> | undefined> {
+/** Reads a JSON document with its ETag (for a later conditional write), or undefined when there is none. */
+export async function readJson<T>(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Versioned<T> | undefined> {
   try {
     const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = (await output.Body?.transformToString()) ?? '';
     return { value: JSON.parse(text) as T, etag: output.ETag ?? '' };
   } catch (error) {
     if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/** Writes a JSON document unconditionally: for a document only the caller's claim lets it write. */
+export async function writeState(s3: S3Client, bucket: string, key: string, value: object): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(value),
+      ContentType: 'application/json',
+    }),
+  );
+}
+
+/** Replaces a JSON document only if it is still the version read (`If-Match`): true for the one writer that wins. */
+export async function replaceIfUnchanged(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  etag: string,
+  value: object,
+): Promise<boolean> {
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+        IfMatch: etag,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (lostRace(error)) return false;
     throw error;
   }
 }

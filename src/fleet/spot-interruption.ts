@@ -1,10 +1,10 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { putWorkerDraining, type WorkerDraining } from '../aws/draining-event';
-import { describeWorker, tagWorkers, type Worker } from '../aws/ec2-workers';
+import { describeWorker, listWorkersTagged, tagWorkers, type Worker } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
 import { recordPoolEvents } from '../aws/pool-memory-store';
-import { claimOnce, releaseClaim } from '../aws/state-store';
+import { claimOnce, readJson, releaseClaim, replaceIfUnchanged, writeState } from '../aws/state-store';
 import type { Config } from '../config';
 import { assertNever, type InstanceEvent } from '../events';
 import type { FleetSpec } from './fleet-spec';
@@ -106,9 +106,59 @@ async function markDraining(
 }
 
 /**
+ * A replacement claim still `claimed` this long after it was taken belongs to an invocation that died before it
+ * launched (the function times out after 30 s), or that found no capacity: a later event may take it over.
+ */
+export const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
+
+interface ReplacementClaim {
+  readonly status: 'claimed' | 'launched';
+  readonly correlationId: string;
+  readonly at: string;
+  readonly instanceIds?: readonly string[];
+}
+
+/**
+ * Takes over a replacement claim that nobody is acting on any more (see ABANDONED_CLAIM_MS): one taker wins the
+ * conditional write, and it relaunches only if no instance already carries the replaces tag (a launch that
+ * succeeded just before its invocation died; on EC2 the same ClientToken would also return that instance).
+ */
+async function takeOverAbandoned(
+  deps: InterruptionDependencies,
+  key: string,
+  worker: Worker,
+  fresh: ReplacementClaim,
+): Promise<boolean> {
+  const { s3, ec2, config, logger, now } = deps;
+  const current = await readJson<ReplacementClaim>(s3, config.stateBucket, key);
+  if (current === undefined) return claimOnce(s3, config.stateBucket, key, fresh);
+  const age = now().getTime() - Date.parse(current.value.at);
+  if (current.value.status !== 'claimed' || !(age >= ABANDONED_CLAIM_MS)) return false;
+  if (!(await replaceIfUnchanged(s3, config.stateBucket, key, current.etag, fresh))) return false;
+  const launched = await listWorkersTagged(ec2, config.managedBy, {
+    key: TAG.replaces,
+    value: worker.instanceId,
+  });
+  if (launched.length > 0) {
+    await writeState(s3, config.stateBucket, key, {
+      ...fresh,
+      status: 'launched',
+      instanceIds: launched.map((replacement) => replacement.instanceId),
+    });
+    return false;
+  }
+  logger.warn('abandoned replacement claim taken over', {
+    instanceId: worker.instanceId,
+    claimedAt: current.value.at,
+    ageSeconds: Math.round(age / 1000),
+  });
+  return true;
+}
+
+/**
  * Launches the one replacement of a worker, through the launcher, away from the worker's pool. Once per instance
- * whatever the number of events, in sequence or concurrently (a claim in the state bucket); the claim is given back
- * if the launch fails, so a retry can launch it.
+ * whatever the number of events, in sequence or concurrently (a claim in the state bucket). The claim is given back
+ * if the launch fails, marked `launched` once it succeeds, and taken over by a later event if it was abandoned.
  */
 async function replaceOnce(
   deps: InterruptionDependencies,
@@ -118,12 +168,17 @@ async function replaceOnce(
 ): Promise<ReplacementResult> {
   const { s3, config, logger, now } = deps;
   const key = claimKey(config.managedBy, 'replacement', worker.instanceId);
-  if (!(await claimOnce(s3, config.stateBucket, key, { correlationId, at: now().toISOString() }))) {
+  const fresh: ReplacementClaim = { status: 'claimed', correlationId, at: now().toISOString() };
+  const mine =
+    (await claimOnce(s3, config.stateBucket, key, fresh)) ||
+    (await takeOverAbandoned(deps, key, worker, fresh));
+  if (!mine) {
     logger.info('replacement already launched', { fleet: owner.fleet, instanceId: worker.instanceId });
     return { status: 'already-replaced', instanceIds: [], pools: [], onDemandFallback: 0 };
   }
+  let outcome: Awaited<ReturnType<typeof launchInstances>>;
   try {
-    const outcome = await launchInstances(deps, {
+    outcome = await launchInstances(deps, {
       fleet: owner.fleet,
       spec: owner.spec,
       count: 1,
@@ -132,20 +187,20 @@ async function replaceOnce(
       avoidSpotPools: new Set([placementKey(worker)]),
       extraTags: { [TAG.replaces]: worker.instanceId },
     });
-    return {
-      status: outcome.launched.length > 0 ? 'launched' : 'no-capacity',
-      instanceIds: outcome.launched.map((launched) => launched.instanceId),
-      pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({
-        instanceType,
-        subnetId,
-        market,
-      })),
-      onDemandFallback: outcome.onDemandFallback,
-    };
   } catch (error) {
     await releaseClaim(s3, config.stateBucket, key);
     throw error;
   }
+  const instanceIds = outcome.launched.map((launched) => launched.instanceId);
+  // Without capacity the claim stays `claimed`: a later event (the termination notice) tries again.
+  if (instanceIds.length > 0)
+    await writeState(s3, config.stateBucket, key, { ...fresh, status: 'launched', instanceIds });
+  return {
+    status: instanceIds.length > 0 ? 'launched' : 'no-capacity',
+    instanceIds,
+    pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({ instanceType, subnetId, market })),
+    onDemandFallback: outcome.onDemandFallback,
+  };
 }
 
 async function notifyOutcome(
