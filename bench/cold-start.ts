@@ -1,0 +1,90 @@
+/**
+ * Cold start: for each function's packaged bundle, the whole-process time and peak memory of starting Node and
+ * loading the handler module, against an empty Node process in the same run.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runServerless } from '../local/serverless-cli';
+
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface ColdStart {
+  readonly name: string;
+  readonly zipBytes?: number;
+  readonly bundleBytes?: number;
+  readonly wallSeconds: Spread;
+  readonly peakMemoryMB: Spread;
+  readonly timeRatio: number;
+  readonly memoryRatio: number;
+}
+
+const spread = (values: number[]): Spread => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)] ?? 0, min: sorted[0] ?? 0, max: sorted.at(-1) ?? 0 };
+};
+
+/** Runs `node -e script` `runs` times: wall time of the whole process and its peak resident memory. */
+function measureNode(script: string, runs: number): { wall: Spread; memory: Spread } {
+  const walls: number[] = [];
+  const memories: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const started = performance.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    walls.push((performance.now() - started) / 1000);
+    if (child.status !== 0) throw new Error(`node exited with ${child.status}: ${child.stderr}`);
+    memories.push(Number(child.stdout.trim()) / 1024);
+  }
+  return { wall: spread(walls), memory: spread(memories) };
+}
+
+const printPeakMemory = 'process.stdout.write(String(process.resourceUsage().maxRSS));';
+
+export async function benchColdStart(runs: number, log: (line: string) => void): Promise<ColdStart[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-bench-package-'));
+  const packaged = await runServerless(undefined, ['package', '--stage', 'bench', '--package', dir]);
+  if (packaged.code !== 0) throw new Error(`serverless package failed:\n${packaged.output}`);
+
+  const empty = measureNode(printPeakMemory, runs);
+  const results: ColdStart[] = [
+    {
+      name: 'empty Node process',
+      wallSeconds: empty.wall,
+      peakMemoryMB: empty.memory,
+      timeRatio: 1,
+      memoryRatio: 1,
+    },
+  ];
+  for (const zip of readdirSync(dir).filter((file) => file.endsWith('.zip'))) {
+    const name = zip.replace(/\.zip$/, '');
+    const unpacked = join(dir, name);
+    const unzip = spawnSync('unzip', ['-qo', join(dir, zip), '-d', unpacked], { encoding: 'utf8' });
+    if (unzip.status !== 0) throw new Error(`unzip failed (is unzip installed?): ${unzip.stderr}`);
+    const files = spawnSync('find', [unpacked, '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    if (files.some((file) => file.includes('node_modules'))) throw new Error(`${name} ships node_modules`);
+    const bundle = files.find((file) => file.endsWith('.mjs'));
+    if (bundle === undefined) throw new Error(`${name} has no .mjs bundle`);
+    const load = `await import(${JSON.stringify(pathToFileURL(bundle).href)}); ${printPeakMemory}`;
+    const measured = measureNode(load, runs);
+    const result: ColdStart = {
+      name,
+      zipBytes: statSync(join(dir, zip)).size,
+      bundleBytes: statSync(bundle).size,
+      wallSeconds: measured.wall,
+      peakMemoryMB: measured.memory,
+      timeRatio: measured.wall.median / empty.wall.median,
+      memoryRatio: measured.memory.median / empty.memory.median,
+    };
+    results.push(result);
+    log(
+      `  ${name}: ${result.wallSeconds.median.toFixed(3)} s (${result.timeRatio.toFixed(2)}×), ${result.peakMemoryMB.median.toFixed(0)} MB (${result.memoryRatio.toFixed(2)}×), zip ${((result.zipBytes ?? 0) / 1024).toFixed(0)} KB`,
+    );
+  }
+  return results;
+}
