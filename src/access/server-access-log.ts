@@ -58,7 +58,6 @@ const MONTHS: Readonly<Record<string, string>> = {
   Nov: '11',
   Dec: '12',
 };
-const TIME = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
 
 /** Splits a line into its fields; undefined when a bracket or quote is never closed (a truncated line). */
 function fields(line: string): string[] | undefined {
@@ -94,20 +93,46 @@ function count(value: string | undefined): number | undefined {
   return Number.isInteger(parsed) && parsed >= 0 ? parsed : Number.NaN;
 }
 
+const digits = (value: string, from: number, length: number): number => {
+  let result = 0;
+  for (let at = from; at < from + length; at += 1) {
+    const digit = value.charCodeAt(at) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    result = result * 10 + digit;
+  }
+  return result;
+};
+
+/** `dd/Mon/yyyy:HH:MM:SS +zzzz` read at fixed offsets (the format never varies; a regex and Date.parse cost more). */
 function isoTime(value: string | undefined): string | undefined {
-  const match = TIME.exec(value ?? '');
-  if (match === null) return undefined;
-  const [, day, month, year, hour, minute, second, sign, offsetHours, offsetMinutes] = match;
-  const monthNumber = MONTHS[month ?? ''];
-  if (monthNumber === undefined) return undefined;
-  const at = Date.parse(
-    `${year}-${monthNumber}-${day}T${hour}:${minute}:${second}${sign}${offsetHours}:${offsetMinutes}`,
-  );
-  return Number.isNaN(at) ? undefined : new Date(at).toISOString();
+  if (
+    value === undefined ||
+    value.length !== 26 ||
+    value[2] !== '/' ||
+    value[6] !== '/' ||
+    value[20] !== ' '
+  ) {
+    return undefined;
+  }
+  const month = MONTHS[value.slice(3, 6)];
+  const sign = value[21] === '-' ? -1 : value[21] === '+' ? 1 : 0;
+  const offset = sign * (digits(value, 22, 2) * 60 + digits(value, 24, 2));
+  const at =
+    Date.UTC(
+      digits(value, 7, 4),
+      Number(month) - 1,
+      digits(value, 0, 2),
+      digits(value, 12, 2),
+      digits(value, 15, 2),
+      digits(value, 18, 2),
+    ) -
+    offset * 60_000;
+  return month === undefined || sign === 0 || Number.isNaN(at) ? undefined : new Date(at).toISOString();
 }
 
 function decodedKey(value: string | undefined): string {
   const raw = text(value);
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {
