@@ -3,8 +3,26 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 /** S3 refuses a conditional write whose condition fails (412) or that races another (409): both mean "lost". */
 const LOST_RACE = new Set(['PreconditionFailed', 'ConditionalRequestConflict']);
 
-function lostRace(error: unknown): boolean {
-  return error instanceof Error && LOST_RACE.has(error.name);
+/** `If-None-Match: *` (only if absent) or `If-Match: <etag>` (only if unchanged); none for a plain write. */
+type WriteCondition = { readonly IfNoneMatch: '*' } | { readonly IfMatch: string } | Record<string, never>;
+
+/** Writes a JSON document under a condition: true when written, false when the condition lost. */
+async function putJson(s3: S3Client, bucket: string, key: string, value: object, condition: WriteCondition) {
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+        ...condition,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && LOST_RACE.has(error.name)) return false;
+    throw error;
+  }
 }
 
 /**
@@ -12,26 +30,28 @@ function lostRace(error: unknown): boolean {
  * false for every other. This is how worker-fleet does a thing once per instance, not once per event.
  */
 export async function claimOnce(s3: S3Client, bucket: string, key: string, claim: object): Promise<boolean> {
-  try {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: JSON.stringify(claim),
-        ContentType: 'application/json',
-        IfNoneMatch: '*',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (lostRace(error)) return false;
-    throw error;
-  }
+  return putJson(s3, bucket, key, claim, { IfNoneMatch: '*' });
 }
 
 /** Gives a claim back, so that a retry can do what the claim was for. */
 export async function releaseClaim(s3: S3Client, bucket: string, key: string): Promise<void> {
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+/** Writes a JSON document unconditionally: for a document only the caller's claim lets it write. */
+export async function writeState(s3: S3Client, bucket: string, key: string, value: object): Promise<void> {
+  await putJson(s3, bucket, key, value, {});
+}
+
+/** Replaces a JSON document only if it is still the version read (`If-Match`): true for the one writer that wins. */
+export async function replaceIfUnchanged(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  etag: string,
+  value: object,
+) {
+  return putJson(s3, bucket, key, value, { IfMatch: etag });
 }
 
 export interface Versioned<T> {
@@ -55,43 +75,6 @@ export async function readJson<T>(
   }
 }
 
-/** Writes a JSON document unconditionally: for a document only the caller's claim lets it write. */
-export async function writeState(s3: S3Client, bucket: string, key: string, value: object): Promise<void> {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: JSON.stringify(value),
-      ContentType: 'application/json',
-    }),
-  );
-}
-
-/** Replaces a JSON document only if it is still the version read (`If-Match`): true for the one writer that wins. */
-export async function replaceIfUnchanged(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  etag: string,
-  value: object,
-): Promise<boolean> {
-  try {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-        IfMatch: etag,
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (lostRace(error)) return false;
-    throw error;
-  }
-}
-
 /** Reads a JSON document, or undefined when there is none yet. */
 export async function readState<T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> {
   return (await readJson<T>(s3, bucket, key))?.value;
@@ -102,7 +85,7 @@ export async function readState<T>(s3: S3Client, bucket: string, key: string): P
  * it does not exist yet): concurrent writers never lose each other's changes; a writer that loses re-reads and
  * applies its change again, up to `attempts` times.
  */
-export async function updateState<T>(
+export async function updateState<T extends object>(
   s3: S3Client,
   bucket: string,
   key: string,
@@ -112,19 +95,8 @@ export async function updateState<T>(
   for (let attempt = 1; ; attempt += 1) {
     const current = await readJson<T>(s3, bucket, key);
     const next = change(current?.value);
-    try {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: JSON.stringify(next),
-          ContentType: 'application/json',
-          ...(current === undefined ? { IfNoneMatch: '*' } : { IfMatch: current.etag }),
-        }),
-      );
-      return next;
-    } catch (error) {
-      if (!lostRace(error) || attempt >= attempts) throw error;
-    }
+    const condition = current === undefined ? { IfNoneMatch: '*' as const } : { IfMatch: current.etag };
+    if (await putJson(s3, bucket, key, next, condition)) return next;
+    if (attempt >= attempts) throw new Error(`${key} changed under ${attempts} attempts to update it`);
   }
 }
