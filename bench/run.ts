@@ -11,6 +11,7 @@ import { Emulator } from '../local/emulator';
 import { logger } from '../src/logger';
 import { type AccessLogBench, benchAccessLogs } from './access-logs';
 import { benchColdStart, type ColdStart } from './cold-start';
+import { benchReaction, type ReactionBench } from './reaction';
 import { benchScale, type ScaleRun } from './scale';
 
 // One line per worker per run is the product working; in a benchmark it is noise.
@@ -87,9 +88,28 @@ interface Results {
   coldStart?: ColdStart[];
   scale?: ScaleRun[];
   accessLogs?: AccessLogBench;
+  reaction?: ReactionBench;
 }
 
-const SECTIONS = ['cold-start', 'scale', 'access-logs'] as const;
+const SECTIONS = ['cold-start', 'reaction', 'scale', 'access-logs'] as const;
+
+function reactionSection(bench: ReactionBench): string[] {
+  return [
+    '## Reaction to a spot interruption warning',
+    '',
+    `${bench.warnings} warnings for fleet workers, one after another, through the interruption handler's core against the`,
+    'emulator (each: notify, mark, Worker Draining event, one replacement in another pool). Round trips are the',
+    'longest chain of AWS calls that did not overlap, worst case over all warnings.',
+    '',
+    '| measure | figure | goal |',
+    '| --- | ---: | --- |',
+    `| handler time p50 | ${bench.p50Seconds.toFixed(3)} s | |`,
+    `| handler time p99 | ${bench.p99Seconds.toFixed(3)} s | < 1 s: ${bench.p99Seconds < 1 ? 'met' : 'missed'} |`,
+    `| sequential round trips before the notification | ${bench.roundTripsBeforeNotification} | ≤ 2: ${bench.roundTripsBeforeNotification <= 2 ? 'met' : 'missed'} |`,
+    `| sequential round trips before the replacement is requested | ${bench.roundTripsBeforeReplacement} | |`,
+    '',
+  ];
+}
 
 function accessLogSection(bench: AccessLogBench): string[] {
   const verdict = (value: number, goal: number) =>
@@ -135,6 +155,15 @@ async function main(): Promise<void> {
     console.log('cold start');
     results.coldStart = await benchColdStart(10, console.log);
   }
+  if (only.includes('reaction')) {
+    console.log('reaction');
+    const emulator = await Emulator.start();
+    try {
+      results.reaction = await benchReaction(emulator, 200, console.log);
+    } finally {
+      await emulator.stop();
+    }
+  }
   if (only.includes('access-logs')) {
     console.log('access logs');
     results.accessLogs = await benchAccessLogs(console.log);
@@ -159,7 +188,7 @@ async function main(): Promise<void> {
       '# worker-fleet benchmarks',
       '',
       `Machine: ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}; last run ${results.machine.date}.`,
-      'Written by `npm run bench` (`-- --only=cold-start,scale,access-logs` reruns some sections and keeps the others);',
+      'Written by `npm run bench` (`-- --only=cold-start,reaction,scale,access-logs` reruns some sections, keeps the rest);',
       'the scale figures are against the local emulator (moto), which is far slower than AWS, so wall times are upper',
       'bounds. CPU is this process only (the handler code, not the emulator).',
       '',
@@ -177,6 +206,7 @@ async function main(): Promise<void> {
             ...coldStartVerdict(results.coldStart),
             '',
           ]),
+      ...(results.reaction === undefined ? [] : reactionSection(results.reaction)),
       ...(results.accessLogs === undefined ? [] : accessLogSection(results.accessLogs)),
       ...(results.scale === undefined
         ? []
