@@ -224,6 +224,26 @@ async function notifyOutcome(
   });
 }
 
+/**
+ * Marks the worker draining (when `drain` is given) while its one replacement is launched and the outcome notified;
+ * both run to the end before the first failure is thrown.
+ */
+async function drainAndReplace(
+  deps: InterruptionDependencies,
+  worker: Worker,
+  owner: { fleet: string; spec: FleetSpec },
+  correlationId: string,
+  cause: WorkerDraining['reason'],
+  drain: { readonly draining: WorkerDraining; readonly poolEvent: PoolEventKind } | undefined,
+): Promise<ReplacementResult> {
+  const replacing = replaceOnce(deps, worker, owner, correlationId);
+  await settleAll([
+    drain === undefined ? Promise.resolve() : markDraining(deps, worker, drain.draining, drain.poolEvent),
+    replacing.then((result) => notifyOutcome(deps, worker, owner.fleet, correlationId, cause, result)),
+  ]);
+  return replacing;
+}
+
 function noticeOf(worker: Worker, fleet: string) {
   return {
     instanceId: worker.instanceId,
@@ -264,13 +284,15 @@ async function onSpotWarning(
     logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
   }
 
-  let replacement: ReplacementResult | undefined;
-  await settleAll([
+  const replacement = await drainAndReplace(
+    deps,
+    worker,
+    owner,
+    event.id,
+    'spot-interruption',
     firstWarning
-      ? markDraining(
-          deps,
-          worker,
-          {
+      ? {
+          draining: {
             instanceId,
             fleet: owner.fleet,
             reason: 'spot-interruption',
@@ -278,15 +300,11 @@ async function onSpotWarning(
             deadline,
             correlationId: event.id,
           },
-          'interruption',
-        )
-      : Promise.resolve(),
-    replaceOnce(deps, worker, owner, event.id).then(async (result) => {
-      replacement = result;
-      await notifyOutcome(deps, worker, owner.fleet, event.id, 'spot-interruption', result);
-    }),
-  ]);
-  const launchedHere = replacement !== undefined && replacement.status !== 'already-replaced';
+          poolEvent: 'interruption',
+        }
+      : undefined,
+  );
+  const launchedHere = replacement.status !== 'already-replaced';
   return {
     status: launchedHere ? 'replaced' : firstWarning ? 'notified' : 'duplicate',
     instanceId,
@@ -338,25 +356,16 @@ async function onRebalance(
     logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
     return { status: 'notified', instanceId, fleet: owner.fleet };
   }
-  let replacement: ReplacementResult | undefined;
-  await settleAll([
-    markDraining(
-      deps,
-      worker,
-      {
-        instanceId,
-        fleet: owner.fleet,
-        reason: 'rebalance-recommendation',
-        action: 'rebalance',
-        correlationId: event.id,
-      },
-      'rebalance',
-    ),
-    replaceOnce(deps, worker, owner, event.id).then(async (result) => {
-      replacement = result;
-      await notifyOutcome(deps, worker, owner.fleet, event.id, 'rebalance-recommendation', result);
-    }),
-  ]);
+  const replacement = await drainAndReplace(deps, worker, owner, event.id, 'rebalance-recommendation', {
+    draining: {
+      instanceId,
+      fleet: owner.fleet,
+      reason: 'rebalance-recommendation',
+      action: 'rebalance',
+      correlationId: event.id,
+    },
+    poolEvent: 'rebalance',
+  });
   return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
 }
 
