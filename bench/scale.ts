@@ -102,6 +102,8 @@ export async function benchScale(
     WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
     WORKER_FLEET_STATE_BUCKET: 'bench-state',
     WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',
+    WORKER_FLEET_LOG_BUCKET: 'bench-logs',
+    WORKER_FLEET_WORKER_ROLE: 'bench-worker',
     AWS_REGION: 'us-east-1',
   });
   const calls = new CallCounter();

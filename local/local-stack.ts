@@ -92,6 +92,8 @@ async function main(keep: boolean): Promise<void> {
       WORKER_FLEET_TOPIC_ARN: physicalId('FleetTopic'),
       WORKER_FLEET_STATE_BUCKET: physicalId('StateBucket'),
       WORKER_FLEET_FLEET_BUCKET: physicalId('FleetBucket'),
+      WORKER_FLEET_LOG_BUCKET: physicalId('LogBucket'),
+      WORKER_FLEET_WORKER_ROLE: physicalId('WorkerRole'),
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     });
     const { handler } = await import('../src/handlers/launch-workers');

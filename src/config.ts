@@ -13,6 +13,10 @@ export interface Config {
   readonly stateBucket: string;
   /** The bucket workers use (heartbeats/<instance-id> and their own data). */
   readonly fleetBucket: string;
+  /** Where S3 delivers the buckets' server access logs (the fleet bucket's under `fleet/`). */
+  readonly logBucket: string;
+  /** The role workers carry: its sessions (`assumed-role/<role>/<instance-id>`) are workers' accesses. */
+  readonly workerRoleName: string;
   /** The region the deployment runs in (Lambda's AWS_REGION): workers' agents sign for it. */
   readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
@@ -22,6 +26,7 @@ export interface Config {
 const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]+$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -71,6 +76,8 @@ export function loadConfig(env: Env = process.env): Config {
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    logBucket: required(env, 'WORKER_FLEET_LOG_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),
     region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
   });

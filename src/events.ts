@@ -59,7 +59,8 @@ const directInvocationSchema = z
     message: 'count and target need a fleet',
   });
 
-function parse<T extends z.ZodType>(schema: T, event: unknown, what: string): z.output<T> {
+/** Parses an event against its schema, or throws an InvalidEventError naming what was wrong. */
+export function parseShape<T extends z.ZodType>(schema: T, event: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(event);
   if (!parsed.success) throw new InvalidEventError(`malformed ${what}: ${describeIssues(parsed.error)}`);
   return parsed.data;
@@ -74,15 +75,15 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
     throw new InvalidEventError('malformed launch request: expected a JSON object');
   }
   if (!('detail-type' in event)) {
-    const { requestId, ...request } = parse(directInvocationSchema, event, 'launch request');
+    const { requestId, ...request } = parseShape(directInvocationSchema, event, 'launch request');
     return { kind: 'direct', id: requestId ?? invocationId, ...request };
   }
   const detailType = event['detail-type'];
   switch (detailType) {
     case SCHEDULED_EVENT:
-      return { kind: 'schedule', id: parse(scheduledEventSchema, event, 'scheduled event').id };
+      return { kind: 'schedule', id: parseShape(scheduledEventSchema, event, 'scheduled event').id };
     case LAUNCH_REQUESTED: {
-      const { id, detail } = parse(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
+      const { id, detail } = parseShape(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
       return { kind: 'event', id, ...detail };
     }
     default:
@@ -138,15 +139,23 @@ export type InstanceEvent =
   | (InstanceEventBase & { readonly kind: 'rebalance' })
   | (InstanceEventBase & { readonly kind: 'state-change'; readonly state: (typeof WATCHED_STATES)[number] });
 
+/** An EventBridge event's `detail-type`, or undefined for anything else. */
+export function detailTypeOf(event: unknown): unknown {
+  return typeof event === 'object' && event !== null
+    ? (event as Record<string, unknown>)['detail-type']
+    : undefined;
+}
+
 /** Narrows an EC2 event by `detail-type`; anything else is rejected with the type it had. */
 export function parseInstanceEvent(event: unknown): InstanceEvent {
-  const detailType =
-    typeof event === 'object' && event !== null
-      ? (event as Record<string, unknown>)['detail-type']
-      : undefined;
+  const detailType = detailTypeOf(event);
   switch (detailType) {
     case SPOT_INTERRUPTION_WARNING: {
-      const { id, time, detail } = parse(spotWarningSchema, event, `"${SPOT_INTERRUPTION_WARNING}" event`);
+      const { id, time, detail } = parseShape(
+        spotWarningSchema,
+        event,
+        `"${SPOT_INTERRUPTION_WARNING}" event`,
+      );
       return {
         kind: 'spot-warning',
         id,
@@ -156,11 +165,11 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
       };
     }
     case REBALANCE_RECOMMENDATION: {
-      const { id, time, detail } = parse(rebalanceSchema, event, `"${REBALANCE_RECOMMENDATION}" event`);
+      const { id, time, detail } = parseShape(rebalanceSchema, event, `"${REBALANCE_RECOMMENDATION}" event`);
       return { kind: 'rebalance', id, time: new Date(time), instanceId: detail['instance-id'] };
     }
     case INSTANCE_STATE_CHANGE: {
-      const { id, time, detail } = parse(stateChangeSchema, event, `"${INSTANCE_STATE_CHANGE}" event`);
+      const { id, time, detail } = parseShape(stateChangeSchema, event, `"${INSTANCE_STATE_CHANGE}" event`);
       return {
         kind: 'state-change',
         id,
@@ -193,8 +202,8 @@ const reapDirectSchema = z.strictObject({ fleet: fleetName.optional(), dryRun: z
 /** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */
 export function parseReapTrigger(event: unknown): ReapTrigger {
   if (typeof event === 'object' && event !== null && 'detail-type' in event) {
-    parse(scheduledEventSchema, event, 'scheduled event');
+    parseShape(scheduledEventSchema, event, 'scheduled event');
     return {};
   }
-  return parse(reapDirectSchema, event, 'reap request');
+  return parseShape(reapDirectSchema, event, 'reap request');
 }

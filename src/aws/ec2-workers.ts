@@ -23,6 +23,8 @@ export interface Worker {
   readonly state: string;
   readonly market: Market;
   readonly launchTime?: Date;
+  /** When a stopped or terminated instance left the running state, as EC2 reports it. */
+  readonly stateChangedAt?: Date;
   readonly tags: Tags;
 }
 
@@ -31,6 +33,12 @@ export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as cons
 
 /** DescribeInstances' largest page: a fleet of N workers costs ⌈N/1000⌉ calls. */
 const PAGE_SIZE = 1000;
+
+/** EC2 gives the time of a user-initiated stop or termination in text: `User initiated (2026-11-25 10:00:00 GMT)`. */
+function stateChangedAt(reason: string | undefined): Date | undefined {
+  const match = /\((\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) (?:GMT|UTC)\)/.exec(reason ?? '');
+  return match === null ? undefined : new Date(`${match[1]}T${match[2]}Z`);
+}
 
 export function toWorker(instance: Instance): Worker {
   return {
@@ -41,6 +49,7 @@ export function toWorker(instance: Instance): Worker {
     state: instance.State?.Name ?? 'unknown',
     market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
     launchTime: instance.LaunchTime,
+    stateChangedAt: stateChangedAt(instance.StateTransitionReason),
     tags: tagMap(instance.Tags),
   };
 }
@@ -101,6 +110,31 @@ export async function listWorkersTagged(
     }),
   );
   return (output.Reservations ?? []).flatMap((reservation) => (reservation.Instances ?? []).map(toWorker));
+}
+
+/**
+ * The worker of this deployment that has an address (private first, then public), in any state but terminated:
+ * addresses are reused once an instance is gone. Undefined when none has it.
+ */
+export async function findWorkerByAddress(
+  ec2: EC2Client,
+  managedBy: string,
+  address: string,
+): Promise<Worker | undefined> {
+  for (const filter of ['private-ip-address', 'ip-address']) {
+    const output = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: `tag:${TAG.managedBy}`, Values: [managedBy] },
+          { Name: filter, Values: [address] },
+          { Name: 'instance-state-name', Values: [...LIVE_STATES, 'shutting-down'] },
+        ],
+      }),
+    );
+    const instance = output.Reservations?.[0]?.Instances?.[0];
+    if (instance !== undefined) return toWorker(instance);
+  }
+  return undefined;
 }
 
 /** Batch size for tagging and terminating: one call per 1,000 workers. */

@@ -9,11 +9,15 @@ export type NotificationKind =
   | 'replacement'
   | 'idle-warning'
   | 'idle-terminated'
-  | 'idle-dry-run';
+  | 'idle-dry-run'
+  | 'access-after-termination'
+  | 'imdsv1-credentials'
+  | 'access-denied-burst';
 
 export interface Notification {
   readonly kind: NotificationKind;
-  readonly fleet: string;
+  /** Absent when no fleet is concerned (a stranger's refused requests). */
+  readonly fleet?: string;
   readonly subject: string;
   readonly details: Readonly<Record<string, unknown>>;
 }
@@ -56,7 +60,7 @@ export async function publishNotification(sns: SNSClient, topicArn: string, noti
       Message: messageBody({ kind, fleet, ...details }),
       MessageAttributes: {
         kind: { DataType: 'String', StringValue: kind },
-        fleet: { DataType: 'String', StringValue: fleet },
+        ...(fleet === undefined ? {} : { fleet: { DataType: 'String', StringValue: fleet } }),
       },
     }),
   );

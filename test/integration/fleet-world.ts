@@ -45,6 +45,8 @@ export interface FleetWorld extends SeededAccount {
   readonly s3: S3Client;
   readonly stateBucket: string;
   readonly fleetBucket: string;
+  readonly logBucket: string;
+  readonly workerRoleName: string;
   readonly instanceProfileArn: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
@@ -76,8 +78,9 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const cloudwatch = new CloudWatchClient(settings);
   const stateBucket = 'worker-fleet-test-state';
   const fleetBucket = 'worker-fleet-test-fleet';
-  await s3.send(new CreateBucketCommand({ Bucket: stateBucket }));
-  await s3.send(new CreateBucketCommand({ Bucket: fleetBucket }));
+  const logBucket = 'worker-fleet-test-logs';
+  for (const Bucket of [stateBucket, fleetBucket, logBucket])
+    await s3.send(new CreateBucketCommand({ Bucket }));
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
@@ -152,6 +155,8 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       WORKER_FLEET_TOPIC_ARN: topicArn,
       WORKER_FLEET_STATE_BUCKET: stateBucket,
       WORKER_FLEET_FLEET_BUCKET: fleetBucket,
+      WORKER_FLEET_LOG_BUCKET: logBucket,
+      WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
       AWS_REGION: 'us-east-1',
     });
 
@@ -162,6 +167,8 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     s3,
     stateBucket,
     fleetBucket,
+    logBucket,
+    workerRoleName: 'worker-fleet-test-worker',
     imageId,
     subnets,
     keyName,

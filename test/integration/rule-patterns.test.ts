@@ -45,7 +45,27 @@ const EXPECTED: Record<string, string[]> = {
   'HandleSpotInterruption: EC2 Spot Instance Interruption Warning': ['spot-interruption-warning.json'],
   'HandleSpotInterruption: EC2 Instance Rebalance Recommendation': ['rebalance-recommendation.json'],
   'HandleSpotInterruption: EC2 Instance State-change Notification': ['instance-state-change-terminated.json'],
+  'LogS3Access: Object Created,Object Deleted': ['s3-object-created.json'],
+  'LogS3Access: Object Created': ['s3-access-log-delivered.json'],
+  'LogS3Access: AWS API Call via CloudTrail': ['s3-cloudtrail-get-object.json'],
 };
+
+/** The deployed buckets' names, as the samples give them. */
+const BUCKETS: Record<string, string> = {
+  FleetBucket: 'worker-fleet-dev-fleetbucket-1a2b3c4d5e6f',
+  LogBucket: 'worker-fleet-dev-logbucket-6f5e4d3c2b1a',
+};
+
+/** A packaged pattern with its bucket references resolved as CloudFormation would. */
+function resolved(pattern: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(pattern).replace(/\{"Ref":"(\w+)"\}/g, (_, name: string) => {
+      const bucket = BUCKETS[name];
+      if (bucket === undefined) throw new Error(`pattern refers to ${name}`);
+      return JSON.stringify(bucket);
+    }),
+  );
+}
 
 interface Sample {
   readonly name: string;
@@ -65,7 +85,24 @@ function samples(): Sample[] {
   if (terminated === undefined) throw new Error('the state-change sample is missing');
   // A state the handler ignores: no rule may deliver it.
   const running = { ...terminated.event, detail: { ...terminated.event.detail, state: 'running' } };
-  return [...loaded, { name: 'instance-state-change-running', event: running }];
+  const created = loaded.find((sample) => sample.name === 's3-object-created.json');
+  const logDelivered = loaded.find((sample) => sample.name === 's3-access-log-delivered.json');
+  if (created === undefined || logDelivered === undefined) throw new Error('an S3 sample is missing');
+  // The state bucket's access logs, and objects of a bucket that is not the fleet's: no rule may deliver them.
+  const stateLog = {
+    ...logDelivered.event,
+    detail: { ...logDelivered.event.detail, object: { key: 'state/2026-11-25-10-05-12-0123456789ABCDEF' } },
+  };
+  const elsewhere = {
+    ...created.event,
+    detail: { ...created.event.detail, bucket: { name: 'someone-else' } },
+  };
+  return [
+    ...loaded,
+    { name: 'instance-state-change-running', event: running },
+    { name: 's3-state-access-log', event: stateLog },
+    { name: 's3-object-created-elsewhere', event: elsewhere },
+  ];
 }
 
 /**
@@ -99,7 +136,9 @@ describe('the packaged EventBridge rules', () => {
       const { Attributes } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
       );
-      await events.send(new PutRuleCommand({ Name: `rule-${index}`, EventPattern: JSON.stringify(pattern) }));
+      await events.send(
+        new PutRuleCommand({ Name: `rule-${index}`, EventPattern: JSON.stringify(resolved(pattern)) }),
+      );
       await events.send(
         new PutTargetsCommand({
           Rule: `rule-${index}`,
@@ -109,7 +148,7 @@ describe('the packaged EventBridge rules', () => {
       queues.set(rule, queue.QueueUrl ?? '');
     }
     const all = samples();
-    expect(all.length).toBe(6);
+    expect(all.length).toBe(11);
 
     for (const { event } of all) {
       const put = await events.send(

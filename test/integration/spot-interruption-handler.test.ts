@@ -41,6 +41,8 @@ describe('handleSpotInterruption handler', () => {
       WORKER_FLEET_TOPIC_ARN: world.topicArn,
       WORKER_FLEET_STATE_BUCKET: world.stateBucket,
       WORKER_FLEET_FLEET_BUCKET: world.fleetBucket,
+      WORKER_FLEET_LOG_BUCKET: 'worker-fleet-test-logs',
+      WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
     });
     const event = sample('spot-interruption-warning.json');
     event.time = new Date().toISOString();

@@ -22,6 +22,8 @@ export function envWith(
     AWS_REGION: 'us-east-1',
     WORKER_FLEET_STATE_BUCKET: 'worker-fleet-dev-state',
     WORKER_FLEET_FLEET_BUCKET: 'worker-fleet-dev-fleet',
+    WORKER_FLEET_LOG_BUCKET: 'worker-fleet-dev-logs',
+    WORKER_FLEET_WORKER_ROLE: 'worker-fleet-dev-worker',
     ...overrides,
   };
 }

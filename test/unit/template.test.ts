@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runServerless } from '../../local/serverless-cli';
+import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
 
 interface Statement {
   Effect: string;
@@ -77,6 +78,19 @@ const FUNCTION_ROLES = {
       'iam:PassRole',
       'events:PutEvents',
       'ssm:GetParameter',
+      's3:PutObject',
+      's3:DeleteObject',
+    ],
+  },
+  LogS3AccessRole: {
+    calls: ['ec2:DescribeInstances', 's3:GetObject', 'sns:Publish'],
+    never: [
+      'ec2:RunInstances',
+      'ec2:CreateTags',
+      'ec2:DeleteTags',
+      'ec2:TerminateInstances',
+      'iam:PassRole',
+      'events:PutEvents',
       's3:PutObject',
       's3:DeleteObject',
     ],
@@ -173,6 +187,7 @@ describe('the packaged stack', () => {
       expect.stringContaining('LaunchWorkersRole'),
       expect.stringContaining('SpotInterruptionRole'),
       expect.stringContaining('ReapIdleWorkersRole'),
+      expect.stringContaining('LogS3AccessRole'),
     ]);
   });
 
@@ -205,7 +220,7 @@ describe('the packaged stack', () => {
   it('runs every function on nodejs24.x and arm64 with an encrypted environment and a dead-letter queue', () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function');
 
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       expect(JSON.stringify(fn.Properties.KmsKeyArn)).toContain('FleetKey');
@@ -221,7 +236,7 @@ describe('the packaged stack', () => {
       ]),
     );
 
-    expect(Object.keys(configs)).toHaveLength(3);
+    expect(Object.keys(configs)).toHaveLength(4);
     for (const config of Object.values(configs)) {
       expect(config.MaximumRetryAttempts).toEqual(expect.any(Number));
       expect(config.MaximumEventAgeInSeconds).toEqual(expect.any(Number));
@@ -234,7 +249,7 @@ describe('the packaged stack', () => {
   it('gives every rule target a retry policy and a dead-letter queue', () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule');
 
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(9);
     for (const [name, rule] of rules) {
       const [target] = rule.Properties.Targets as {
         RetryPolicy?: object;
@@ -289,6 +304,47 @@ describe('the packaged stack', () => {
         'LogBucket',
       );
     }
+  });
+
+  it('gives workers the fleet bucket and nothing else: list it, read, write and delete its objects', () => {
+    const statements = roleStatements(template, 'WorkerRole').map((statement) => ({
+      actions: actionsOf(statement).sort(),
+      resource: statement.Resource,
+    }));
+
+    expect(statements).toEqual([
+      { actions: ['s3:ListBucket'], resource: { 'Fn::GetAtt': ['FleetBucket', 'Arn'] } },
+      {
+        actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+        resource: { 'Fn::Sub': '${FleetBucket.Arn}/*' },
+      },
+    ]);
+    expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it("tells EventBridge of the fleet bucket's objects and of new access logs, and the access logger reads only those logs", () => {
+    for (const bucket of ['FleetBucket', 'LogBucket']) {
+      expect(template.Resources[bucket]?.Properties.NotificationConfiguration).toEqual({
+        EventBridgeConfiguration: { EventBridgeEnabled: true },
+      });
+    }
+    expect(template.Resources.FleetBucket?.Properties.LoggingConfiguration).toMatchObject({
+      LogFilePrefix: FLEET_ACCESS_LOG_PREFIX,
+    });
+    const reads = roleStatements(template, 'LogS3AccessRole').filter((statement) =>
+      actionsOf(statement).includes('s3:GetObject'),
+    );
+    expect(reads.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::Sub': `\${LogBucket.Arn}/${FLEET_ACCESS_LOG_PREFIX}*` },
+    ]);
+  });
+
+  it('records CloudTrail data events of the fleet bucket only when the stage opts in', () => {
+    expect(template.Resources.AccessTrail).toMatchObject({ Condition: 'HasAccessTrail' });
+    expect(JSON.stringify(template.Resources.AccessTrail?.Properties.AdvancedEventSelectors)).toContain(
+      'FleetBucket',
+    );
   });
 
   it('keeps logs for the configured retention', () => {

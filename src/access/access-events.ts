@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { InvalidEventError } from '../errors';
+import { detailTypeOf, parseShape } from '../events';
+import type { AccessRecord } from './access-record';
+
+export const OBJECT_CREATED = 'Object Created';
+export const OBJECT_DELETED = 'Object Deleted';
+export const CLOUDTRAIL_API_CALL = 'AWS API Call via CloudTrail';
+
+/** The events logS3Access is given, narrowed: an object written or deleted, or a CloudTrail data event. */
+export type AccessEvent =
+  | {
+      readonly kind: 'object-event';
+      readonly id: string;
+      /** Written (created) or deleted. */
+      readonly created: boolean;
+      readonly record: AccessRecord;
+    }
+  | { readonly kind: 'trail'; readonly id: string; readonly record: AccessRecord };
+
+/**
+ * When: ISO text, as EventBridge documents it; epoch seconds are accepted too, as the local emulator sends them.
+ */
+const eventTime = z.union([
+  z.iso.datetime({ offset: true }),
+  z
+    .number()
+    .positive()
+    .transform((seconds) => new Date(seconds * 1000).toISOString()),
+]);
+
+/** Sample: events/s3-object-created.json (EventBridge notifications of the fleet and log buckets). */
+const objectEventSchema = z.object({
+  'detail-type': z.enum([OBJECT_CREATED, OBJECT_DELETED]),
+  source: z.literal('aws.s3'),
+  id: z.string().min(1),
+  time: eventTime,
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({ key: z.string().min(1), size: z.number().int().nonnegative().optional() }),
+    'request-id': z.string().optional(),
+    requester: z.string().optional(),
+    'source-ip-address': z.string().optional(),
+    reason: z.string().optional(),
+  }),
+});
+
+/** Sample: events/s3-cloudtrail-get-object.json (a CloudTrail data event, when the stage's trail is on). */
+const trailEventSchema = z.object({
+  'detail-type': z.literal(CLOUDTRAIL_API_CALL),
+  source: z.literal('aws.s3'),
+  id: z.string().min(1),
+  detail: z.object({
+    eventTime: z.iso.datetime({ offset: true }),
+    eventSource: z.literal('s3.amazonaws.com'),
+    eventName: z.string().min(1),
+    sourceIPAddress: z.string().optional(),
+    requestID: z.string().optional(),
+    errorCode: z.string().optional(),
+    userIdentity: z.object({
+      arn: z.string().optional(),
+      principalId: z.string().optional(),
+      sessionContext: z.object({ ec2RoleDelivery: z.string().optional() }).optional(),
+    }),
+    requestParameters: z.object({ bucketName: z.string().min(1), key: z.string().optional() }),
+    additionalEventData: z
+      .object({
+        bytesTransferredIn: z.number().nonnegative().optional(),
+        bytesTransferredOut: z.number().nonnegative().optional(),
+      })
+      .optional(),
+  }),
+});
+
+/** What S3 says caused an object event, as the API action; the emulator says `ObjectCreated`/`ObjectRemoved`. */
+const EVENT_REASONS: Readonly<Record<string, string>> = {
+  'POST Object': 'PostObject',
+  'Lifecycle Expiration': 'LifecycleExpiration',
+  ObjectCreated: 'PutObject',
+  ObjectRemoved: 'DeleteObject',
+};
+
+/** CloudTrail error codes that have one HTTP status. */
+const ERROR_STATUS: Readonly<Record<string, number>> = {
+  AccessDenied: 403,
+  NoSuchKey: 404,
+  NoSuchBucket: 404,
+};
+
+function objectAccess(event: z.output<typeof objectEventSchema>): AccessRecord {
+  const { detail } = event;
+  const created = event['detail-type'] === OBJECT_CREATED;
+  const reason = detail.reason ?? '';
+  return {
+    time: event.time,
+    bucket: detail.bucket.name,
+    key: detail.object.key,
+    operation: EVENT_REASONS[reason] ?? (reason || (created ? 'PutObject' : 'DeleteObject')),
+    status: 200,
+    ...(created && detail.object.size !== undefined ? { bytes: detail.object.size } : {}),
+    principal: detail.requester ?? '',
+    sourceIp: detail['source-ip-address'] ?? '',
+    requestId: detail['request-id'] ?? '',
+    source: 'event',
+  };
+}
+
+function trailAccess(event: z.output<typeof trailEventSchema>): AccessRecord {
+  const { detail } = event;
+  const transferred = detail.additionalEventData;
+  const bytes = (transferred?.bytesTransferredOut ?? 0) + (transferred?.bytesTransferredIn ?? 0);
+  const delivery = detail.userIdentity.sessionContext?.ec2RoleDelivery;
+  const status = detail.errorCode === undefined ? 200 : ERROR_STATUS[detail.errorCode];
+  return {
+    time: new Date(detail.eventTime).toISOString(),
+    bucket: detail.requestParameters.bucketName,
+    key: detail.requestParameters.key ?? '',
+    operation: detail.eventName,
+    ...(status === undefined ? {} : { status }),
+    ...(detail.errorCode === undefined ? {} : { errorCode: detail.errorCode }),
+    ...(transferred === undefined ? {} : { bytes }),
+    principal: detail.userIdentity.arn ?? detail.userIdentity.principalId ?? '',
+    sourceIp: detail.sourceIPAddress ?? '',
+    requestId: detail.requestID ?? '',
+    source: 'trail',
+    ...(delivery === undefined ? {} : { credentialDelivery: delivery }),
+  };
+}
+
+/** Narrows an S3 object event or CloudTrail data event by `detail-type`; anything else is rejected with its type. */
+export function parseAccessEvent(event: unknown): AccessEvent {
+  const detailType = detailTypeOf(event);
+  switch (detailType) {
+    case OBJECT_CREATED:
+    case OBJECT_DELETED: {
+      const parsed = parseShape(objectEventSchema, event, `"${detailType}" event`);
+      return {
+        kind: 'object-event',
+        id: parsed.id,
+        created: detailType === OBJECT_CREATED,
+        record: objectAccess(parsed),
+      };
+    }
+    case CLOUDTRAIL_API_CALL: {
+      const parsed = parseShape(trailEventSchema, event, 'CloudTrail data event');
+      return { kind: 'trail', id: parsed.id, record: trailAccess(parsed) };
+    }
+    default:
+      throw new InvalidEventError(`unsupported detail-type ${JSON.stringify(detailType)} for S3 access`);
+  }
+}

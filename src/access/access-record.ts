@@ -1,0 +1,87 @@
+import type { ServerAccessLogEntry } from './server-access-log';
+
+/** What told worker-fleet of an access: an S3 event notification, a CloudTrail data event, a server access log. */
+export type AccessSource = 'event' | 'trail' | 'access-log';
+
+/**
+ * One access to a bucket, whatever source reported it: the schema of the `s3 access` log line (README, "S3 access
+ * records"). Fields a source does not know are absent, never guessed.
+ */
+export interface AccessRecord {
+  /** ISO time of the request. */
+  readonly time: string;
+  readonly bucket: string;
+  /** The object key, URL-decoded; empty for bucket-level operations. */
+  readonly key: string;
+  /** The S3 API action (`GetObject`, `PutObject`, ...), or the source's own name when it has no API equivalent. */
+  readonly operation: string;
+  /** HTTP status; S3 event notifications only report successful requests (200). */
+  readonly status?: number;
+  readonly errorCode?: string;
+  /** Bytes sent or received (object size for writes). */
+  readonly bytes?: number;
+  /** Who made the request: a role session ARN, a canonical user id or an account id; empty when anonymous. */
+  readonly principal: string;
+  readonly sourceIp: string;
+  readonly requestId: string;
+  readonly source: AccessSource;
+  /** How the caller's instance credentials were delivered: `1.0` IMDSv1, `2.0` IMDSv2 (CloudTrail only). */
+  readonly credentialDelivery?: string;
+}
+
+/** S3 server access log operations (`REST.<method>.<resource>`) by the API action they are. */
+const LOG_OPERATIONS: Readonly<Record<string, string>> = {
+  'REST.GET.OBJECT': 'GetObject',
+  'REST.HEAD.OBJECT': 'HeadObject',
+  'REST.PUT.OBJECT': 'PutObject',
+  'REST.POST.OBJECT': 'PostObject',
+  'REST.COPY.OBJECT': 'CopyObject',
+  'REST.COPY.OBJECT_GET': 'CopyObject',
+  'REST.DELETE.OBJECT': 'DeleteObject',
+  'BATCH.DELETE.OBJECT': 'DeleteObject',
+  'REST.POST.MULTI_OBJECT_DELETE': 'DeleteObjects',
+  'REST.GET.BUCKET': 'ListObjects',
+  'REST.HEAD.BUCKET': 'HeadBucket',
+  'REST.POST.UPLOADS': 'CreateMultipartUpload',
+  'REST.PUT.PART': 'UploadPart',
+  'REST.COPY.PART': 'UploadPartCopy',
+  'REST.POST.UPLOAD': 'CompleteMultipartUpload',
+  'REST.DELETE.UPLOAD': 'AbortMultipartUpload',
+  'REST.GET.OBJECT_TAGGING': 'GetObjectTagging',
+  'REST.PUT.OBJECT_TAGGING': 'PutObjectTagging',
+};
+
+/** A server access log line as an access record. */
+export function accessFromLogEntry(entry: ServerAccessLogEntry): AccessRecord {
+  const writes = entry.operation.startsWith('REST.PUT.') || entry.operation.startsWith('REST.POST.');
+  const bytes = writes && entry.bytesSent === 0 ? entry.objectSize : entry.bytesSent;
+  return {
+    time: entry.time,
+    bucket: entry.bucket,
+    key: entry.key,
+    operation: LOG_OPERATIONS[entry.operation] ?? entry.operation,
+    ...(entry.httpStatus === undefined ? {} : { status: entry.httpStatus }),
+    ...(entry.errorCode === '' ? {} : { errorCode: entry.errorCode }),
+    ...(bytes === undefined ? {} : { bytes }),
+    principal: entry.requester,
+    sourceIp: entry.remoteIp,
+    requestId: entry.requestId,
+    source: 'access-log',
+  };
+}
+
+/**
+ * The instance behind a worker session: an instance profile's credentials are a session of its role named after the
+ * instance (`arn:aws:sts::<account>:assumed-role/<role>/<instance-id>`). Undefined for any other principal.
+ */
+export function workerSessionInstance(principal: string, workerRoleName: string): string | undefined {
+  const marker = `:assumed-role/${workerRoleName}/`;
+  const at = principal.indexOf(marker);
+  if (at < 0 || !principal.startsWith('arn:aws')) return undefined;
+  const session = principal.slice(at + marker.length);
+  return /^i-[0-9a-f]{8,17}$/.test(session) ? session : undefined;
+}
+
+/** Whether S3 refused the request for lack of permission. */
+export const isAccessDenied = (record: AccessRecord): boolean =>
+  record.status === 403 || record.errorCode === 'AccessDenied';
