@@ -151,8 +151,8 @@ export async function logS3Access(deps: AccessDependencies, event: unknown): Pro
     return run.finish(input);
   }
   if (record.bucket !== config.fleetBucket) {
-    return run.finish(access.kind, `bucket ${record.bucket} is not the fleet bucket`);
+    return run.finish(record.source, `bucket ${record.bucket} is not the fleet bucket`);
   }
   await run.record(record);
-  return run.finish(access.kind);
+  return run.finish(record.source);
 }

@@ -59,6 +59,7 @@ describe('serverless deploy to the emulator', () => {
       ['LaunchWorkersLambdaFunction', 'AWS::Lambda::Function'],
       ['HandleSpotInterruptionLambdaFunction', 'AWS::Lambda::Function'],
       ['ReapIdleWorkersLambdaFunction', 'AWS::Lambda::Function'],
+      ['LogS3AccessLambdaFunction', 'AWS::Lambda::Function'],
       ['LaunchWorkersLogGroup', 'AWS::Logs::LogGroup'],
       ['HandleSpotInterruptionLogGroup', 'AWS::Logs::LogGroup'],
       ['FleetKey', 'AWS::KMS::Key'],
@@ -73,6 +74,7 @@ describe('serverless deploy to the emulator', () => {
       ['LaunchWorkersRole', 'AWS::IAM::Role'],
       ['SpotInterruptionRole', 'AWS::IAM::Role'],
       ['ReapIdleWorkersRole', 'AWS::IAM::Role'],
+      ['LogS3AccessRole', 'AWS::IAM::Role'],
     ]) {
       expect({ logicalId, resource: resources.get(logicalId) }).toMatchObject({
         logicalId,
@@ -84,7 +86,13 @@ describe('serverless deploy to the emulator', () => {
     );
 
     const iam = new IAMClient(settings);
-    for (const role of ['worker', 'launch-workers', 'spot-interruption', 'reap-idle-workers']) {
+    for (const role of [
+      'worker',
+      'launch-workers',
+      'spot-interruption',
+      'reap-idle-workers',
+      'log-s3-access',
+    ]) {
       await expect(
         iam.send(new GetRoleCommand({ RoleName: `worker-fleet-test-${role}` })),
       ).resolves.toBeDefined();
@@ -113,7 +121,7 @@ describe('serverless deploy to the emulator', () => {
           return { rule, targets: targets.Targets ?? [] };
         }),
     );
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(9);
     const schedules = rules.filter(({ rule }) => rule.ScheduleExpression !== undefined);
     expect(schedules.map(({ rule }) => [rule.ScheduleExpression, rule.State])).toEqual([
       ['rate(5 minutes)', 'DISABLED'],
@@ -122,12 +130,18 @@ describe('serverless deploy to the emulator', () => {
     const patterns = rules.flatMap(({ rule }) =>
       rule.EventPattern === undefined ? [] : [JSON.parse(rule.EventPattern)],
     );
-    expect(patterns.map((pattern) => pattern['detail-type'][0]).sort()).toEqual([
+    expect(patterns.map((pattern) => pattern['detail-type'].join(',')).sort()).toEqual([
+      'AWS API Call via CloudTrail',
       'EC2 Instance Rebalance Recommendation',
       'EC2 Instance State-change Notification',
       'EC2 Spot Instance Interruption Warning',
       'Launch Workers Requested',
+      'Object Created',
+      'Object Created,Object Deleted',
     ]);
+    // The fleet bucket's rules name the deployed bucket.
+    expect(JSON.stringify(patterns)).toContain(resources.get('FleetBucket')?.PhysicalResourceId);
+    expect(resources.has('AccessTrail')).toBe(false);
     for (const { targets } of rules) {
       expect(targets).toHaveLength(1);
       expect(targets[0]?.RetryPolicy?.MaximumRetryAttempts).toBeGreaterThan(0);

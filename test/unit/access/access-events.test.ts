@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAccessEvent } from '../../../src/access/access-events';
+import { InvalidEventError } from '../../../src/errors';
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests edit sample events freely
+const sample = (name: string): Record<string, any> =>
+  JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
+
+describe('parseAccessEvent', () => {
+  it('reads an object written to the fleet bucket as one successful access', () => {
+    expect(parseAccessEvent(sample('s3-object-created.json'))).toEqual({
+      kind: 'object-event',
+      id: '17793124-05d4-b198-2fde-7ededc63b103',
+      created: true,
+      record: {
+        time: '2026-11-25T09:12:00Z',
+        bucket: 'worker-fleet-dev-fleetbucket-1a2b3c4d5e6f',
+        key: 'results/batch/2026-11-25/part-0001.json',
+        operation: 'PutObject',
+        status: 200,
+        bytes: 5242880,
+        principal: '123456789012',
+        sourceIp: '10.0.1.25',
+        requestId: 'N4N7GDK58NMKJ12R',
+        source: 'event',
+      },
+    });
+  });
+
+  it('reads a deletion without a size, and accepts the epoch-seconds time the emulator sends', () => {
+    const event = sample('s3-object-created.json');
+    event['detail-type'] = 'Object Deleted';
+    event.time = 1795597920;
+    event.detail.reason = 'DeleteObject';
+    delete event.detail.object.size;
+
+    expect(parseAccessEvent(event)).toMatchObject({
+      created: false,
+      record: { operation: 'DeleteObject', time: '2026-11-25T09:12:00.000Z' },
+    });
+    expect(parseAccessEvent(event).record).not.toHaveProperty('bytes');
+  });
+
+  it("reads a CloudTrail data event with the caller's session, bytes and credential delivery", () => {
+    expect(parseAccessEvent(sample('s3-cloudtrail-get-object.json'))).toEqual({
+      kind: 'trail',
+      id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+      record: {
+        time: '2026-11-25T09:15:30.000Z',
+        bucket: 'worker-fleet-dev-fleetbucket-1a2b3c4d5e6f',
+        key: 'inputs/batch/2026-11-25/chunk-0042.csv',
+        operation: 'GetObject',
+        status: 200,
+        bytes: 1048576,
+        principal: 'arn:aws:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-1234567890abcdef0',
+        sourceIp: '10.0.1.25',
+        requestId: '8E2C5F1A9B3D7E40',
+        source: 'trail',
+        credentialDelivery: '2.0',
+      },
+    });
+  });
+
+  it('gives a refused CloudTrail request its status and error code', () => {
+    const event = sample('s3-cloudtrail-get-object.json');
+    event.detail.errorCode = 'AccessDenied';
+    delete event.detail.additionalEventData;
+
+    expect(parseAccessEvent(event).record).toMatchObject({ status: 403, errorCode: 'AccessDenied' });
+    expect(parseAccessEvent(event).record).not.toHaveProperty('bytes');
+  });
+
+  it.each([
+    ['an object event without a bucket', { detail: { object: { key: 'k' } } }, 'detail.bucket'],
+    ['a trail event of another service', { detail: { eventSource: 'ec2.amazonaws.com' } }, 'eventSource'],
+  ])('rejects %s, naming the field', (_, change, field) => {
+    const base = sample(field === 'eventSource' ? 's3-cloudtrail-get-object.json' : 's3-object-created.json');
+    const event = { ...base, detail: { ...base.detail, ...change.detail } };
+    if (field === 'detail.bucket') delete event.detail.bucket;
+
+    expect(() => parseAccessEvent(event)).toThrow(InvalidEventError);
+    expect(() => parseAccessEvent(event)).toThrow(field);
+  });
+
+  it('rejects an event it does not handle, with its detail-type', () => {
+    expect(() => parseAccessEvent({ 'detail-type': 'Object Restore Completed' })).toThrow(
+      'unsupported detail-type "Object Restore Completed" for S3 access',
+    );
+    expect(() => parseAccessEvent('text')).toThrow(InvalidEventError);
+  });
+});
