@@ -18,7 +18,7 @@ import { publishNotification } from '../aws/notify';
 import { type Config, fleetSpec } from '../config';
 import type { FleetSpec } from './fleet-spec';
 import { judgeIdle } from './idle-policy';
-import { planReaping, type ReapAction } from './reap-plan';
+import { type JudgedWorker, planReaping, type ReapAction } from './reap-plan';
 import { TAG } from './tags';
 
 export interface ReapDependencies {
@@ -68,16 +68,19 @@ const reaped = (action: {
   explanation: action.verdict.explanation,
 });
 
-async function reapFleet(
-  deps: ReapDependencies,
+/**
+ * Judges every running worker of a fleet on its heartbeat, CPU and network, as of `at`: what the reaper acts on and
+ * what the operator CLI shows. Metrics are fetched only for workers past their boot grace, and only when the fleet
+ * judges CPU.
+ */
+export async function judgeFleet(
+  deps: Pick<ReapDependencies, 'ec2' | 'cloudwatch' | 'config'>,
   fleet: string,
-  spec: FleetSpec,
   heartbeats: ReadonlyMap<string, Heartbeat>,
-  dryRun: boolean,
-): Promise<FleetReapResult> {
-  const { ec2, cloudwatch, sns, logger, config, now } = deps;
-  const at = now();
-  const settings = spec.idle;
+  at: Date,
+): Promise<JudgedWorker[]> {
+  const { ec2, cloudwatch, config } = deps;
+  const settings = fleetSpec(config, fleet).idle;
   const workers = (await listFleetWorkers(ec2, { managedBy: config.managedBy, fleet })).filter(
     (worker) => worker.state === 'running',
   );
@@ -94,7 +97,7 @@ async function reapFleet(
           settings.cpu.windowMinutes,
           at,
         );
-  const judged = workers.map((worker) => {
+  return workers.map((worker) => {
     const data = metrics.get(worker.instanceId);
     return {
       worker,
@@ -110,6 +113,20 @@ async function reapFleet(
       ),
     };
   });
+}
+
+async function reapFleet(
+  deps: ReapDependencies,
+  fleet: string,
+  spec: FleetSpec,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  dryRun: boolean,
+): Promise<FleetReapResult> {
+  const { ec2, sns, logger, config, now } = deps;
+  const at = now();
+  const settings = spec.idle;
+  const judged = await judgeFleet(deps, fleet, heartbeats, at);
+  const workers = judged.map(({ worker }) => worker);
   const plan = planReaping(settings, judged, at);
   for (const action of plan) {
     logger.info('idle verdict', {
