@@ -24,3 +24,8 @@ export class UnknownFleetError extends Error {
     super(`unknown fleet "${fleet}"; this deployment manages: ${knownFleets.join(', ') || '(none)'}`);
   }
 }
+
+/** An instance id that is not a live worker of this deployment: unknown to EC2, or not carrying its tag. */
+export class NotAWorkerError extends Error {
+  override name = 'NotAWorkerError';
+}

@@ -10,6 +10,7 @@ export type NotificationKind =
   | 'idle-warning'
   | 'idle-terminated'
   | 'idle-dry-run'
+  | 'drained'
   | 'access-after-termination'
   | 'imdsv1-credentials'
   | 'access-denied-burst';

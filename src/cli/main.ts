@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { CLIENT_DEFAULTS } from '../aws/clients';
+import type { Config } from '../config';
+import { launchWorkers } from '../fleet/launch-workers';
+import { reapIdleWorkers } from '../fleet/reap-idle-workers';
+import { logger } from '../logger';
+import { loadDeployment } from './deployment';
+import { drainWorker } from './drain-worker';
+import { type FleetStatus, fleetStatus } from './fleet-status';
+
+export interface CliOutput {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+const COMMON = `Options:
+  --stage <stage>     the deployment's stage (default: dev)
+  --region <region>   AWS region (default: AWS_REGION or the profile's)
+  --profile <name>    AWS profile (default: AWS_PROFILE, then the standard credential chain)
+  --json              machine-readable output
+  --verbose           the core's structured JSON logs
+  --help              this help
+AWS_ENDPOINT_URL is honoured (the local emulator, for instance).`;
+
+const HELP: Readonly<Record<string, string>> = {
+  '': `Usage: worker-fleet <command> [options]
+
+Commands:
+  status [--fleet <fleet>]                 workers, idle verdicts, interruptions and risky pools
+  launch --fleet <fleet> [--count <n>]     launch workers now (to the target, or n more)
+  reap --fleet <fleet> [--dry-run]         judge and reap idle workers now
+  drain <instance-id>                      mark one worker as retired and terminate it
+
+${COMMON}`,
+  status: `Usage: worker-fleet status [--fleet <fleet>]\n\nEvery running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle\nreaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.\n\n${COMMON}`,
+  launch: `Usage: worker-fleet launch --fleet <fleet> [--count <n>]\n\nBrings the fleet to its target capacity, or launches n more workers (bounded by maxCapacity), through the\nlauncher's own code.\n\n${COMMON}`,
+  reap: `Usage: worker-fleet reap --fleet <fleet> [--dry-run]\n\nOne run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.\n--dry-run reports what it would do and changes nothing.\n\n${COMMON}`,
+  drain: `Usage: worker-fleet drain <instance-id>\n\nMarks a worker of this deployment as retired (so it is not replaced) and terminates it. Instances without the\ndeployment's managed-by tag are refused.\n\n${COMMON}`,
+};
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Errors that are the operator's input or environment, printed as their message alone. */
+const EXPECTED_ERRORS = new Set([
+  'ConfigError',
+  'InvalidEventError',
+  'UnknownFleetError',
+  'NotAWorkerError',
+  'DeploymentNotFoundError',
+]);
+
+function table(rows: readonly Record<string, string>[]): string {
+  const first = rows[0];
+  if (first === undefined) return '';
+  const columns = Object.keys(first);
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((column) => column.toUpperCase())),
+    ...rows.map((row) => line(columns.map((c) => row[c] ?? ''))),
+  ].join('\n');
+}
+
+const minutes = (value: number | undefined) => (value === undefined ? '-' : `${value}m`);
+
+function statusText(statuses: readonly FleetStatus[]): string {
+  const parts: string[] = [];
+  for (const status of statuses) {
+    parts.push(
+      `fleet ${status.fleet}: ${status.workers.length} running, target ${status.targetCapacity}${
+        status.maxCapacity === undefined ? '' : `, max ${status.maxCapacity}`
+      }`,
+    );
+    if (status.workers.length > 0) {
+      parts.push(
+        table(
+          status.workers.map((worker) => ({
+            instance: worker.instanceId,
+            type: worker.instanceType,
+            az: worker.availabilityZone,
+            market: worker.market,
+            state: worker.state,
+            age: minutes(worker.ageMinutes),
+            heartbeat:
+              worker.heartbeatMinutesAgo === undefined
+                ? 'none'
+                : `${worker.heartbeatMinutesAgo}m ago${worker.heartbeatStatus === undefined ? '' : ` (${worker.heartbeatStatus})`}`,
+            verdict: worker.idleSince === undefined ? worker.verdict : `${worker.verdict}, marked`,
+            why: worker.explanation,
+            interruption:
+              [
+                worker.interruption === undefined ? '' : `interrupted (${worker.interruption})`,
+                worker.replacedBy === undefined ? '' : `replaced by ${worker.replacedBy}`,
+                worker.replaces === undefined ? '' : `replaces ${worker.replaces}`,
+              ]
+                .filter((text) => text !== '')
+                .join(', ') || '-',
+          })),
+        ),
+      );
+    }
+    const risky = status.riskyPools.map((pool) => `  ${pool.pool}: score ${pool.score}, ${pool.reason}`);
+    parts.push(risky.length === 0 ? 'risky pools: none' : ['risky pools:', ...risky].join('\n'), '');
+  }
+  return parts.join('\n');
+}
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        stage: { type: 'string', default: 'dev' },
+        region: { type: 'string' },
+        profile: { type: 'string' },
+        fleet: { type: 'string' },
+        count: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Runs one CLI command; resolves to the process exit code (0 done, 1 failed, 2 usage). */
+export async function runCli(argv: readonly string[], io: CliOutput): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    const { values, positionals } = parse(argv);
+    json = values.json;
+    const [command = '', ...rest] = positionals;
+    if (values.help || command === '' || command === 'help') {
+      const topic = command === 'help' ? (rest[0] ?? '') : command;
+      io.out(HELP[topic] ?? HELP[''] ?? '');
+      return command === '' && !values.help ? 2 : 0;
+    }
+    if (!(command in HELP)) throw new UsageError(`unknown command "${command}"`);
+    const count = values.count === undefined ? undefined : Number(values.count);
+    if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
+      throw new UsageError(`--count must be a whole number above 0, not "${values.count}"`);
+    }
+    if ((command === 'launch' || command === 'reap') && values.fleet === undefined) {
+      throw new UsageError(`${command} needs --fleet <fleet>`);
+    }
+    if (command === 'drain' && rest.length !== 1) throw new UsageError('drain needs exactly one instance id');
+
+    if (values.profile !== undefined) process.env.AWS_PROFILE = values.profile;
+    logger.setLogLevel(values.verbose ? 'INFO' : 'SILENT');
+    const settings = {
+      ...CLIENT_DEFAULTS,
+      ...(values.region === undefined ? {} : { region: values.region }),
+    };
+    const lambda = new LambdaClient(settings);
+    const region = await lambda.config.region().catch(() => {
+      throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
+    });
+    const config: Config = await loadDeployment(lambda, values.stage, region);
+    const clients = {
+      ec2: new EC2Client({ ...settings, region }),
+      s3: new S3Client({ ...settings, region }),
+      sns: new SNSClient({ ...settings, region }),
+      ssm: new SSMClient({ ...settings, region }),
+      cloudwatch: new CloudWatchClient({ ...settings, region }),
+    };
+    const deps = { ...clients, config, logger, now: () => new Date() };
+    const fleets = values.fleet === undefined ? Object.keys(config.fleets) : [values.fleet];
+
+    let result: unknown;
+    let text: string;
+    switch (command) {
+      case 'status': {
+        const statuses = await fleetStatus(deps, fleets, new Date());
+        result = statuses;
+        text = statusText(statuses);
+        break;
+      }
+      case 'launch': {
+        const [launched] = await launchWorkers(deps, {
+          kind: 'direct',
+          id: `cli-${randomUUID()}`,
+          fleet: values.fleet,
+          ...(count === undefined ? {} : { count }),
+        });
+        result = launched;
+        text = `fleet ${launched?.fleet}: ${launched?.status}, launched ${launched?.launched.length ?? 0}${
+          launched?.launched.length
+            ? `: ${launched.launched.map((worker) => worker.instanceId).join(' ')}`
+            : ''
+        }`;
+        break;
+      }
+      case 'reap': {
+        const [reaped] = await reapIdleWorkers(deps, { fleet: values.fleet, dryRun: values['dry-run'] });
+        result = reaped;
+        const ids = (list: readonly { instanceId: string }[] = []) =>
+          list.map((w) => w.instanceId).join(' ') || '-';
+        text = [
+          `fleet ${reaped?.fleet}${reaped?.dryRun ? ' (dry run)' : ''}: ${reaped?.workers} workers judged`,
+          `marked idle: ${ids(reaped?.marked)}`,
+          `terminated: ${ids(reaped?.dryRun ? reaped.wouldTerminate : reaped?.terminated)}${reaped?.dryRun ? ' (would)' : ''}`,
+        ].join('\n');
+        break;
+      }
+      default: {
+        const drained = await drainWorker(deps, rest[0] ?? '');
+        result = drained;
+        text = `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}`;
+      }
+    }
+    io.out(json ? JSON.stringify(result, null, 2) : text);
+    return 0;
+  } catch (error) {
+    const failure = error as Error;
+    const usage = failure.name === 'UsageError';
+    const message =
+      usage || EXPECTED_ERRORS.has(failure.name)
+        ? failure.message
+        : failure.name === 'CredentialsProviderError'
+          ? 'no AWS credentials: pass --profile, set AWS_PROFILE, or configure the standard credential chain'
+          : `${failure.name}: ${failure.message}`;
+    io.err(
+      json
+        ? JSON.stringify({ error: failure.name, message })
+        : `worker-fleet: ${message}${usage ? ' (see --help)' : ''}`,
+    );
+    return usage ? 2 : 1;
+  }
+}

@@ -1,0 +1,260 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { recordPoolEvents } from '../../src/aws/pool-memory-store';
+import { runCli } from '../../src/cli/main';
+import { launchWorkers } from '../../src/fleet/launch-workers';
+import { TAG } from '../../src/fleet/tags';
+import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { clientConfig, useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+let world: FleetWorld;
+
+function fleets() {
+  return {
+    batch: {
+      ami: world.imageId,
+      instanceTypes: ['c7g.large'],
+      subnets: [world.subnets[0]?.subnetId],
+      market: 'spot',
+      targetCapacity: 2,
+      maxCapacity: 6,
+      agent: { enabled: false },
+      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
+    },
+  };
+}
+
+/** A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it. */
+async function deployLauncher(stage = 'test') {
+  const settings = clientConfig(emulator());
+  const role = await new IAMClient(settings).send(
+    new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
+  );
+  const config = world.config(fleets());
+  await new LambdaClient(settings).send(
+    new CreateFunctionCommand({
+      FunctionName: `worker-fleet-${stage}-launchWorkers`,
+      Runtime: 'nodejs20.x',
+      Role: role.Role?.Arn,
+      Handler: 'launch-workers.handler',
+      Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
+      Environment: {
+        Variables: {
+          WORKER_FLEET_STAGE: config.stage,
+          WORKER_FLEET_FLEETS: JSON.stringify(fleets()),
+          WORKER_FLEET_INSTANCE_PROFILE_ARN: config.instanceProfileArn,
+          WORKER_FLEET_TOPIC_ARN: config.topicArn,
+          WORKER_FLEET_STATE_BUCKET: config.stateBucket,
+          WORKER_FLEET_FLEET_BUCKET: config.fleetBucket,
+          WORKER_FLEET_LOG_BUCKET: config.logBucket,
+          WORKER_FLEET_WORKER_ROLE: config.workerRoleName,
+        },
+      },
+    }),
+  );
+}
+
+async function cli(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--stage', 'test', ...args], {
+    out: (text) => out.push(text),
+    err: (text) => err.push(text),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function launch(count: number): Promise<string[]> {
+  const [result] = await launchWorkers(world.deps(fleets()), {
+    kind: 'direct',
+    id: `setup-${count}`,
+    fleet: 'batch',
+    target: count,
+  });
+  return (result?.launched ?? []).map((worker) => worker.instanceId);
+}
+
+const heartbeat = (instanceId: string, status: string) =>
+  world.s3.send(
+    new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: status }),
+  );
+
+beforeEach(async () => {
+  world = await createFleetWorld(emulator());
+  process.env.AWS_ENDPOINT_URL = emulator().endpoint;
+  await deployLauncher();
+});
+
+afterAll(() => {
+  delete process.env.AWS_ENDPOINT_URL;
+});
+
+describe('npx worker-fleet', () => {
+  it('status shows every worker with its heartbeat, verdict, interruption and replacement, and the risky pools', async () => {
+    const [busy, interrupted] = await launch(2);
+    await heartbeat(busy ?? '', 'busy');
+    await heartbeat(interrupted ?? '', 'idle');
+    await world.ec2.send(
+      new CreateTagsCommand({
+        Resources: [interrupted ?? ''],
+        Tags: [
+          { Key: TAG.interruptedAt, Value: new Date().toISOString() },
+          { Key: TAG.interruption, Value: 'terminate' },
+        ],
+      }),
+    );
+    await world.ec2.send(
+      new CreateTagsCommand({
+        Resources: [busy ?? ''],
+        Tags: [{ Key: TAG.replaces, Value: interrupted ?? '' }],
+      }),
+    );
+    const subnet = world.subnets[0]?.subnetId ?? '';
+    await recordPoolEvents(
+      world.s3,
+      world.stateBucket,
+      'worker-fleet-test',
+      [{ pool: { instanceType: 'c7g.large', subnetId: subnet }, kind: 'interruption' }],
+      new Date(),
+    );
+
+    const { code, out } = await cli('status', '--fleet', 'batch');
+
+    expect(code).toBe(0);
+    expect(out).toContain('fleet batch: 2 running, target 2, max 6');
+    const rows = out.split('\n');
+    expect(rows.find((row) => row.startsWith(busy ?? '-'))).toMatch(
+      new RegExp(`c7g\\.large .*spot .*running .*0m ago \\(busy\\) +busy .*replaces ${interrupted}`),
+    );
+    expect(rows.find((row) => row.startsWith(interrupted ?? '-'))).toMatch(
+      new RegExp(`0m ago \\(idle\\) +idle .*interrupted \\(terminate\\), replaced by ${busy}`),
+    );
+    expect(out).toContain(`c7g.large@${subnet}: score 1, 1 interruption in the last 1h`);
+  });
+
+  it('status --json gives the same for scripts', async () => {
+    const [worker] = await launch(1);
+
+    const { code, out } = await cli('status', '--json');
+
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual([
+      expect.objectContaining({
+        fleet: 'batch',
+        targetCapacity: 2,
+        workers: [expect.objectContaining({ instanceId: worker, market: 'spot', verdict: 'unknown' })],
+        riskyPools: [],
+      }),
+    ]);
+  });
+
+  it('launch runs the launcher: to the target, or a count more', async () => {
+    const first = await cli('launch', '--fleet', 'batch');
+    const second = await cli('launch', '--fleet', 'batch', '--count', '3', '--json');
+
+    expect(first).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^fleet batch: launched, launched 2: i-/),
+    });
+    expect(JSON.parse(second.out)).toMatchObject({ status: 'launched', launched: [{}, {}, {}] });
+    const launched = await world.instances({ tag: TAG.managedBy, value: 'worker-fleet-test' });
+    expect(launched).toHaveLength(5);
+    expect(launched.every((instance) => instance.Tags?.some((tag) => tag.Value?.startsWith('cli-')))).toBe(
+      true,
+    );
+  });
+
+  it('reap --dry-run says what it would do and changes nothing; reap marks the idle workers', async () => {
+    const workers = await launch(2);
+    for (const worker of workers) await heartbeat(worker, 'idle');
+
+    const dry = await cli('reap', '--fleet', 'batch', '--dry-run');
+    const untouched = await world.instances({ tag: TAG.idleSince, value: '*' });
+    const real = await cli('reap', '--fleet', 'batch');
+
+    expect(dry).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('fleet batch (dry run): 2 workers judged'),
+    });
+    expect(untouched).toEqual([]);
+    expect(real.out).toContain(`marked idle: ${workers.join(' ')}`);
+    const marked = await world.instances();
+    expect(marked.every((instance) => instance.Tags?.some((tag) => tag.Key === TAG.idleSince))).toBe(true);
+  });
+
+  it('drain marks a worker as retired, terminates it and tells the topic', async () => {
+    const [worker] = await launch(1);
+
+    const { code, out } = await cli('drain', worker ?? '');
+
+    expect({ code, out }).toEqual({ code: 0, out: `${worker} (fleet batch): terminated` });
+    const [instance] = await world.instances();
+    expect(instance?.State?.Name).toMatch(/shutting-down|terminated/);
+    expect(instance?.Tags).toContainEqual({ Key: TAG.idleReason, Value: 'drained-by-operator' });
+    expect((await world.notifications()).map((notification) => notification.kind)).toContain('drained');
+  });
+
+  it("refuses to drain an instance that is not this deployment's worker, and changes nothing", async () => {
+    const stranger = await world.ec2.send(
+      new RunInstancesCommand({ ImageId: world.imageId, MinCount: 1, MaxCount: 1 }),
+    );
+    const strangerId = stranger.Instances?.[0]?.InstanceId ?? '';
+
+    const refused = await cli('drain', strangerId);
+    const unknown = await cli('drain', 'i-0123456789abcdef0');
+
+    expect(refused).toEqual({
+      code: 1,
+      out: '',
+      err: `worker-fleet: ${strangerId} is not a worker of worker-fleet-test; nothing was changed`,
+    });
+    expect(unknown).toMatchObject({ code: 1, err: 'worker-fleet: no such instance: i-0123456789abcdef0' });
+    const [instance] = await world.instances();
+    expect(instance?.State?.Name).toBe('running');
+    expect(instance?.Tags ?? []).toEqual([]);
+  });
+
+  it.each([
+    [['status', '--fleet', 'nightly'], 1, 'unknown fleet "nightly"; this deployment manages: batch'],
+    [['status', '--stage', 'prod'], 1, 'no worker-fleet deployment for stage "prod" in us-east-1'],
+    [['launch'], 2, 'launch needs --fleet <fleet> (see --help)'],
+    [
+      ['launch', '--fleet', 'batch', '--count', 'two'],
+      2,
+      '--count must be a whole number above 0, not "two"',
+    ],
+    [['scale'], 2, 'unknown command "scale"'],
+    [['status', '--colour'], 2, "Unknown option '--colour'"],
+  ])('%j fails with exit %i and a clear message', async (args, exit, message) => {
+    const { code, err } = await cli(...(args as string[]));
+
+    expect(code).toBe(exit);
+    expect(err).toContain(message);
+  });
+
+  it('runs as a command: help for every command, and a clear error without credentials', () => {
+    const bin = join(__dirname, '../../bin/worker-fleet.mjs');
+    const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+      spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+    for (const command of ['status', 'launch', 'reap', 'drain']) {
+      const help = run([command, '--help']);
+      expect({ command, code: help.status }).toEqual({ command, code: 0 });
+      expect(help.stdout).toContain(`Usage: worker-fleet ${command}`);
+    }
+    const noCredentials = run(['status', '--region', 'us-east-1'], {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_CONFIG_FILE: '/nonexistent',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    });
+    expect(noCredentials.status).toBe(1);
+    expect(noCredentials.stderr).toContain('no AWS credentials');
+  });
+});
