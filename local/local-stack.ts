@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { parse, stringify } from 'yaml';
+import { accessLogLine, workerSession } from './access-log';
 import { seedAccount } from './account';
 import { Emulator, emulatorClientConfig } from './emulator';
 import { runServerless } from './serverless-cli';
@@ -120,6 +122,48 @@ async function main(keep: boolean): Promise<void> {
       `second run: ${JSON.stringify(second)}`,
     );
     step('schedule fired again', `fleet batch at capacity (${second.active} workers), launched nothing`);
+
+    // An access log file lands in the log bucket (S3 writes none locally: the workers' requests are generated), and
+    // logS3Access gets the event EventBridge delivers for it (the emulator's CloudFormation leaves the bucket's
+    // notifications off, so the event is the sample's, naming the deployed bucket and the file).
+    const logBucket = physicalId('LogBucket');
+    const fleetBucket = physicalId('FleetBucket');
+    const logKey = 'fleet/2026-11-25-10-05-12-5A7E1B3C9D2F4E60';
+    const lines = first.launched.flatMap((worker, n) =>
+      ['REST.PUT.OBJECT', 'REST.GET.OBJECT'].map((operation) =>
+        accessLogLine({
+          bucket: fleetBucket,
+          time: new Date(),
+          requester: workerSession(physicalId('WorkerRole'), worker.instanceId),
+          operation,
+          key: `results/part-${n}.json`,
+          status: 200,
+          bytes: 1024,
+          remoteIp: `10.0.0.${n + 10}`,
+          requestId: `LOCAL${n}${operation.length}`,
+        }),
+      ),
+    );
+    await new S3Client({ ...settings, forcePathStyle: true }).send(
+      new PutObjectCommand({ Bucket: logBucket, Key: logKey, Body: `${lines.join('\n')}\n` }),
+    );
+    const delivered = JSON.parse(readFileSync(join(ROOT, 'events', 's3-access-log-delivered.json'), 'utf8'));
+    delivered.detail.bucket.name = logBucket;
+    delivered.detail.object.key = logKey;
+    const access = await import('../src/handlers/log-s3-access');
+    const logged = await access.handler(delivered, {
+      ...context,
+      awsRequestId: 'local-3',
+      functionName: `worker-fleet-${STAGE}-logS3Access`,
+    });
+    check(
+      logged.records === lines.length && logged.attributed === lines.length && logged.malformed === 0,
+      `access log: ${JSON.stringify(logged)}`,
+    );
+    step(
+      'access log delivered',
+      `${logged.records} accesses logged, ${logged.attributed} attributed to workers`,
+    );
 
     if (keep) {
       step('emulator kept running', 'press Ctrl-C to stop it');

@@ -16,5 +16,6 @@ describe('npm start', () => {
     expect(output).toMatch(/stack deployed: worker-fleet-local, \d+ resources/);
     expect(output).toContain('schedule fired: launched 4 workers for fleet batch');
     expect(output).toContain('schedule fired again: fleet batch at capacity (4 workers), launched nothing');
+    expect(output).toContain('access log delivered: 8 accesses logged, 8 attributed to workers');
   }, 150_000);
 });
