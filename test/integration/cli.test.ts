@@ -35,7 +35,6 @@ async function deployLauncher(stage = 'test') {
   const role = await new IAMClient(settings).send(
     new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
   );
-  const config = world.config(fleets());
   await new LambdaClient(settings).send(
     new CreateFunctionCommand({
       FunctionName: `worker-fleet-${stage}-launchWorkers`,
@@ -43,18 +42,7 @@ async function deployLauncher(stage = 'test') {
       Role: role.Role?.Arn,
       Handler: 'launch-workers.handler',
       Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: {
-        Variables: {
-          WORKER_FLEET_STAGE: config.stage,
-          WORKER_FLEET_FLEETS: JSON.stringify(fleets()),
-          WORKER_FLEET_INSTANCE_PROFILE_ARN: config.instanceProfileArn,
-          WORKER_FLEET_TOPIC_ARN: config.topicArn,
-          WORKER_FLEET_STATE_BUCKET: config.stateBucket,
-          WORKER_FLEET_FLEET_BUCKET: config.fleetBucket,
-          WORKER_FLEET_LOG_BUCKET: config.logBucket,
-          WORKER_FLEET_WORKER_ROLE: config.workerRoleName,
-        },
-      },
+      Environment: { Variables: world.env(fleets()) },
     }),
   );
 }

@@ -57,6 +57,8 @@ export interface FleetWorld extends SeededAccount {
   reapDeps(fleets: Record<string, unknown>, now: () => Date, env?: Record<string, string>): ReapDependencies;
   readonly cloudwatch: CloudWatchClient;
   config(fleets: Record<string, unknown>, env?: Record<string, string>): Config;
+  /** The environment a deployed function runs with (WORKER_FLEET_*), for these fleets. */
+  env(fleets: Record<string, unknown>): Record<string, string>;
   /** Every notification published since the world was made (drains the subscribed queue). */
   notifications(): Promise<ReceivedNotification[]>;
   /** Every `Worker Draining` event put on the default bus since the world was made (their `detail`). */
@@ -146,19 +148,19 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const received: ReceivedNotification[] = [];
   const draining: Record<string, unknown>[] = [];
 
-  const config = (fleets: Record<string, unknown>, env: Record<string, string> = {}) =>
-    loadConfig({
-      ...env,
-      WORKER_FLEET_STAGE: 'test',
-      WORKER_FLEET_FLEETS: JSON.stringify(fleets),
-      WORKER_FLEET_INSTANCE_PROFILE_ARN: instanceProfileArn,
-      WORKER_FLEET_TOPIC_ARN: topicArn,
-      WORKER_FLEET_STATE_BUCKET: stateBucket,
-      WORKER_FLEET_FLEET_BUCKET: fleetBucket,
-      WORKER_FLEET_LOG_BUCKET: logBucket,
-      WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
-      AWS_REGION: 'us-east-1',
-    });
+  /** The environment a deployed function runs with, for these fleets. */
+  const env = (fleets: Record<string, unknown>): Record<string, string> => ({
+    WORKER_FLEET_STAGE: 'test',
+    WORKER_FLEET_FLEETS: JSON.stringify(fleets),
+    WORKER_FLEET_INSTANCE_PROFILE_ARN: instanceProfileArn,
+    WORKER_FLEET_TOPIC_ARN: topicArn,
+    WORKER_FLEET_STATE_BUCKET: stateBucket,
+    WORKER_FLEET_FLEET_BUCKET: fleetBucket,
+    WORKER_FLEET_LOG_BUCKET: logBucket,
+    WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
+  });
+  const config = (fleets: Record<string, unknown>, overrides: Record<string, string> = {}) =>
+    loadConfig({ ...overrides, ...env(fleets), AWS_REGION: 'us-east-1' });
 
   return {
     ec2,
@@ -175,6 +177,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     securityGroupId,
     instanceProfileArn,
     topicArn,
+    env,
     config,
     deps: (fleets) => ({ ec2, ssm, sns, s3, logger, config: config(fleets), now: () => new Date() }),
     cloudwatch,

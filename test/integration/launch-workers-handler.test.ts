@@ -27,17 +27,7 @@ describe('launchWorkers handler', () => {
         targetCapacity: 1,
       },
     });
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: emulator().endpoint,
-      WORKER_FLEET_STAGE: 'test',
-      WORKER_FLEET_FLEETS: JSON.stringify(fleets),
-      WORKER_FLEET_INSTANCE_PROFILE_ARN: world.instanceProfileArn,
-      WORKER_FLEET_TOPIC_ARN: world.topicArn,
-      WORKER_FLEET_STATE_BUCKET: world.stateBucket,
-      WORKER_FLEET_FLEET_BUCKET: world.fleetBucket,
-      WORKER_FLEET_LOG_BUCKET: 'worker-fleet-test-logs',
-      WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
-    });
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
 
     const results = await handler(sample('launch-direct.json'), context);
 
