@@ -115,7 +115,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
         agent: { enabled: false },
       },
     }),
-    WORKER_FLEET_INSTANCE_PROFILE_ARN: profile.InstanceProfile?.Arn,
+    WORKER_FLEET_INSTANCE_PROFILE: profile.InstanceProfile?.InstanceProfileName,
     WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
     WORKER_FLEET_STATE_BUCKET: 'bench-state',
     WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',

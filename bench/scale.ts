@@ -98,7 +98,7 @@ export async function benchScale(
         idle: { heartbeatTimeoutMinutes: 120, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
       },
     }),
-    WORKER_FLEET_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/bench',
+    WORKER_FLEET_INSTANCE_PROFILE: 'bench',
     WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
     WORKER_FLEET_STATE_BUCKET: 'bench-state',
     WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',

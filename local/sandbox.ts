@@ -227,10 +227,10 @@ async function main(keep: boolean): Promise<void> {
     const workers = launched.launched;
     // Read from the requests: the emulator shows the profile on the first instance of each request only.
     const profiles = new Set(
-      emulator.sent('RunInstances').map(({ params }) => params.get('IamInstanceProfile.Arn')),
+      emulator.sent('RunInstances').map(({ params }) => params.get('IamInstanceProfile.Name')),
     );
     check(
-      profiles.size === 1 && profiles.has(environment.WORKER_FLEET_INSTANCE_PROFILE_ARN ?? ''),
+      profiles.size === 1 && profiles.has(environment.WORKER_FLEET_INSTANCE_PROFILE ?? ''),
       `workers launched without the instance profile: ${[...profiles].join(', ')}`,
     );
     const launchNotices = await newNotifications();

@@ -7,7 +7,8 @@ export interface Config {
   /** Value of the managed-by tag: the ownership mark of this deployment (`worker-fleet-<stage>`). */
   readonly managedBy: string;
   readonly fleets: Readonly<Record<string, FleetSpec>>;
-  readonly instanceProfileArn: string;
+  /** The instance profile workers carry, by name (a `Ref`, which `serverless invoke local` can resolve). */
+  readonly instanceProfile: string;
   readonly topicArn: string;
   /** worker-fleet's own state (claims, pool memory); workers cannot reach it. */
   readonly stateBucket: string;
@@ -24,7 +25,7 @@ export interface Config {
 }
 
 const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
-const INSTANCE_PROFILE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]+$/;
+const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
@@ -67,11 +68,11 @@ export function loadConfig(env: Env = process.env): Config {
     stage,
     managedBy: `worker-fleet-${stage}`,
     fleets: Object.freeze(parseFleets(env.WORKER_FLEET_FLEETS)),
-    instanceProfileArn: required(
+    instanceProfile: required(
       env,
-      'WORKER_FLEET_INSTANCE_PROFILE_ARN',
-      INSTANCE_PROFILE_ARN,
-      'an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>)',
+      'WORKER_FLEET_INSTANCE_PROFILE',
+      INSTANCE_PROFILE_NAME,
+      'an instance profile name',
     ),
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),

@@ -87,7 +87,7 @@ export function runInstancesInput(
     MinCount: request.count,
     MaxCount: request.count,
     ClientToken: request.clientToken,
-    IamInstanceProfile: { Arn: config.instanceProfileArn },
+    IamInstanceProfile: { Name: config.instanceProfile },
     MetadataOptions: {
       HttpTokens: 'required',
       HttpEndpoint: 'enabled',

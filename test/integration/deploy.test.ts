@@ -23,7 +23,7 @@ function fleetsFile(): string {
   writeFileSync(
     file,
     [
-      'deploytest:',
+      'batch:',
       '  ami: ami-0123456789abcdef0',
       '  instanceTypes: [t4g.small]',
       '  subnets: [subnet-0123456789abcdef0]',
@@ -148,6 +148,29 @@ describe('serverless deploy to the emulator', () => {
       expect(targets[0]?.DeadLetterConfig?.Arn).toMatch(/event-delivery-failures$/);
     }
   });
+
+  it('lets serverless invoke local run a function with a sample event against the deployed stack', async () => {
+    const env = { WORKER_FLEET_FLEETS_FILE: fleetsFile() };
+    const deployed = await runServerless(
+      emulator(),
+      ['deploy', '--stage', 'test', '--region', 'us-east-1'],
+      env,
+    );
+    expect(deployed.code).toBe(0);
+
+    // The environment's Refs resolve against the stack, and the ESM bundle (.mjs) is what runs.
+    const run = await runServerless(
+      emulator(),
+      ['invoke', 'local', '-f', 'reapIdleWorkers', '-p', 'events/reap-direct.json', '--stage', 'test'],
+      env,
+    );
+    expect({ code: run.code, output: run.output }).toEqual({
+      code: 0,
+      output: expect.stringContaining('"fleet": "batch"'),
+    });
+    expect(run.output).toContain('"dryRun": true');
+    expect(run.output).toContain('"workers": 0');
+  }, 120_000);
 
   it('refuses to package an invalid fleet, naming the field', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'worker-fleet-')), 'fleets.yml');

@@ -47,7 +47,7 @@ export interface FleetWorld extends SeededAccount {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRoleName: string;
-  readonly instanceProfileArn: string;
+  readonly instanceProfile: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
@@ -106,7 +106,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       RoleName: 'worker-fleet-test-worker',
     }),
   );
-  const instanceProfileArn = profile.InstanceProfile?.Arn ?? '';
+  const instanceProfile = profile.InstanceProfile?.InstanceProfileName ?? '';
 
   const topic = await sns.send(new CreateTopicCommand({ Name: 'worker-fleet-test' }));
   const topicArn = topic.TopicArn ?? '';
@@ -152,7 +152,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const env = (fleets: Record<string, unknown>): Record<string, string> => ({
     WORKER_FLEET_STAGE: 'test',
     WORKER_FLEET_FLEETS: JSON.stringify(fleets),
-    WORKER_FLEET_INSTANCE_PROFILE_ARN: instanceProfileArn,
+    WORKER_FLEET_INSTANCE_PROFILE: instanceProfile,
     WORKER_FLEET_TOPIC_ARN: topicArn,
     WORKER_FLEET_STATE_BUCKET: stateBucket,
     WORKER_FLEET_FLEET_BUCKET: fleetBucket,
@@ -175,7 +175,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     subnets,
     keyName,
     securityGroupId,
-    instanceProfileArn,
+    instanceProfile,
     topicArn,
     env,
     config,

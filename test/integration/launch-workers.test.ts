@@ -70,12 +70,13 @@ describe('launchWorkers', () => {
     );
     // The emulator shows the profile on the first instance of each request only; every request asks for it.
     expect(
-      instances.filter((instance) => instance.IamInstanceProfile?.Arn !== undefined).length,
+      instances.filter((instance) => instance.IamInstanceProfile?.Arn?.endsWith(`/${world.instanceProfile}`))
+        .length,
     ).toBeGreaterThan(0);
     const requests = emulator().sent('RunInstances');
     expect(requests).toHaveLength(2);
     for (const { params } of requests) {
-      expect(params.get('IamInstanceProfile.Arn')).toBe(world.instanceProfileArn);
+      expect(params.get('IamInstanceProfile.Name')).toBe(world.instanceProfile);
       expect(params.get('MetadataOptions.HttpTokens')).toBe('required');
       expect(params.get('MetadataOptions.HttpPutResponseHopLimit')).toBe('1');
       expect(params.get('InstanceMarketOptions.MarketType')).toBe('spot');

@@ -17,7 +17,7 @@ export function envWith(
   return {
     WORKER_FLEET_STAGE: 'dev',
     WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson() }),
-    WORKER_FLEET_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/worker-fleet-dev-worker',
+    WORKER_FLEET_INSTANCE_PROFILE: 'worker-fleet-dev-worker',
     WORKER_FLEET_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:worker-fleet-dev',
     AWS_REGION: 'us-east-1',
     WORKER_FLEET_STATE_BUCKET: 'worker-fleet-dev-state',

@@ -24,7 +24,7 @@ describe('runInstancesInput', () => {
     expect(input).toMatchObject({
       MinCount: 2,
       MaxCount: 2,
-      IamInstanceProfile: { Arn: config.instanceProfileArn },
+      IamInstanceProfile: { Name: config.instanceProfile },
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
       InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time' } },
       ClientToken: 'token',
