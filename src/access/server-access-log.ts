@@ -6,6 +6,8 @@
  * the lines around it.
  */
 
+import { StringDecoder } from 'node:string_decoder';
+
 export interface ServerAccessLogEntry {
   readonly bucketOwner: string;
   readonly bucket: string;
@@ -130,6 +132,14 @@ function isoTime(value: string | undefined): string | undefined {
   return month === undefined || sign === 0 || Number.isNaN(at) ? undefined : new Date(at).toISOString();
 }
 
+/** Lines of one log share their second: the last time read and its ISO form. */
+let lastTime: { raw: string; iso: string | undefined } = { raw: '', iso: undefined };
+
+function cachedIsoTime(value: string | undefined): string | undefined {
+  if (value !== lastTime.raw) lastTime = { raw: value ?? '', iso: isoTime(value) };
+  return lastTime.iso;
+}
+
 function decodedKey(value: string | undefined): string {
   const raw = text(value);
   if (!raw.includes('%')) return raw;
@@ -146,7 +156,7 @@ export function parseServerAccessLogLine(line: string): ServerAccessLogEntry | {
   if (values === undefined) return { error: 'unclosed quote or bracket (truncated line?)' };
   if (values.length < REQUIRED_FIELDS)
     return { error: `${values.length} fields, at least ${REQUIRED_FIELDS} expected` };
-  const time = isoTime(values[2]);
+  const time = cachedIsoTime(values[2]);
   if (time === undefined) return { error: `time "${values[2]}" is not dd/Mon/yyyy:HH:MM:SS +zzzz` };
   const httpStatus = count(values[9]);
   if (Number.isNaN(httpStatus) || (httpStatus !== undefined && (httpStatus < 100 || httpStatus > 599))) {
@@ -197,7 +207,9 @@ const ERROR_TEXT = 200;
 export async function* parseServerAccessLog(
   chunks: AsyncIterable<Uint8Array | string>,
 ): AsyncGenerator<ParsedLogLine> {
-  const decoder = new TextDecoder();
+  // StringDecoder, not TextDecoder: its strings of ASCII text are one byte per character, which every later
+  // slice, search and decode of the line is faster on.
+  const decoder = new StringDecoder('utf8');
   let pending = '';
   let line = 0;
   const parse = (textLine: string): ParsedLogLine | undefined => {
@@ -210,7 +222,7 @@ export async function* parseServerAccessLog(
       : { line, entry: parsed };
   };
   for await (const chunk of chunks) {
-    pending += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk);
     let start = 0;
     for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n', start)) {
       const result = parse(pending.slice(start, end));
@@ -219,7 +231,7 @@ export async function* parseServerAccessLog(
     }
     pending = pending.slice(start);
   }
-  pending += decoder.decode();
+  pending += decoder.end();
   if (pending !== '') {
     const result = parse(pending);
     if (result !== undefined) yield result;
