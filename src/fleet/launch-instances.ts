@@ -6,6 +6,7 @@ import { composeUserData } from '../agent/user-data';
 import { type InstanceType, runInstances, type Worker } from '../aws/ec2-workers';
 import { resolveImageId } from '../aws/image';
 import { loadPoolMemory, recordPoolEvents } from '../aws/pool-memory-store';
+import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
 import { clientToken } from './client-token';
 import type { FleetSpec } from './fleet-spec';
@@ -200,15 +201,24 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
   };
 
   const launched = (await Promise.all(chunks.map(launchChunk))).flat();
-  await recordPoolEvents(
-    s3,
-    config.stateBucket,
-    config.managedBy,
-    capacityErrors
-      .filter(({ pool }) => pool.market === 'spot')
-      .map(({ pool }) => ({ pool, kind: 'capacity-error' })),
-    now(),
-  );
+  const [unregistered] = await Promise.all([
+    registerWorkers(s3, config.stateBucket, config.managedBy, order.fleet, launched, now()),
+    recordPoolEvents(
+      s3,
+      config.stateBucket,
+      config.managedBy,
+      capacityErrors
+        .filter(({ pool }) => pool.market === 'spot')
+        .map(({ pool }) => ({ pool, kind: 'capacity-error' })),
+      now(),
+    ),
+  ]);
+  if (unregistered.length > 0) {
+    logger.warn('workers not recorded in the registry: their warnings go through EC2 first', {
+      fleet: order.fleet,
+      instanceIds: unregistered,
+    });
+  }
   return {
     launched,
     capacityErrors,

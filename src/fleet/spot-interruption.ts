@@ -8,6 +8,15 @@ import { claimOnce, readJson, releaseClaim, replaceIfUnchanged, writeState } fro
 import type { Config } from '../config';
 import { assertNever, type InstanceEvent } from '../events';
 import type { FleetSpec } from './fleet-spec';
+import {
+  claimKey,
+  noticeOf,
+  noticeSpotWarning,
+  publishWarning,
+  staleness,
+  WARNING_NOTICE_MS,
+  type WarningNotice,
+} from './interruption-notice';
 import { type LaunchDependencies, launchInstances } from './launch-instances';
 import type { PoolEventKind } from './pool-memory';
 import { placementKey } from './pools';
@@ -17,13 +26,6 @@ export interface InterruptionDependencies extends LaunchDependencies {
   readonly sns: SNSClient;
   readonly events: EventBridgeClient;
 }
-
-/** EC2 gives two minutes' notice before it reclaims a spot instance (best effort). */
-export const WARNING_NOTICE_MS = 2 * 60 * 1000;
-/** A warning this long past its deadline is worthless: the worker is gone, and so is the chance to drain it. */
-export const STALE_AFTER_DEADLINE_MS = 60 * 1000;
-/** A rebalance recommendation this old has been overtaken by events (a warning, or nothing at all). */
-export const STALE_REBALANCE_MS = 15 * 60 * 1000;
 
 export interface ReplacementResult {
   readonly status: 'launched' | 'already-replaced' | 'no-capacity';
@@ -41,12 +43,13 @@ export interface InterruptionResult {
   readonly replacement?: ReplacementResult;
 }
 
-/** Where the once-per-instance claims live in the state bucket. */
-export const claimKey = (
-  managedBy: string,
-  what: 'warning' | 'rebalance' | 'replacement',
-  instanceId: string,
-) => `claims/${managedBy}/${what}/${instanceId}`;
+export {
+  claimKey,
+  STALE_AFTER_DEADLINE_MS,
+  STALE_REBALANCE_MS,
+  staleness,
+  WARNING_NOTICE_MS,
+} from './interruption-notice';
 
 /** The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets. */
 export function fleetOf(
@@ -57,25 +60,6 @@ export function fleetOf(
   const fleet = worker.tags[TAG.fleet];
   const spec = fleet !== undefined && Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
   return fleet === undefined || spec === undefined ? undefined : { fleet, spec };
-}
-
-/** Why an event is too old to act on, or undefined when it is fresh. Pure. */
-export function staleness(event: InstanceEvent, now: Date): string | undefined {
-  const age = now.getTime() - event.time.getTime();
-  switch (event.kind) {
-    case 'spot-warning':
-      return age > WARNING_NOTICE_MS + STALE_AFTER_DEADLINE_MS
-        ? `warning from ${event.time.toISOString()} is ${Math.round(age / 1000)}s old, past its deadline`
-        : undefined;
-    case 'rebalance':
-      return age > STALE_REBALANCE_MS
-        ? `rebalance recommendation is ${Math.round(age / 60_000)} minutes old`
-        : undefined;
-    case 'state-change':
-      return undefined;
-    default:
-      return assertNever(event);
-  }
 }
 
 /** Waits for every promise, then throws the first failure: no started work is abandoned mid-flight. */
@@ -244,45 +228,41 @@ async function drainAndReplace(
   return replacing;
 }
 
-function noticeOf(worker: Worker, fleet: string) {
-  return {
-    instanceId: worker.instanceId,
-    fleet,
-    instanceType: worker.instanceType,
-    availabilityZone: worker.availabilityZone,
-    subnetId: worker.subnetId,
-  };
-}
-
+/**
+ * Notify, mark, replace. The notification goes out from the registry while EC2 is asked about the instance when
+ * the registry knows the worker (`notice`, taken here or by the handler while the EC2 client loads), else as soon
+ * as EC2 has said it is ours.
+ */
 async function onSpotWarning(
   deps: InterruptionDependencies,
   event: Extract<InstanceEvent, { kind: 'spot-warning' }>,
+  notice?: Promise<WarningNotice>,
 ): Promise<InterruptionResult> {
-  const { ec2, s3, sns, config, logger, now } = deps;
+  const { ec2, s3, config, logger } = deps;
   const { instanceId } = event;
-  const warningKey = claimKey(config.managedBy, 'warning', instanceId);
-  // The two independent reads go together: the notification is one round trip away from the event.
-  const [worker, firstWarning] = await Promise.all([
+  // Both run to the end: a notification under way goes out even when EC2 fails to answer.
+  const [described, noticed] = await Promise.allSettled([
     describeWorker(ec2, instanceId),
-    claimOnce(s3, config.stateBucket, warningKey, { eventId: event.id, at: now().toISOString() }),
+    notice ?? noticeSpotWarning(deps, event),
   ]);
+  if (noticed.status === 'rejected') throw noticed.reason;
+  if (described.status === 'rejected') throw described.reason;
+  const worker = described.value;
+  const { firstWarning, notified } = noticed.value;
   const owner = fleetOf(worker, config);
   if (worker === undefined || owner === undefined) {
-    if (firstWarning) await releaseClaim(s3, config.stateBucket, warningKey);
+    if (firstWarning)
+      await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
+    if (notified)
+      logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
+        instanceId,
+      });
     return notOurs(deps, instanceId, worker);
   }
   const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
-  if (firstWarning) {
-    await publishNotification(sns, config.topicArn, {
-      kind: 'spot-interruption',
-      fleet: owner.fleet,
-      subject: `worker-fleet ${owner.fleet}: spot interruption of ${instanceId} (${event.action} by ${deadline})`,
-      details: { ...noticeOf(worker, owner.fleet), action: event.action, deadline, correlationId: event.id },
-    });
-    logger.info('interruption notified', { fleet: owner.fleet, instanceId, deadline, action: event.action });
-  } else {
+  if (firstWarning && !notified) await publishWarning(deps, event, worker, owner.fleet);
+  if (!firstWarning)
     logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
-  }
 
   const replacement = await drainAndReplace(
     deps,
@@ -432,6 +412,8 @@ function notOurs(
 export async function handleInstanceEvent(
   deps: InterruptionDependencies,
   event: InstanceEvent,
+  /** A spot warning's first step, when the caller has already started it (see NoticeDependencies). */
+  notice?: Promise<WarningNotice>,
 ): Promise<InterruptionResult> {
   const stale = staleness(event, deps.now());
   if (stale !== undefined) {
@@ -444,7 +426,7 @@ export async function handleInstanceEvent(
   }
   switch (event.kind) {
     case 'spot-warning':
-      return onSpotWarning(deps, event);
+      return onSpotWarning(deps, event, notice);
     case 'rebalance':
       return onRebalance(deps, event);
     case 'state-change':

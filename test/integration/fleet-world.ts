@@ -7,7 +7,7 @@ import {
   CreateRoleCommand,
   IAMClient,
 } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -65,6 +65,8 @@ export interface FleetWorld extends SeededAccount {
   drainingEvents(): Promise<Record<string, unknown>[]>;
   /** Keys in the state bucket. */
   stateKeys(): Promise<string[]>;
+  /** A JSON document of the state bucket, or undefined when there is none. */
+  stateObject(key: string): Promise<unknown>;
   /** Instances as the emulator describes them, optionally only those carrying a tag value. */
   instances(filter?: { tag: string; value: string }): Promise<Instance[]>;
 }
@@ -229,6 +231,12 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     async stateKeys() {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: stateBucket }));
       return (listed.Contents ?? []).map((object) => object.Key ?? '');
+    },
+    async stateObject(key) {
+      const found = await s3
+        .send(new GetObjectCommand({ Bucket: stateBucket, Key: key }))
+        .catch((error: Error) => (error.name === 'NoSuchKey' ? undefined : Promise.reject(error)));
+      return found === undefined ? undefined : JSON.parse((await found.Body?.transformToString()) ?? '');
     },
     async instances(filter) {
       const output = await ec2.send(

@@ -1,5 +1,6 @@
 import { DescribeVolumesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError, UnknownFleetError } from '../../src/errors';
 import { parseLaunchTrigger } from '../../src/events';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
@@ -87,6 +88,24 @@ describe('launchWorkers', () => {
       new DescribeVolumesCommand({ Filters: [{ Name: `tag:${TAG.fleet}`, Values: ['batch'] }] }),
     );
     expect(volumes.Volumes?.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('records each launched worker in the registry, for the interruption handler', async () => {
+    const [result] = await launchWorkers(world.deps(batchFleet()), schedule('schedule-1'));
+
+    const launched = result?.launched ?? [];
+    expect(launched).toHaveLength(3);
+    for (const worker of launched) {
+      expect(await world.stateObject(registryKey('worker-fleet-test', worker.instanceId))).toEqual({
+        instanceId: worker.instanceId,
+        fleet: 'batch',
+        instanceType: worker.instanceType,
+        availabilityZone: expect.stringMatching(/^us-east-1[a-f]$/),
+        subnetId: worker.subnetId,
+        market: 'spot',
+        launchedAt: expect.any(String),
+      });
+    }
   });
 
   it('launches nothing on a second run that finds the fleet full', async () => {

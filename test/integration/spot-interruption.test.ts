@@ -1,5 +1,6 @@
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError } from '../../src/errors';
 import { parseInstanceEvent } from '../../src/events';
 import { launchWorkers } from '../../src/fleet/launch-workers';
@@ -136,6 +137,43 @@ describe('handleInstanceEvent: spot interruption warning', () => {
     expect(
       actions.slice(0, actions.indexOf('Publish')).filter((action) => action === 'DescribeInstances'),
     ).toHaveLength(1);
+  });
+
+  it('notifies from the registry without waiting for EC2, even when EC2 cannot answer', async () => {
+    const worker = await oneWorker();
+    emulator().faults.push({ action: 'DescribeInstances', code: 'InternalError', status: 500 });
+
+    await expect(
+      handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+    ).rejects.toThrow();
+
+    const notifications = (await world.notifications()).filter((n) => n.kind !== 'launch');
+    expect(notifications.map((n) => n.kind)).toEqual(['spot-interruption']);
+    expect(notifications[0]?.body).toMatchObject({
+      instanceId: worker.instanceId,
+      fleet: 'batch',
+      instanceType: worker.instanceType,
+      subnetId: worker.subnetId,
+    });
+  });
+
+  it('notifies after asking EC2 when the registry does not know the worker', async () => {
+    const worker = await oneWorker();
+    await world.s3.send(
+      new DeleteObjectCommand({
+        Bucket: world.stateBucket,
+        Key: registryKey('worker-fleet-test', worker.instanceId),
+      }),
+    );
+    emulator().requests.length = 0;
+
+    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    expect(result).toMatchObject({ status: 'replaced', fleet: 'batch' });
+    const actions = emulator().requests.map((request) => request.action);
+    expect(actions.indexOf('DescribeInstances')).toBeLessThan(actions.indexOf('Publish'));
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'spot-interruption')).toHaveLength(1);
   });
 
   it('gives one replacement and one replacing notification for the same warning delivered 5 times in sequence', async () => {

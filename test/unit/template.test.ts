@@ -195,6 +195,19 @@ describe('the packaged stack', () => {
     expect(policyViolations(template)).toEqual([]);
   });
 
+  it('lets the launching functions record workers in the registry, and only the interruption handler read it', () => {
+    const onRegistry = (role: string) =>
+      roleStatements(template, role)
+        .filter((statement) => JSON.stringify(statement.Resource).includes('/workers/*'))
+        .flatMap(actionsOf)
+        .sort();
+
+    expect(onRegistry('LaunchWorkersRole')).toEqual(['s3:PutObject']);
+    expect(onRegistry('SpotInterruptionRole')).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(onRegistry('ReapIdleWorkersRole')).toEqual([]);
+    expect(onRegistry('LogS3AccessRole')).toEqual([]);
+  });
+
   it('notices a loosened policy', () => {
     const loosened = structuredClone(template);
     const policies = loosened.Resources.ReapIdleWorkersRole?.Properties.Policies as {
