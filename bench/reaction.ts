@@ -26,6 +26,8 @@ export interface ReactionBench {
   readonly warnings: number;
   readonly p50Seconds: number;
   readonly p99Seconds: number;
+  /** CPU time of this process per warning (the handler's code and the SDK's), median. */
+  readonly cpuSecondsP50: number;
   /** Worst case over all warnings. */
   readonly roundTripsBeforeNotification: number;
   readonly roundTripsBeforeReplacement: number;
@@ -151,6 +153,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   log(`  launched ${workers.length} workers`);
 
   const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
   let beforeNotification = 0;
   let beforeReplacement = 0;
   const slowEc2 = { of: 0, notified: 0 };
@@ -167,8 +170,10 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     const slow = index >= workers.length - SLOW_EC2_WARNINGS;
     ec2Delay.ms = slow ? 100 : 0;
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const result = await handleInstanceEvent(deps, event);
     const elapsed = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     if (result.status !== 'replaced') throw new Error(`warning for ${worker.instanceId}: ${result.status}`);
     const publish = calls.find((call) => call.name === 'Publish');
     const run = calls.find((call) => call.name === 'RunInstances');
@@ -181,6 +186,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
       continue;
     }
     seconds.push(elapsed);
+    cpuSeconds.push((cpu.user + cpu.system) / 1e6);
     if (publish !== undefined)
       beforeNotification = Math.max(beforeNotification, sequentialBefore(calls, publish.start));
     if (run !== undefined)
@@ -190,6 +196,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     warnings: seconds.length,
     p50Seconds: percentile(seconds, 50),
     p99Seconds: percentile(seconds, 99),
+    cpuSecondsP50: percentile(cpuSeconds, 50),
     roundTripsBeforeNotification: beforeNotification,
     roundTripsBeforeReplacement: beforeReplacement,
     notifiedBeforeEc2: slowEc2,

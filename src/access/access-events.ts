@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidEventError } from '../errors';
 import { detailTypeOf, parseShape } from '../events';
 import type { AccessRecord } from './access-record';

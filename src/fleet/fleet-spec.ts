@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RESERVED_TAG_PREFIX } from './tags';
 
 /** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */

@@ -1,23 +1,11 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { CLIENT_DEFAULTS, lazy } from '../aws/clients';
-import { loadConfig } from '../config';
+import { lazy } from '../aws/clients';
 import { parseLaunchTrigger } from '../events';
-import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
+import type { FleetLaunchResult } from '../fleet/launch-workers';
 import { logger } from '../logger';
 
-const dependencies = lazy(() => ({
-  config: loadConfig(),
-  ec2: new EC2Client(CLIENT_DEFAULTS),
-  ssm: new SSMClient(CLIENT_DEFAULTS),
-  sns: new SNSClient(CLIENT_DEFAULTS),
-  s3: new S3Client(CLIENT_DEFAULTS),
-  logger,
-  now: () => new Date(),
-}));
+/** The core and its clients, loaded at the first event (see deferred/launch-workers.ts). */
+const core = lazy(() => import('./deferred/launch-workers'));
 
 /**
  * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation.
@@ -27,5 +15,6 @@ export async function handler(event: unknown, context: Context): Promise<FleetLa
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
   const trigger = parseLaunchTrigger(event, context.awsRequestId);
+  const { launchWorkers, dependencies } = await core();
   return launchWorkers(dependencies(), trigger);
 }

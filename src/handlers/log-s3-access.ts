@@ -1,19 +1,10 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
-import { CLIENT_DEFAULTS, lazy } from '../aws/clients';
-import { loadConfig } from '../config';
+import type { AccessRunResult } from '../access/log-s3-access';
+import { lazy } from '../aws/clients';
 import { logger } from '../logger';
 
-const dependencies = lazy(() => ({
-  config: loadConfig(),
-  ec2: new EC2Client(CLIENT_DEFAULTS),
-  s3: new S3Client(CLIENT_DEFAULTS),
-  sns: new SNSClient(CLIENT_DEFAULTS),
-  logger,
-}));
+/** The core and its clients, loaded at the first event (see deferred/log-s3-access.ts). */
+const core = lazy(() => import('./deferred/log-s3-access'));
 
 /**
  * Logs the fleet bucket's accesses, attributed to workers. Samples: events/s3-object-created.json,
@@ -22,6 +13,7 @@ const dependencies = lazy(() => ({
 export async function handler(event: unknown, context: Context): Promise<AccessRunResult> {
   logger.addContext(context);
   logger.debug('access event received', { event });
+  const { logS3Access, dependencies } = await core();
   const result = await logS3Access(dependencies(), event);
   logger.info('access input done', { ...result });
   return result;

@@ -1,25 +1,23 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS, lazy } from '../aws/clients';
 import { loadConfig } from '../config';
 import { parseInstanceEvent } from '../events';
-import { handleInstanceEvent, type InterruptionResult } from '../fleet/spot-interruption';
+import { noticeSpotWarning } from '../fleet/interruption-notice';
+import type { InterruptionResult } from '../fleet/spot-interruption';
 import { logger } from '../logger';
 
-const dependencies = lazy(() => ({
+/** What a spot warning's first step needs, loaded with the handler: S3, SNS and the configuration. */
+const noticeDependencies = lazy(() => ({
   config: loadConfig(),
-  ec2: new EC2Client(CLIENT_DEFAULTS),
-  ssm: new SSMClient(CLIENT_DEFAULTS),
   s3: new S3Client(CLIENT_DEFAULTS),
   sns: new SNSClient(CLIENT_DEFAULTS),
-  events: new EventBridgeClient(CLIENT_DEFAULTS),
   logger,
   now: () => new Date(),
 }));
+/** The rest, EC2 above all, loaded while the first step runs (see deferred/spot-interruption.ts). */
+const core = lazy(() => import('./deferred/spot-interruption'));
 
 /**
  * Spot interruption warnings, rebalance recommendations and state changes of workers.
@@ -32,7 +30,16 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   const instanceEvent = parseInstanceEvent(event);
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
-    return await handleInstanceEvent(dependencies(), instanceEvent);
+    const loading = core();
+    // On a cold start the notification goes out while EC2's client is still loading.
+    const notice =
+      instanceEvent.kind === 'spot-warning'
+        ? noticeSpotWarning(noticeDependencies(), instanceEvent)
+        : undefined;
+    // handleInstanceEvent awaits the notice; until then a failure of it must not count as unhandled.
+    notice?.catch(() => undefined);
+    const { handleInstanceEvent, dependencies } = await loading;
+    return await handleInstanceEvent({ ...noticeDependencies(), ...dependencies() }, instanceEvent, notice);
   } finally {
     logger.removeKeys(['instanceId', 'eventId']);
   }
