@@ -15,6 +15,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
+import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events';
@@ -103,7 +104,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   const settings = { ...emulatorClientConfig(emulator), maxAttempts: 3 };
   const account = await seedAccount(new EC2Client(settings));
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
-  await s3.send(new CreateBucketCommand({ Bucket: 'bench-state' }));
+  await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
   const topic = await new SNSClient(settings).send(new CreateTopicCommand({ Name: 'bench' }));
   const iam = new IAMClient(settings);
   await iam.send(
@@ -117,24 +118,24 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'bench-worker', RoleName: 'bench-worker' }),
   );
   const config = loadConfig({
-    WORKER_FLEET_STAGE: 'bench',
-    WORKER_FLEET_FLEETS: JSON.stringify({
-      batch: {
-        ami: account.imageId,
-        instanceTypes: ['c7g.large', 'm7g.large'],
-        subnets: account.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
-        market: 'spot-with-on-demand-fallback',
-        targetCapacity: warnings,
-        maxCapacity: warnings * 3,
-        agent: { enabled: false },
+    ...deploymentEnv(
+      {
+        ...BENCH_RESOURCES,
+        instanceProfile: profile.InstanceProfile?.InstanceProfileName ?? '',
+        topicArn: topic.TopicArn ?? '',
       },
-    }),
-    WORKER_FLEET_INSTANCE_PROFILE: profile.InstanceProfile?.InstanceProfileName,
-    WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
-    WORKER_FLEET_STATE_BUCKET: 'bench-state',
-    WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',
-    WORKER_FLEET_LOG_BUCKET: 'bench-logs',
-    WORKER_FLEET_WORKER_ROLE: 'bench-worker',
+      {
+        batch: {
+          ami: account.imageId,
+          instanceTypes: ['c7g.large', 'm7g.large'],
+          subnets: account.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
+          market: 'spot-with-on-demand-fallback',
+          targetCapacity: warnings,
+          maxCapacity: warnings * 3,
+          agent: { enabled: false },
+        },
+      },
+    ),
     AWS_REGION: 'us-east-1',
   });
   const calls: Call[] = [];

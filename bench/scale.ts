@@ -8,6 +8,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
+import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { CallCounter, countCalls } from '../src/aws/call-counter';
 import { loadConfig } from '../src/config';
@@ -49,8 +50,8 @@ export async function benchScale(
   const plain = new EC2Client(settings);
   const account = await seedAccount(plain);
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
-  await s3.send(new CreateBucketCommand({ Bucket: 'bench-state' }));
-  await s3.send(new CreateBucketCommand({ Bucket: 'bench-fleet' }));
+  await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
+  await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.fleetBucket }));
   const topic = await new SNSClient(settings).send(new CreateTopicCommand({ Name: 'bench' }));
   const tags = [
     { Key: TAG.managedBy, Value: 'worker-fleet-bench' },
@@ -75,7 +76,7 @@ export async function benchScale(
       ids.slice(start, start + 50).map((id, index) =>
         s3.send(
           new PutObjectCommand({
-            Bucket: 'bench-fleet',
+            Bucket: BENCH_RESOURCES.fleetBucket,
             Key: `heartbeats/${id}`,
             Body: (start + index) % 2 === 0 ? 'idle' : 'busy',
           }),
@@ -86,24 +87,25 @@ export async function benchScale(
   log(`  wrote ${ids.length} heartbeats`);
 
   const config = loadConfig({
-    WORKER_FLEET_STAGE: 'bench',
-    WORKER_FLEET_FLEETS: JSON.stringify({
-      batch: {
-        ami: account.imageId,
-        instanceTypes: ['c7g.large'],
-        subnets: [account.subnets[0]?.subnetId],
-        market: 'spot',
-        targetCapacity: workers,
-        // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
-        idle: { heartbeatTimeoutMinutes: 120, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
+    ...deploymentEnv(
+      { ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: topic.TopicArn ?? '' },
+      {
+        batch: {
+          ami: account.imageId,
+          instanceTypes: ['c7g.large'],
+          subnets: [account.subnets[0]?.subnetId],
+          market: 'spot',
+          targetCapacity: workers,
+          // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
+          idle: {
+            heartbeatTimeoutMinutes: 120,
+            bootGraceMinutes: 0,
+            terminateAfterMinutes: 10,
+            minWorkers: 0,
+          },
+        },
       },
-    }),
-    WORKER_FLEET_INSTANCE_PROFILE: 'bench',
-    WORKER_FLEET_TOPIC_ARN: topic.TopicArn,
-    WORKER_FLEET_STATE_BUCKET: 'bench-state',
-    WORKER_FLEET_FLEET_BUCKET: 'bench-fleet',
-    WORKER_FLEET_LOG_BUCKET: 'bench-logs',
-    WORKER_FLEET_WORKER_ROLE: 'bench-worker',
+    ),
     AWS_REGION: 'us-east-1',
   });
   const calls = new CallCounter();

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type SeededAccount, seedAccount } from '../../local/account';
+import { deploymentEnv } from '../../local/deployment-env';
 import type { Emulator } from '../../local/emulator';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
 import { type Config, loadConfig } from '../../src/config';
@@ -151,16 +152,19 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const draining: Record<string, unknown>[] = [];
 
   /** The environment a deployed function runs with, for these fleets. */
-  const env = (fleets: Record<string, unknown>): Record<string, string> => ({
-    WORKER_FLEET_STAGE: 'test',
-    WORKER_FLEET_FLEETS: JSON.stringify(fleets),
-    WORKER_FLEET_INSTANCE_PROFILE: instanceProfile,
-    WORKER_FLEET_TOPIC_ARN: topicArn,
-    WORKER_FLEET_STATE_BUCKET: stateBucket,
-    WORKER_FLEET_FLEET_BUCKET: fleetBucket,
-    WORKER_FLEET_LOG_BUCKET: logBucket,
-    WORKER_FLEET_WORKER_ROLE: 'worker-fleet-test-worker',
-  });
+  const env = (fleets: Record<string, unknown>): Record<string, string> =>
+    deploymentEnv(
+      {
+        stage: 'test',
+        instanceProfile,
+        topicArn,
+        stateBucket,
+        fleetBucket,
+        logBucket,
+        workerRole: 'worker-fleet-test-worker',
+      },
+      fleets,
+    );
   const config = (fleets: Record<string, unknown>, overrides: Record<string, string> = {}) =>
     loadConfig({ ...overrides, ...env(fleets), AWS_REGION: 'us-east-1' });
 

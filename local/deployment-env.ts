@@ -1,0 +1,38 @@
+/**
+ * The environment serverless.yml gives a deployed stage's functions (provider.environment), for the tests and
+ * benchmarks that run the core outside Lambda against resources they created themselves.
+ */
+export interface DeploymentResources {
+  readonly stage: string;
+  readonly instanceProfile: string;
+  readonly topicArn: string;
+  readonly stateBucket: string;
+  readonly fleetBucket: string;
+  readonly logBucket: string;
+  readonly workerRole: string;
+}
+
+export function deploymentEnv(
+  resources: DeploymentResources,
+  fleets: Record<string, unknown>,
+): Record<string, string> {
+  return {
+    WORKER_FLEET_STAGE: resources.stage,
+    WORKER_FLEET_FLEETS: JSON.stringify(fleets),
+    WORKER_FLEET_INSTANCE_PROFILE: resources.instanceProfile,
+    WORKER_FLEET_TOPIC_ARN: resources.topicArn,
+    WORKER_FLEET_STATE_BUCKET: resources.stateBucket,
+    WORKER_FLEET_FLEET_BUCKET: resources.fleetBucket,
+    WORKER_FLEET_LOG_BUCKET: resources.logBucket,
+    WORKER_FLEET_WORKER_ROLE: resources.workerRole,
+  };
+}
+
+/** The benchmarks' buckets and role: names they create in the emulator themselves. */
+export const BENCH_RESOURCES = {
+  stage: 'bench',
+  stateBucket: 'bench-state',
+  fleetBucket: 'bench-fleet',
+  logBucket: 'bench-logs',
+  workerRole: 'bench-worker',
+} as const;
