@@ -57,11 +57,21 @@ function measureNode(script: string, runs: number): { wall: Spread; memory: Spre
 
 const printPeakMemory = 'process.stdout.write(String(process.resourceUsage().maxRSS));';
 
-export async function benchColdStart(runs: number, log: (line: string) => void): Promise<ColdStart[]> {
+/** A function as `serverless package` built it, unzipped: its handler module and the chunk it loads later. */
+export interface PackagedFunction {
+  readonly name: string;
+  readonly zip: string;
+  readonly entry: string;
+  readonly deferred: string;
+  readonly files: readonly string[];
+  readonly memoryMB?: number;
+}
+
+/** Packages the stack offline and unzips each function; fails if one ships node_modules or lacks its chunks. */
+export async function packageFunctions(): Promise<PackagedFunction[]> {
   const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-bench-package-'));
   const packaged = await runServerless(undefined, ['package', '--stage', 'bench', '--package', dir]);
   if (packaged.code !== 0) throw new Error(`serverless package failed:\n${packaged.output}`);
-
   const template = JSON.parse(
     readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as {
@@ -72,6 +82,30 @@ export async function benchColdStart(runs: number, log: (line: string) => void):
       (resource) =>
         resource.Type === 'AWS::Lambda::Function' && resource.Properties.FunctionName?.endsWith(`-${name}`),
     )?.Properties.MemorySize;
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.zip'))
+    .map((zip) => {
+      const name = zip.replace(/\.zip$/, '');
+      const unpacked = join(dir, name);
+      const unzip = spawnSync('unzip', ['-qo', join(dir, zip), '-d', unpacked], { encoding: 'utf8' });
+      if (unzip.status !== 0) throw new Error(`unzip failed (is unzip installed?): ${unzip.stderr}`);
+      const files = spawnSync('find', [unpacked, '-type', 'f'], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
+      if (files.some((file) => file.includes('node_modules'))) throw new Error(`${name} ships node_modules`);
+      const entry = files.find((file) => file.endsWith('.mjs') && !file.includes('.chunks/'));
+      if (entry === undefined) throw new Error(`${name} has no .mjs bundle`);
+      // esbuild names a dynamically imported module's chunk after it: src/handlers/deferred/<handler>.ts.
+      const base = basename(entry, '.mjs');
+      const deferred = files.find((file) => file.includes(`/${base}.chunks/${base}-`));
+      if (deferred === undefined)
+        throw new Error(`${name} has no deferred chunk ${base}.chunks/${base}-*.mjs`);
+      return { name, zip: join(dir, zip), entry, deferred, files, memoryMB: memoryOf(name) };
+    });
+}
+
+export async function benchColdStart(runs: number, log: (line: string) => void): Promise<ColdStart[]> {
+  const functions = await packageFunctions();
   const empty = measureNode(printPeakMemory, runs);
   const results: ColdStart[] = [
     {
@@ -82,27 +116,15 @@ export async function benchColdStart(runs: number, log: (line: string) => void):
       memoryRatio: 1,
     },
   ];
-  for (const zip of readdirSync(dir).filter((file) => file.endsWith('.zip'))) {
-    const name = zip.replace(/\.zip$/, '');
-    const unpacked = join(dir, name);
-    const unzip = spawnSync('unzip', ['-qo', join(dir, zip), '-d', unpacked], { encoding: 'utf8' });
-    if (unzip.status !== 0) throw new Error(`unzip failed (is unzip installed?): ${unzip.stderr}`);
-    const files = spawnSync('find', [unpacked, '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n');
-    if (files.some((file) => file.includes('node_modules'))) throw new Error(`${name} ships node_modules`);
-    const bundle = files.find((file) => file.endsWith('.mjs') && !file.includes('.chunks/'));
-    if (bundle === undefined) throw new Error(`${name} has no .mjs bundle`);
-    // esbuild names a dynamically imported module's chunk after it: src/handlers/deferred/<handler>.ts.
-    const base = basename(bundle, '.mjs');
-    const deferred = files.find((file) => file.includes(`/${base}.chunks/${base}-`));
-    if (deferred === undefined) throw new Error(`${name} has no deferred chunk ${base}.chunks/${base}-*.mjs`);
+  for (const { name, zip, entry, deferred, files, memoryMB } of functions) {
     const importOf = (file: string) => `await import(${JSON.stringify(pathToFileURL(file).href)});`;
-    const measured = measureNode(`${importOf(bundle)} ${printPeakMemory}`, runs);
-    const ready = measureNode(`${importOf(bundle)} ${importOf(deferred)} ${printPeakMemory}`, runs);
+    const measured = measureNode(`${importOf(entry)} ${printPeakMemory}`, runs);
+    const ready = measureNode(`${importOf(entry)} ${importOf(deferred)} ${printPeakMemory}`, runs);
     const result: ColdStart = {
       name,
-      zipBytes: statSync(join(dir, zip)).size,
-      bundleBytes: statSync(bundle).size,
-      memoryMB: memoryOf(name),
+      zipBytes: statSync(zip).size,
+      bundleBytes: statSync(entry).size,
+      memoryMB,
       chunksBytes: files
         .filter((file) => file.endsWith('.mjs'))
         .reduce((sum, file) => sum + statSync(file).size, 0),

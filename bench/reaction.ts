@@ -3,6 +3,9 @@
  * emulator. Handler time per warning (p50, p99), and the sequential AWS round trips before the notification is
  * published and before the replacement is requested (the longest chain of calls that did not overlap).
  */
+
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
@@ -22,6 +25,7 @@ import { parseInstanceEvent } from '../src/events';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
 import { logger } from '../src/logger';
+import { packageFunctions } from './cold-start';
 
 export interface ReactionBench {
   readonly warnings: number;
@@ -33,10 +37,16 @@ export interface ReactionBench {
   readonly roundTripsBeforeNotification: number;
   readonly roundTripsBeforeReplacement: number;
   /**
-   * Of warnings handled while EC2 answers 100 ms late (as while its client is still loading on a cold start), how
-   * many were notified before any EC2 answer arrived.
+   * Warnings each handled by a new Node process that loads the packaged handler (a cold start): how many published
+   * the notification before their first EC2 request (which waits for the EC2 chunk to load), and the medians from
+   * the process's start to each.
    */
-  readonly notifiedBeforeEc2: { readonly of: number; readonly notified: number };
+  readonly coldStarts: {
+    readonly runs: number;
+    readonly notifiedBeforeEc2: number;
+    readonly secondsToNotification: number;
+    readonly secondsToFirstEc2Request: number;
+  };
 }
 
 interface Call {
@@ -47,9 +57,6 @@ interface Call {
 }
 
 /** Records when each command starts and ends. */
-/** Extra latency given to EC2 calls, for the run that stands in for a cold EC2 client. */
-const ec2Delay = { ms: 0 };
-
 function timed<T extends object>(service: string, client: T, calls: Call[]): T {
   (
     client as unknown as {
@@ -72,8 +79,6 @@ function timed<T extends object>(service: string, client: T, calls: Call[]): T {
         end: 0,
       };
       calls.push(call);
-      if (service === 'EC2' && ec2Delay.ms > 0)
-        await new Promise((resolve) => setTimeout(resolve, ec2Delay.ms));
       try {
         return await next(args);
       } finally {
@@ -99,6 +104,69 @@ function sequentialBefore(calls: readonly Call[], until: number): number {
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? 0;
 
+/**
+ * Each warning through a new Node process that imports the packaged interruption handler and invokes it, as Lambda
+ * does on a cold start; the emulator's proxy records when each request arrives.
+ */
+async function coldWarnings(
+  emulator: Emulator,
+  env: Record<string, string>,
+  workers: readonly { instanceId: string }[],
+): Promise<ReactionBench['coldStarts']> {
+  const spot = (await packageFunctions()).find((packaged) => packaged.name === 'handleSpotInterruption');
+  if (spot === undefined) throw new Error('handleSpotInterruption was not packaged');
+  const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(spot.entry).href)});
+const result = await handler(JSON.parse(process.env.BENCH_EVENT), { awsRequestId: 'cold', functionName: 'bench' });
+process.stdout.write(result.status);`;
+  const notified: number[] = [];
+  const firstEc2: number[] = [];
+  let publishedFirst = 0;
+  for (const worker of workers) {
+    emulator.requests.length = 0;
+    const event = {
+      version: '0',
+      id: `cold-${worker.instanceId}`,
+      'detail-type': 'EC2 Spot Instance Interruption Warning',
+      source: 'aws.ec2',
+      time: new Date().toISOString(),
+      detail: { 'instance-id': worker.instanceId, 'instance-action': 'terminate' },
+    };
+    const started = performance.now();
+    const status = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        {
+          env: {
+            ...process.env,
+            ...env,
+            AWS_ENDPOINT_URL: emulator.endpoint,
+            AWS_ACCESS_KEY_ID: 'testing',
+            AWS_SECRET_ACCESS_KEY: 'testing',
+            POWERTOOLS_LOG_LEVEL: 'SILENT',
+            BENCH_EVENT: JSON.stringify(event),
+          },
+        },
+        (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(stderr))),
+      );
+    });
+    if (status !== 'replaced') throw new Error(`cold warning for ${worker.instanceId}: ${status}`);
+    const publish = emulator.requests.find((request) => request.action === 'Publish');
+    const ec2 = emulator.requests.find((request) => request.action === 'DescribeInstances');
+    if (publish === undefined || ec2 === undefined)
+      throw new Error('a cold warning made no Publish or no EC2 call');
+    if (publish.at < ec2.at) publishedFirst += 1;
+    notified.push((publish.at - started) / 1000);
+    firstEc2.push((ec2.at - started) / 1000);
+  }
+  return {
+    runs: workers.length,
+    notifiedBeforeEc2: publishedFirst,
+    secondsToNotification: percentile(notified, 50),
+    secondsToFirstEc2Request: percentile(firstEc2, 50),
+  };
+}
+
 export async function benchReaction(emulator: Emulator, warnings: number, log: (line: string) => void) {
   await emulator.reset();
   const settings = { ...emulatorClientConfig(emulator), maxAttempts: 3 };
@@ -117,7 +185,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   await iam.send(
     new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'bench-worker', RoleName: 'bench-worker' }),
   );
-  const config = loadConfig({
+  const env = {
     ...deploymentEnv(
       {
         ...BENCH_RESOURCES,
@@ -137,7 +205,8 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
       },
     ),
     AWS_REGION: 'us-east-1',
-  });
+  };
+  const config = loadConfig(env);
   const calls: Call[] = [];
   const deps = {
     config,
@@ -157,9 +226,9 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   const cpuSeconds: number[] = [];
   let beforeNotification = 0;
   let beforeReplacement = 0;
-  const slowEc2 = { of: 0, notified: 0 };
-  const SLOW_EC2_WARNINGS = 20;
-  for (const [index, worker] of workers.entries()) {
+  const COLD_WARNINGS = 10;
+  const coldWorkers = workers.slice(-COLD_WARNINGS);
+  for (const [index, worker] of workers.slice(0, -COLD_WARNINGS).entries()) {
     calls.length = 0;
     const event = parseInstanceEvent({
       id: `warning-${index}`,
@@ -168,8 +237,6 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
       time: new Date().toISOString(),
       detail: { 'instance-id': worker.instanceId, 'instance-action': 'terminate' },
     });
-    const slow = index >= workers.length - SLOW_EC2_WARNINGS;
-    ec2Delay.ms = slow ? 100 : 0;
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
     const result = await handleInstanceEvent(deps, event);
@@ -178,14 +245,6 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     if (result.status !== 'replaced') throw new Error(`warning for ${worker.instanceId}: ${result.status}`);
     const publish = calls.find((call) => call.name === 'Publish');
     const run = calls.find((call) => call.name === 'RunInstances');
-    if (slow) {
-      const firstEc2Answer = Math.min(
-        ...calls.filter((call) => call.service === 'EC2').map((call) => call.end),
-      );
-      slowEc2.of += 1;
-      if (publish !== undefined && publish.start < firstEc2Answer) slowEc2.notified += 1;
-      continue;
-    }
     seconds.push(elapsed);
     cpuSeconds.push((cpu.user + cpu.system) / 1e6);
     if (publish !== undefined)
@@ -193,6 +252,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     if (run !== undefined)
       beforeReplacement = Math.max(beforeReplacement, sequentialBefore(calls, run.start));
   }
+  const coldStarts = await coldWarnings(emulator, env, coldWorkers);
   const result: ReactionBench = {
     warnings: seconds.length,
     p50Seconds: percentile(seconds, 50),
@@ -200,10 +260,10 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     cpuSecondsP50: percentile(cpuSeconds, 50),
     roundTripsBeforeNotification: beforeNotification,
     roundTripsBeforeReplacement: beforeReplacement,
-    notifiedBeforeEc2: slowEc2,
+    coldStarts,
   };
   log(
-    `  ${result.warnings} warnings: p50 ${result.p50Seconds.toFixed(3)} s, p99 ${result.p99Seconds.toFixed(3)} s; round trips before notification ${beforeNotification}, before replacement ${beforeReplacement}; with EC2 100 ms late, ${slowEc2.notified} of ${slowEc2.of} notified before EC2 answered`,
+    `  ${result.warnings} warnings: p50 ${result.p50Seconds.toFixed(3)} s, p99 ${result.p99Seconds.toFixed(3)} s; round trips before notification ${beforeNotification}, before replacement ${beforeReplacement}; cold: ${coldStarts.notifiedBeforeEc2} of ${coldStarts.runs} notified before their first EC2 request (${coldStarts.secondsToNotification.toFixed(3)} s vs ${coldStarts.secondsToFirstEc2Request.toFixed(3)} s)`,
   );
   return result;
 }

@@ -15,6 +15,8 @@ export interface CapturedRequest {
   readonly action: string;
   readonly params: URLSearchParams;
   readonly body: string;
+  /** When it reached the proxy (performance.now() of this process). */
+  readonly at: number;
 }
 
 /** An error the proxy answers instead of the emulator, in the EC2/query-API XML shape the SDK parses. */
@@ -112,6 +114,7 @@ export class Emulator {
         action,
         params,
         body: isForm || target !== undefined ? text : '',
+        at: performance.now(),
       });
 
       const fault = this.faults.find(

@@ -16,7 +16,7 @@ const noticeDependencies = lazy(() => ({
   logger,
   now: () => new Date(),
 }));
-/** The rest, EC2 above all, loaded while the first step runs (see deferred/spot-interruption.ts). */
+/** The rest, EC2 above all, loaded once the first step is done (see deferred/spot-interruption.ts). */
 const core = lazy(() => import('./deferred/spot-interruption'));
 
 /**
@@ -30,15 +30,15 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   const instanceEvent = parseInstanceEvent(event);
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
-    const loading = core();
-    // On a cold start the notification goes out while EC2's client is still loading.
+    // A warning's notification comes first. Loading the EC2 chunk runs on this same thread (parsing and
+    // evaluating it is synchronous), so it starts once the notice is done, not beside it (bench/results.md).
     const notice =
       instanceEvent.kind === 'spot-warning'
         ? noticeSpotWarning(noticeDependencies(), instanceEvent)
         : undefined;
-    // handleInstanceEvent awaits the notice; until then a failure of it must not count as unhandled.
-    notice?.catch(() => undefined);
-    const { handleInstanceEvent, dependencies } = await loading;
+    // handleInstanceEvent takes the outcome, failure included: waiting here must not count it as unhandled.
+    await notice?.catch(() => undefined);
+    const { handleInstanceEvent, dependencies } = await core();
     return await handleInstanceEvent({ ...noticeDependencies(), ...dependencies() }, instanceEvent, notice);
   } finally {
     logger.removeKeys(['instanceId', 'eventId']);

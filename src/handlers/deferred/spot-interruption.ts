@@ -1,7 +1,7 @@
 /**
  * What the interruption handler needs beyond a warning's first step: the core, and the EC2, SSM and EventBridge
- * clients. esbuild puts it in its own chunk, which the handler starts importing as an event arrives and awaits only
- * after the first step (S3 and SNS: the notification) is under way.
+ * clients. esbuild puts it in its own chunk, which the handler imports once a warning's first step (S3 and SNS: the
+ * notification) is done.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
