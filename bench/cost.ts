@@ -85,7 +85,7 @@ export function functionCosts(inputs: CostInputs): FunctionCost[] {
       cpuSeconds: inputs.reaction.cpuSecondsP50,
       roundTrips: inputs.reaction.roundTripsBeforeReplacement + 2,
       coldCpuSeconds: cold('handleSpotInterruption'),
-      why: 'latency inside the two-minute window: a cold start loads the EC2 chunk at this CPU share while the notification goes out',
+      why: 'latency inside the two-minute window: a cold start loads the EC2 chunk at this CPU share once the notification is out, and the replacement waits for it',
     }),
     cost('reapIdleWorkers', memory('reapIdleWorkers'), {
       invocation: 'a run over 1,000 workers that marks half of them',

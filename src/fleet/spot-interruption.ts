@@ -229,9 +229,9 @@ async function drainAndReplace(
 }
 
 /**
- * Notify, mark, replace. The notification goes out from the registry while EC2 is asked about the instance when
- * the registry knows the worker (`notice`, taken here or by the handler while the EC2 client loads), else as soon
- * as EC2 has said it is ours.
+ * Notify, mark, replace. When the registry knows the worker, the notification goes out from it while EC2 is asked
+ * about the instance (`notice`: the first step, run here, or already by the handler before it loaded EC2); else as
+ * soon as EC2 has said the instance is ours.
  */
 async function onSpotWarning(
   deps: InterruptionDependencies,
@@ -412,7 +412,7 @@ function notOurs(
 export async function handleInstanceEvent(
   deps: InterruptionDependencies,
   event: InstanceEvent,
-  /** A spot warning's first step, when the caller has already started it (see NoticeDependencies). */
+  /** A spot warning's first step, when the caller has already run it (see interruption-notice.ts). */
   notice?: Promise<WarningNotice>,
 ): Promise<InterruptionResult> {
   const stale = staleness(event, deps.now());
