@@ -59,7 +59,7 @@ export interface CostInputs {
   readonly accessLogs: AccessLogBench;
 }
 
-/** The cost of each function, or undefined for any whose measurements are missing. */
+/** The cost of each function the cold-start section found in the packaged template. */
 export function functionCosts(inputs: CostInputs): FunctionCost[] {
   const empty = inputs.coldStart.find((r) => r.zipBytes === undefined);
   const of = (name: string) => inputs.coldStart.find((r) => r.name === name);

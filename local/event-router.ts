@@ -9,17 +9,11 @@ import {
   ListRulesCommand,
   ListTargetsByRuleCommand,
   PutEventsCommand,
-  PutRuleCommand,
   PutTargetsCommand,
   RemoveTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createQueue, drainQueue, type Queue, ruleToQueue } from './queues';
 
 /** An event as a rule delivered it to a function. */
 export interface Delivery {
@@ -46,11 +40,6 @@ export interface BusEvent {
   readonly time?: Date;
 }
 
-interface Queue {
-  readonly url: string;
-  readonly arn: string;
-}
-
 /** A deployed rule whose function target now delivers to `inbox`. */
 export interface RoutedRule {
   readonly rule: string;
@@ -58,37 +47,6 @@ export interface RoutedRule {
   readonly functionName: string;
   readonly schedule?: string;
   readonly inbox: Queue;
-}
-
-async function createQueue(sqs: SQSClient, name: string): Promise<Queue> {
-  const created = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const url = created.QueueUrl ?? '';
-  const attributes = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-  );
-  return { url, arn: attributes.Attributes?.QueueArn ?? '' };
-}
-
-/** Every message waiting in a queue, removed from it; bodies as sent. */
-export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const received = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    const messages = received.Messages ?? [];
-    if (messages.length === 0) return bodies;
-    bodies.push(...messages.map((message) => message.Body ?? ''));
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((message, n) => ({
-          Id: String(n),
-          ReceiptHandle: message.ReceiptHandle ?? '',
-        })),
-      }),
-    );
-  }
 }
 
 /** The function a Lambda target ARN names: `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`. */
@@ -138,9 +96,7 @@ export class EventRouter {
 
   /** A queue that receives what a new rule with `pattern` matches: how the sandbox watches the bus. */
   async watch(name: string, pattern: unknown): Promise<() => Promise<DeliveredEvent[]>> {
-    const queue = await createQueue(this.sqs, name);
-    await this.events.send(new PutRuleCommand({ Name: name, EventPattern: JSON.stringify(pattern) }));
-    await this.events.send(new PutTargetsCommand({ Rule: name, Targets: [{ Id: name, Arn: queue.arn }] }));
+    const queue = await ruleToQueue(this.events, this.sqs, name, pattern);
     return async () =>
       (await drainQueue(this.sqs, queue.url)).map((body) => JSON.parse(body) as DeliveredEvent);
   }

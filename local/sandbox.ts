@@ -17,14 +17,15 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
 import { TAG } from '../src/fleet/tags';
 import { accessLogLine, workerSession } from './access-log';
 import { seedAccount } from './account';
 import { Emulator, emulatorClientConfig } from './emulator';
-import { type BusEvent, type Delivery, drainQueue, EventRouter } from './event-router';
+import { type BusEvent, type Delivery, EventRouter } from './event-router';
+import { createQueue, drainQueue } from './queues';
 import { runServerless } from './serverless-cli';
 import { check, Timeline } from './timeline';
 
@@ -71,6 +72,17 @@ function cloudTrailPutObject(bucket: string, role: string, instanceId: string, k
     { accountId: ACCOUNT_ID, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${bucket}` },
   ];
   return { source: template.source, 'detail-type': template['detail-type'], detail, time: now };
+}
+
+/** An EC2 sample event (events/<name>.json), about one of this run's instances. */
+function instanceEvent(name: string, instanceId: string): BusEvent {
+  const template = sample(name);
+  return {
+    source: template.source,
+    'detail-type': template['detail-type'],
+    resources: [`arn:aws:ec2:us-east-1:${ACCOUNT_ID}:instance/${instanceId}`],
+    detail: { ...template.detail, 'instance-id': instanceId },
+  };
 }
 
 /** A scheduled event as the deployed schedule rule would send it (the emulator never fires schedules). */
@@ -155,22 +167,17 @@ async function main(keep: boolean): Promise<void> {
     // Events go through the deployed rules; the bus, the topic and S3's log deliveries are watched.
     const router = await EventRouter.install(new EventBridgeClient(settings), sqs, `${STACK}-`);
     const fleetEvents = await router.watch('sandbox-worker-fleet-events', { source: ['worker-fleet'] });
-    const topicQueue = await sqs.send(new CreateQueueCommand({ QueueName: 'sandbox-fleet-topic' }));
-    const topicQueueArn = (
-      await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: topicQueue.QueueUrl, AttributeNames: ['QueueArn'] }),
-      )
-    ).Attributes?.QueueArn;
+    const topicQueue = await createQueue(sqs, 'sandbox-fleet-topic');
     await new SNSClient(settings).send(
       new SubscribeCommand({
         TopicArn: environment.WORKER_FLEET_TOPIC_ARN,
         Protocol: 'sqs',
-        Endpoint: topicQueueArn,
+        Endpoint: topicQueue.arn,
       }),
     );
     const published: { kind: string; subject: string }[] = [];
     const newNotifications = async () => {
-      const fresh = (await drainQueue(sqs, topicQueue.QueueUrl ?? '')).map((body) => {
+      const fresh = (await drainQueue(sqs, topicQueue.url)).map((body) => {
         const envelope = JSON.parse(body) as {
           Subject?: string;
           MessageAttributes?: Record<string, { Value: string }>;
@@ -285,13 +292,11 @@ async function main(keep: boolean): Promise<void> {
 
     // 3. A spot interruption warning for one worker: notification, draining event, one replacement elsewhere.
     const spot = await FUNCTIONS.handleSpotInterruption();
-    const warningSample = sample('spot-interruption-warning');
-    const [warning] = await deliver('handleSpotInterruption', 1, {
-      source: warningSample.source,
-      'detail-type': warningSample['detail-type'],
-      resources: [`arn:aws:ec2:us-east-1:${ACCOUNT_ID}:instance/${interrupted.instanceId}`],
-      detail: { ...warningSample.detail, 'instance-id': interrupted.instanceId },
-    });
+    const [warning] = await deliver(
+      'handleSpotInterruption',
+      1,
+      instanceEvent('spot-interruption-warning', interrupted.instanceId),
+    );
     check(warning !== undefined, 'the warning was delivered');
     const handled = await spot.handler(warning.event, contextFor('handleSpotInterruption'));
     const replacement = handled.replacement;
@@ -343,13 +348,11 @@ async function main(keep: boolean): Promise<void> {
 
     // EC2 reclaims the interrupted worker two minutes later; the state change reaches the same function.
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [interrupted.instanceId] }));
-    const stateSample = sample('instance-state-change-terminated');
-    const [reclaimed] = await deliver('handleSpotInterruption', 1, {
-      source: stateSample.source,
-      'detail-type': stateSample['detail-type'],
-      resources: [`arn:aws:ec2:us-east-1:${ACCOUNT_ID}:instance/${interrupted.instanceId}`],
-      detail: { ...stateSample.detail, 'instance-id': interrupted.instanceId },
-    });
+    const [reclaimed] = await deliver(
+      'handleSpotInterruption',
+      1,
+      instanceEvent('instance-state-change-terminated', interrupted.instanceId),
+    );
     check(reclaimed !== undefined, 'the state change was delivered');
     const ended = await spot.handler(reclaimed.event, contextFor('handleSpotInterruption'));
     check(

@@ -43,14 +43,6 @@ export interface InterruptionResult {
   readonly replacement?: ReplacementResult;
 }
 
-export {
-  claimKey,
-  STALE_AFTER_DEADLINE_MS,
-  STALE_REBALANCE_MS,
-  staleness,
-  WARNING_NOTICE_MS,
-} from './interruption-notice';
-
 /** The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets. */
 export function fleetOf(
   worker: Worker | undefined,

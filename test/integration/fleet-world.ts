@@ -1,6 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
-import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   AddRoleToInstanceProfileCommand,
   CreateInstanceProfileCommand,
@@ -9,16 +9,12 @@ import {
 } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type SeededAccount, seedAccount } from '../../local/account';
 import { deploymentEnv } from '../../local/deployment-env';
 import type { Emulator } from '../../local/emulator';
+import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
@@ -114,40 +110,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const topic = await sns.send(new CreateTopicCommand({ Name: 'worker-fleet-test' }));
   const topicArn = topic.TopicArn ?? '';
   const events = new EventBridgeClient(settings);
-  const makeQueue = async (name: string) => {
-    const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-    const attributes = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    return { url: queue.QueueUrl ?? '', arn: attributes.Attributes?.QueueArn ?? '' };
-  };
-  const drain = async (url: string): Promise<string[]> => {
-    const bodies: string[] = [];
-    for (;;) {
-      const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
-      const messages = batch.Messages ?? [];
-      // Received messages stay hidden for the visibility timeout, so the loop ends when the queue is drained.
-      if (messages.length === 0) return bodies;
-      bodies.push(...messages.map((message) => message.Body ?? ''));
-    }
-  };
-  const notificationQueue = await makeQueue('worker-fleet-test-notifications');
+  const drain = (url: string) => drainQueue(sqs, url);
+  const notificationQueue = await createQueue(sqs, 'worker-fleet-test-notifications');
   await sns.send(
     new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: notificationQueue.arn }),
   );
-  const drainingQueue = await makeQueue('worker-fleet-test-draining');
-  await events.send(
-    new PutRuleCommand({
-      Name: 'worker-draining-to-queue',
-      EventPattern: JSON.stringify({ source: ['worker-fleet'], 'detail-type': ['Worker Draining'] }),
-    }),
-  );
-  await events.send(
-    new PutTargetsCommand({
-      Rule: 'worker-draining-to-queue',
-      Targets: [{ Id: 'queue', Arn: drainingQueue.arn }],
-    }),
-  );
+  const drainingQueue = await ruleToQueue(events, sqs, 'worker-draining-to-queue', {
+    source: ['worker-fleet'],
+    'detail-type': ['Worker Draining'],
+  });
   const received: ReceivedNotification[] = [];
   const draining: Record<string, unknown>[] = [];
 

@@ -6,15 +6,11 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { accessLogLine, workerSession } from '../../local/access-log';
+import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
 import { type AccessDependencies, logS3Access } from '../../src/access/log-s3-access';
 import { launchWorkers } from '../../src/fleet/launch-workers';
@@ -89,22 +85,8 @@ async function captureS3Events(): Promise<() => Promise<unknown[]>> {
       }),
     );
   }
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 's3-events' }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await events.send(
-    new PutRuleCommand({ Name: 's3-events', EventPattern: JSON.stringify({ source: ['aws.s3'] }) }),
-  );
-  await events.send(
-    new PutTargetsCommand({ Rule: 's3-events', Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }] }),
-  );
-  return async () => {
-    const received = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10 }),
-    );
-    return (received.Messages ?? []).map((message) => JSON.parse(message.Body ?? '{}'));
-  };
+  const queue = await ruleToQueue(events, sqs, 's3-events', { source: ['aws.s3'] });
+  return async () => (await drainQueue(sqs, queue.url)).map((body) => JSON.parse(body));
 }
 
 /** The CloudTrail sample, made about a worker of this world. */

@@ -1,18 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  EventBridgeClient,
-  PutEventsCommand,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from '@aws-sdk/client-eventbridge';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { drainQueue, ruleToQueue } from '../../local/queues';
 import { runServerless } from '../../local/serverless-cli';
 import { clientConfig, useEmulator } from './use-emulator';
 
@@ -132,20 +123,8 @@ describe('the packaged EventBridge rules', () => {
     const sqs = new SQSClient(settings);
     const queues = new Map<string, string>();
     for (const [index, [rule, pattern]] of [...rules].entries()) {
-      const queue = await sqs.send(new CreateQueueCommand({ QueueName: `rule-${index}` }));
-      const { Attributes } = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-      );
-      await events.send(
-        new PutRuleCommand({ Name: `rule-${index}`, EventPattern: JSON.stringify(resolved(pattern)) }),
-      );
-      await events.send(
-        new PutTargetsCommand({
-          Rule: `rule-${index}`,
-          Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn }],
-        }),
-      );
-      queues.set(rule, queue.QueueUrl ?? '');
+      const queue = await ruleToQueue(events, sqs, `rule-${index}`, resolved(pattern));
+      queues.set(rule, queue.url);
     }
     const all = samples();
     expect(all.length).toBe(11);
@@ -162,9 +141,8 @@ describe('the packaged EventBridge rules', () => {
     }
 
     for (const [rule, url] of queues) {
-      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
-      const delivered = (received.Messages ?? []).map((message) => {
-        const event = JSON.parse(message.Body ?? '{}') as Sample['event'];
+      const delivered = (await drainQueue(sqs, url)).map((body) => {
+        const event = JSON.parse(body) as Sample['event'];
         return all.find(
           (sample) =>
             sample.event['detail-type'] === event['detail-type'] &&

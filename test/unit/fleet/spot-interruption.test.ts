@@ -1,7 +1,8 @@
 import type { Worker } from '../../../src/aws/ec2-workers';
 import { loadConfig } from '../../../src/config';
 import { parseInstanceEvent } from '../../../src/events';
-import { fleetOf, staleness } from '../../../src/fleet/spot-interruption';
+import { staleness } from '../../../src/fleet/interruption-notice';
+import { fleetOf } from '../../../src/fleet/spot-interruption';
 import { TAG } from '../../../src/fleet/tags';
 import { envWith } from '../fixtures';
 
