@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { publishNotification } from '../aws/notify';
-import { claimOnce } from '../aws/state-store';
+import { claimOnce, readJson, replaceIfUnchanged, writeState } from '../aws/state-store';
 import { lookUpWorker } from '../aws/worker-registry';
 import type { Config } from '../config';
 import { assertNever, type InstanceEvent } from '../events';
@@ -62,11 +62,30 @@ export interface NoticedWorker {
   readonly subnetId: string;
 }
 
-export interface WarningNotice {
-  /** This delivery took the warning's claim: it is the one that notifies, marks and replaces. */
-  readonly firstWarning: boolean;
-  /** The notification went out already, from the registry's record of the worker. */
+/**
+ * The warning's claim in the state bucket: one delivery at a time acts on a warning. A delivery that fails leaves it
+ * `open` with what it got done, so that a retry of the event takes it over and does the rest (and nothing twice).
+ * Claims written before `state` existed read as `working`.
+ */
+interface WarningClaim {
+  readonly eventId: string;
+  readonly at: string;
+  readonly state?: 'working' | 'open';
+  readonly notified?: boolean;
+  readonly marked?: boolean;
+}
+
+/** What a delivery that holds the warning's claim has done so far: what a retry need not do again. */
+export interface WarningProgress {
+  /** The notification is out. */
   readonly notified: boolean;
+  /** The worker is marked draining (tags, Worker Draining event, pool memory). */
+  readonly marked: boolean;
+}
+
+export interface WarningNotice extends WarningProgress {
+  /** This delivery holds the warning's claim: it does what is not done yet (notify, mark) and replaces. */
+  readonly claimed: boolean;
 }
 
 export const noticeOf = (worker: NoticedWorker, fleet: string) => ({
@@ -101,27 +120,83 @@ export async function publishWarning(
   });
 }
 
+/** Leaves the warning's claim, held by the caller, open to a retry with what is done (see WarningClaim). */
+export async function reopenWarning(
+  deps: NoticeDependencies,
+  event: SpotWarning,
+  progress: WarningProgress,
+): Promise<void> {
+  const { s3, config, logger } = deps;
+  const claim: WarningClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'open', ...progress };
+  try {
+    await writeState(s3, config.stateBucket, claimKey(config.managedBy, 'warning', event.instanceId), claim);
+    logger.info('warning left open for a retry', { instanceId: event.instanceId, ...progress });
+  } catch (error) {
+    logger.error('could not leave the warning open for a retry', { instanceId: event.instanceId, error });
+  }
+}
+
+/**
+ * Takes the warning's claim: the first delivery takes it fresh; a later one takes it over only if a failed delivery
+ * left it open, and learns what is done. Undefined when another delivery holds it.
+ */
+async function takeWarningClaim(
+  deps: NoticeDependencies,
+  event: SpotWarning,
+): Promise<WarningProgress | undefined> {
+  const { s3, config } = deps;
+  const key = claimKey(config.managedBy, 'warning', event.instanceId);
+  const fresh: WarningClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'working' };
+  const nothingDone = { notified: false, marked: false };
+  if (await claimOnce(s3, config.stateBucket, key, fresh)) return nothingDone;
+  const current = await readJson<WarningClaim>(s3, config.stateBucket, key);
+  if (current === undefined) {
+    // Given back in between (the instance was not ours): take it as a first delivery would.
+    return (await claimOnce(s3, config.stateBucket, key, fresh)) ? nothingDone : undefined;
+  }
+  if (current.value.state !== 'open') return undefined;
+  const progress = { notified: current.value.notified === true, marked: current.value.marked === true };
+  const taken = await replaceIfUnchanged(s3, config.stateBucket, key, current.etag, {
+    ...fresh,
+    ...progress,
+  });
+  return taken ? progress : undefined;
+}
+
 /**
  * Takes the warning's claim and reads the registry together (one round trip), and notifies when the claim is this
- * delivery's and the registry knows the worker as one of a configured fleet. Otherwise nothing is published here:
- * the caller notifies once EC2 has said whose instance it is.
+ * delivery's, nothing was notified yet and the registry knows the worker as one of a configured fleet. Otherwise
+ * nothing is published here: the caller notifies once EC2 has said whose instance it is. A registry that cannot be
+ * read only delays the notification until then.
  */
 export async function noticeSpotWarning(
   deps: NoticeDependencies,
   event: SpotWarning,
 ): Promise<WarningNotice> {
-  const { s3, config } = deps;
-  if (staleness(event, deps.now()) !== undefined) return { firstWarning: false, notified: false };
-  const [registered, firstWarning] = await Promise.all([
-    lookUpWorker(s3, config.stateBucket, config.managedBy, event.instanceId),
-    claimOnce(s3, config.stateBucket, claimKey(config.managedBy, 'warning', event.instanceId), {
-      eventId: event.id,
-      at: deps.now().toISOString(),
-    }),
-  ]);
-  if (!firstWarning || registered === undefined || !Object.hasOwn(config.fleets, registered.fleet)) {
-    return { firstWarning, notified: false };
+  const { s3, config, logger } = deps;
+  const unclaimed = { claimed: false, notified: false, marked: false };
+  if (staleness(event, deps.now()) !== undefined) return unclaimed;
+  // Read while the claim is taken: one round trip for both.
+  const registered = lookUpWorker(s3, config.stateBucket, config.managedBy, event.instanceId).catch(
+    (error: unknown) => {
+      logger.warn('worker registry not readable, notifying after EC2', {
+        instanceId: event.instanceId,
+        error,
+      });
+      return undefined;
+    },
+  );
+  const progress = await takeWarningClaim(deps, event);
+  if (progress === undefined) return unclaimed;
+  const worker = await registered;
+  if (progress.notified || worker === undefined || !Object.hasOwn(config.fleets, worker.fleet)) {
+    return { claimed: true, ...progress };
   }
-  await publishWarning(deps, event, registered, registered.fleet);
-  return { firstWarning, notified: true };
+  try {
+    await publishWarning(deps, event, worker, worker.fleet);
+  } catch (error) {
+    await reopenWarning(deps, event, progress);
+    throw error;
+  }
+  return { claimed: true, ...progress, notified: true };
 }

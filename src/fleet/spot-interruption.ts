@@ -13,6 +13,7 @@ import {
   noticeOf,
   noticeSpotWarning,
   publishWarning,
+  reopenWarning,
   staleness,
   WARNING_NOTICE_MS,
   type WarningNotice,
@@ -201,29 +202,36 @@ async function notifyOutcome(
 }
 
 /**
- * Marks the worker draining (when `drain` is given) while its one replacement is launched and the outcome notified;
- * both run to the end before the first failure is thrown.
+ * Launches the worker's one replacement and notifies the outcome while `marking` (the worker marked draining, or
+ * nothing) runs; both run to the end before the first failure is thrown.
  */
-async function drainAndReplace(
+async function replaceWhileMarking(
   deps: InterruptionDependencies,
   worker: Worker,
   owner: { fleet: string; spec: FleetSpec },
   correlationId: string,
   cause: WorkerDraining['reason'],
-  drain: { readonly draining: WorkerDraining; readonly poolEvent: PoolEventKind } | undefined,
+  marking: Promise<void>,
 ): Promise<ReplacementResult> {
   const replacing = replaceOnce(deps, worker, owner, correlationId);
   await settleAll([
-    drain === undefined ? Promise.resolve() : markDraining(deps, worker, drain.draining, drain.poolEvent),
+    marking,
     replacing.then((result) => notifyOutcome(deps, worker, owner.fleet, correlationId, cause, result)),
   ]);
   return replacing;
 }
 
+const succeeded = (work: Promise<unknown>) =>
+  work.then(
+    () => true,
+    () => false,
+  );
+
 /**
  * Notify, mark, replace. When the registry knows the worker, the notification goes out from it while EC2 is asked
  * about the instance (`notice`: the first step, run here, or already by the handler before it loaded EC2); else as
- * soon as EC2 has said the instance is ours.
+ * soon as EC2 has said the instance is ours. A delivery that fails leaves the warning open with what it did, and
+ * the retry does the rest.
  */
 async function onSpotWarning(
   deps: InterruptionDependencies,
@@ -237,52 +245,58 @@ async function onSpotWarning(
     describeWorker(ec2, instanceId),
     notice ?? noticeSpotWarning(deps, event),
   ]);
+  // A notice step that failed after it took the claim has left it open already.
   if (noticed.status === 'rejected') throw noticed.reason;
-  if (described.status === 'rejected') throw described.reason;
-  const worker = described.value;
-  const { firstWarning, notified } = noticed.value;
-  const owner = fleetOf(worker, config);
-  if (worker === undefined || owner === undefined) {
-    if (firstWarning)
-      await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
-    if (notified)
-      logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
-        instanceId,
-      });
-    return notOurs(deps, instanceId, worker);
-  }
-  const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
-  if (firstWarning && !notified) await publishWarning(deps, event, worker, owner.fleet);
-  if (!firstWarning)
-    logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
+  const { claimed } = noticed.value;
+  let { notified, marked } = noticed.value;
+  try {
+    if (described.status === 'rejected') throw described.reason;
+    const worker = described.value;
+    const owner = fleetOf(worker, config);
+    if (worker === undefined || owner === undefined) {
+      if (claimed)
+        await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
+      if (notified)
+        logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
+          instanceId,
+        });
+      return notOurs(deps, instanceId, worker);
+    }
+    const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
+    if (claimed && !notified) {
+      await publishWarning(deps, event, worker, owner.fleet);
+      notified = true;
+    }
+    if (!claimed)
+      logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
 
-  const replacement = await drainAndReplace(
-    deps,
-    worker,
-    owner,
-    event.id,
-    'spot-interruption',
-    firstWarning
-      ? {
-          draining: {
-            instanceId,
-            fleet: owner.fleet,
-            reason: 'spot-interruption',
-            action: event.action,
-            deadline,
-            correlationId: event.id,
-          },
-          poolEvent: 'interruption',
-        }
-      : undefined,
-  );
-  const launchedHere = replacement.status !== 'already-replaced';
-  return {
-    status: launchedHere ? 'replaced' : firstWarning ? 'notified' : 'duplicate',
-    instanceId,
-    fleet: owner.fleet,
-    replacement,
-  };
+    const draining: WorkerDraining = {
+      instanceId,
+      fleet: owner.fleet,
+      reason: 'spot-interruption',
+      action: event.action,
+      deadline,
+      correlationId: event.id,
+    };
+    const marking =
+      claimed && !marked ? markDraining(deps, worker, draining, 'interruption') : Promise.resolve();
+    let replacement: ReplacementResult;
+    try {
+      replacement = await replaceWhileMarking(deps, worker, owner, event.id, 'spot-interruption', marking);
+    } finally {
+      marked = marked || (claimed && (await succeeded(marking)));
+    }
+    const launchedHere = replacement.status !== 'already-replaced';
+    return {
+      status: launchedHere ? 'replaced' : claimed ? 'notified' : 'duplicate',
+      instanceId,
+      fleet: owner.fleet,
+      replacement,
+    };
+  } catch (error) {
+    if (claimed) await reopenWarning(deps, event, { notified, marked });
+    throw error;
+  }
 }
 
 async function onRebalance(
@@ -328,16 +342,21 @@ async function onRebalance(
     logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
     return { status: 'notified', instanceId, fleet: owner.fleet };
   }
-  const replacement = await drainAndReplace(deps, worker, owner, event.id, 'rebalance-recommendation', {
-    draining: {
-      instanceId,
-      fleet: owner.fleet,
-      reason: 'rebalance-recommendation',
-      action: 'rebalance',
-      correlationId: event.id,
-    },
-    poolEvent: 'rebalance',
-  });
+  const draining: WorkerDraining = {
+    instanceId,
+    fleet: owner.fleet,
+    reason: 'rebalance-recommendation',
+    action: 'rebalance',
+    correlationId: event.id,
+  };
+  const replacement = await replaceWhileMarking(
+    deps,
+    worker,
+    owner,
+    event.id,
+    'rebalance-recommendation',
+    markDraining(deps, worker, draining, 'rebalance'),
+  );
   return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
 }
 

@@ -64,6 +64,15 @@ const stateChange = (instanceId: string, state: string) =>
     detail: { 'instance-id': instanceId, state },
   });
 
+/** Delivers the warning while the emulator fails `action`, then again once it works: the retry's result. */
+async function failThenRetry(instanceId: string, action: string) {
+  const deps = world.interruptionDeps(fleets());
+  emulator().faults.push({ action, code: 'InternalError', status: 500 });
+  await expect(handleInstanceEvent(deps, warning(instanceId))).rejects.toThrow();
+  emulator().faults.length = 0;
+  return handleInstanceEvent(deps, warning(instanceId));
+}
+
 async function replacementsOf(instanceId: string) {
   return world.instances({ tag: TAG.replaces, value: instanceId });
 }
@@ -155,6 +164,47 @@ describe('handleInstanceEvent: spot interruption warning', () => {
       instanceType: worker.instanceType,
       subnetId: worker.subnetId,
     });
+  });
+
+  it('finishes on a retry what a delivery that failed left undone, without notifying twice', async () => {
+    const worker = await oneWorker();
+
+    const retry = await failThenRetry(worker.instanceId, 'DescribeInstances');
+
+    expect(retry).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
+    const kinds = (await world.notifications()).map((n) => n.kind).filter((kind) => kind !== 'launch');
+    expect(kinds).toEqual(['spot-interruption', 'replacement']);
+    expect(await world.drainingEvents()).toHaveLength(1);
+    const [old] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+    expect(old?.Tags).toEqual(expect.arrayContaining([{ Key: TAG.interruption, Value: 'terminate' }]));
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it('notifies on a retry when the notification itself failed', async () => {
+    const worker = await oneWorker();
+
+    const retry = await failThenRetry(worker.instanceId, 'Publish');
+
+    expect(retry).toMatchObject({ status: 'replaced' });
+    const kinds = (await world.notifications()).map((n) => n.kind).filter((kind) => kind !== 'launch');
+    expect(kinds).toEqual(['spot-interruption', 'replacement']);
+    expect(await world.drainingEvents()).toHaveLength(1);
+  });
+
+  it('marks the worker on a retry when marking failed, and notifies it once', async () => {
+    const worker = await oneWorker();
+
+    const retry = await failThenRetry(worker.instanceId, 'CreateTags');
+
+    // The replacement went out with the failed delivery: the retry marks, and launches nothing more.
+    expect(retry).toMatchObject({ status: 'notified', replacement: { status: 'already-replaced' } });
+    const [marked] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+    expect(marked?.Tags).toEqual(expect.arrayContaining([{ Key: TAG.interruption, Value: 'terminate' }]));
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'spot-interruption')).toHaveLength(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const again = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+    expect(again).toMatchObject({ status: 'duplicate' });
   });
 
   it('notifies after asking EC2 when the registry does not know the worker', async () => {
