@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     results.accessLogs = await benchAccessLogs(console.log);
   }
   if (only.includes('scale')) {
-    const emulator = await Emulator.start();
+    const emulator = await Emulator.start({ indexedTags: true });
     const scale: ScaleRun[] = [];
     try {
       for (const workers of sizes) {

@@ -57,6 +57,8 @@ export async function benchScale(
     { Key: TAG.managedBy, Value: 'worker-fleet-bench' },
     { Key: TAG.fleet, Value: 'batch' },
   ];
+  const seeding = performance.now();
+  const since = () => `${((performance.now() - seeding) / 1000).toFixed(0)} s`;
   const ids: string[] = [];
   for (let launched = 0; launched < workers; launched += 1000) {
     const count = Math.min(1000, workers - launched);
@@ -70,7 +72,7 @@ export async function benchScale(
     );
     ids.push(...(output.Instances ?? []).map((instance) => instance.InstanceId ?? ''));
   }
-  log(`  seeded ${ids.length} workers`);
+  log(`  seeded ${ids.length} workers (${since()})`);
   for (let start = 0; start < ids.length; start += 50) {
     await Promise.all(
       ids.slice(start, start + 50).map((id, index) =>
@@ -84,7 +86,7 @@ export async function benchScale(
       ),
     );
   }
-  log(`  wrote ${ids.length} heartbeats`);
+  log(`  wrote ${ids.length} heartbeats (${since()})`);
 
   const config = loadConfig({
     ...deploymentEnv(

@@ -1,4 +1,4 @@
-import { Emulator, emulatorClientConfig } from '../../local/emulator';
+import { Emulator, type EmulatorOptions, emulatorClientConfig } from '../../local/emulator';
 
 /** Client settings in tests: the emulator, and no retries, so an unsupported call fails loudly. */
 export function clientConfig(emulator: Emulator) {
@@ -9,10 +9,10 @@ export function clientConfig(emulator: Emulator) {
  * Starts one emulator for a test file, resets it before each test, and fails the file if the emulator met an
  * unimplemented call.
  */
-export function useEmulator(): () => Emulator {
+export function useEmulator(options: EmulatorOptions = {}): () => Emulator {
   let emulator: Emulator | undefined;
   beforeAll(async () => {
-    emulator = await Emulator.start();
+    emulator = await Emulator.start(options);
   });
   beforeEach(async () => {
     await emulator?.reset();
