@@ -144,9 +144,11 @@ export async function logS3Access(deps: AccessDependencies, event: unknown): Pro
       return run.finish(input, `not a new access log of the fleet bucket (${FLEET_ACCESS_LOG_PREFIX}*)`);
     }
     deps.logger.info('reading access log', { bucket: record.bucket, key: record.key });
-    for await (const parsed of parseServerAccessLog(streamObject(deps.s3, record.bucket, record.key))) {
-      if ('error' in parsed) run.malformed(`line ${parsed.line}`, parsed.error, parsed.text);
-      else await run.record(accessFromLogEntry(parsed.entry));
+    for await (const batch of parseServerAccessLog(streamObject(deps.s3, record.bucket, record.key))) {
+      for (const parsed of batch) {
+        if ('error' in parsed) run.malformed(`line ${parsed.line}`, parsed.error, parsed.text);
+        else await run.record(accessFromLogEntry(parsed.entry));
+      }
     }
     return run.finish(input);
   }

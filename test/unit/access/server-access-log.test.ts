@@ -44,13 +44,16 @@ async function* chunksOf(...chunks: (string | Uint8Array)[]) {
 
 async function collect(chunks: AsyncIterable<string | Uint8Array>) {
   const out = [];
-  for await (const parsed of parseServerAccessLog(chunks)) out.push(parsed);
+  for await (const batch of parseServerAccessLog(chunks)) out.push(...batch);
   return out;
 }
 
 describe('parseServerAccessLogLine', () => {
   it('reads every documented field of the current layout', () => {
-    expect(parseServerAccessLogLine(line())).toEqual({
+    const entry = parseServerAccessLogLine(line());
+
+    // toJSON: every field, the later ones read on demand included.
+    expect(JSON.parse(JSON.stringify(entry))).toEqual({
       bucketOwner: OWNER,
       bucket: 'worker-fleet-dev-fleet',
       time: '2026-11-25T09:10:11.000Z',
@@ -111,8 +114,15 @@ describe('parseServerAccessLogLine', () => {
     });
   });
 
-  it('keeps a key that is not valid URL encoding as it is', () => {
-    expect(parseServerAccessLogLine(line({ 7: 'odd%ZZkey' }))).toMatchObject({ key: 'odd%ZZkey' });
+  it.each([
+    ['ASCII escapes, either case', 'a%20b%2Bc%2fd', 'a b+c/d'],
+    ['a multi-byte character beside an ASCII escape', 'caf%C3%A9%20au%20lait', 'café au lait'],
+    ['no escape at all', 'results/plain.json', 'results/plain.json'],
+    ['not valid URL encoding: kept as it is', 'odd%ZZkey', 'odd%ZZkey'],
+    ['an escape cut short at the end: kept as it is', 'ends-with%2', 'ends-with%2'],
+    ['a lone byte of a multi-byte character: kept as it is', 'half%C3', 'half%C3'],
+  ])('URL-decodes the key: %s', (_name, raw, key) => {
+    expect(parseServerAccessLogLine(line({ 7: raw }))).toMatchObject({ key });
   });
 
   it.each([
