@@ -1,18 +1,43 @@
-"""moto's standalone server (the project's pinned version) with one fix for large fleets, used by the benchmarks.
+"""moto's standalone server (the project's pinned version) made fit for fleets of thousands, for the benchmarks.
 
-moto 5.2.5 finds an EC2 resource's own tags by scanning every tag in the region
-(TaggedEC2Resource.get_tags -> describe_tags with a resource-id filter), and calls it several times per instance
-while it filters and renders DescribeInstances: a describe over N instances costs O(N^2), about 8 minutes at
-10,000. Here the lookup goes straight to the resource's entry in the same tag table. The answer is the same list:
-the filter was the resource's own id, which matches nothing else (an id has no wildcard characters).
+Two changes, neither of what moto answers, only of how long it takes:
 
-`--check` compares both lookups for every tagged resource of a small account and exits non-zero on a difference.
+- Tag lookups by resource id. moto 5.2.5 finds an EC2 resource's own tags by scanning every tag in the region
+  (TaggedEC2Resource.get_tags -> describe_tags with a resource-id filter), several times per instance while it
+  filters and renders DescribeInstances: a describe over N instances costs O(N^2), about 8 minutes at 10,000. Here
+  the lookup goes straight to the resource's entry in the same tag table. The answer is the same list: the filter
+  was the resource's own id, which matches nothing else (an id has no wildcard characters).
+- moto's default AMI catalog only (MOTO_AMIS_PATH, a documented setting), without the ~1,300 regional "latest"
+  AMIs: RunInstances filters the whole catalog once per instance it launches.
+
+`--check` compares both tag lookups for every tagged resource of a small account and exits non-zero on a difference.
 """
 
+import gzip
+import os
 import sys
+import tempfile
+from importlib.util import find_spec
 
-from moto.ec2.models.core import TaggedEC2Resource
-from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+def use_default_amis_only() -> None:
+    """Points MOTO_AMIS_PATH at moto's own default catalog; must run before moto's EC2 models are imported."""
+    if "MOTO_AMIS_PATH" in os.environ:
+        return
+    spec = find_spec("moto")
+    package = next(iter(spec.submodule_search_locations or []))
+    with gzip.open(os.path.join(package, "ec2", "resources", "amis.json.gz")) as catalog:
+        amis = catalog.read()
+    target = os.path.join(tempfile.mkdtemp(prefix="worker-fleet-moto-"), "amis.json")
+    with open(target, "wb") as file:
+        file.write(amis)
+    os.environ["MOTO_AMIS_PATH"] = target
+
+
+use_default_amis_only()
+
+from moto.ec2.models.core import TaggedEC2Resource  # noqa: E402
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix  # noqa: E402
 
 scanning_get_tags = TaggedEC2Resource.get_tags
 
