@@ -25,18 +25,48 @@ export interface ScaleRun {
   readonly byCall: Record<string, number>;
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
+  /** CPU spent inside DescribeInstances calls: the SDK serializing, receiving and decoding them. */
+  readonly describeCpuSeconds?: number;
+}
+
+/** CPU time spent inside one client's commands of one name (sequential calls: windows never overlap). */
+class CommandCpu {
+  seconds = 0;
+
+  constructor(client: EC2Client, commandName: string) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== commandName) return next(args);
+        const started = process.cpuUsage();
+        try {
+          return await next(args);
+        } finally {
+          const used = process.cpuUsage(started);
+          this.seconds += (used.user + used.system) / 1e6;
+        }
+      },
+      { step: 'initialize', name: `benchCpu${commandName}` },
+    );
+  }
 }
 
 const ceilK = (n: number) => Math.ceil(n / 1000);
 
-async function measure<T>(calls: CallCounter, run: () => Promise<T>) {
+async function measure<T>(calls: CallCounter, describes: CommandCpu, run: () => Promise<T>) {
   calls.reset();
+  describes.seconds = 0;
   const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await run();
   const wallSeconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return { result, wallSeconds, cpuSeconds: (used.user + used.system) / 1e6, ...calls.snapshot() };
+  return {
+    result,
+    wallSeconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    describeCpuSeconds: describes.seconds,
+    ...calls.snapshot(),
+  };
 }
 
 /** Seeds `workers` fleet workers (half reporting idle) and measures one launcher count and two reaper runs. */
@@ -111,8 +141,10 @@ export async function benchScale(
     AWS_REGION: 'us-east-1',
   });
   const calls = new CallCounter();
+  const ec2 = countCalls(new EC2Client(settings), calls);
+  const describes = new CommandCpu(ec2, 'DescribeInstancesCommand');
   const clients = {
-    ec2: countCalls(new EC2Client(settings), calls),
+    ec2,
     s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
     sns: countCalls(new SNSClient(settings), calls),
     ssm: countCalls(new SSMClient(settings), calls),
@@ -128,13 +160,14 @@ export async function benchScale(
       byCall: m.calls,
       wallSeconds: m.wallSeconds,
       cpuSeconds: m.cpuSeconds,
+      describeCpuSeconds: m.describeCpuSeconds,
     });
     log(
-      `  ${step}: ${m.total} calls (lower bound ${lowerBound}), ${m.wallSeconds.toFixed(2)} s wall, ${m.cpuSeconds.toFixed(2)} s CPU`,
+      `  ${step}: ${m.total} calls (lower bound ${lowerBound}), ${m.wallSeconds.toFixed(2)} s wall, ${m.cpuSeconds.toFixed(2)} s CPU (${m.describeCpuSeconds.toFixed(2)} s in DescribeInstances)`,
     );
   };
 
-  const count = await measure(calls, () =>
+  const count = await measure(calls, describes, () =>
     launchWorkers(
       { ...clients, logger, config, now: () => new Date() },
       { kind: 'schedule', id: `bench-${workers}` },
@@ -144,10 +177,12 @@ export async function benchScale(
 
   const idle = Math.ceil(workers / 2);
   const at = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
-  const mark = await measure(calls, () => reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }));
+  const mark = await measure(calls, describes, () =>
+    reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }),
+  );
   // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification
   record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1, mark);
-  const reap = await measure(calls, () =>
+  const reap = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
   // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification
