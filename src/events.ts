@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidEventError } from './errors';
 import { describeIssues } from './fleet/fleet-spec';
+import { lazy } from './lazy';
 
 /** The event source worker-fleet uses for the events it consumes and emits on the default bus. */
 export const EVENT_SOURCE = 'worker-fleet';
@@ -22,42 +23,52 @@ export interface LaunchTrigger {
   readonly target?: number;
 }
 
-const fleetName = z.string().min(1).max(63);
-const size = z.number().int().min(0).max(10_000);
-const launchSize = { fleet: fleetName, count: size.optional(), target: size.optional() };
+// Every schema is built when first used, not when the module loads (src/lazy.ts).
+const fleetName = () => z.string().min(1).max(63);
+const size = () => z.number().int().min(0).max(10_000);
+const launchSize = () => ({ fleet: fleetName(), count: size().optional(), target: size().optional() });
 const oneOfCountOrTarget = (value: { count?: number; target?: number }) =>
   value.count === undefined || value.target === undefined;
 const countOrTargetMessage = { message: 'give count or target, not both' };
 
 /** Sample: events/launch-schedule.json (an EventBridge rule's schedule, no input). */
-const scheduledEventSchema = z.object({
-  'detail-type': z.literal(SCHEDULED_EVENT),
-  source: z.literal('aws.events'),
-  id: z.string().min(1),
-});
+const scheduledEventSchema = lazy(() =>
+  z.object({
+    'detail-type': z.literal(SCHEDULED_EVENT),
+    source: z.literal('aws.events'),
+    id: z.string().min(1),
+  }),
+);
 
 /** Sample: events/launch-requested.json. */
-const launchRequestedSchema = z.object({
-  'detail-type': z.literal(LAUNCH_REQUESTED),
-  source: z.literal(EVENT_SOURCE),
-  id: z.string().min(1),
-  detail: z.strictObject(launchSize).refine(oneOfCountOrTarget, countOrTargetMessage),
-});
+const launchRequestedSchema = lazy(() =>
+  z.object({
+    'detail-type': z.literal(LAUNCH_REQUESTED),
+    source: z.literal(EVENT_SOURCE),
+    id: z.string().min(1),
+    detail: z.strictObject(launchSize()).refine(oneOfCountOrTarget, countOrTargetMessage),
+  }),
+);
 
 /**
  * Sample: events/launch-direct.json. Also the payload of an EventBridge Scheduler schedule, whose input can carry
  * `"requestId": "<aws.scheduler.execution-id>"`.
  */
-const directInvocationSchema = z
-  .strictObject({
-    ...launchSize,
-    fleet: fleetName.optional(),
-    requestId: z.string().min(1).max(256).optional(),
-  })
-  .refine(oneOfCountOrTarget, countOrTargetMessage)
-  .refine((value) => value.fleet !== undefined || (value.count === undefined && value.target === undefined), {
-    message: 'count and target need a fleet',
-  });
+const directInvocationSchema = lazy(() =>
+  z
+    .strictObject({
+      ...launchSize(),
+      fleet: fleetName().optional(),
+      requestId: z.string().min(1).max(256).optional(),
+    })
+    .refine(oneOfCountOrTarget, countOrTargetMessage)
+    .refine(
+      (value) => value.fleet !== undefined || (value.count === undefined && value.target === undefined),
+      {
+        message: 'count and target need a fleet',
+      },
+    ),
+);
 
 /** Parses an event against its schema, or throws an InvalidEventError naming what was wrong. */
 export function parseShape<T extends z.ZodType>(schema: T, event: unknown, what: string): z.output<T> {
@@ -75,15 +86,15 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
     throw new InvalidEventError('malformed launch request: expected a JSON object');
   }
   if (!('detail-type' in event)) {
-    const { requestId, ...request } = parseShape(directInvocationSchema, event, 'launch request');
+    const { requestId, ...request } = parseShape(directInvocationSchema(), event, 'launch request');
     return { kind: 'direct', id: requestId ?? invocationId, ...request };
   }
   const detailType = event['detail-type'];
   switch (detailType) {
     case SCHEDULED_EVENT:
-      return { kind: 'schedule', id: parseShape(scheduledEventSchema, event, 'scheduled event').id };
+      return { kind: 'schedule', id: parseShape(scheduledEventSchema(), event, 'scheduled event').id };
     case LAUNCH_REQUESTED: {
-      const { id, detail } = parseShape(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
+      const { id, detail } = parseShape(launchRequestedSchema(), event, `"${LAUNCH_REQUESTED}" event`);
       return { kind: 'event', id, ...detail };
     }
     default:
@@ -115,13 +126,15 @@ const ec2Event = <T extends string, D extends z.ZodRawShape>(detailType: T, deta
   });
 
 /** Sample: events/spot-interruption-warning.json. */
-const spotWarningSchema = ec2Event(SPOT_INTERRUPTION_WARNING, {
-  'instance-action': z.enum(['terminate', 'stop', 'hibernate']),
-});
+const spotWarningSchema = lazy(() =>
+  ec2Event(SPOT_INTERRUPTION_WARNING, {
+    'instance-action': z.enum(['terminate', 'stop', 'hibernate']),
+  }),
+);
 /** Sample: events/rebalance-recommendation.json. */
-const rebalanceSchema = ec2Event(REBALANCE_RECOMMENDATION, {});
+const rebalanceSchema = lazy(() => ec2Event(REBALANCE_RECOMMENDATION, {}));
 /** Sample: events/instance-state-change-terminated.json. */
-const stateChangeSchema = ec2Event(INSTANCE_STATE_CHANGE, { state: z.enum(WATCHED_STATES) });
+const stateChangeSchema = lazy(() => ec2Event(INSTANCE_STATE_CHANGE, { state: z.enum(WATCHED_STATES) }));
 
 interface InstanceEventBase {
   /** The EventBridge event id (the same on a redelivery; a new warning for the same instance has a new one). */
@@ -152,7 +165,7 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
   switch (detailType) {
     case SPOT_INTERRUPTION_WARNING: {
       const { id, time, detail } = parseShape(
-        spotWarningSchema,
+        spotWarningSchema(),
         event,
         `"${SPOT_INTERRUPTION_WARNING}" event`,
       );
@@ -165,11 +178,15 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
       };
     }
     case REBALANCE_RECOMMENDATION: {
-      const { id, time, detail } = parseShape(rebalanceSchema, event, `"${REBALANCE_RECOMMENDATION}" event`);
+      const { id, time, detail } = parseShape(
+        rebalanceSchema(),
+        event,
+        `"${REBALANCE_RECOMMENDATION}" event`,
+      );
       return { kind: 'rebalance', id, time: new Date(time), instanceId: detail['instance-id'] };
     }
     case INSTANCE_STATE_CHANGE: {
-      const { id, time, detail } = parseShape(stateChangeSchema, event, `"${INSTANCE_STATE_CHANGE}" event`);
+      const { id, time, detail } = parseShape(stateChangeSchema(), event, `"${INSTANCE_STATE_CHANGE}" event`);
       return {
         kind: 'state-change',
         id,
@@ -197,13 +214,15 @@ export interface ReapTrigger {
 }
 
 /** Sample: events/reap-direct.json (the schedule sends events/launch-schedule.json's shape). */
-const reapDirectSchema = z.strictObject({ fleet: fleetName.optional(), dryRun: z.boolean().optional() });
+const reapDirectSchema = lazy(() =>
+  z.strictObject({ fleet: fleetName().optional(), dryRun: z.boolean().optional() }),
+);
 
 /** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */
 export function parseReapTrigger(event: unknown): ReapTrigger {
   if (typeof event === 'object' && event !== null && 'detail-type' in event) {
-    parseShape(scheduledEventSchema, event, 'scheduled event');
+    parseShape(scheduledEventSchema(), event, 'scheduled event');
     return {};
   }
-  return parseShape(reapDirectSchema, event, 'reap request');
+  return parseShape(reapDirectSchema(), event, 'reap request');
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
 import { detailTypeOf, parseShape } from '../events';
+import { lazy } from '../lazy';
 import type { AccessRecord } from './access-record';
 
 export const OBJECT_CREATED = 'Object Created';
@@ -21,56 +22,63 @@ export type AccessEvent =
 /**
  * When: ISO text, as EventBridge documents it; epoch seconds are accepted too, as the local emulator sends them.
  */
-const eventTime = z.union([
-  z.iso.datetime({ offset: true }),
-  z
-    .number()
-    .positive()
-    .transform((seconds) => new Date(seconds * 1000).toISOString()),
-]);
+// Schemas are built when first used, not when the module loads (src/lazy.ts).
+const eventTime = () =>
+  z.union([
+    z.iso.datetime({ offset: true }),
+    z
+      .number()
+      .positive()
+      .transform((seconds) => new Date(seconds * 1000).toISOString()),
+  ]);
 
 /** Sample: events/s3-object-created.json (EventBridge notifications of the fleet and log buckets). */
-const objectEventSchema = z.object({
-  'detail-type': z.enum([OBJECT_CREATED, OBJECT_DELETED]),
-  source: z.literal('aws.s3'),
-  id: z.string().min(1),
-  time: eventTime,
-  detail: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({ key: z.string().min(1), size: z.number().int().nonnegative().optional() }),
-    'request-id': z.string().optional(),
-    requester: z.string().optional(),
-    'source-ip-address': z.string().optional(),
-    reason: z.string().optional(),
-  }),
-});
+const objectEventShape = () =>
+  z.object({
+    'detail-type': z.enum([OBJECT_CREATED, OBJECT_DELETED]),
+    source: z.literal('aws.s3'),
+    id: z.string().min(1),
+    time: eventTime(),
+    detail: z.object({
+      bucket: z.object({ name: z.string().min(1) }),
+      object: z.object({ key: z.string().min(1), size: z.number().int().nonnegative().optional() }),
+      'request-id': z.string().optional(),
+      requester: z.string().optional(),
+      'source-ip-address': z.string().optional(),
+      reason: z.string().optional(),
+    }),
+  });
 
 /** Sample: events/s3-cloudtrail-get-object.json (a CloudTrail data event, when the stage's trail is on). */
-const trailEventSchema = z.object({
-  'detail-type': z.literal(CLOUDTRAIL_API_CALL),
-  source: z.literal('aws.s3'),
-  id: z.string().min(1),
-  detail: z.object({
-    eventTime: z.iso.datetime({ offset: true }),
-    eventSource: z.literal('s3.amazonaws.com'),
-    eventName: z.string().min(1),
-    sourceIPAddress: z.string().optional(),
-    requestID: z.string().optional(),
-    errorCode: z.string().optional(),
-    userIdentity: z.object({
-      arn: z.string().optional(),
-      principalId: z.string().optional(),
-      sessionContext: z.object({ ec2RoleDelivery: z.string().optional() }).optional(),
+const trailEventShape = () =>
+  z.object({
+    'detail-type': z.literal(CLOUDTRAIL_API_CALL),
+    source: z.literal('aws.s3'),
+    id: z.string().min(1),
+    detail: z.object({
+      eventTime: z.iso.datetime({ offset: true }),
+      eventSource: z.literal('s3.amazonaws.com'),
+      eventName: z.string().min(1),
+      sourceIPAddress: z.string().optional(),
+      requestID: z.string().optional(),
+      errorCode: z.string().optional(),
+      userIdentity: z.object({
+        arn: z.string().optional(),
+        principalId: z.string().optional(),
+        sessionContext: z.object({ ec2RoleDelivery: z.string().optional() }).optional(),
+      }),
+      requestParameters: z.object({ bucketName: z.string().min(1), key: z.string().optional() }),
+      additionalEventData: z
+        .object({
+          bytesTransferredIn: z.number().nonnegative().optional(),
+          bytesTransferredOut: z.number().nonnegative().optional(),
+        })
+        .optional(),
     }),
-    requestParameters: z.object({ bucketName: z.string().min(1), key: z.string().optional() }),
-    additionalEventData: z
-      .object({
-        bytesTransferredIn: z.number().nonnegative().optional(),
-        bytesTransferredOut: z.number().nonnegative().optional(),
-      })
-      .optional(),
-  }),
-});
+  });
+
+const objectEventSchema = lazy(objectEventShape);
+const trailEventSchema = lazy(trailEventShape);
 
 /** What S3 says caused an object event, as the API action; the emulator says `ObjectCreated`/`ObjectRemoved`. */
 const EVENT_REASONS: Readonly<Record<string, string>> = {
@@ -87,7 +95,7 @@ const ERROR_STATUS: Readonly<Record<string, number>> = {
   NoSuchBucket: 404,
 };
 
-function objectAccess(event: z.output<typeof objectEventSchema>): AccessRecord {
+function objectAccess(event: z.output<ReturnType<typeof objectEventShape>>): AccessRecord {
   const { detail } = event;
   const created = event['detail-type'] === OBJECT_CREATED;
   const reason = detail.reason ?? '';
@@ -105,7 +113,7 @@ function objectAccess(event: z.output<typeof objectEventSchema>): AccessRecord {
   };
 }
 
-function trailAccess(event: z.output<typeof trailEventSchema>): AccessRecord {
+function trailAccess(event: z.output<ReturnType<typeof trailEventShape>>): AccessRecord {
   const { detail } = event;
   const transferred = detail.additionalEventData;
   const bytes = (transferred?.bytesTransferredOut ?? 0) + (transferred?.bytesTransferredIn ?? 0);
@@ -133,7 +141,7 @@ export function parseAccessEvent(event: unknown): AccessEvent {
   switch (detailType) {
     case OBJECT_CREATED:
     case OBJECT_DELETED: {
-      const parsed = parseShape(objectEventSchema, event, `"${detailType}" event`);
+      const parsed = parseShape(objectEventSchema(), event, `"${detailType}" event`);
       return {
         kind: 'object-event',
         id: parsed.id,
@@ -142,7 +150,7 @@ export function parseAccessEvent(event: unknown): AccessEvent {
       };
     }
     case CLOUDTRAIL_API_CALL: {
-      const parsed = parseShape(trailEventSchema, event, 'CloudTrail data event');
+      const parsed = parseShape(trailEventSchema(), event, 'CloudTrail data event');
       return { kind: 'trail', id: parsed.id, record: trailAccess(parsed) };
     }
     default:

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazy } from '../lazy';
 import { RESERVED_TAG_PREFIX } from './tags';
 
 /** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */
@@ -12,6 +13,7 @@ const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const SPOT_PRICE = /^\d+(\.\d+)?$/;
 
+// Schemas are built when first used, not when the module loads (src/lazy.ts): builders here, lazy exports below.
 const minutes = (max: number) => z.number().int().min(1).max(max);
 
 /**
@@ -20,56 +22,58 @@ const minutes = (max: number) => z.number().int().min(1).max(max);
  * below `belowPercent` and every maximum below `maxPercent` (the guard against bursty workers) over the window, and
  * network in+out below `networkBelowBytes` per period if given.
  */
-export const idleSettingsSchema = z.strictObject({
-  heartbeatTimeoutMinutes: minutes(24 * 60).optional(),
-  cpu: z
-    .strictObject({
-      belowPercent: z.number().min(0).max(100),
-      maxPercent: z.number().min(0).max(100).optional(),
-      windowMinutes: minutes(24 * 60).default(15),
-      networkBelowBytes: z.number().int().min(0).optional(),
-    })
-    .optional(),
-  bootGraceMinutes: z
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 60)
-    .default(10),
-  maxLifetimeHours: z
-    .number()
-    .min(1)
-    .max(24 * 365)
-    .optional(),
-  terminateAfterMinutes: z
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 60)
-    .default(10),
-  /** The scale-in floor; by default the fleet's targetCapacity, so the reaper never fights the launcher. */
-  minWorkers: z.number().int().min(0).max(10_000).optional(),
-});
+const idleSettingsSchema = () =>
+  z.strictObject({
+    heartbeatTimeoutMinutes: minutes(24 * 60).optional(),
+    cpu: z
+      .strictObject({
+        belowPercent: z.number().min(0).max(100),
+        maxPercent: z.number().min(0).max(100).optional(),
+        windowMinutes: minutes(24 * 60).default(15),
+        networkBelowBytes: z.number().int().min(0).optional(),
+      })
+      .optional(),
+    bootGraceMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .default(10),
+    maxLifetimeHours: z
+      .number()
+      .min(1)
+      .max(24 * 365)
+      .optional(),
+    terminateAfterMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .default(10),
+    /** The scale-in floor; by default the fleet's targetCapacity, so the reaper never fights the launcher. */
+    minWorkers: z.number().int().min(0).max(10_000).optional(),
+  });
 
-export type IdleSettings = z.output<typeof idleSettingsSchema>;
+export type IdleSettings = z.output<ReturnType<typeof idleSettingsSchema>>;
 
 /** The worker agent every worker runs from its user data (see src/agent/worker-agent.sh). */
-export const agentSettingsSchema = z
-  .strictObject({
-    enabled: z.boolean().default(true),
-    heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
-    /** A file whose first word is busy or idle, written by the workload. */
-    busyFile: z.string().min(1).max(1024).optional(),
-    /** A command whose exit status says busy (0) or idle (anything else). */
-    busyCommand: z.string().min(1).max(1024).optional(),
-    /** Run once on a spot interruption notice, to checkpoint or hand work back. */
-    drainCommand: z.string().min(1).max(2048).optional(),
-    /** The drain hook's time limit: the notice comes two minutes before, so at most 110 s. */
-    drainTimeoutSeconds: z.number().int().min(1).max(110).default(90),
-  })
-  .refine((agent) => agent.busyFile === undefined || agent.busyCommand === undefined, {
-    message: 'give busyFile or busyCommand, not both',
-  });
+const agentSettingsSchema = () =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
+      /** A file whose first word is busy or idle, written by the workload. */
+      busyFile: z.string().min(1).max(1024).optional(),
+      /** A command whose exit status says busy (0) or idle (anything else). */
+      busyCommand: z.string().min(1).max(1024).optional(),
+      /** Run once on a spot interruption notice, to checkpoint or hand work back. */
+      drainCommand: z.string().min(1).max(2048).optional(),
+      /** The drain hook's time limit: the notice comes two minutes before, so at most 110 s. */
+      drainTimeoutSeconds: z.number().int().min(1).max(110).default(90),
+    })
+    .refine((agent) => agent.busyFile === undefined || agent.busyCommand === undefined, {
+      message: 'give busyFile or busyCommand, not both',
+    });
 
 const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
   z
@@ -85,72 +89,81 @@ const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
  * `rebalance` says what an EC2 rebalance recommendation does: `ignore` it, `notify`, or `replace-early` (launch the
  * replacement now and mark the worker draining, without terminating it).
  */
-export const fleetSpecSchema = z
-  .strictObject({
-    ami: z
-      .string()
-      .refine(
-        (value) => AMI_ID.test(value) || SSM_PARAMETER_NAME.test(value),
-        'must be an AMI id (ami-…) or an SSM parameter name (/…)',
+const fleetSpecBuilder = () =>
+  z
+    .strictObject({
+      ami: z
+        .string()
+        .refine(
+          (value) => AMI_ID.test(value) || SSM_PARAMETER_NAME.test(value),
+          'must be an AMI id (ami-…) or an SSM parameter name (/…)',
+        ),
+      instanceTypes: distinct(
+        z.string().regex(INSTANCE_TYPE, 'must be an instance type such as c7g.large'),
+        'instance type',
       ),
-    instanceTypes: distinct(
-      z.string().regex(INSTANCE_TYPE, 'must be an instance type such as c7g.large'),
-      'instance type',
-    ),
-    subnets: distinct(z.string().regex(SUBNET_ID, 'must be a subnet id (subnet-…)'), 'subnet'),
-    market: z.enum(['spot', 'on-demand', 'spot-with-on-demand-fallback']),
-    spotMaxPrice: z.string().regex(SPOT_PRICE, 'must be a price in USD per hour, such as "0.05"').optional(),
-    targetCapacity: z.number().int().min(0).max(10_000),
-    maxCapacity: z.number().int().min(0).max(10_000).optional(),
-    keyName: z.string().min(1).max(255).optional(),
-    securityGroupIds: z
-      .array(z.string().regex(SECURITY_GROUP_ID, 'must be a security group id (sg-…)'))
-      .default([]),
-    userData: z
-      .string()
-      .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
-      .optional(),
-    rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
-    agent: agentSettingsSchema.default({ enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 }),
-    idle: idleSettingsSchema.default({
-      heartbeatTimeoutMinutes: 15,
-      bootGraceMinutes: 10,
-      terminateAfterMinutes: 10,
-    }),
-    metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
-    tags: z
-      .record(z.string().min(1).max(128), z.string().max(256))
-      .refine(
-        (tags) =>
-          Object.keys(tags).every((key) => !key.startsWith('aws:') && !key.startsWith(RESERVED_TAG_PREFIX)),
-        `tag keys must not start with "aws:" or "${RESERVED_TAG_PREFIX}"`,
-      )
-      .refine((tags) => Object.keys(tags).length <= 40, 'at most 40 tags')
-      .default({}),
-  })
-  .refine((spec) => spec.market !== 'on-demand' || spec.spotMaxPrice === undefined, {
-    message: 'spotMaxPrice applies to spot markets only',
-    path: ['spotMaxPrice'],
-  })
-  .refine((spec) => spec.maxCapacity === undefined || spec.maxCapacity >= spec.targetCapacity, {
-    message: 'must be at least targetCapacity',
-    path: ['maxCapacity'],
-  })
-  .transform((spec) => ({
-    ...spec,
-    maxCapacity: spec.maxCapacity ?? spec.targetCapacity,
-    idle: { ...spec.idle, minWorkers: spec.idle.minWorkers ?? spec.targetCapacity },
-  }));
+      subnets: distinct(z.string().regex(SUBNET_ID, 'must be a subnet id (subnet-…)'), 'subnet'),
+      market: z.enum(['spot', 'on-demand', 'spot-with-on-demand-fallback']),
+      spotMaxPrice: z
+        .string()
+        .regex(SPOT_PRICE, 'must be a price in USD per hour, such as "0.05"')
+        .optional(),
+      targetCapacity: z.number().int().min(0).max(10_000),
+      maxCapacity: z.number().int().min(0).max(10_000).optional(),
+      keyName: z.string().min(1).max(255).optional(),
+      securityGroupIds: z
+        .array(z.string().regex(SECURITY_GROUP_ID, 'must be a security group id (sg-…)'))
+        .default([]),
+      userData: z
+        .string()
+        .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
+        .optional(),
+      rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
+      agent: agentSettingsSchema().default({ enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 }),
+      idle: idleSettingsSchema().default({
+        heartbeatTimeoutMinutes: 15,
+        bootGraceMinutes: 10,
+        terminateAfterMinutes: 10,
+      }),
+      metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
+      tags: z
+        .record(z.string().min(1).max(128), z.string().max(256))
+        .refine(
+          (tags) =>
+            Object.keys(tags).every((key) => !key.startsWith('aws:') && !key.startsWith(RESERVED_TAG_PREFIX)),
+          `tag keys must not start with "aws:" or "${RESERVED_TAG_PREFIX}"`,
+        )
+        .refine((tags) => Object.keys(tags).length <= 40, 'at most 40 tags')
+        .default({}),
+    })
+    .refine((spec) => spec.market !== 'on-demand' || spec.spotMaxPrice === undefined, {
+      message: 'spotMaxPrice applies to spot markets only',
+      path: ['spotMaxPrice'],
+    })
+    .refine((spec) => spec.maxCapacity === undefined || spec.maxCapacity >= spec.targetCapacity, {
+      message: 'must be at least targetCapacity',
+      path: ['maxCapacity'],
+    })
+    .transform((spec) => ({
+      ...spec,
+      maxCapacity: spec.maxCapacity ?? spec.targetCapacity,
+      idle: { ...spec.idle, minWorkers: spec.idle.minWorkers ?? spec.targetCapacity },
+    }));
 
-export type FleetSpec = Readonly<z.output<typeof fleetSpecSchema>>;
+/** One fleet's spec, validated and completed with its defaults. */
+export const fleetSpecSchema = lazy(fleetSpecBuilder);
+
+export type FleetSpec = Readonly<z.output<ReturnType<typeof fleetSpecBuilder>>>;
 export type FleetMarket = FleetSpec['market'];
 
-export const fleetsSchema = z
-  .record(
-    z.string().regex(FLEET_NAME, 'fleet names are lower-case letters, digits and dashes'),
-    fleetSpecSchema,
-  )
-  .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required');
+export const fleetsSchema = lazy(() =>
+  z
+    .record(
+      z.string().regex(FLEET_NAME, 'fleet names are lower-case letters, digits and dashes'),
+      fleetSpecSchema(),
+    )
+    .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required'),
+);
 
 /** One line per problem: `path: message`, so an error names exactly what to fix. */
 export function describeIssues(error: z.ZodError): string {

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
-import { lazy } from '../aws/clients';
 import { parseLaunchTrigger } from '../events';
 import type { FleetLaunchResult } from '../fleet/launch-workers';
+import { lazy } from '../lazy';
 import { logger } from '../logger';
 
 /** The core and its clients, loaded at the first event (see deferred/launch-workers.ts). */

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import type { AccessRunResult } from '../access/log-s3-access';
-import { lazy } from '../aws/clients';
+import { lazy } from '../lazy';
 import { logger } from '../logger';
 
 /** The core and its clients, loaded at the first event (see deferred/log-s3-access.ts). */

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
-import { lazy } from '../aws/clients';
 import { parseReapTrigger } from '../events';
 import type { FleetReapResult } from '../fleet/reap-idle-workers';
+import { lazy } from '../lazy';
 import { logger } from '../logger';
 
 /** The core and its clients, loaded at the first event (see deferred/reap-idle-workers.ts). */

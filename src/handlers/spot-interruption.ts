@@ -1,11 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import { CLIENT_DEFAULTS, lazy } from '../aws/clients';
+import { CLIENT_DEFAULTS } from '../aws/clients';
 import { loadConfig } from '../config';
 import { parseInstanceEvent } from '../events';
 import { noticeSpotWarning } from '../fleet/interruption-notice';
 import type { InterruptionResult } from '../fleet/spot-interruption';
+import { lazy } from '../lazy';
 import { logger } from '../logger';
 
 /** What a spot warning's first step needs, loaded with the handler: S3, SNS and the configuration. */

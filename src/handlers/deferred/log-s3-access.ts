@@ -5,8 +5,9 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { CLIENT_DEFAULTS, lazy } from '../../aws/clients';
+import { CLIENT_DEFAULTS } from '../../aws/clients';
 import { loadConfig } from '../../config';
+import { lazy } from '../../lazy';
 import { logger } from '../../logger';
 
 export { logS3Access } from '../../access/log-s3-access';

@@ -6,7 +6,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { CLIENT_DEFAULTS, lazy } from '../../aws/clients';
+import { CLIENT_DEFAULTS } from '../../aws/clients';
+import { lazy } from '../../lazy';
 
 export { handleInstanceEvent } from '../../fleet/spot-interruption';
 
