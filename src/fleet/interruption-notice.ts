@@ -63,11 +63,11 @@ export interface NoticedWorker {
 }
 
 /**
- * The warning's claim in the state bucket: one delivery at a time acts on a warning. A delivery that fails leaves it
- * `open` with what it got done, so that a retry of the event takes it over and does the rest (and nothing twice).
- * Claims written before `state` existed read as `working`.
+ * An event's claim in the state bucket (a spot warning's, a rebalance recommendation's): one delivery at a time acts
+ * on it. A delivery that fails leaves it `open` with what it got done, so that a retry of the event takes it over
+ * and does the rest (and nothing twice). Claims written before `state` existed read as `working`.
  */
-interface WarningClaim {
+interface ProgressClaim {
   readonly eventId: string;
   readonly at: string;
   readonly state?: 'working' | 'open';
@@ -75,15 +75,18 @@ interface WarningClaim {
   readonly marked?: boolean;
 }
 
-/** What a delivery that holds the warning's claim has done so far: what a retry need not do again. */
-export interface WarningProgress {
+/** What a delivery that holds an event's claim has done so far: what a retry need not do again. */
+export interface ClaimProgress {
   /** The notification is out. */
   readonly notified: boolean;
-  /** The worker is marked draining (tags, Worker Draining event, pool memory). */
+  /** The worker is marked (draining: tags, Worker Draining event, pool memory; or its pool's memory only). */
   readonly marked: boolean;
 }
 
-export interface WarningNotice extends WarningProgress {
+/** The events whose handling is claimed with progress. */
+type ProgressClaimed = 'warning' | 'rebalance';
+
+export interface WarningNotice extends ClaimProgress {
   /** This delivery holds the warning's claim: it does what is not done yet (notify, mark) and replaces. */
   readonly claimed: boolean;
 }
@@ -120,36 +123,43 @@ export async function publishWarning(
   });
 }
 
-/** Leaves the warning's claim, held by the caller, open to a retry with what is done (see WarningClaim). */
-export async function reopenWarning(
+/** Leaves an event's claim, held by the caller, open to a retry with what is done (see ProgressClaim). */
+export async function reopenClaim(
   deps: NoticeDependencies,
-  event: SpotWarning,
-  progress: WarningProgress,
+  what: ProgressClaimed,
+  event: InstanceEvent,
+  progress: ClaimProgress,
 ): Promise<void> {
   const { s3, config, logger } = deps;
-  const claim: WarningClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'open', ...progress };
+  const claim: ProgressClaim = {
+    eventId: event.id,
+    at: deps.now().toISOString(),
+    state: 'open',
+    ...progress,
+  };
   try {
-    await writeState(s3, config.stateBucket, claimKey(config.managedBy, 'warning', event.instanceId), claim);
-    logger.info('warning left open for a retry', { instanceId: event.instanceId, ...progress });
+    await writeState(s3, config.stateBucket, claimKey(config.managedBy, what, event.instanceId), claim);
+    logger.info(`${what} left open for a retry`, { instanceId: event.instanceId, ...progress });
   } catch (error) {
-    logger.error('could not leave the warning open for a retry', { instanceId: event.instanceId, error });
+    logger.error(`could not leave the ${what} open for a retry`, { instanceId: event.instanceId, error });
   }
 }
 
 /**
- * Takes the warning's claim: the first delivery takes it fresh; a later one takes it over only if a failed delivery
+ * Takes an event's claim: the first delivery takes it fresh; a later one takes it over only if a failed delivery
  * left it open, and learns what is done. Undefined when another delivery holds it.
  */
-async function takeWarningClaim(
+export async function takeClaim(
   deps: NoticeDependencies,
-  event: SpotWarning,
-): Promise<WarningProgress | undefined> {
+  what: ProgressClaimed,
+  event: InstanceEvent,
+): Promise<ClaimProgress | undefined> {
   const { s3, config } = deps;
-  const key = claimKey(config.managedBy, 'warning', event.instanceId);
-  const fresh: WarningClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'working' };
+  const key = claimKey(config.managedBy, what, event.instanceId);
+  const fresh: ProgressClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'working' };
   const nothingDone = { notified: false, marked: false };
   if (await claimOnce(s3, config.stateBucket, key, fresh)) return nothingDone;
-  const current = await readJson<WarningClaim>(s3, config.stateBucket, key);
+  const current = await readJson<ProgressClaim>(s3, config.stateBucket, key);
   if (current === undefined) {
     // Given back in between (the instance was not ours): take it as a first delivery would.
     return (await claimOnce(s3, config.stateBucket, key, fresh)) ? nothingDone : undefined;
@@ -186,7 +196,7 @@ export async function noticeSpotWarning(
       return undefined;
     },
   );
-  const progress = await takeWarningClaim(deps, event);
+  const progress = await takeClaim(deps, 'warning', event);
   if (progress === undefined) return unclaimed;
   const worker = await registered;
   if (progress.notified || worker === undefined || !Object.hasOwn(config.fleets, worker.fleet)) {
@@ -195,7 +205,7 @@ export async function noticeSpotWarning(
   try {
     await publishWarning(deps, event, worker, worker.fleet);
   } catch (error) {
-    await reopenWarning(deps, event, progress);
+    await reopenClaim(deps, 'warning', event, progress);
     throw error;
   }
   return { claimed: true, ...progress, notified: true };

@@ -13,8 +13,9 @@ import {
   noticeOf,
   noticeSpotWarning,
   publishWarning,
-  reopenWarning,
+  reopenClaim,
   staleness,
+  takeClaim,
   WARNING_NOTICE_MS,
   type WarningNotice,
 } from './interruption-notice';
@@ -294,7 +295,7 @@ async function onSpotWarning(
       replacement,
     };
   } catch (error) {
-    if (claimed) await reopenWarning(deps, event, { notified, marked });
+    if (claimed) await reopenClaim(deps, 'warning', event, { notified, marked });
     throw error;
   }
 }
@@ -318,46 +319,62 @@ async function onRebalance(
       reason: 'fleet ignores rebalance recommendations',
     };
   }
-  const key = claimKey(config.managedBy, 'rebalance', instanceId);
-  if (!(await claimOnce(s3, config.stateBucket, key, { eventId: event.id, at: now().toISOString() }))) {
+  const progress = await takeClaim(deps, 'rebalance', event);
+  if (progress === undefined) {
     logger.info('rebalance recommendation already handled', { fleet: owner.fleet, instanceId });
     return { status: 'duplicate', instanceId, fleet: owner.fleet };
   }
-  await publishNotification(sns, config.topicArn, {
-    kind: 'rebalance-recommendation',
-    fleet: owner.fleet,
-    subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
-    details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
-  });
-  if (mode === 'notify') {
-    if (worker.market === 'spot') {
-      await recordPoolEvents(
-        s3,
-        config.stateBucket,
-        config.managedBy,
-        [{ pool: worker, kind: 'rebalance' }],
-        now(),
-      );
+  let { notified, marked } = progress;
+  try {
+    if (!notified) {
+      await publishNotification(sns, config.topicArn, {
+        kind: 'rebalance-recommendation',
+        fleet: owner.fleet,
+        subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
+        details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
+      });
+      notified = true;
     }
-    logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
-    return { status: 'notified', instanceId, fleet: owner.fleet };
+    if (mode === 'notify') {
+      if (!marked && worker.market === 'spot') {
+        await recordPoolEvents(
+          s3,
+          config.stateBucket,
+          config.managedBy,
+          [{ pool: worker, kind: 'rebalance' }],
+          now(),
+        );
+      }
+      marked = true;
+      logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
+      return { status: 'notified', instanceId, fleet: owner.fleet };
+    }
+    const draining: WorkerDraining = {
+      instanceId,
+      fleet: owner.fleet,
+      reason: 'rebalance-recommendation',
+      action: 'rebalance',
+      correlationId: event.id,
+    };
+    const marking = marked ? Promise.resolve() : markDraining(deps, worker, draining, 'rebalance');
+    let replacement: ReplacementResult;
+    try {
+      replacement = await replaceWhileMarking(
+        deps,
+        worker,
+        owner,
+        event.id,
+        'rebalance-recommendation',
+        marking,
+      );
+    } finally {
+      marked = marked || (await succeeded(marking));
+    }
+    return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
+  } catch (error) {
+    await reopenClaim(deps, 'rebalance', event, { notified, marked });
+    throw error;
   }
-  const draining: WorkerDraining = {
-    instanceId,
-    fleet: owner.fleet,
-    reason: 'rebalance-recommendation',
-    action: 'rebalance',
-    correlationId: event.id,
-  };
-  const replacement = await replaceWhileMarking(
-    deps,
-    worker,
-    owner,
-    event.id,
-    'rebalance-recommendation',
-    markDraining(deps, worker, draining, 'rebalance'),
-  );
-  return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
 }
 
 async function onStateChange(

@@ -452,6 +452,27 @@ describe('handleInstanceEvent: rebalance recommendation', () => {
     const kinds = (await world.notifications()).map((n) => n.kind);
     expect(kinds.filter((kind) => kind === 'replacement')).toHaveLength(1);
   });
+
+  it('replace-early: a delivery that failed to mark the worker is finished by its retry, notified once', async () => {
+    const spec = fleets({ rebalance: 'replace-early' });
+    const worker = await oneWorker(spec);
+    const deps = world.interruptionDeps(spec);
+    emulator().faults.push({ action: 'CreateTags', code: 'InternalError', status: 500 });
+    await expect(handleInstanceEvent(deps, rebalance(worker.instanceId))).rejects.toThrow();
+    emulator().faults.length = 0;
+
+    const retry = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+
+    expect(retry).toMatchObject({ status: 'replaced', replacement: { status: 'already-replaced' } });
+    const [old] = await world.instances({ tag: TAG.triggerId, value: 'setup' });
+    expect(old?.Tags).toContainEqual({ Key: TAG.interruption, Value: 'rebalance' });
+    const kinds = (await world.notifications()).map((n) => n.kind);
+    expect(kinds.filter((kind) => kind === 'rebalance-recommendation')).toHaveLength(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(await handleInstanceEvent(deps, rebalance(worker.instanceId))).toMatchObject({
+      status: 'duplicate',
+    });
+  });
 });
 
 describe('handleInstanceEvent: state change', () => {
