@@ -175,6 +175,23 @@ describe('parseServerAccessLog', () => {
     expect(results[1]).toMatchObject({ line: 2, entry: { sourceRegion: 'us-east-1' } });
   });
 
+  it('decodes every chunk after one that is not ASCII as UTF-8, whatever they hold', async () => {
+    const encoder = new TextEncoder();
+    const chunks = [
+      encoder.encode(`${line()}\n`),
+      encoder.encode(`${line({ 16: '"agent ü"' })}\n${line().slice(0, 40)}`),
+      encoder.encode(`${line().slice(40)}\n`),
+    ];
+
+    const results = await collect(chunksOf(...chunks));
+
+    expect(results.map((result) => ('entry' in result ? result.entry.userAgent : result.error))).toEqual([
+      'curl/8.5.0 worker-fleet-agent',
+      'agent ü',
+      'curl/8.5.0 worker-fleet-agent',
+    ]);
+  });
+
   it('yields nothing for an empty log', async () => {
     expect(await collect(chunksOf())).toEqual([]);
   });
