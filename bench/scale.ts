@@ -69,27 +69,49 @@ async function measure<T>(calls: CallCounter, describes: CommandCpu, run: () => 
   };
 }
 
-/** Seeds `workers` fleet workers (half reporting idle) and measures one launcher count and two reaper runs. */
+/**
+ * Seeds `workers` fleet workers (half reporting idle) and measures one launcher count and two reaper runs. EC2 is
+ * one emulator, S3 and SNS another (`storage`): moto answers one request at a time, and this way the heartbeats
+ * of one batch of instances are written while the next batch is launched.
+ */
 export async function benchScale(
   emulator: Emulator,
+  storage: Emulator,
   workers: number,
   log: (line: string) => void,
 ): Promise<ScaleRun[]> {
-  await emulator.reset();
+  await Promise.all([emulator.reset(), storage.reset()]);
   const settings = { ...emulatorClientConfig(emulator), maxAttempts: 3 };
+  const storageSettings = { ...emulatorClientConfig(storage), maxAttempts: 3 };
   const plain = new EC2Client(settings);
   const account = await seedAccount(plain);
-  const s3 = new S3Client({ ...settings, forcePathStyle: true });
+  const s3 = new S3Client({ ...storageSettings, forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.fleetBucket }));
-  const topic = await new SNSClient(settings).send(new CreateTopicCommand({ Name: 'bench' }));
+  const topic = await new SNSClient(storageSettings).send(new CreateTopicCommand({ Name: 'bench' }));
   const tags = [
     { Key: TAG.managedBy, Value: 'worker-fleet-bench' },
     { Key: TAG.fleet, Value: 'batch' },
   ];
   const seeding = performance.now();
   const since = () => `${((performance.now() - seeding) / 1000).toFixed(0)} s`;
+  const writeHeartbeats = async (batch: readonly string[], first: number) => {
+    for (let start = 0; start < batch.length; start += 50) {
+      await Promise.all(
+        batch.slice(start, start + 50).map((id, index) =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: BENCH_RESOURCES.fleetBucket,
+              Key: `heartbeats/${id}`,
+              Body: (first + start + index) % 2 === 0 ? 'idle' : 'busy',
+            }),
+          ),
+        ),
+      );
+    }
+  };
   const ids: string[] = [];
+  let heartbeats = Promise.resolve();
   for (let launched = 0; launched < workers; launched += 1000) {
     const count = Math.min(1000, workers - launched);
     const output = await plain.send(
@@ -100,22 +122,13 @@ export async function benchScale(
         TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
       }),
     );
-    ids.push(...(output.Instances ?? []).map((instance) => instance.InstanceId ?? ''));
+    const batch = (output.Instances ?? []).map((instance) => instance.InstanceId ?? '');
+    const first = ids.length;
+    ids.push(...batch);
+    heartbeats = heartbeats.then(() => writeHeartbeats(batch, first));
   }
   log(`  seeded ${ids.length} workers (${since()})`);
-  for (let start = 0; start < ids.length; start += 50) {
-    await Promise.all(
-      ids.slice(start, start + 50).map((id, index) =>
-        s3.send(
-          new PutObjectCommand({
-            Bucket: BENCH_RESOURCES.fleetBucket,
-            Key: `heartbeats/${id}`,
-            Body: (start + index) % 2 === 0 ? 'idle' : 'busy',
-          }),
-        ),
-      ),
-    );
-  }
+  await heartbeats;
   log(`  wrote ${ids.length} heartbeats (${since()})`);
 
   const config = loadConfig({
@@ -145,8 +158,8 @@ export async function benchScale(
   const describes = new CommandCpu(ec2, 'DescribeInstancesCommand');
   const clients = {
     ec2,
-    s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
-    sns: countCalls(new SNSClient(settings), calls),
+    s3: countCalls(new S3Client({ ...storageSettings, forcePathStyle: true }), calls),
+    sns: countCalls(new SNSClient(storageSettings), calls),
     ssm: countCalls(new SSMClient(settings), calls),
     cloudwatch: countCalls(new CloudWatchClient(settings), calls),
   };
