@@ -424,19 +424,28 @@ export async function* parseServerAccessLog(
   let pending = '';
   let line = 0;
   for await (const chunk of chunks) {
-    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    const firstEnd = text.indexOf('\n');
+    if (firstEnd < 0) {
+      pending += text;
+      continue;
+    }
+    // Lines are cut from the chunk's own text: only the line split between chunks is joined, so a chunk is never
+    // copied into one string with the previous chunk's tail.
     let batch: ParsedLogLine[] = [];
-    let start = 0;
-    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n', start)) {
+    line += 1;
+    addResult(batch, line, pending + text.slice(0, firstEnd));
+    let start = firstEnd + 1;
+    for (let end = text.indexOf('\n', start); end >= 0; end = text.indexOf('\n', start)) {
       line += 1;
-      addResult(batch, line, pending.slice(start, end));
+      addResult(batch, line, text.slice(start, end));
       start = end + 1;
       if (batch.length === BATCH) {
         yield batch;
         batch = [];
       }
     }
-    pending = pending.slice(start);
+    pending = text.slice(start);
     if (batch.length > 0) yield batch;
   }
   pending += decoder.end();
