@@ -181,9 +181,17 @@ export class Emulator {
     }
   }
 
+  /** Closes the proxy (and the clients' kept-alive connections) and waits until the emulator has exited. */
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.proxy.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.proxy.close(() => resolve()));
+    this.proxy.closeAllConnections();
+    await closed;
+    if (this.moto.exitCode !== null || this.moto.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.moto.once('exit', () => resolve()));
     this.moto.kill('SIGTERM');
+    const stubborn = setTimeout(() => this.moto.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(stubborn);
   }
 }
 
