@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runServerless } from '../../local/serverless-cli';
 import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
+import { zipEntries } from './zip-entries';
 
 interface Statement {
   Effect: string;
@@ -163,13 +164,32 @@ function policyViolations(template: Template): string[] {
 
 describe('the packaged stack', () => {
   let template: Template;
+  let dir: string;
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-template-'));
+    dir = mkdtempSync(join(tmpdir(), 'worker-fleet-template-'));
     const run = await runServerless(undefined, ['package', '--stage', 'test', '--package', dir]);
     if (run.code !== 0) throw new Error(`serverless package failed:\n${run.output}`);
     template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   }, 120_000);
+
+  it("ships each function as its own ESM bundle and chunks, without node_modules or another function's code", () => {
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => {
+      const { Handler, Code } = fn.Properties as { Handler: string; Code: { S3Key: string } };
+      return { module: Handler.replace(/\.handler$/, ''), zip: basename(Code.S3Key) };
+    });
+    expect(functions).toHaveLength(4);
+
+    for (const { module, zip } of functions) {
+      const entries = zipEntries(join(dir, zip));
+      const own = (entry: string) =>
+        entry === `${module}.mjs` || (entry.startsWith(`${module}.chunks/`) && entry.endsWith('.mjs'));
+
+      expect({ zip, strays: entries.filter((entry) => !own(entry)) }).toEqual({ zip, strays: [] });
+      expect(entries).toContain(`${module}.mjs`);
+      expect(entries.some((entry) => entry.startsWith(`${module}.chunks/`))).toBe(true);
+    }
+  });
 
   it.each(Object.entries(FUNCTION_ROLES))(
     'grants %s every AWS action its function calls',
