@@ -9,6 +9,7 @@ import type { Config } from '../config';
 import { assertNever, type InstanceEvent } from '../events';
 import type { FleetSpec } from './fleet-spec';
 import {
+  type ClaimProgress,
   claimKey,
   noticeOf,
   noticeSpotWarning,
@@ -222,11 +223,31 @@ async function replaceWhileMarking(
   return replacing;
 }
 
-const succeeded = (work: Promise<unknown>) =>
-  work.then(
-    () => true,
-    () => false,
-  );
+/**
+ * The once-only steps of a claimed event's delivery. What is done is recorded as each step finishes: it is what a
+ * failed delivery reopens the claim with (interruption-notice.ts). A delivery that does not hold the claim starts
+ * with everything done, so it notifies and marks nothing.
+ */
+function claimedSteps(claimed: boolean, progress: ClaimProgress) {
+  const done = claimed
+    ? { notified: progress.notified, marked: progress.marked }
+    : { notified: true, marked: true };
+  return {
+    /** What is done so far. */
+    done,
+    async notify(send: () => Promise<unknown>): Promise<void> {
+      if (done.notified) return;
+      await send();
+      done.notified = true;
+    },
+    mark(markIt: () => Promise<unknown>): Promise<void> {
+      if (done.marked) return Promise.resolve();
+      return markIt().then(() => {
+        done.marked = true;
+      });
+    },
+  };
+}
 
 /**
  * Notify, mark, replace. When the registry knows the worker, the notification goes out from it while EC2 is asked
@@ -249,7 +270,7 @@ async function onSpotWarning(
   // A notice step that failed after it took the claim has left it open already.
   if (noticed.status === 'rejected') throw noticed.reason;
   const { claimed } = noticed.value;
-  let { notified, marked } = noticed.value;
+  const steps = claimedSteps(claimed, noticed.value);
   try {
     if (described.status === 'rejected') throw described.reason;
     const worker = described.value;
@@ -257,17 +278,13 @@ async function onSpotWarning(
     if (worker === undefined || owner === undefined) {
       if (claimed)
         await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
-      if (notified)
+      if (noticed.value.notified)
         logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
           instanceId,
         });
       return notOurs(deps, instanceId, worker);
     }
-    const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
-    if (claimed && !notified) {
-      await publishWarning(deps, event, worker, owner.fleet);
-      notified = true;
-    }
+    await steps.notify(() => publishWarning(deps, event, worker, owner.fleet));
     if (!claimed)
       logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
 
@@ -276,17 +293,17 @@ async function onSpotWarning(
       fleet: owner.fleet,
       reason: 'spot-interruption',
       action: event.action,
-      deadline,
+      deadline: new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString(),
       correlationId: event.id,
     };
-    const marking =
-      claimed && !marked ? markDraining(deps, worker, draining, 'interruption') : Promise.resolve();
-    let replacement: ReplacementResult;
-    try {
-      replacement = await replaceWhileMarking(deps, worker, owner, event.id, 'spot-interruption', marking);
-    } finally {
-      marked = marked || (claimed && (await succeeded(marking)));
-    }
+    const replacement = await replaceWhileMarking(
+      deps,
+      worker,
+      owner,
+      event.id,
+      'spot-interruption',
+      steps.mark(() => markDraining(deps, worker, draining, 'interruption')),
+    );
     const launchedHere = replacement.status !== 'already-replaced';
     return {
       status: launchedHere ? 'replaced' : claimed ? 'notified' : 'duplicate',
@@ -295,7 +312,7 @@ async function onSpotWarning(
       replacement,
     };
   } catch (error) {
-    if (claimed) await reopenClaim(deps, 'warning', event, { notified, marked });
+    if (claimed) await reopenClaim(deps, 'warning', event, steps.done);
     throw error;
   }
 }
@@ -324,28 +341,28 @@ async function onRebalance(
     logger.info('rebalance recommendation already handled', { fleet: owner.fleet, instanceId });
     return { status: 'duplicate', instanceId, fleet: owner.fleet };
   }
-  let { notified, marked } = progress;
+  const steps = claimedSteps(true, progress);
   try {
-    if (!notified) {
-      await publishNotification(sns, config.topicArn, {
+    await steps.notify(() =>
+      publishNotification(sns, config.topicArn, {
         kind: 'rebalance-recommendation',
         fleet: owner.fleet,
         subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
         details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
-      });
-      notified = true;
-    }
+      }),
+    );
     if (mode === 'notify') {
-      if (!marked && worker.market === 'spot') {
-        await recordPoolEvents(
-          s3,
-          config.stateBucket,
-          config.managedBy,
-          [{ pool: worker, kind: 'rebalance' }],
-          now(),
-        );
-      }
-      marked = true;
+      await steps.mark(() =>
+        worker.market === 'spot'
+          ? recordPoolEvents(
+              s3,
+              config.stateBucket,
+              config.managedBy,
+              [{ pool: worker, kind: 'rebalance' }],
+              now(),
+            )
+          : Promise.resolve(),
+      );
       logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
       return { status: 'notified', instanceId, fleet: owner.fleet };
     }
@@ -356,23 +373,17 @@ async function onRebalance(
       action: 'rebalance',
       correlationId: event.id,
     };
-    const marking = marked ? Promise.resolve() : markDraining(deps, worker, draining, 'rebalance');
-    let replacement: ReplacementResult;
-    try {
-      replacement = await replaceWhileMarking(
-        deps,
-        worker,
-        owner,
-        event.id,
-        'rebalance-recommendation',
-        marking,
-      );
-    } finally {
-      marked = marked || (await succeeded(marking));
-    }
+    const replacement = await replaceWhileMarking(
+      deps,
+      worker,
+      owner,
+      event.id,
+      'rebalance-recommendation',
+      steps.mark(() => markDraining(deps, worker, draining, 'rebalance')),
+    );
     return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
   } catch (error) {
-    await reopenClaim(deps, 'rebalance', event, { notified, marked });
+    await reopenClaim(deps, 'rebalance', event, steps.done);
     throw error;
   }
 }
