@@ -26,7 +26,7 @@ export interface ScaleRun {
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
   /** CPU spent inside DescribeInstances calls: the SDK serializing, receiving and decoding them. */
-  readonly describeCpuSeconds?: number;
+  readonly describeCpuSeconds: number;
 }
 
 /** CPU time spent inside one client's commands of one name (sequential calls: windows never overlap). */
