@@ -264,7 +264,7 @@ async function main(): Promise<void> {
   if (only.includes('reaction')) {
     console.log('reaction');
     sectionStarted = performance.now();
-    const emulator = await Emulator.start();
+    const emulator = await Emulator.start({ largeFleets: true });
     try {
       results.reaction = await benchReaction(emulator, 200, console.log);
     } finally {
@@ -280,7 +280,10 @@ async function main(): Promise<void> {
   }
   if (only.includes('scale')) {
     sectionStarted = performance.now();
-    const [emulator, storage] = await Promise.all([Emulator.start({ largeFleets: true }), Emulator.start()]);
+    const [emulator, storage] = await Promise.all([
+      Emulator.start({ largeFleets: true }),
+      Emulator.start({ largeFleets: true }),
+    ]);
     const scale: ScaleRun[] = [];
     try {
       for (const workers of sizes) {

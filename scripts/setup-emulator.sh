@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Installs the local AWS emulator (moto's standalone server, pinned) into the project's own .venv.
-# Idempotent: a .venv that already holds the pinned version is left as it is.
+# Installs the local AWS emulator (moto's standalone server, pinned) into the project's own .venv, with waitress
+# (pinned), the HTTP server of the benchmarks' emulator (local/moto_server_large_fleets.py).
+# Idempotent: a .venv that already holds the pinned versions is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
+WAITRESS_VERSION="3.0.2"
 VENV=".venv"
-STAMP="$VENV/.moto-$MOTO_VERSION"
+STAMP="$VENV/.moto-$MOTO_VERSION-waitress-$WAITRESS_VERSION"
 
 if [ -f "$STAMP" ]; then
   exit 0
 fi
 python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server,cloudformation]==$MOTO_VERSION"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server,cloudformation]==$MOTO_VERSION" \
+  "waitress==$WAITRESS_VERSION"
 touch "$STAMP"
-echo "emulator: moto $MOTO_VERSION installed in $VENV"
+echo "emulator: moto $MOTO_VERSION and waitress $WAITRESS_VERSION installed in $VENV"
