@@ -67,8 +67,18 @@ export interface PackagedFunction {
   readonly memoryMB?: number;
 }
 
-/** Packages the stack offline and unzips each function; fails if one ships node_modules or lacks its chunks. */
-export async function packageFunctions(): Promise<PackagedFunction[]> {
+let packaging: Promise<PackagedFunction[]> | undefined;
+
+/**
+ * Packages the stack offline and unzips each function, once per benchmark run (the cold-start and reaction
+ * sections load the same bundles); fails if one ships node_modules or lacks its chunks.
+ */
+export function packageFunctions(): Promise<PackagedFunction[]> {
+  packaging ??= packageStack();
+  return packaging;
+}
+
+async function packageStack(): Promise<PackagedFunction[]> {
   const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-bench-package-'));
   const packaged = await runServerless(undefined, ['package', '--stage', 'bench', '--package', dir]);
   if (packaged.code !== 0) throw new Error(`serverless package failed:\n${packaged.output}`);
