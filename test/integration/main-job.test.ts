@@ -1,11 +1,29 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+/** Resolves with everything the process wrote once `pattern` appears in it; rejects if it exits first. */
+function outputUntil(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) resolve(output);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`the sandbox exited with ${code} before ${pattern}:\n${output}`)),
+    );
+  });
+}
 
 /** README's first command, as a newcomer runs it: the stack deployed into the emulator and the fleet's story run. */
 describe('npm start', () => {
   it('runs the whole fleet story through the deployed rules and the real handlers, and sums it up', () => {
     const run = spawnSync('npm', ['start', '--silent'], {
-      cwd: join(__dirname, '../..'),
+      cwd: ROOT,
       encoding: 'utf8',
       timeout: 150_000,
       env: { ...process.env, AWS_ENDPOINT_URL: undefined, POWERTOOLS_LOG_LEVEL: undefined },
@@ -35,4 +53,58 @@ describe('npm start', () => {
     // Nothing unexpected was logged: the handlers ran without a warning or an error.
     expect(output).not.toMatch(/"level":"(WARN|ERROR)"/);
   }, 180_000);
+});
+
+/** `npm start -- --keep`: the emulator stays up and the printed commands work against it, as printed. */
+describe('npm start -- --keep', () => {
+  it('leaves the deployed emulator running for the commands it prints, and stops on Ctrl-C', async () => {
+    const sandbox = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['local/sandbox.ts', '--keep'], {
+      cwd: ROOT,
+      env: { ...process.env, AWS_ENDPOINT_URL: undefined, POWERTOOLS_LOG_LEVEL: undefined },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => sandbox.once('exit', resolve));
+    try {
+      // The story ends with a status command too: wait for the one among the hints.
+      const output = await outputUntil(
+        sandbox,
+        /emulator kept running[\s\S]*npx worker-fleet status [^\n]*\n/,
+      );
+      const hints = output.slice(output.indexOf('emulator kept running'));
+      const exports = hints.split('\n').filter((line) => line.trim().startsWith('export '));
+      const commands = hints.split('\n').filter((line) => line.trim().startsWith('npx '));
+      expect(exports).toHaveLength(2);
+      expect(commands.map((line) => line.trim().split(' ').slice(0, 5).join(' '))).toEqual([
+        'npx serverless invoke local -f',
+        'npx serverless invoke local -f',
+        'npx worker-fleet status --fleet batch',
+      ]);
+
+      // Each printed command, in a shell with the printed exports, as a user pastes them.
+      const run = (command: string) =>
+        spawnSync('bash', ['-c', [...exports, command].join('\n')], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, AWS_ENDPOINT_URL: undefined, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+          timeout: 120_000,
+        });
+      const [launch, reap, status] = commands.map(run);
+      expect({ code: launch?.status, output: launch?.stdout }).toEqual({
+        code: 0,
+        output: expect.stringContaining('"fleet": "batch"'),
+      });
+      expect(launch?.stdout).toMatch(/"launched": \[/);
+      expect({ code: reap?.status, output: reap?.stdout }).toEqual({
+        code: 0,
+        output: expect.stringContaining('"dryRun": true'),
+      });
+      expect({ code: status?.status, output: status?.stdout }).toEqual({
+        code: 0,
+        output: expect.stringMatching(/fleet batch: \d+ running, target 4/),
+      });
+    } finally {
+      sandbox.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  }, 300_000);
 });
