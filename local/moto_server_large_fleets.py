@@ -167,11 +167,12 @@ valid_names = set()
 
 
 def remembering_validate_name(value, kind):
-    if (value, kind) in valid_names:
-        return
-    validating_name(value, kind)
-    if isinstance(value, str):
+    if not isinstance(value, str):
+        return validating_name(value, kind)
+    if (value, kind) not in valid_names:
+        validating_name(value, kind)
         valid_names.add((value, kind))
+    return None
 
 
 scanning_get_tags = TaggedEC2Resource.get_tags
