@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runServerless } from '../local/serverless-cli';
+import { extractZip } from '../local/zip-archive';
 
 export interface Spread {
   readonly median: number;
@@ -97,11 +98,7 @@ async function packageStack(): Promise<PackagedFunction[]> {
     .map((zip) => {
       const name = zip.replace(/\.zip$/, '');
       const unpacked = join(dir, name);
-      const unzip = spawnSync('unzip', ['-qo', join(dir, zip), '-d', unpacked], { encoding: 'utf8' });
-      if (unzip.status !== 0) throw new Error(`unzip failed (is unzip installed?): ${unzip.stderr}`);
-      const files = spawnSync('find', [unpacked, '-type', 'f'], { encoding: 'utf8' })
-        .stdout.trim()
-        .split('\n');
+      const files = extractZip(join(dir, zip), unpacked);
       if (files.some((file) => file.includes('node_modules'))) throw new Error(`${name} ships node_modules`);
       const entry = files.find((file) => file.endsWith('.mjs') && !file.includes('.chunks/'));
       if (entry === undefined) throw new Error(`${name} has no .mjs bundle`);

@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { runServerless } from '../../local/serverless-cli';
+import { extractZip, zipEntries } from '../../local/zip-archive';
 import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
-import { zipEntries } from './zip-entries';
 
 interface Statement {
   Effect: string;
@@ -188,6 +190,26 @@ describe('the packaged stack', () => {
       expect({ zip, strays: entries.filter((entry) => !own(entry)) }).toEqual({ zip, strays: [] });
       expect(entries).toContain(`${module}.mjs`);
       expect(entries.some((entry) => entry.startsWith(`${module}.chunks/`))).toBe(true);
+    }
+  });
+
+  it('extracts each zip into modules Node loads, entry and deferred chunk alike', () => {
+    const zips = readdirSync(dir).filter((file) => file.endsWith('.zip'));
+    expect(zips).toHaveLength(4);
+
+    for (const zip of zips) {
+      const unpacked = join(dir, zip.replace(/\.zip$/, ''));
+      const files = extractZip(join(dir, zip), unpacked);
+
+      expect(files.map((file) => relative(unpacked, file)).sort()).toEqual(zipEntries(join(dir, zip)).sort());
+      const imports = files
+        .filter((file) => file.endsWith('.mjs'))
+        .map((file) => `await import(${JSON.stringify(pathToFileURL(file).href)});`);
+      const loaded = spawnSync(process.execPath, ['--input-type=module', '-e', imports.join('\n')], {
+        encoding: 'utf8',
+        env: { ...process.env, AWS_REGION: 'us-east-1' },
+      });
+      expect({ zip, code: loaded.status, stderr: loaded.stderr }).toEqual({ zip, code: 0, stderr: '' });
     }
   });
 
