@@ -204,24 +204,29 @@ async function notifyOutcome(
 }
 
 /**
- * Launches the worker's one replacement and notifies the outcome while `marking` (the worker marked draining, or
- * nothing) runs; both run to the end before the first failure is thrown.
+ * Marks the worker draining (unless the claim's steps have) while its one replacement launches and the outcome is
+ * notified; both run to the end before the first failure is thrown. `draining` names the cause and the event.
  */
-async function replaceWhileMarking(
+async function markAndReplace(
   deps: InterruptionDependencies,
   worker: Worker,
   owner: { fleet: string; spec: FleetSpec },
-  correlationId: string,
-  cause: WorkerDraining['reason'],
-  marking: Promise<void>,
+  draining: WorkerDraining,
+  poolEvent: PoolEventKind,
+  steps: Pick<ClaimedSteps, 'mark'>,
 ): Promise<ReplacementResult> {
-  const replacing = replaceOnce(deps, worker, owner, correlationId);
+  const marking = steps.mark(() => markDraining(deps, worker, draining, poolEvent));
+  const replacing = replaceOnce(deps, worker, owner, draining.correlationId);
   await settleAll([
     marking,
-    replacing.then((result) => notifyOutcome(deps, worker, owner.fleet, correlationId, cause, result)),
+    replacing.then((result) =>
+      notifyOutcome(deps, worker, owner.fleet, draining.correlationId, draining.reason, result),
+    ),
   ]);
   return replacing;
 }
+
+type ClaimedSteps = ReturnType<typeof claimedSteps>;
 
 /**
  * The once-only steps of a claimed event's delivery. What is done is recorded as each step finishes: it is what a
@@ -296,14 +301,7 @@ async function onSpotWarning(
       deadline: new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString(),
       correlationId: event.id,
     };
-    const replacement = await replaceWhileMarking(
-      deps,
-      worker,
-      owner,
-      event.id,
-      'spot-interruption',
-      steps.mark(() => markDraining(deps, worker, draining, 'interruption')),
-    );
+    const replacement = await markAndReplace(deps, worker, owner, draining, 'interruption', steps);
     const launchedHere = replacement.status !== 'already-replaced';
     return {
       status: launchedHere ? 'replaced' : claimed ? 'notified' : 'duplicate',
@@ -373,14 +371,7 @@ async function onRebalance(
       action: 'rebalance',
       correlationId: event.id,
     };
-    const replacement = await replaceWhileMarking(
-      deps,
-      worker,
-      owner,
-      event.id,
-      'rebalance-recommendation',
-      steps.mark(() => markDraining(deps, worker, draining, 'rebalance')),
-    );
+    const replacement = await markAndReplace(deps, worker, owner, draining, 'rebalance', steps);
     return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
   } catch (error) {
     await reopenClaim(deps, 'rebalance', event, steps.done);
