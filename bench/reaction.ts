@@ -21,7 +21,7 @@ import { seedAccount } from '../local/account';
 import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { loadConfig } from '../src/config';
-import { parseInstanceEvent } from '../src/events';
+import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
 import { logger } from '../src/logger';

@@ -80,7 +80,7 @@ function coldStartVerdict(results: readonly ColdStart[]): string[] {
     'interruption handler also S3 and SNS for its first step), and imports its core and the other clients',
     '(src/handlers/deferred) at its first event, from a chunk esbuild splits off (`splitting: true`; each function',
     'ships its own chunks only, config/esbuild-plugins.cjs); no validation schema is built before it is first used',
-    "(src/lazy.ts: zod builds a schema's objects when it is declared). That cost is not gone: the 'ready' columns load the",
+    "(src/model/lazy.ts: zod builds a schema's objects when it is declared). That cost is not gone: the 'ready' columns load the",
     'handler and its deferred chunk together, which is what a cold first invocation pays in all. It now comes after',
     'the event is parsed, and the interruption handler loads it only once its notification is out (see the reaction',
     "section). What would bring 'ready' down: the EC2 client's API",

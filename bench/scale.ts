@@ -14,8 +14,8 @@ import { CallCounter, countCalls } from '../src/aws/call-counter';
 import { loadConfig } from '../src/config';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
-import { TAG } from '../src/fleet/tags';
 import { logger } from '../src/logger';
+import { TAG } from '../src/model/tags';
 
 export interface ScaleRun {
   readonly workers: number;

@@ -13,7 +13,14 @@ const MAX_FLEETS_BYTES = 3500;
 function loadFleetSchema() {
   const root = path.join(__dirname, '..');
   const bundle = esbuild.buildSync({
-    entryPoints: [path.join(root, 'src/fleet/fleet-spec.ts')],
+    stdin: {
+      contents: [
+        "export { fleetsSchema } from './src/model/fleet-spec';",
+        "export { describeIssues } from './src/model/validation';",
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'ts',
+    },
     bundle: true,
     write: false,
     platform: 'node',

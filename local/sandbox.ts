@@ -20,7 +20,7 @@ import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
-import { TAG } from '../src/fleet/tags';
+import { TAG } from '../src/model/tags';
 import { accessLogLine, workerSession } from './access-log';
 import { seedAccount } from './account';
 import { Emulator, emulatorClientConfig } from './emulator';

@@ -1,5 +1,6 @@
 import { ConfigError, UnknownFleetError } from './errors';
-import { describeIssues, type FleetSpec, fleetsSchema } from './fleet/fleet-spec';
+import { type FleetSpec, fleetsSchema } from './model/fleet-spec';
+import { describeIssues } from './model/validation';
 
 /** Everything worker-fleet reads from its environment, parsed once and never mutated. */
 export interface Config {

@@ -1,8 +1,10 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { describeWorker, findWorkerByAddress, type Worker } from '../aws/ec2-workers';
+import { describeWorker, findWorkerByAddress } from '../aws/ec2-workers';
 import type { Config } from '../config';
-import { TAG } from '../fleet/tags';
-import { type AccessRecord, workerSessionInstance } from './access-record';
+import type { AccessRecord } from '../model/access-record';
+import { TAG } from '../model/tags';
+import { isOwnedBy, type Worker } from '../model/worker';
+import { workerSessionInstance } from './access-record';
 
 /** What an access is joined with: the worker that made it, its fleet and the launch that started it. */
 export interface Attribution {
@@ -31,7 +33,7 @@ function attributionOf(
     // EC2 forgets terminated instances after about an hour; the session names an instance that no longer exists.
     return { instanceId, instanceState: 'unknown', afterTermination: true };
   }
-  const ours = worker.tags[TAG.managedBy] === config.managedBy;
+  const ours = isOwnedBy(worker, config.managedBy);
   const ended =
     ENDED.has(worker.state) &&
     (worker.stateChangedAt === undefined || Date.parse(time) >= worker.stateChangedAt.getTime());

@@ -2,13 +2,15 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { type Notification, publishNotification } from '../aws/notify';
+import { publishNotification } from '../aws/notify';
 import { streamObject } from '../aws/object-stream';
 import type { Config } from '../config';
 import { InvalidEventError } from '../errors';
+import { parseAccessEvent } from '../events/access';
+import type { AccessRecord } from '../model/access-record';
+import type { Notification } from '../model/notification';
 import { type AccessAlert, AccessAlerts } from './access-alerts';
-import { parseAccessEvent } from './access-events';
-import { type AccessRecord, accessFromLogEntry } from './access-record';
+import { accessFromLogEntry } from './access-record';
 import { createAttributor } from './attribution';
 import { parseServerAccessLog } from './server-access-log';
 

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors';
-import type { FleetSpec } from '../fleet/fleet-spec';
-import { MAX_USER_DATA_BYTES } from '../fleet/fleet-spec';
+import type { FleetSpec } from '../model/fleet-spec';
+import { MAX_USER_DATA_BYTES } from '../model/fleet-spec';
 import agentScript from './worker-agent.sh';
 
 const BOUNDARY = '==worker-fleet-user-data==';

@@ -10,26 +10,8 @@ import {
   type RunInstancesCommandInput,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { TAG, type Tags, tagMap } from '../fleet/tags';
-
-export type Market = 'spot' | 'on-demand';
-
-/** A fleet instance as worker-fleet sees it. */
-export interface Worker {
-  readonly instanceId: string;
-  readonly instanceType: string;
-  readonly subnetId: string;
-  readonly availabilityZone: string;
-  readonly state: string;
-  readonly market: Market;
-  readonly launchTime?: Date;
-  /** When a stopped or terminated instance left the running state, as EC2 reports it. */
-  readonly stateChangedAt?: Date;
-  readonly tags: Tags;
-}
-
-/** States in which an instance still exists as a worker (terminated ones are history). */
-export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
+import { TAG, type Tags, tagMap } from '../model/tags';
+import { LIVE_STATES, type Worker } from '../model/worker';
 
 /** DescribeInstances' largest page: a fleet of N workers costs ⌈N/1000⌉ calls. */
 const PAGE_SIZE = 1000;

@@ -1,27 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-
-/** The kinds of notification worker-fleet publishes; subscribers filter on the `kind` message attribute. */
-export type NotificationKind =
-  | 'launch'
-  | 'launch-failed'
-  | 'spot-interruption'
-  | 'rebalance-recommendation'
-  | 'replacement'
-  | 'idle-warning'
-  | 'idle-terminated'
-  | 'idle-dry-run'
-  | 'drained'
-  | 'access-after-termination'
-  | 'imdsv1-credentials'
-  | 'access-denied-burst';
-
-export interface Notification {
-  readonly kind: NotificationKind;
-  /** Absent when no fleet is concerned (a stranger's refused requests). */
-  readonly fleet?: string;
-  readonly subject: string;
-  readonly details: Readonly<Record<string, unknown>>;
-}
+import type { Notification } from '../model/notification';
 
 /** SNS caps subjects at 100 characters. */
 const MAX_SUBJECT = 100;

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Worker } from './ec2-workers';
+import type { Worker } from '../model/worker';
 import { readState, writeState } from './state-store';
 
 /**

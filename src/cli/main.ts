@@ -8,12 +8,12 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CLIENT_DEFAULTS } from '../aws/clients';
 import type { Config } from '../config';
+import { drainWorker } from '../fleet/drain-worker';
+import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import { launchWorkers } from '../fleet/launch-workers';
 import { reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 import { loadDeployment } from './deployment';
-import { drainWorker } from './drain-worker';
-import { type FleetStatus, fleetStatus } from './fleet-status';
 
 export interface CliOutput {
   readonly out: (text: string) => void;

@@ -1,4 +1,4 @@
-import type { FleetSpec } from './fleet-spec';
+import type { FleetSpec } from '../model/fleet-spec';
 
 export interface CapacityPlan {
   /** Workers to launch now. */

@@ -1,7 +1,5 @@
-import type { IdleSettings } from './fleet-spec';
-
-/** What a worker reports in its heartbeat; `undefined` when it wrote one without a status we know. */
-export type HeartbeatStatus = 'busy' | 'idle' | 'draining';
+import type { IdleSettings } from '../model/fleet-spec';
+import type { HeartbeatStatus } from '../model/heartbeat';
 
 /** Everything the policy looks at for one worker. Absent means "no data", which is never "idle". */
 export interface WorkerSignals {

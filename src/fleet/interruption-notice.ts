@@ -5,7 +5,8 @@ import { publishNotification } from '../aws/notify';
 import { claimOnce, readJson, replaceIfUnchanged, writeState } from '../aws/state-store';
 import { lookUpWorker } from '../aws/worker-registry';
 import type { Config } from '../config';
-import { assertNever, type InstanceEvent } from '../events';
+import type { InstanceEvent } from '../events/instance';
+import { assertNever } from '../events/parse';
 
 /**
  * The first step of a spot interruption warning, which needs S3 and SNS only: whether this is the first delivery

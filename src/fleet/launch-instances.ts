@@ -3,16 +3,19 @@ import type { EC2Client, RunInstancesCommandInput, Tag } from '@aws-sdk/client-e
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { composeUserData } from '../agent/user-data';
-import { type InstanceType, runInstances, type Worker } from '../aws/ec2-workers';
+import { type InstanceType, runInstances } from '../aws/ec2-workers';
 import { resolveImageId } from '../aws/image';
-import { loadPoolMemory, recordPoolEvents } from '../aws/pool-memory-store';
+import { loadPoolMemory } from '../aws/pool-memory-store';
 import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
+import type { FleetSpec } from '../model/fleet-spec';
+import type { Pool } from '../model/pool';
+import { TAG, type Tags } from '../model/tags';
+import type { Worker } from '../model/worker';
 import { clientToken } from './client-token';
-import type { FleetSpec } from './fleet-spec';
 import { orderByRisk, poolRisks, RISKY_SCORE } from './pool-memory';
-import { candidatePools, type Pool, spreadAcrossSubnets } from './pools';
-import { TAG, type Tags } from './tags';
+import { candidatePools, spreadAcrossSubnets } from './pools';
+import { recordPoolEvents } from './record-pool-events';
 
 /** EC2 errors that mean "no capacity in this pool right now": the launcher moves on to the next pool. */
 export const CAPACITY_ERRORS: ReadonlySet<string> = new Set([

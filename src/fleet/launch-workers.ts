@@ -1,11 +1,12 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { listFleetWorkers, type Worker } from '../aws/ec2-workers';
+import { listFleetWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
 import { fleetSpec } from '../config';
-import type { LaunchTrigger } from '../events';
+import type { LaunchTrigger } from '../events/launch';
+import { TAG } from '../model/tags';
+import type { Worker } from '../model/worker';
 import { planCapacity } from './capacity';
 import { type LaunchDependencies, type LaunchOutcome, launchInstances } from './launch-instances';
-import { TAG } from './tags';
 
 export interface LaunchWorkersDependencies extends LaunchDependencies {
   readonly sns: SNSClient;

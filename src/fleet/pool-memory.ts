@@ -1,18 +1,4 @@
-import { type Pool, placementKey } from './pools';
-
-/** What a pool did to us. */
-export type PoolEventKind = 'interruption' | 'rebalance' | 'capacity-error';
-
-export interface PoolEvent {
-  readonly kind: PoolEventKind;
-  /** ISO time. */
-  readonly at: string;
-}
-
-/** Per spot placement (instance type × subnet), the recent events; kept in the state bucket. */
-export interface PoolMemory {
-  readonly pools: Readonly<Record<string, readonly PoolEvent[]>>;
-}
+import { type Pool, type PoolEvent, type PoolEventKind, type PoolMemory, placementKey } from '../model/pool';
 
 export interface PoolRisk {
   /** Decayed weight of the pool's events: one fresh interruption or capacity error is 1. */

@@ -1,16 +1,6 @@
-import type { Market } from '../aws/ec2-workers';
-import type { FleetSpec } from './fleet-spec';
-
-/** A capacity pool: one instance type in one subnet (so one AZ), bought on one market. */
-export interface Pool {
-  readonly instanceType: string;
-  readonly subnetId: string;
-  readonly market: Market;
-}
-
-/** Identifies a spot capacity pool regardless of market: instance type × subnet. */
-export const placementKey = (pool: Pick<Pool, 'instanceType' | 'subnetId'>) =>
-  `${pool.instanceType}@${pool.subnetId}`;
+import type { FleetSpec } from '../model/fleet-spec';
+import { type Pool, placementKey } from '../model/pool';
+import type { Market } from '../model/worker';
 
 export interface Chunk {
   readonly subnetId: string;

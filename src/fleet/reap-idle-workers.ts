@@ -12,14 +12,16 @@ import {
   terminateWorkers,
   untagWorkers,
 } from '../aws/ec2-workers';
-import { type Heartbeat, listHeartbeats } from '../aws/heartbeats';
+import { listHeartbeats } from '../aws/heartbeats';
 import { fetchWorkerMetrics, type WorkerMetrics } from '../aws/metrics';
 import { publishNotification } from '../aws/notify';
 import { type Config, fleetSpec } from '../config';
-import type { FleetSpec } from './fleet-spec';
+import type { ReapRequest } from '../events/reap';
+import type { FleetSpec } from '../model/fleet-spec';
+import type { Heartbeat } from '../model/heartbeat';
+import { TAG } from '../model/tags';
 import { judgeIdle } from './idle-policy';
 import { type JudgedWorker, planReaping, type ReapAction } from './reap-plan';
-import { TAG } from './tags';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -31,13 +33,6 @@ export interface ReapDependencies {
   readonly now: () => Date;
   /** Counts the AWS calls the clients above make (see countCalls); reported per run. */
   readonly calls?: CallCounter;
-}
-
-export interface ReapRequest {
-  /** One fleet, or every fleet when absent. */
-  readonly fleet?: string;
-  /** Overrides the deployment's dry-run switch for this run when given. */
-  readonly dryRun?: boolean;
 }
 
 export interface ReapedWorker {

@@ -1,7 +1,7 @@
-import type { Worker } from '../aws/ec2-workers';
-import type { IdleSettings } from './fleet-spec';
+import type { IdleSettings } from '../model/fleet-spec';
+import { TAG } from '../model/tags';
+import type { Worker } from '../model/worker';
 import type { Verdict } from './idle-policy';
-import { TAG } from './tags';
 
 export interface JudgedWorker {
   readonly worker: Worker;

@@ -1,13 +1,18 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { putWorkerDraining, type WorkerDraining } from '../aws/draining-event';
-import { describeWorker, listWorkersTagged, tagWorkers, type Worker } from '../aws/ec2-workers';
+import { putWorkerDraining } from '../aws/draining-event';
+import { describeWorker, listWorkersTagged, tagWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
-import { recordPoolEvents } from '../aws/pool-memory-store';
 import { claimOnce, readJson, releaseClaim, replaceIfUnchanged, writeState } from '../aws/state-store';
 import type { Config } from '../config';
-import { assertNever, type InstanceEvent } from '../events';
-import type { FleetSpec } from './fleet-spec';
+import type { InstanceEvent } from '../events/instance';
+import { assertNever } from '../events/parse';
+import type { FleetSpec } from '../model/fleet-spec';
+import type { WorkerDraining } from '../model/notification';
+import type { PoolEventKind } from '../model/pool';
+import { placementKey } from '../model/pool';
+import { TAG } from '../model/tags';
+import { isOwnedBy, type Worker } from '../model/worker';
 import {
   type ClaimProgress,
   claimKey,
@@ -21,9 +26,7 @@ import {
   type WarningNotice,
 } from './interruption-notice';
 import { type LaunchDependencies, launchInstances } from './launch-instances';
-import type { PoolEventKind } from './pool-memory';
-import { placementKey } from './pools';
-import { TAG } from './tags';
+import { recordPoolEvents } from './record-pool-events';
 
 export interface InterruptionDependencies extends LaunchDependencies {
   readonly sns: SNSClient;
@@ -51,7 +54,7 @@ export function fleetOf(
   worker: Worker | undefined,
   config: Config,
 ): { fleet: string; spec: FleetSpec } | undefined {
-  if (worker === undefined || worker.tags[TAG.managedBy] !== config.managedBy) return undefined;
+  if (worker === undefined || !isOwnedBy(worker, config.managedBy)) return undefined;
   const fleet = worker.tags[TAG.fleet];
   const spec = fleet !== undefined && Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
   return fleet === undefined || spec === undefined ? undefined : { fleet, spec };

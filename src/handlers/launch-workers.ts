@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
-import { parseLaunchTrigger } from '../events';
+import { parseLaunchTrigger } from '../events/launch';
 import type { FleetLaunchResult } from '../fleet/launch-workers';
-import { lazy } from '../lazy';
 import { logger } from '../logger';
+import { lazy } from '../model/lazy';
 
 /** The core and its clients, loaded at the first event (see deferred/launch-workers.ts). */
 const core = lazy(() => import('./deferred/launch-workers'));

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { AccessRunResult } from '../access/log-s3-access';
-import { lazy } from '../lazy';
 import { logger } from '../logger';
+import { lazy } from '../model/lazy';
 
 /** The core and its clients, loaded at the first event (see deferred/log-s3-access.ts). */
 const core = lazy(() => import('./deferred/log-s3-access'));

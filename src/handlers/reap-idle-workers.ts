@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
-import { parseReapTrigger } from '../events';
+import { parseReapRequest } from '../events/reap';
 import type { FleetReapResult } from '../fleet/reap-idle-workers';
-import { lazy } from '../lazy';
 import { logger } from '../logger';
+import { lazy } from '../model/lazy';
 
 /** The core and its clients, loaded at the first event (see deferred/reap-idle-workers.ts). */
 const core = lazy(() => import('./deferred/reap-idle-workers'));
@@ -11,7 +11,7 @@ const core = lazy(() => import('./deferred/reap-idle-workers'));
 export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
-  const request = parseReapTrigger(event);
+  const request = parseReapRequest(event);
   const { reapIdleWorkers, dependencies } = await core();
   return reapIdleWorkers(dependencies(), request);
 }

@@ -3,11 +3,11 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../aws/clients';
 import { loadConfig } from '../config';
-import { parseInstanceEvent } from '../events';
+import { parseInstanceEvent } from '../events/instance';
 import { noticeSpotWarning } from '../fleet/interruption-notice';
 import type { InterruptionResult } from '../fleet/spot-interruption';
-import { lazy } from '../lazy';
 import { logger } from '../logger';
+import { lazy } from '../model/lazy';
 
 /** What a spot warning's first step needs, loaded with the handler: S3, SNS and the configuration. */
 const noticeDependencies = lazy(() => ({

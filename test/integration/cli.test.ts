@@ -4,10 +4,10 @@ import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { recordPoolEvents } from '../../src/aws/pool-memory-store';
 import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
-import { TAG } from '../../src/fleet/tags';
+import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { clientConfig, useEmulator } from './use-emulator';
 

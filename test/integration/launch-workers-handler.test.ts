@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
-import { TAG } from '../../src/fleet/tags';
 import { handler } from '../../src/handlers/launch-workers';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 

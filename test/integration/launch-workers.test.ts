@@ -2,9 +2,9 @@ import { DescribeVolumesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError, UnknownFleetError } from '../../src/errors';
-import { parseLaunchTrigger } from '../../src/events';
+import { parseLaunchTrigger } from '../../src/events/launch';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
-import { TAG } from '../../src/fleet/tags';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 

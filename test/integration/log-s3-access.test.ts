@@ -14,8 +14,8 @@ import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
 import { type AccessDependencies, logS3Access } from '../../src/access/log-s3-access';
 import { launchWorkers } from '../../src/fleet/launch-workers';
-import { TAG } from '../../src/fleet/tags';
 import { logger } from '../../src/logger';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { clientConfig, useEmulator } from './use-emulator';
 

@@ -7,7 +7,7 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { listFleetWorkers } from '../../src/aws/ec2-workers';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
-import { TAG } from '../../src/fleet/tags';
+import { TAG } from '../../src/model/tags';
 import { AgentProcess, eventually } from './agent-process';
 import { FakeImds } from './fake-imds';
 import { createFleetWorld, type FleetWorld } from './fleet-world';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
-import { TAG } from '../../src/fleet/tags';
 import { handler } from '../../src/handlers/spot-interruption';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 

@@ -2,10 +2,10 @@ import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError } from '../../src/errors';
-import { parseInstanceEvent } from '../../src/events';
+import { parseInstanceEvent } from '../../src/events/instance';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
-import { TAG } from '../../src/fleet/tags';
+import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 

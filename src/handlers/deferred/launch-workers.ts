@@ -8,8 +8,8 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CLIENT_DEFAULTS } from '../../aws/clients';
 import { loadConfig } from '../../config';
-import { lazy } from '../../lazy';
 import { logger } from '../../logger';
+import { lazy } from '../../model/lazy';
 
 export { launchWorkers } from '../../fleet/launch-workers';
 

@@ -7,8 +7,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { CLIENT_DEFAULTS } from '../../aws/clients';
 import { loadConfig } from '../../config';
-import { lazy } from '../../lazy';
 import { logger } from '../../logger';
+import { lazy } from '../../model/lazy';
 
 export { logS3Access } from '../../access/log-s3-access';
 

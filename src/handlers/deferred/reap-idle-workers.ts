@@ -9,8 +9,8 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { CallCounter, countCalls } from '../../aws/call-counter';
 import { CLIENT_DEFAULTS } from '../../aws/clients';
 import { loadConfig } from '../../config';
-import { lazy } from '../../lazy';
 import { logger } from '../../logger';
+import { lazy } from '../../model/lazy';
 
 export { reapIdleWorkers } from '../../fleet/reap-idle-workers';
 

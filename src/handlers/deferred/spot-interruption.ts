@@ -7,7 +7,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CLIENT_DEFAULTS } from '../../aws/clients';
-import { lazy } from '../../lazy';
+import { lazy } from '../../model/lazy';
 
 export { handleInstanceEvent } from '../../fleet/spot-interruption';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentEnv, composeUserData } from '../../../src/agent/user-data';
 import { ConfigError } from '../../../src/errors';
-import { fleetSpecSchema, MAX_USER_DATA_BYTES } from '../../../src/fleet/fleet-spec';
+import { fleetSpecSchema, MAX_USER_DATA_BYTES } from '../../../src/model/fleet-spec';
 import { fleetJson } from '../fixtures';
 
 const target = { fleetBucket: 'worker-fleet-dev-fleet-1a2b3c', region: 'eu-west-1', fleet: 'batch' };

@@ -1,5 +1,5 @@
-import type { IdleSettings } from '../../../src/fleet/fleet-spec';
 import { judgeIdle, type WorkerSignals } from '../../../src/fleet/idle-policy';
+import type { IdleSettings } from '../../../src/model/fleet-spec';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000);

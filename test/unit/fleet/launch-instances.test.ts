@@ -1,7 +1,7 @@
 import { loadConfig } from '../../../src/config';
 import { clientToken } from '../../../src/fleet/client-token';
 import { type LaunchOrder, runInstancesInput } from '../../../src/fleet/launch-instances';
-import { TAG } from '../../../src/fleet/tags';
+import { TAG } from '../../../src/model/tags';
 import { envWith, fleetJson } from '../fixtures';
 
 function orderFor(overrides: Record<string, unknown> = {}): LaunchOrder {

@@ -5,7 +5,7 @@ import {
   RISKY_SCORE,
   rememberPoolEvents,
 } from '../../../src/fleet/pool-memory';
-import type { Pool } from '../../../src/fleet/pools';
+import type { Pool } from '../../../src/model/pool';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);

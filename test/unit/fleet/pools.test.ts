@@ -1,4 +1,5 @@
-import { candidatePools, placementKey, spreadAcrossSubnets } from '../../../src/fleet/pools';
+import { candidatePools, spreadAcrossSubnets } from '../../../src/fleet/pools';
+import { placementKey } from '../../../src/model/pool';
 
 describe('spreadAcrossSubnets', () => {
   it.each([

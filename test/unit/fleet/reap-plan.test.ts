@@ -1,8 +1,8 @@
-import type { Worker } from '../../../src/aws/ec2-workers';
-import type { IdleSettings } from '../../../src/fleet/fleet-spec';
 import type { Verdict, VerdictKind } from '../../../src/fleet/idle-policy';
 import { planReaping } from '../../../src/fleet/reap-plan';
-import { TAG } from '../../../src/fleet/tags';
+import type { IdleSettings } from '../../../src/model/fleet-spec';
+import { TAG } from '../../../src/model/tags';
+import type { Worker } from '../../../src/model/worker';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();

@@ -1,9 +1,9 @@
-import type { Worker } from '../../../src/aws/ec2-workers';
 import { loadConfig } from '../../../src/config';
-import { parseInstanceEvent } from '../../../src/events';
+import { parseInstanceEvent } from '../../../src/events/instance';
 import { staleness } from '../../../src/fleet/interruption-notice';
 import { fleetOf } from '../../../src/fleet/spot-interruption';
-import { TAG } from '../../../src/fleet/tags';
+import { TAG } from '../../../src/model/tags';
+import type { Worker } from '../../../src/model/worker';
 import { envWith } from '../fixtures';
 
 const time = new Date('2026-11-25T09:10:00Z');

@@ -6,7 +6,7 @@ import { loadPoolMemory } from '../aws/pool-memory-store';
 import { type Config, fleetSpec } from '../config';
 import { poolRisks, RISKY_SCORE } from '../fleet/pool-memory';
 import { judgeFleet } from '../fleet/reap-idle-workers';
-import { TAG } from '../fleet/tags';
+import { TAG } from '../model/tags';
 
 export interface StatusDependencies {
   readonly ec2: EC2Client;

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidEventError } from '../../src/errors';
-import { parseInstanceEvent, parseLaunchTrigger } from '../../src/events';
+import { InvalidEventError } from '../../../src/errors';
+import { parseInstanceEvent } from '../../../src/events/instance';
+import { parseLaunchTrigger } from '../../../src/events/launch';
 
 const sample = (name: string): unknown =>
-  JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
+  JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
 
 describe('parseLaunchTrigger', () => {
   it('reads a schedule as a run for every fleet, keyed by the event id', () => {

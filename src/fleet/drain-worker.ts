@@ -4,7 +4,8 @@ import { describeWorker, tagWorkers, terminateWorkers } from '../aws/ec2-workers
 import { publishNotification } from '../aws/notify';
 import type { Config } from '../config';
 import { NotAWorkerError } from '../errors';
-import { TAG } from '../fleet/tags';
+import { TAG } from '../model/tags';
+import { isOwnedBy } from '../model/worker';
 
 export interface DrainDependencies {
   readonly ec2: EC2Client;
@@ -32,7 +33,7 @@ export async function drainWorker(deps: DrainDependencies, instanceId: string): 
   const worker = await describeWorker(ec2, instanceId);
   if (worker === undefined) throw new NotAWorkerError(`no such instance: ${instanceId}`);
   const fleet = worker.tags[TAG.fleet];
-  if (worker.tags[TAG.managedBy] !== config.managedBy || fleet === undefined) {
+  if (!isOwnedBy(worker, config.managedBy) || fleet === undefined) {
     throw new NotAWorkerError(`${instanceId} is not a worker of ${config.managedBy}; nothing was changed`);
   }
   if (worker.state === 'shutting-down' || worker.state === 'terminated') {

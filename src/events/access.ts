@@ -1,8 +1,8 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
-import { detailTypeOf, parseShape } from '../events';
-import { lazy } from '../lazy';
-import type { AccessRecord } from './access-record';
+import type { AccessRecord } from '../model/access-record';
+import { lazy } from '../model/lazy';
+import { detailTypeOf, parseShape } from './parse';
 
 export const OBJECT_CREATED = 'Object Created';
 export const OBJECT_DELETED = 'Object Deleted';
@@ -22,7 +22,7 @@ export type AccessEvent =
 /**
  * When: ISO text, as EventBridge documents it; epoch seconds are accepted too, as the local emulator sends them.
  */
-// Schemas are built when first used, not when the module loads (src/lazy.ts).
+// Schemas are built when first used, not when the module loads (model/lazy.ts).
 const eventTime = () =>
   z.union([
     z.iso.datetime({ offset: true }),

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { lazy } from '../lazy';
+import { lazy } from './lazy';
 import { RESERVED_TAG_PREFIX } from './tags';
 
 /** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */
@@ -13,7 +13,7 @@ const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const SPOT_PRICE = /^\d+(\.\d+)?$/;
 
-// Schemas are built when first used, not when the module loads (src/lazy.ts): builders here, lazy exports below.
+// Schemas are built when first used, not when the module loads (model/lazy.ts): builders here, lazy exports below.
 const minutes = (max: number) => z.number().int().min(1).max(max);
 
 /**
@@ -164,10 +164,3 @@ export const fleetsSchema = lazy(() =>
     )
     .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required'),
 );
-
-/** One line per problem: `path: message`, so an error names exactly what to fix. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
-}

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { describeIssues, fleetSpecSchema, fleetsSchema } from '../../../src/fleet/fleet-spec';
+import { fleetSpecSchema, fleetsSchema } from '../../../src/model/fleet-spec';
+import { describeIssues } from '../../../src/model/validation';
 import { fleetJson } from '../fixtures';
 
 function problems(json: Record<string, unknown>): string {

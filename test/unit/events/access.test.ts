@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAccessEvent } from '../../../src/access/access-events';
 import { InvalidEventError } from '../../../src/errors';
+import { parseAccessEvent } from '../../../src/events/access';
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests edit sample events freely
 const sample = (name: string): Record<string, any> =>

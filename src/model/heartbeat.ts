@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The heartbeat protocol between the worker agent (src/agent/worker-agent.sh) and the idle reaper. A worker writes
+ * `heartbeats/<instance-id>` in the fleet bucket; its body is its status word alone (`busy`, `idle`, `draining`, or
+ * `alive` for no status), so that with S3-managed encryption its ETag (the body's MD5) tells the status without
+ * reading the object. An ETag that is none of these (another encryption, another body) is read to find out.
+ */
+export const HEARTBEAT_PREFIX = 'heartbeats/';
+
+/** What a worker reports in its heartbeat; `undefined` when it wrote one without a status we know. */
+export type HeartbeatStatus = 'busy' | 'idle' | 'draining';
+
+export interface Heartbeat {
+  readonly at: Date;
+  readonly status?: HeartbeatStatus;
+}
+
+const STATUSES: readonly HeartbeatStatus[] = ['busy', 'idle', 'draining'];
+
+const md5 = (body: string) => createHash('md5').update(body).digest('hex');
+
+/** Status by the ETag of a body that is the status word alone; `alive` (no busy signal) is a fresh beat, no status. */
+export const HEARTBEAT_STATUS_BY_ETAG: ReadonlyMap<string, HeartbeatStatus | undefined> = new Map([
+  ...STATUSES.map((status) => [md5(status), status] as const),
+  [md5('alive'), undefined],
+]);
+
+/** The instance a heartbeat key belongs to, or undefined for a key that is not a heartbeat. */
+export function heartbeatInstance(key: string): string | undefined {
+  const instanceId = key.slice(HEARTBEAT_PREFIX.length);
+  return key.startsWith(HEARTBEAT_PREFIX) && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? instanceId : undefined;
+}
+
+/** A heartbeat body's status: its first word, or a JSON document's `status`; undefined for anything else. */
+export function heartbeatStatus(body: string): HeartbeatStatus | undefined {
+  const word = body.trim().split(/\s/)[0] ?? '';
+  if ((STATUSES as readonly string[]).includes(word)) return word as HeartbeatStatus;
+  try {
+    const parsed = JSON.parse(body) as { status?: unknown };
+    return STATUSES.find((status) => status === parsed.status);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,39 @@
+/** The event source worker-fleet uses for the events it consumes and emits on the default bus. */
+export const EVENT_SOURCE = 'worker-fleet';
+
+/** The detail-type of the event that tells a user's own systems a worker is about to go. */
+export const WORKER_DRAINING = 'Worker Draining';
+
+/** The kinds of notification worker-fleet publishes; subscribers filter on the `kind` message attribute. */
+export type NotificationKind =
+  | 'launch'
+  | 'launch-failed'
+  | 'spot-interruption'
+  | 'rebalance-recommendation'
+  | 'replacement'
+  | 'idle-warning'
+  | 'idle-terminated'
+  | 'idle-dry-run'
+  | 'drained'
+  | 'access-after-termination'
+  | 'imdsv1-credentials'
+  | 'access-denied-burst';
+
+export interface Notification {
+  readonly kind: NotificationKind;
+  /** Absent when no fleet is concerned (a stranger's refused requests). */
+  readonly fleet?: string;
+  readonly subject: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** The detail of a `Worker Draining` event, for the user's own systems to checkpoint or drain work. */
+export interface WorkerDraining {
+  readonly instanceId: string;
+  readonly fleet: string;
+  readonly reason: 'spot-interruption' | 'rebalance-recommendation';
+  readonly action: string;
+  /** ISO time by which the worker is gone; absent for a rebalance recommendation (no deadline). */
+  readonly deadline?: string;
+  readonly correlationId: string;
+}
