@@ -1,13 +1,16 @@
 /**
  * Cold start: for each function's packaged bundle, the whole-process time and peak memory of starting Node and
- * loading the handler module, against an empty Node process in the same run; and of loading it with the chunk its
- * handler imports at the first event (its core and AWS clients), which is what a first invocation pays on top.
+ * being ready for the first event, against an empty Node process in the same run. Ready is the handler module
+ * loaded with the deployment's environment (its configuration and clients are built at init) and, for the spot
+ * handler, its second phase (the EC2 chunk it imports once a warning's notification is out). "Load" is the
+ * handler module alone.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { packagedFunctionEnv } from '../local/deployment-env';
 import { runServerless } from '../local/serverless-cli';
 import { extractZip } from '../local/zip-archive';
 
@@ -25,11 +28,12 @@ export interface ColdStart {
   readonly peakMemoryMB: Spread;
   readonly timeRatio: number;
   readonly memoryRatio: number;
-  /** The handler module and its deferred chunk, both loaded: ready to handle the first event. */
+  /** The handler module and its second phase, if it has one, both loaded: ready to handle the first event. */
   readonly ready?: {
     readonly wallSeconds: Spread;
     readonly peakMemoryMB: Spread;
     readonly timeRatio: number;
+    readonly memoryRatio: number;
   };
   /** Every chunk the zip holds, entry included. */
   readonly chunksBytes?: number;
@@ -43,12 +47,19 @@ const spread = (values: number[]): Spread => {
 };
 
 /** Runs `node -e script` `runs` times: wall time of the whole process and its peak resident memory. */
-function measureNode(script: string, runs: number): { wall: Spread; memory: Spread } {
+function measureNode(
+  script: string,
+  runs: number,
+  env: Record<string, string> = {},
+): { wall: Spread; memory: Spread } {
   const walls: number[] = [];
   const memories: number[] = [];
   for (let run = 0; run < runs; run += 1) {
     const started = performance.now();
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
     walls.push((performance.now() - started) / 1000);
     if (child.status !== 0) throw new Error(`node exited with ${child.status}: ${child.stderr}`);
     memories.push(Number(child.stdout.trim()) / 1024);
@@ -58,14 +69,17 @@ function measureNode(script: string, runs: number): { wall: Spread; memory: Spre
 
 const printPeakMemory = 'process.stdout.write(String(process.resourceUsage().maxRSS));';
 
-/** A function as `serverless package` built it, unzipped: its handler module and the chunk it loads later. */
+/** A function as `serverless package` built it, unzipped: its handler module and the phase it loads later, if any. */
 export interface PackagedFunction {
   readonly name: string;
   readonly zip: string;
   readonly entry: string;
-  readonly deferred: string;
+  /** The chunk of a module the handler imports at run time (the spot handler's EC2 phase); shared chunks aside. */
+  readonly deferred?: string;
   readonly files: readonly string[];
   readonly memoryMB?: number;
+  /** The function's environment in the packaged template, with the values of references left to the caller. */
+  readonly environment: Readonly<Record<string, unknown>>;
 }
 
 let packaging: Promise<PackagedFunction[]> | undefined;
@@ -86,13 +100,23 @@ async function packageStack(): Promise<PackagedFunction[]> {
   const template = JSON.parse(
     readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as {
-    Resources: Record<string, { Type: string; Properties: { FunctionName?: string; MemorySize?: number } }>;
+    Resources: Record<
+      string,
+      {
+        Type: string;
+        Properties: {
+          FunctionName?: string;
+          MemorySize?: number;
+          Environment?: { Variables?: Record<string, unknown> };
+        };
+      }
+    >;
   };
-  const memoryOf = (name: string) =>
+  const functionNamed = (name: string) =>
     Object.values(template.Resources).find(
       (resource) =>
         resource.Type === 'AWS::Lambda::Function' && resource.Properties.FunctionName?.endsWith(`-${name}`),
-    )?.Properties.MemorySize;
+    )?.Properties;
   return readdirSync(dir)
     .filter((file) => file.endsWith('.zip'))
     .map((zip) => {
@@ -102,12 +126,20 @@ async function packageStack(): Promise<PackagedFunction[]> {
       if (files.some((file) => file.includes('node_modules'))) throw new Error(`${name} ships node_modules`);
       const entry = files.find((file) => file.endsWith('.mjs') && !file.includes('.chunks/'));
       if (entry === undefined) throw new Error(`${name} has no .mjs bundle`);
-      // esbuild names a dynamically imported module's chunk after it: src/handlers/deferred/<handler>.ts.
-      const base = basename(entry, '.mjs');
-      const deferred = files.find((file) => file.includes(`/${base}.chunks/${base}-`));
-      if (deferred === undefined)
-        throw new Error(`${name} has no deferred chunk ${base}.chunks/${base}-*.mjs`);
-      return { name, zip: join(dir, zip), entry, deferred, files, memoryMB: memoryOf(name) };
+      // esbuild names a dynamically imported module's chunk after the module: a handler's later phase is
+      // src/handlers/<handler>-<what>-phase.ts (the SDK's own dynamic imports have chunks of their own).
+      const chunks = `/${basename(entry, '.mjs')}.chunks/`;
+      const deferred = files.find((file) => file.includes(chunks) && /-phase-\w+\.mjs$/.test(file));
+      const properties = functionNamed(name);
+      return {
+        name,
+        zip: join(dir, zip),
+        entry,
+        deferred,
+        files,
+        memoryMB: properties?.MemorySize,
+        environment: properties?.Environment?.Variables ?? {},
+      };
     });
 }
 
@@ -123,10 +155,14 @@ export async function benchColdStart(runs: number, log: (line: string) => void):
       memoryRatio: 1,
     },
   ];
-  for (const { name, zip, entry, deferred, files, memoryMB } of functions) {
+  for (const { name, zip, entry, deferred, files, memoryMB, environment } of functions) {
+    const env = packagedFunctionEnv(environment);
     const importOf = (file: string) => `await import(${JSON.stringify(pathToFileURL(file).href)});`;
-    const measured = measureNode(`${importOf(entry)} ${printPeakMemory}`, runs);
-    const ready = measureNode(`${importOf(entry)} ${importOf(deferred)} ${printPeakMemory}`, runs);
+    const measured = measureNode(`${importOf(entry)} ${printPeakMemory}`, runs, env);
+    const ready =
+      deferred === undefined
+        ? measured
+        : measureNode(`${importOf(entry)} ${importOf(deferred)} ${printPeakMemory}`, runs, env);
     const result: ColdStart = {
       name,
       zipBytes: statSync(zip).size,
@@ -143,11 +179,12 @@ export async function benchColdStart(runs: number, log: (line: string) => void):
         wallSeconds: ready.wall,
         peakMemoryMB: ready.memory,
         timeRatio: ready.wall.median / empty.wall.median,
+        memoryRatio: ready.memory.median / empty.memory.median,
       },
     };
     results.push(result);
     log(
-      `  ${name}: ${result.wallSeconds.median.toFixed(3)} s (${result.timeRatio.toFixed(2)}×), ${result.peakMemoryMB.median.toFixed(0)} MB (${result.memoryRatio.toFixed(2)}×), zip ${((result.zipBytes ?? 0) / 1024).toFixed(0)} KB; ready ${ready.wall.median.toFixed(3)} s`,
+      `  ${name}: ready ${ready.wall.median.toFixed(3)} s (${(ready.wall.median / empty.wall.median).toFixed(2)}×), ${ready.memory.median.toFixed(0)} MB; load ${result.wallSeconds.median.toFixed(3)} s (${result.timeRatio.toFixed(2)}×), zip ${((result.zipBytes ?? 0) / 1024).toFixed(0)} KB`,
     );
   }
   return results;

@@ -24,7 +24,7 @@ export interface FunctionCost {
   readonly cpuSeconds: number;
   readonly roundTrips: number;
   readonly durationSeconds: number;
-  /** A cold start's extra: loading the handler and its deferred chunk, on this machine's CPU, scaled to the share. */
+  /** A cold start's extra: being ready for the first event (the 'ready' figure), on this machine's CPU, scaled to the share. */
   readonly coldStartSeconds: number;
   readonly costPerMillion: number;
   /** Why this memory size. */

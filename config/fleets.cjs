@@ -37,7 +37,7 @@ module.exports = async ({ resolveVariable }) => {
   const fullPath = path.resolve(path.join(__dirname, '..'), file);
   const fleets = YAML.parse(readFileSync(fullPath, 'utf8'));
   const { fleetsSchema, describeIssues } = loadFleetSchema();
-  const parsed = fleetsSchema().safeParse(fleets);
+  const parsed = fleetsSchema.safeParse(fleets);
   if (!parsed.success) throw new Error(`${file} is invalid: ${describeIssues(parsed.error)}`);
   const json = JSON.stringify(fleets);
   if (Buffer.byteLength(json) > MAX_FLEETS_BYTES) {

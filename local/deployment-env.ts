@@ -36,3 +36,29 @@ export const BENCH_RESOURCES = {
   logBucket: 'bench-logs',
   workerRole: 'bench-worker',
 } as const;
+
+/**
+ * What a packaged function's process has when it starts: the packaged environment's literal values (the fleets),
+ * names for what the template references (buckets, topic, role), a region and credentials. Loading a handler with
+ * it builds the configuration and clients as at init; nothing calls AWS.
+ */
+export function packagedFunctionEnv(packaged: Readonly<Record<string, unknown>>): Record<string, string> {
+  const literal = Object.entries(packaged).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string',
+  );
+  return {
+    ...deploymentEnv(
+      {
+        ...BENCH_RESOURCES,
+        instanceProfile: 'bench-worker',
+        topicArn: 'arn:aws:sns:us-east-1:000000000000:bench',
+      },
+      {},
+    ),
+    ...Object.fromEntries(literal),
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}

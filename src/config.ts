@@ -57,7 +57,7 @@ function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
   } catch (error) {
     throw new ConfigError(`${name} is not valid JSON: ${(error as Error).message}`);
   }
-  const parsed = fleetsSchema().safeParse(json);
+  const parsed = fleetsSchema.safeParse(json);
   if (!parsed.success) throw new ConfigError(`${name} is invalid: ${describeIssues(parsed.error)}`);
   return parsed.data;
 }

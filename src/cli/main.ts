@@ -6,7 +6,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { CLIENT_DEFAULTS } from '../aws/clients';
+import { createClients } from '../aws/clients';
 import type { Config } from '../config';
 import { drainWorker } from '../fleet/drain-worker';
 import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
@@ -167,22 +167,18 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
 
     if (values.profile !== undefined) process.env.AWS_PROFILE = values.profile;
     logger.setLogLevel(values.verbose ? 'INFO' : 'SILENT');
-    const settings = {
-      ...CLIENT_DEFAULTS,
-      ...(values.region === undefined ? {} : { region: values.region }),
-    };
-    const lambda = new LambdaClient(settings);
+    const { lambda } = createClients(
+      { lambda: LambdaClient },
+      values.region === undefined ? {} : { region: values.region },
+    );
     const region = await lambda.config.region().catch(() => {
       throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
     });
     const config: Config = await loadDeployment(lambda, values.stage, region);
-    const clients = {
-      ec2: new EC2Client({ ...settings, region }),
-      s3: new S3Client({ ...settings, region }),
-      sns: new SNSClient({ ...settings, region }),
-      ssm: new SSMClient({ ...settings, region }),
-      cloudwatch: new CloudWatchClient({ ...settings, region }),
-    };
+    const clients = createClients(
+      { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
+      { region },
+    );
     const deps = { ...clients, config, logger, now: () => new Date() };
     const fleets = values.fleet === undefined ? Object.keys(config.fleets) : [values.fleet];
 

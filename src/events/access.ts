@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
 import type { AccessRecord } from '../model/access-record';
-import { lazy } from '../model/lazy';
 import { detailTypeOf, parseShape } from './parse';
 
 export const OBJECT_CREATED = 'Object Created';
@@ -22,7 +21,6 @@ export type AccessEvent =
 /**
  * When: ISO text, as EventBridge documents it; epoch seconds are accepted too, as the local emulator sends them.
  */
-// Schemas are built when first used, not when the module loads (model/lazy.ts).
 const eventTime = () =>
   z.union([
     z.iso.datetime({ offset: true }),
@@ -77,8 +75,8 @@ const trailEventShape = () =>
     }),
   });
 
-const objectEventSchema = lazy(objectEventShape);
-const trailEventSchema = lazy(trailEventShape);
+const objectEventSchema = objectEventShape();
+const trailEventSchema = trailEventShape();
 
 /** What S3 says caused an object event, as the API action; the emulator says `ObjectCreated`/`ObjectRemoved`. */
 const EVENT_REASONS: Readonly<Record<string, string>> = {
@@ -141,7 +139,7 @@ export function parseAccessEvent(event: unknown): AccessEvent {
   switch (detailType) {
     case OBJECT_CREATED:
     case OBJECT_DELETED: {
-      const parsed = parseShape(objectEventSchema(), event, `"${detailType}" event`);
+      const parsed = parseShape(objectEventSchema, event, `"${detailType}" event`);
       return {
         kind: 'object-event',
         id: parsed.id,
@@ -150,7 +148,7 @@ export function parseAccessEvent(event: unknown): AccessEvent {
       };
     }
     case CLOUDTRAIL_API_CALL: {
-      const parsed = parseShape(trailEventSchema(), event, 'CloudTrail data event');
+      const parsed = parseShape(trailEventSchema, event, 'CloudTrail data event');
       return { kind: 'trail', id: parsed.id, record: trailAccess(parsed) };
     }
     default:

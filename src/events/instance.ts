@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
-import { lazy } from '../model/lazy';
 import { detailTypeOf, parseShape } from './parse';
 
 export const SPOT_INTERRUPTION_WARNING = 'EC2 Spot Instance Interruption Warning';
@@ -24,15 +23,13 @@ const ec2Event = <T extends string, D extends z.ZodRawShape>(detailType: T, deta
   });
 
 /** Sample: events/spot-interruption-warning.json. */
-const spotWarningSchema = lazy(() =>
-  ec2Event(SPOT_INTERRUPTION_WARNING, {
-    'instance-action': z.enum(['terminate', 'stop', 'hibernate']),
-  }),
-);
+const spotWarningSchema = ec2Event(SPOT_INTERRUPTION_WARNING, {
+  'instance-action': z.enum(['terminate', 'stop', 'hibernate']),
+});
 /** Sample: events/rebalance-recommendation.json. */
-const rebalanceSchema = lazy(() => ec2Event(REBALANCE_RECOMMENDATION, {}));
+const rebalanceSchema = ec2Event(REBALANCE_RECOMMENDATION, {});
 /** Sample: events/instance-state-change-terminated.json. */
-const stateChangeSchema = lazy(() => ec2Event(INSTANCE_STATE_CHANGE, { state: z.enum(WATCHED_STATES) }));
+const stateChangeSchema = ec2Event(INSTANCE_STATE_CHANGE, { state: z.enum(WATCHED_STATES) });
 
 interface InstanceEventBase {
   /** The EventBridge event id (the same on a redelivery; a new warning for the same instance has a new one). */
@@ -56,7 +53,7 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
   switch (detailType) {
     case SPOT_INTERRUPTION_WARNING: {
       const { id, time, detail } = parseShape(
-        spotWarningSchema(),
+        spotWarningSchema,
         event,
         `"${SPOT_INTERRUPTION_WARNING}" event`,
       );
@@ -69,15 +66,11 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
       };
     }
     case REBALANCE_RECOMMENDATION: {
-      const { id, time, detail } = parseShape(
-        rebalanceSchema(),
-        event,
-        `"${REBALANCE_RECOMMENDATION}" event`,
-      );
+      const { id, time, detail } = parseShape(rebalanceSchema, event, `"${REBALANCE_RECOMMENDATION}" event`);
       return { kind: 'rebalance', id, time: new Date(time), instanceId: detail['instance-id'] };
     }
     case INSTANCE_STATE_CHANGE: {
-      const { id, time, detail } = parseShape(stateChangeSchema(), event, `"${INSTANCE_STATE_CHANGE}" event`);
+      const { id, time, detail } = parseShape(stateChangeSchema, event, `"${INSTANCE_STATE_CHANGE}" event`);
       return {
         kind: 'state-change',
         id,

@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
-import { lazy } from '../model/lazy';
 import { EVENT_SOURCE } from '../model/notification';
 import { fleetName, parseShape, SCHEDULED_EVENT, scheduledEventSchema } from './parse';
 
@@ -20,7 +19,6 @@ export interface LaunchTrigger {
   readonly target?: number;
 }
 
-// Every schema is built when first used, not when the module loads (model/lazy.ts).
 const size = () => z.number().int().min(0).max(10_000);
 const launchSize = () => ({ fleet: fleetName(), count: size().optional(), target: size().optional() });
 const oneOfCountOrTarget = (value: { count?: number; target?: number }) =>
@@ -28,34 +26,27 @@ const oneOfCountOrTarget = (value: { count?: number; target?: number }) =>
 const countOrTargetMessage = { message: 'give count or target, not both' };
 
 /** Sample: events/launch-requested.json. */
-const launchRequestedSchema = lazy(() =>
-  z.object({
-    'detail-type': z.literal(LAUNCH_REQUESTED),
-    source: z.literal(EVENT_SOURCE),
-    id: z.string().min(1),
-    detail: z.strictObject(launchSize()).refine(oneOfCountOrTarget, countOrTargetMessage),
-  }),
-);
+const launchRequestedSchema = z.object({
+  'detail-type': z.literal(LAUNCH_REQUESTED),
+  source: z.literal(EVENT_SOURCE),
+  id: z.string().min(1),
+  detail: z.strictObject(launchSize()).refine(oneOfCountOrTarget, countOrTargetMessage),
+});
 
 /**
  * Sample: events/launch-direct.json. Also the payload of an EventBridge Scheduler schedule, whose input can carry
  * `"requestId": "<aws.scheduler.execution-id>"`.
  */
-const directInvocationSchema = lazy(() =>
-  z
-    .strictObject({
-      ...launchSize(),
-      fleet: fleetName().optional(),
-      requestId: z.string().min(1).max(256).optional(),
-    })
-    .refine(oneOfCountOrTarget, countOrTargetMessage)
-    .refine(
-      (value) => value.fleet !== undefined || (value.count === undefined && value.target === undefined),
-      {
-        message: 'count and target need a fleet',
-      },
-    ),
-);
+const directInvocationSchema = z
+  .strictObject({
+    ...launchSize(),
+    fleet: fleetName().optional(),
+    requestId: z.string().min(1).max(256).optional(),
+  })
+  .refine(oneOfCountOrTarget, countOrTargetMessage)
+  .refine((value) => value.fleet !== undefined || (value.count === undefined && value.target === undefined), {
+    message: 'count and target need a fleet',
+  });
 
 /**
  * Narrows any launch trigger. EventBridge events are dispatched on `detail-type`; an object without one is a direct
@@ -66,15 +57,15 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
     throw new InvalidEventError('malformed launch request: expected a JSON object');
   }
   if (!('detail-type' in event)) {
-    const { requestId, ...request } = parseShape(directInvocationSchema(), event, 'launch request');
+    const { requestId, ...request } = parseShape(directInvocationSchema, event, 'launch request');
     return { kind: 'direct', id: requestId ?? invocationId, ...request };
   }
   const detailType = event['detail-type'];
   switch (detailType) {
     case SCHEDULED_EVENT:
-      return { kind: 'schedule', id: parseShape(scheduledEventSchema(), event, 'scheduled event').id };
+      return { kind: 'schedule', id: parseShape(scheduledEventSchema, event, 'scheduled event').id };
     case LAUNCH_REQUESTED: {
-      const { id, detail } = parseShape(launchRequestedSchema(), event, `"${LAUNCH_REQUESTED}" event`);
+      const { id, detail } = parseShape(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
       return { kind: 'event', id, ...detail };
     }
     default:

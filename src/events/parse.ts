@@ -1,9 +1,6 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
-import { lazy } from '../model/lazy';
 import { describeIssues } from '../model/validation';
-
-// Every schema is built when first used, not when the module loads (model/lazy.ts).
 
 /** A fleet's name as a request may give it; whether the deployment manages it is the core's question. */
 export const fleetName = () => z.string().min(1).max(63);
@@ -11,13 +8,11 @@ export const fleetName = () => z.string().min(1).max(63);
 export const SCHEDULED_EVENT = 'Scheduled Event';
 
 /** Sample: events/launch-schedule.json (an EventBridge rule's schedule, no input). */
-export const scheduledEventSchema = lazy(() =>
-  z.object({
-    'detail-type': z.literal(SCHEDULED_EVENT),
-    source: z.literal('aws.events'),
-    id: z.string().min(1),
-  }),
-);
+export const scheduledEventSchema = z.object({
+  'detail-type': z.literal(SCHEDULED_EVENT),
+  source: z.literal('aws.events'),
+  id: z.string().min(1),
+});
 
 /** Parses an event against its schema, or throws an InvalidEventError naming what was wrong. */
 export function parseShape<T extends z.ZodType>(schema: T, event: unknown, what: string): z.output<T> {

@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { lazy } from '../model/lazy';
 import { fleetName, parseShape, scheduledEventSchema } from './parse';
 
 /** What a reaper run is asked to do, from its schedule, a direct invocation or the CLI. */
@@ -11,15 +10,13 @@ export interface ReapRequest {
 }
 
 /** Sample: events/reap-direct.json (the schedule sends events/launch-schedule.json's shape). */
-const reapDirectSchema = lazy(() =>
-  z.strictObject({ fleet: fleetName().optional(), dryRun: z.boolean().optional() }),
-);
+const reapDirectSchema = z.strictObject({ fleet: fleetName().optional(), dryRun: z.boolean().optional() });
 
 /** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */
 export function parseReapRequest(event: unknown): ReapRequest {
   if (typeof event === 'object' && event !== null && 'detail-type' in event) {
-    parseShape(scheduledEventSchema(), event, 'scheduled event');
+    parseShape(scheduledEventSchema, event, 'scheduled event');
     return {};
   }
-  return parseShape(reapDirectSchema(), event, 'reap request');
+  return parseShape(reapDirectSchema, event, 'reap request');
 }

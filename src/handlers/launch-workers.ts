@@ -1,11 +1,21 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
+import { createClients } from '../aws/clients';
+import { loadConfig } from '../config';
 import { parseLaunchTrigger } from '../events/launch';
-import type { FleetLaunchResult } from '../fleet/launch-workers';
+import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
 import { logger } from '../logger';
-import { lazy } from '../model/lazy';
 
-/** The core and its clients, loaded at the first event (see deferred/launch-workers.ts). */
-const core = lazy(() => import('./deferred/launch-workers'));
+/** Built once per container, at init: the configuration and the clients the launcher uses. */
+const dependencies = {
+  ...createClients({ ec2: EC2Client, ssm: SSMClient, sns: SNSClient, s3: S3Client }),
+  config: loadConfig(),
+  logger,
+  now: () => new Date(),
+};
 
 /**
  * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation.
@@ -14,7 +24,5 @@ const core = lazy(() => import('./deferred/launch-workers'));
 export async function handler(event: unknown, context: Context): Promise<FleetLaunchResult[]> {
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
-  const trigger = parseLaunchTrigger(event, context.awsRequestId);
-  const { launchWorkers, dependencies } = await core();
-  return launchWorkers(dependencies(), trigger);
+  return launchWorkers(dependencies, parseLaunchTrigger(event, context.awsRequestId));
 }

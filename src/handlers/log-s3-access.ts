@@ -1,10 +1,18 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import type { AccessRunResult } from '../access/log-s3-access';
+import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
+import { createClients } from '../aws/clients';
+import { loadConfig } from '../config';
 import { logger } from '../logger';
-import { lazy } from '../model/lazy';
 
-/** The core and its clients, loaded at the first event (see deferred/log-s3-access.ts). */
-const core = lazy(() => import('./deferred/log-s3-access'));
+/** Built once per container, at init: the configuration and the clients the access logger uses. */
+const dependencies = {
+  ...createClients({ ec2: EC2Client, s3: S3Client, sns: SNSClient }),
+  config: loadConfig(),
+  logger,
+};
 
 /**
  * Logs the fleet bucket's accesses, attributed to workers. Samples: events/s3-object-created.json,
@@ -13,8 +21,7 @@ const core = lazy(() => import('./deferred/log-s3-access'));
 export async function handler(event: unknown, context: Context): Promise<AccessRunResult> {
   logger.addContext(context);
   logger.debug('access event received', { event });
-  const { logS3Access, dependencies } = await core();
-  const result = await logS3Access(dependencies(), event);
+  const result = await logS3Access(dependencies, event);
   logger.info('access input done', { ...result });
   return result;
 }

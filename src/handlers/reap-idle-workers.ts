@@ -1,17 +1,28 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
+import { CallCounter } from '../aws/call-counter';
+import { createClients } from '../aws/clients';
+import { loadConfig } from '../config';
 import { parseReapRequest } from '../events/reap';
-import type { FleetReapResult } from '../fleet/reap-idle-workers';
+import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
-import { lazy } from '../model/lazy';
 
-/** The core and its clients, loaded at the first event (see deferred/reap-idle-workers.ts). */
-const core = lazy(() => import('./deferred/reap-idle-workers'));
+const calls = new CallCounter();
+/** Built once per container, at init: the configuration and the clients the reaper uses, their calls counted. */
+const dependencies = {
+  ...createClients({ ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient }, {}, calls),
+  config: loadConfig(),
+  logger,
+  now: () => new Date(),
+  calls,
+};
 
 /** Marks, then terminates, idle workers. Samples: events/launch-schedule.json (schedule), events/reap-direct.json. */
 export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
-  const request = parseReapRequest(event);
-  const { reapIdleWorkers, dependencies } = await core();
-  return reapIdleWorkers(dependencies(), request);
+  return reapIdleWorkers(dependencies, parseReapRequest(event));
 }

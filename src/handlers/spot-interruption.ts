@@ -1,24 +1,27 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
-import { CLIENT_DEFAULTS } from '../aws/clients';
+import { createClients } from '../aws/clients';
 import { loadConfig } from '../config';
 import { parseInstanceEvent } from '../events/instance';
 import { noticeSpotWarning } from '../fleet/interruption-notice';
 import type { InterruptionResult } from '../fleet/spot-interruption';
 import { logger } from '../logger';
-import { lazy } from '../model/lazy';
 
-/** What a spot warning's first step needs, loaded with the handler: S3, SNS and the configuration. */
-const noticeDependencies = lazy(() => ({
+/** What a spot warning's notification needs, built at init: the configuration, S3 and SNS. Never EC2. */
+const noticeDependencies = {
+  ...createClients({ s3: S3Client, sns: SNSClient }),
   config: loadConfig(),
-  s3: new S3Client(CLIENT_DEFAULTS),
-  sns: new SNSClient(CLIENT_DEFAULTS),
   logger,
   now: () => new Date(),
-}));
-/** The rest, EC2 above all, loaded once the first step is done (see deferred/spot-interruption.ts). */
-const core = lazy(() => import('./deferred/spot-interruption'));
+};
+
+/** The second phase (EC2 above all), loaded once per container after the first notification. */
+let ec2Phase: Promise<typeof import('./spot-interruption-ec2-phase')> | undefined;
+const loadEc2Phase = () => {
+  ec2Phase ??= import('./spot-interruption-ec2-phase');
+  return ec2Phase;
+};
 
 /**
  * Spot interruption warnings, rebalance recommendations and state changes of workers.
@@ -31,16 +34,16 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   const instanceEvent = parseInstanceEvent(event);
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
-    // A warning's notification comes first. Loading the EC2 chunk runs on this same thread (parsing and
+    // A warning's notification comes first. Loading the EC2 phase runs on this same thread (parsing and
     // evaluating it is synchronous), so it starts once the notice is done, not beside it (bench/results.md).
     const notice =
       instanceEvent.kind === 'spot-warning'
-        ? noticeSpotWarning(noticeDependencies(), instanceEvent)
+        ? noticeSpotWarning(noticeDependencies, instanceEvent)
         : undefined;
     // handleInstanceEvent takes the outcome, failure included: waiting here must not count it as unhandled.
     await notice?.catch(() => undefined);
-    const { handleInstanceEvent, dependencies } = await core();
-    return await handleInstanceEvent({ ...noticeDependencies(), ...dependencies() }, instanceEvent, notice);
+    const { handleInstanceEvent, ec2PhaseClients } = await loadEc2Phase();
+    return await handleInstanceEvent({ ...noticeDependencies, ...ec2PhaseClients }, instanceEvent, notice);
   } finally {
     logger.removeKeys(['instanceId', 'eventId']);
   }

@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { lazy } from './lazy';
 import { RESERVED_TAG_PREFIX } from './tags';
 
 /** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */
@@ -13,7 +12,6 @@ const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const SPOT_PRICE = /^\d+(\.\d+)?$/;
 
-// Schemas are built when first used, not when the module loads (model/lazy.ts): builders here, lazy exports below.
 const minutes = (max: number) => z.number().int().min(1).max(max);
 
 /**
@@ -151,16 +149,14 @@ const fleetSpecBuilder = () =>
     }));
 
 /** One fleet's spec, validated and completed with its defaults. */
-export const fleetSpecSchema = lazy(fleetSpecBuilder);
+export const fleetSpecSchema = fleetSpecBuilder();
 
-export type FleetSpec = Readonly<z.output<ReturnType<typeof fleetSpecBuilder>>>;
+export type FleetSpec = Readonly<z.output<typeof fleetSpecSchema>>;
 export type FleetMarket = FleetSpec['market'];
 
-export const fleetsSchema = lazy(() =>
-  z
-    .record(
-      z.string().regex(FLEET_NAME, 'fleet names are lower-case letters, digits and dashes'),
-      fleetSpecSchema(),
-    )
-    .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required'),
-);
+export const fleetsSchema = z
+  .record(
+    z.string().regex(FLEET_NAME, 'fleet names are lower-case letters, digits and dashes'),
+    fleetSpecSchema,
+  )
+  .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required');

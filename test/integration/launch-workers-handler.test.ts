@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
-import { handler } from '../../src/handlers/launch-workers';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
@@ -15,19 +14,29 @@ const context = {
 const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
 
+/**
+ * The handler as Lambda loads it: its module (configuration and clients, built at init) is imported once the
+ * function's environment is set, here a fleet world's. Later calls get the module already loaded.
+ */
+async function loadHandler() {
+  const world = await createFleetWorld(emulator());
+  const { fleets } = world.config({
+    batch: {
+      ami: world.imageId,
+      instanceTypes: ['t4g.small'],
+      subnets: [world.subnets[0]?.subnetId],
+      market: 'on-demand',
+      targetCapacity: 1,
+    },
+  });
+  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+  const { handler } = await import('../../src/handlers/launch-workers');
+  return { world, handler };
+}
+
 describe('launchWorkers handler', () => {
   it('launches from the direct-invocation sample with clients built from the standard environment', async () => {
-    const world = await createFleetWorld(emulator());
-    const { fleets } = world.config({
-      batch: {
-        ami: world.imageId,
-        instanceTypes: ['t4g.small'],
-        subnets: [world.subnets[0]?.subnetId],
-        market: 'on-demand',
-        targetCapacity: 1,
-      },
-    });
-    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+    const { world, handler } = await loadHandler();
 
     const results = await handler(sample('launch-direct.json'), context);
 
@@ -38,6 +47,9 @@ describe('launchWorkers handler', () => {
   });
 
   it('rejects a malformed event before any AWS call', async () => {
+    const { handler } = await loadHandler();
+    emulator().requests.length = 0;
+
     await expect(handler({ fleet: 'batch', count: 'two' }, context)).rejects.toThrow(InvalidEventError);
     expect(emulator().requests).toHaveLength(0);
   });

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
-import { handler } from '../../src/handlers/spot-interruption';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
@@ -34,6 +33,8 @@ describe('handleSpotInterruption handler', () => {
     });
     const instanceId = launched?.launched[0]?.instanceId ?? '';
     Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+    // Loaded as Lambda loads it: once the function's environment is set (configuration and clients at init).
+    const { handler } = await import('../../src/handlers/spot-interruption');
     const event = sample('spot-interruption-warning.json');
     event.time = new Date().toISOString();
     event.detail['instance-id'] = instanceId;
@@ -45,6 +46,7 @@ describe('handleSpotInterruption handler', () => {
   });
 
   it('rejects an event of another kind before any AWS call', async () => {
+    const { handler } = await import('../../src/handlers/spot-interruption');
     emulator().requests.length = 0;
 
     await expect(handler(sample('launch-schedule.json'), context)).rejects.toThrow(InvalidEventError);

@@ -12,10 +12,14 @@ const layerOf = (path: string) => {
 /** Every relative import of every source file, as folder → folder edges. */
 function folderEdges(): Map<string, Set<string>> {
   const edges = new Map<string, Set<string>>();
-  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((file) =>
+    file.endsWith('.ts'),
+  );
   for (const file of files) {
     const path = join(SRC, file);
-    for (const [, specifier] of readFileSync(path, 'utf8').matchAll(/from '(\.[^']+)'|import\('(\.[^']+)'\)/g)) {
+    for (const [, specifier] of readFileSync(path, 'utf8').matchAll(
+      /from '(\.[^']+)'|import\('(\.[^']+)'\)/g,
+    )) {
       if (specifier === undefined) continue;
       const from = layerOf(path);
       const to = layerOf(normalize(join(dirname(path), specifier)));

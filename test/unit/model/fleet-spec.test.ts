@@ -6,13 +6,13 @@ import { describeIssues } from '../../../src/model/validation';
 import { fleetJson } from '../fixtures';
 
 function problems(json: Record<string, unknown>): string {
-  const parsed = fleetSpecSchema().safeParse(json);
+  const parsed = fleetSpecSchema.safeParse(json);
   return parsed.success ? '' : describeIssues(parsed.error);
 }
 
 describe('fleetSpecSchema', () => {
   it('accepts a minimal spec and fills the defaults', () => {
-    expect(fleetSpecSchema().parse(fleetJson())).toEqual({
+    expect(fleetSpecSchema.parse(fleetJson())).toEqual({
       ...fleetJson(),
       maxCapacity: 2,
       securityGroupIds: [],
@@ -65,7 +65,7 @@ describe('fleetSpecSchema', () => {
 
 describe('fleetsSchema', () => {
   it('rejects fleet names that cannot be tags or tokens', () => {
-    const parsed = fleetsSchema().safeParse({ 'Big Fleet': fleetJson() });
+    const parsed = fleetsSchema.safeParse({ 'Big Fleet': fleetJson() });
 
     expect(parsed.success).toBe(false);
   });
@@ -73,6 +73,6 @@ describe('fleetsSchema', () => {
   it('accepts the example fleets.yml shipped with the project', () => {
     const example = YAML.parse(readFileSync(join(__dirname, '../../../fleets.yml'), 'utf8'));
 
-    expect(fleetsSchema().safeParse(example).success).toBe(true);
+    expect(fleetsSchema.safeParse(example).success).toBe(true);
   });
 });
