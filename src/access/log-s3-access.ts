@@ -5,7 +5,6 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { publishNotification } from '../aws/notify';
 import { streamObject } from '../aws/object-stream';
 import type { Config } from '../config';
-import { InvalidEventError } from '../errors';
 import { parseAccessEvent } from '../events/access';
 import type { AccessRecord } from '../model/access-record';
 import type { Notification } from '../model/notification';
@@ -125,20 +124,14 @@ class AccessRun {
 /**
  * Logs the accesses one input reports, attributed to workers, and raises its alerts. The input is an S3 event of the
  * fleet bucket (one access), a CloudTrail data event of it (one access), or an S3 event of a server access log file
- * landing in the log bucket (streamed: one access per line). Malformed events and lines are logged as errors with
- * their position and counted; they never stop the lines around them. Accesses to other buckets are ignored.
+ * landing in the log bucket (streamed: one access per line). A malformed event is rejected with an InvalidEventError
+ * before any AWS call (docs/errors.md); a malformed line is logged as an error with its position and counted, and
+ * never stops the lines around it. Accesses to other buckets are ignored.
  */
 export async function logS3Access(deps: AccessDependencies, event: unknown): Promise<AccessRunResult> {
+  const access = parseAccessEvent(event);
   const run = new AccessRun(deps);
   const { config } = deps;
-  let access: ReturnType<typeof parseAccessEvent>;
-  try {
-    access = parseAccessEvent(event);
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    run.malformed('event', error.message);
-    return run.finish('event');
-  }
   const { record } = access;
   if (access.kind === 'object-event' && record.bucket === config.logBucket) {
     const input = `s3://${record.bucket}/${record.key}`;

@@ -13,6 +13,7 @@ import { accessLogLine, workerSession } from '../../local/access-log';
 import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
 import { type AccessDependencies, logS3Access } from '../../src/access/log-s3-access';
+import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { logger } from '../../src/logger';
 import { TAG } from '../../src/model/tags';
@@ -332,9 +333,9 @@ describe('logS3Access against the emulator', () => {
     ]);
   });
 
-  it('reports a malformed event as an error record and touches nothing', async () => {
+  it('rejects a malformed event with what is wrong in it, and touches nothing', async () => {
     const before = emulator().requests.length;
-    const result = await logS3Access(deps(), {
+    const malformed = logS3Access(deps(), {
       'detail-type': 'Object Created',
       source: 'aws.s3',
       id: 'e-1',
@@ -342,12 +343,8 @@ describe('logS3Access against the emulator', () => {
       detail: { bucket: {} },
     });
 
-    expect(result).toMatchObject({
-      records: 0,
-      malformed: 1,
-      malformedInputs: [{ position: 'event', error: expect.stringContaining('detail.bucket.name') }],
-    });
-    expect(logged).toEqual([expect.objectContaining({ level: 'error', message: 'malformed access input' })]);
+    await expect(malformed).rejects.toThrow(InvalidEventError);
+    await expect(malformed).rejects.toThrow(/detail\.bucket\.name/);
     expect(emulator().requests.slice(before)).toEqual([]);
   });
 
