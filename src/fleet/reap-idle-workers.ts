@@ -110,18 +110,30 @@ export async function judgeFleet(
   });
 }
 
-async function reapFleet(
-  deps: ReapDependencies,
+/** A fleet's plan, by action: what this run marks, unmarks and terminates. */
+interface FleetPlan {
+  readonly judged: readonly JudgedWorker[];
+  readonly toMark: readonly Extract<ReapAction, { action: 'mark' }>[];
+  readonly toUnmark: readonly Extract<ReapAction, { action: 'unmark' }>[];
+  readonly toTerminate: readonly Extract<ReapAction, { action: 'terminate' }>[];
+}
+
+/** What applying a plan did: terminated, kept by EC2's termination protection, failed. */
+interface Applied {
+  readonly terminated: readonly ReapedWorker[];
+  readonly protected: readonly string[];
+  readonly failed: readonly TerminationFailure[];
+}
+
+/** Plan: every verdict and its action, logged one line per worker (the explanation of the run). */
+function planFleet(
+  logger: Logger,
   fleet: string,
-  spec: FleetSpec,
-  heartbeats: ReadonlyMap<string, Heartbeat>,
+  settings: FleetSpec['idle'],
+  judged: readonly JudgedWorker[],
+  at: Date,
   dryRun: boolean,
-): Promise<FleetReapResult> {
-  const { ec2, sns, logger, config, now } = deps;
-  const at = now();
-  const settings = spec.idle;
-  const judged = await judgeFleet(deps, fleet, heartbeats, at);
-  const workers = judged.map(({ worker }) => worker);
+): FleetPlan {
   const plan = planReaping(settings, judged, at);
   for (const action of plan) {
     logger.info('idle verdict', {
@@ -137,28 +149,19 @@ async function reapFleet(
   }
   const of = <A extends ReapAction['action']>(kind: A) =>
     plan.filter((action): action is Extract<ReapAction, { action: A }> => action.action === kind);
-  const toMark = of('mark');
-  const toUnmark = of('unmark');
-  const toTerminate = of('terminate');
-  const verdicts: Record<string, number> = {};
-  for (const { verdict } of judged) verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
-  const base = { fleet, dryRun, workers: workers.length, verdicts };
+  return { judged, toMark: of('mark'), toUnmark: of('unmark'), toTerminate: of('terminate') };
+}
 
-  if (dryRun) {
-    const wouldTerminate = toTerminate.map(reaped);
-    if (toMark.length + wouldTerminate.length > 0) {
-      await publishNotification(sns, config.topicArn, {
-        kind: 'idle-dry-run',
-        fleet,
-        subject: `worker-fleet ${fleet}: dry run, would mark ${toMark.length} and terminate ${wouldTerminate.length} idle workers`,
-        details: { wouldMark: toMark.map(reaped), wouldTerminate },
-      });
-    }
-    return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
-  }
-
+/** Apply: mark (the idle tags, one call per rule), unmark, terminate; a worker EC2 protects is kept, and said so. */
+async function applyPlan(
+  deps: Pick<ReapDependencies, 'ec2' | 'logger'>,
+  fleet: string,
+  plan: FleetPlan,
+  at: Date,
+): Promise<Applied> {
+  const { ec2, logger } = deps;
   const byRule = new Map<string, string[]>();
-  for (const action of toMark) {
+  for (const action of plan.toMark) {
     byRule.set(action.verdict.rule, [...(byRule.get(action.verdict.rule) ?? []), action.worker.instanceId]);
   }
   for (const [rule, instanceIds] of byRule) {
@@ -166,21 +169,39 @@ async function reapFleet(
   }
   await untagWorkers(
     ec2,
-    toUnmark.map((action) => action.worker.instanceId),
+    plan.toUnmark.map((action) => action.worker.instanceId),
     [TAG.idleSince, TAG.idleReason],
   );
   const outcome = await terminateWorkers(
     ec2,
-    toTerminate.map((action) => action.worker.instanceId),
+    plan.toTerminate.map((action) => action.worker.instanceId),
   );
-  const { terminated } = outcome;
   const shielded = outcome.failed.filter((failure) => failure.code === TERMINATION_PROTECTED);
   const failed = outcome.failed.filter((failure) => failure.code !== TERMINATION_PROTECTED);
   for (const { instanceId } of shielded) {
     logger.info('idle worker kept', { fleet, instanceId, reason: 'termination protection is on' });
   }
   for (const failure of failed) logger.error('terminate failed', { fleet, ...failure });
+  return {
+    terminated: plan.toTerminate
+      .filter((action) => outcome.terminated.includes(action.worker.instanceId))
+      .map(reaped),
+    protected: shielded.map((failure) => failure.instanceId),
+    failed,
+  };
+}
 
+/** Notify: what was marked (a warning with the delay), then what was terminated or failed; nothing when nothing. */
+async function notifyApplied(
+  deps: Pick<ReapDependencies, 'sns' | 'config'>,
+  fleet: string,
+  settings: FleetSpec['idle'],
+  plan: FleetPlan,
+  applied: Applied,
+): Promise<void> {
+  const { sns, config } = deps;
+  const { toMark } = plan;
+  const { terminated, failed } = applied;
   if (toMark.length > 0) {
     await publishNotification(sns, config.topicArn, {
       kind: 'idle-warning',
@@ -189,25 +210,55 @@ async function reapFleet(
       details: { marked: toMark.map(reaped), terminateAfterMinutes: settings.terminateAfterMinutes },
     });
   }
-  const terminatedWorkers = toTerminate
-    .filter((action) => terminated.includes(action.worker.instanceId))
-    .map(reaped);
-  if (terminatedWorkers.length + failed.length > 0) {
+  if (terminated.length + failed.length > 0) {
     await publishNotification(sns, config.topicArn, {
       kind: 'idle-terminated',
       fleet,
-      subject: `worker-fleet ${fleet}: terminated ${terminatedWorkers.length} idle workers${failed.length > 0 ? `, ${failed.length} failed` : ''}`,
-      details: { terminated: terminatedWorkers, failed },
+      subject: `worker-fleet ${fleet}: terminated ${terminated.length} idle workers${failed.length > 0 ? `, ${failed.length} failed` : ''}`,
+      details: { terminated, failed },
     });
   }
+}
+
+/** Notify, on a dry run: what the run would mark and terminate; nothing when it would do nothing. */
+async function notifyDryRun(deps: Pick<ReapDependencies, 'sns' | 'config'>, fleet: string, plan: FleetPlan) {
+  const { toMark, toTerminate } = plan;
+  if (toMark.length + toTerminate.length === 0) return;
+  await publishNotification(deps.sns, deps.config.topicArn, {
+    kind: 'idle-dry-run',
+    fleet,
+    subject: `worker-fleet ${fleet}: dry run, would mark ${toMark.length} and terminate ${toTerminate.length} idle workers`,
+    details: { wouldMark: toMark.map(reaped), wouldTerminate: toTerminate.map(reaped) },
+  });
+}
+
+/** One fleet's run: judge, plan, then apply and notify (or, on a dry run, only notify what would be done). */
+async function reapFleet(
+  deps: ReapDependencies,
+  fleet: string,
+  spec: FleetSpec,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  dryRun: boolean,
+): Promise<FleetReapResult> {
+  const at = deps.now();
+  const judged = await judgeFleet(deps, fleet, heartbeats, at);
+  const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun);
+  const verdicts: Record<string, number> = {};
+  for (const { verdict } of judged) verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
+  const base = { fleet, dryRun, workers: judged.length, verdicts };
+  if (dryRun) {
+    await notifyDryRun(deps, fleet, plan);
+    const wouldTerminate = plan.toTerminate.map(reaped);
+    return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
+  }
+  const applied = await applyPlan(deps, fleet, plan, at);
+  await notifyApplied(deps, fleet, spec.idle, plan, applied);
   return {
     ...base,
-    marked: toMark.map(reaped),
-    unmarked: toUnmark.map(reaped),
-    terminated: terminatedWorkers,
+    marked: plan.toMark.map(reaped),
+    unmarked: plan.toUnmark.map(reaped),
     wouldTerminate: [],
-    protected: shielded.map((failure) => failure.instanceId),
-    failed,
+    ...applied,
   };
 }
 
