@@ -52,12 +52,61 @@ export type ParsedLogLine =
   | { readonly line: number; readonly entry: ServerAccessLogEntry }
   | { readonly line: number; readonly error: string; readonly text: string };
 
-const REQUIRED_FIELDS = 17;
+/** Each field's position in a line, in the order AWS documents them. */
+const FIELD = {
+  bucketOwner: 0,
+  bucket: 1,
+  time: 2,
+  remoteIp: 3,
+  requester: 4,
+  requestId: 5,
+  operation: 6,
+  key: 7,
+  requestUri: 8,
+  httpStatus: 9,
+  errorCode: 10,
+  bytesSent: 11,
+  objectSize: 12,
+  totalTime: 13,
+  turnAroundTime: 14,
+  referer: 15,
+  userAgent: 16,
+  versionId: 17,
+  hostId: 18,
+  signatureVersion: 19,
+  cipherSuite: 20,
+  authenticationType: 21,
+  hostHeader: 22,
+  tlsVersion: 23,
+  accessPointArn: 24,
+  aclRequired: 25,
+  sourceRegion: 26,
+} as const;
+/** Every line has the fields up to the user agent. */
+const REQUIRED_FIELDS = FIELD.userAgent + 1;
 /** The required ones and the later ones AWS added, to source region. */
-const DOCUMENTED_FIELDS = 27;
-const SPACE = 32;
-const QUOTE = 34;
-const BRACKET = 91;
+const DOCUMENTED_FIELDS = FIELD.sourceRegion + 1;
+/** The numeric fields among the required ones: status, bytes sent, object size, total and turn-around time. */
+const isCountField = (field: number) =>
+  field >= FIELD.httpStatus && field <= FIELD.turnAroundTime && field !== FIELD.errorCode;
+/** Fields read only when first asked for (see LogLineEntry). */
+const isReadLater = (field: number) =>
+  field === FIELD.bucketOwner || field === FIELD.requestUri || field >= FIELD.referer;
+
+/** Character codes the parser compares against. */
+const TAB = 0x09;
+const CARRIAGE_RETURN = 0x0d;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const DASH = 0x2d;
+const DIGIT_0 = 0x30;
+const BRACKET = 0x5b;
+const UPPER_A = 0x41;
+const UPPER_F = 0x46;
+const LOWER_A = 0x61;
+const LOWER_F = 0x66;
+/** A count longer than this many digits is not one (beyond Number's exact integers). */
+const MAX_COUNT_DIGITS = 15;
 const MONTHS: Readonly<Record<string, number>> = {
   Jan: 0,
   Feb: 1,
@@ -104,7 +153,7 @@ function nextField(line: string, at: number): number {
 
 /** The field just found; `-` is empty. */
 function fieldText(line: string): string {
-  return fieldEnd - fieldStart === 1 && line.charCodeAt(fieldStart) === 45
+  return fieldEnd - fieldStart === 1 && line.charCodeAt(fieldStart) === DASH
     ? ''
     : line.slice(fieldStart, fieldEnd);
 }
@@ -114,11 +163,11 @@ const ABSENT = -2;
 
 /** The field just found as a whole number; ABSENT for `-`, NOT_A_COUNT for anything but digits. */
 function fieldCount(line: string): number {
-  if (fieldEnd - fieldStart === 1 && line.charCodeAt(fieldStart) === 45) return ABSENT;
-  if (fieldEnd - fieldStart > 15) return NOT_A_COUNT;
+  if (fieldEnd - fieldStart === 1 && line.charCodeAt(fieldStart) === DASH) return ABSENT;
+  if (fieldEnd - fieldStart > MAX_COUNT_DIGITS) return NOT_A_COUNT;
   let value = 0;
   for (let at = fieldStart; at < fieldEnd; at += 1) {
-    const digit = line.charCodeAt(at) - 48;
+    const digit = line.charCodeAt(at) - DIGIT_0;
     if (digit < 0 || digit > 9) return NOT_A_COUNT;
     value = value * 10 + digit;
   }
@@ -128,31 +177,56 @@ function fieldCount(line: string): number {
 const digits = (value: string, from: number, length: number): number => {
   let result = 0;
   for (let at = from; at < from + length; at += 1) {
-    const digit = value.charCodeAt(at) - 48;
+    const digit = value.charCodeAt(at) - DIGIT_0;
     if (digit < 0 || digit > 9) return Number.NaN;
     result = result * 10 + digit;
   }
   return result;
 };
 
-/** `dd/Mon/yyyy:HH:MM:SS +zzzz` read at fixed offsets (the format never varies; a regex and Date.parse cost more). */
+/** Where each part of `dd/Mon/yyyy:HH:MM:SS +zzzz` starts: the format never varies. */
+const TIME_AT = {
+  day: 0,
+  firstSlash: 2,
+  month: 3,
+  secondSlash: 6,
+  year: 7,
+  hour: 12,
+  minute: 15,
+  second: 18,
+  space: 20,
+  zoneSign: 21,
+  zoneHours: 22,
+  zoneMinutes: 24,
+  length: 26,
+} as const;
+
+/** `dd/Mon/yyyy:HH:MM:SS +zzzz` read at fixed offsets (a regex and Date.parse cost more). */
 function isoTime(value: string): string | undefined {
-  if (value.length !== 26 || value[2] !== '/' || value[6] !== '/' || value[20] !== ' ') return undefined;
-  const month = MONTHS[value.slice(3, 6)];
-  const sign = value[21] === '-' ? -1 : value[21] === '+' ? 1 : 0;
-  const offset = sign * (digits(value, 22, 2) * 60 + digits(value, 24, 2));
+  const at = TIME_AT;
+  if (
+    value.length !== at.length ||
+    value[at.firstSlash] !== '/' ||
+    value[at.secondSlash] !== '/' ||
+    value[at.space] !== ' '
+  ) {
+    return undefined;
+  }
+  const month = MONTHS[value.slice(at.month, at.month + 3)];
+  const sign = value[at.zoneSign] === '-' ? -1 : value[at.zoneSign] === '+' ? 1 : 0;
+  const offsetMinutes = sign * (digits(value, at.zoneHours, 2) * 60 + digits(value, at.zoneMinutes, 2));
   if (month === undefined || sign === 0) return undefined;
-  const at =
+  const time =
     Date.UTC(
-      digits(value, 7, 4),
+      digits(value, at.year, 4),
       month,
-      digits(value, 0, 2),
-      digits(value, 12, 2),
-      digits(value, 15, 2),
-      digits(value, 18, 2),
+      digits(value, at.day, 2),
+      digits(value, at.hour, 2),
+      digits(value, at.minute, 2),
+      digits(value, at.second, 2),
     ) -
-    offset * 60_000;
-  return Number.isNaN(at) ? undefined : new Date(at).toISOString();
+    offsetMinutes * 60_000;
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
 /** Lines of one log share their second: the last time read and its ISO form. */
@@ -166,12 +240,12 @@ function fieldIsoTime(line: string): string | undefined {
 }
 
 const hexDigit = (code: number): number =>
-  code >= 48 && code <= 57
-    ? code - 48
-    : code >= 65 && code <= 70
-      ? code - 55
-      : code >= 97 && code <= 102
-        ? code - 87
+  code >= DIGIT_0 && code <= DIGIT_0 + 9
+    ? code - DIGIT_0
+    : code >= UPPER_A && code <= UPPER_F
+      ? code - UPPER_A + 10
+      : code >= LOWER_A && code <= LOWER_F
+        ? code - LOWER_A + 10
         : -1;
 
 function decodeOrKeep(raw: string): string {
@@ -195,6 +269,7 @@ function decodedKey(raw: string): string {
   while (percent >= 0) {
     const high = hexDigit(raw.charCodeAt(percent + 1));
     const low = hexDigit(raw.charCodeAt(percent + 2));
+    // An escape above %7F is part of a multi-byte UTF-8 character: left to decodeURIComponent.
     if (high < 0 || high > 7 || low < 0) return decodeOrKeep(raw);
     decoded += raw.slice(from, percent) + String.fromCharCode(high * 16 + low);
     from = percent + 3;
@@ -249,47 +324,47 @@ class LogLineEntry implements ServerAccessLogEntry {
   }
 
   get bucketOwner() {
-    return this.field(0);
+    return this.field(FIELD.bucketOwner);
   }
   get requestUri() {
-    return this.field(8);
+    return this.field(FIELD.requestUri);
   }
   get referer() {
-    return this.field(15);
+    return this.field(FIELD.referer);
   }
   get userAgent() {
-    return this.field(16);
+    return this.field(FIELD.userAgent);
   }
   get versionId() {
-    return this.field(17);
+    return this.field(FIELD.versionId);
   }
   get hostId() {
-    return this.field(18);
+    return this.field(FIELD.hostId);
   }
   get signatureVersion() {
-    return this.field(19);
+    return this.field(FIELD.signatureVersion);
   }
   get cipherSuite() {
-    return this.field(20);
+    return this.field(FIELD.cipherSuite);
   }
   get authenticationType() {
-    return this.field(21);
+    return this.field(FIELD.authenticationType);
   }
   get hostHeader() {
-    return this.field(22);
+    return this.field(FIELD.hostHeader);
   }
   get tlsVersion() {
-    return this.field(23);
+    return this.field(FIELD.tlsVersion);
   }
   get accessPointArn() {
-    return this.field(24);
+    return this.field(FIELD.accessPointArn);
   }
   get aclRequired() {
-    const value = this.field(25);
+    const value = this.field(FIELD.aclRequired);
     return value === '' ? undefined : value === 'Yes';
   }
   get sourceRegion() {
-    return this.field(26);
+    return this.field(FIELD.sourceRegion);
   }
 
   /** Every field, as a plain object: what JSON.stringify (a log line, a test's failure) shows. */
@@ -322,9 +397,13 @@ function optional(field: number): number | undefined {
 /** Scratch for one line's required fields: the text of those a record needs, the numbers of the numeric ones. */
 const texts: string[] = new Array(REQUIRED_FIELDS).fill('');
 const counts: number[] = new Array(REQUIRED_FIELDS).fill(0);
-const COUNT_FIELDS = [9, 11, 12, 13, 14];
-const TIME = 2;
-const STATUS = 9;
+const COUNT_FIELDS = [
+  FIELD.httpStatus,
+  FIELD.bytesSent,
+  FIELD.objectSize,
+  FIELD.totalTime,
+  FIELD.turnAroundTime,
+];
 
 /** One log line as an entry, or the reason it cannot be read. */
 export function parseServerAccessLogLine(line: string): ServerAccessLogEntry | { error: string } {
@@ -340,35 +419,35 @@ function readLine(line: string): LogLineEntry | string {
     at = nextField(line, at);
     if (at === UNCLOSED) return 'unclosed quote or bracket (truncated line?)';
     if (at === LINE_END) return `${field} fields, at least ${REQUIRED_FIELDS} expected`;
-    if (field === TIME) time = fieldIsoTime(line);
-    else if (field >= STATUS && field <= 14 && field !== 10) counts[field] = fieldCount(line);
-    else if (field !== 0 && field !== 8 && field < 15) texts[field] = fieldText(line);
+    if (field === FIELD.time) time = fieldIsoTime(line);
+    else if (isCountField(field)) counts[field] = fieldCount(line);
+    else if (!isReadLater(field)) texts[field] = fieldText(line);
   }
   if (time === undefined) {
-    return `time "${fieldOf(line, TIME)}" is not dd/Mon/yyyy:HH:MM:SS +zzzz`;
+    return `time "${fieldOf(line, FIELD.time)}" is not dd/Mon/yyyy:HH:MM:SS +zzzz`;
   }
-  const status = counts[STATUS] ?? NOT_A_COUNT;
+  const status = counts[FIELD.httpStatus] ?? NOT_A_COUNT;
   if (status === NOT_A_COUNT || (status !== ABSENT && (status < 100 || status > 599))) {
-    return `HTTP status "${fieldOf(line, STATUS)}" is not a status code`;
+    return `HTTP status "${fieldOf(line, FIELD.httpStatus)}" is not a status code`;
   }
   for (const field of COUNT_FIELDS) {
     if (counts[field] === NOT_A_COUNT) return 'a byte count or time is not a whole number';
   }
   return new LogLineEntry(
     line,
-    texts[1] ?? '',
+    texts[FIELD.bucket] ?? '',
     time,
-    texts[3] ?? '',
-    texts[4] ?? '',
-    texts[5] ?? '',
-    texts[6] ?? '',
-    decodedKey(texts[7] ?? ''),
-    optional(STATUS),
-    texts[10] ?? '',
-    optional(11) ?? 0,
-    optional(12),
-    optional(13),
-    optional(14),
+    texts[FIELD.remoteIp] ?? '',
+    texts[FIELD.requester] ?? '',
+    texts[FIELD.requestId] ?? '',
+    texts[FIELD.operation] ?? '',
+    decodedKey(texts[FIELD.key] ?? ''),
+    optional(FIELD.httpStatus),
+    texts[FIELD.errorCode] ?? '',
+    optional(FIELD.bytesSent) ?? 0,
+    optional(FIELD.objectSize),
+    optional(FIELD.totalTime),
+    optional(FIELD.turnAroundTime),
   );
 }
 
@@ -456,10 +535,10 @@ export async function* parseServerAccessLog(
 
 /** Parses line number `line` into the batch; nothing for an empty or blank line. A CRLF's CR is dropped. */
 function addResult(batch: ParsedLogLine[], line: number, text: string): void {
-  const trimmed = text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
+  const trimmed = text.charCodeAt(text.length - 1) === CARRIAGE_RETURN ? text.slice(0, -1) : text;
   // A line starts with the bucket owner: only one that starts with white space can be blank.
   const first = trimmed.charCodeAt(0);
-  if (Number.isNaN(first) || ((first === SPACE || first === 9) && trimmed.trim() === '')) return;
+  if (Number.isNaN(first) || ((first === SPACE || first === TAB) && trimmed.trim() === '')) return;
   const read = readLine(trimmed);
   batch.push(
     typeof read === 'string'
