@@ -143,87 +143,131 @@ function parse(argv: readonly string[]) {
   }
 }
 
-/** Runs one CLI command; resolves to the process exit code (0 done, 1 failed, 2 usage). */
-export async function runCli(argv: readonly string[], io: CliOutput): Promise<number> {
-  let json = argv.includes('--json');
-  try {
-    const { values, positionals } = parse(argv);
-    json = values.json;
-    const [command = '', ...rest] = positionals;
-    if (values.help || command === '' || command === 'help') {
-      const topic = command === 'help' ? (rest[0] ?? '') : command;
-      io.out(HELP[topic] ?? HELP[''] ?? '');
-      return command === '' && !values.help ? 2 : 0;
-    }
-    if (!(command in HELP)) throw new UsageError(`unknown command "${command}"`);
-    const count = values.count === undefined ? undefined : Number(values.count);
-    if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
-      throw new UsageError(`--count must be a whole number above 0, not "${values.count}"`);
-    }
-    if ((command === 'launch' || command === 'reap') && values.fleet === undefined) {
-      throw new UsageError(`${command} needs --fleet <fleet>`);
-    }
-    if (command === 'drain' && rest.length !== 1) throw new UsageError('drain needs exactly one instance id');
+type CommandName = 'status' | 'launch' | 'reap' | 'drain';
 
-    if (values.profile !== undefined) process.env.AWS_PROFILE = values.profile;
-    logger.setLogLevel(values.verbose ? 'INFO' : 'SILENT');
-    const { lambda } = createClients(
-      { lambda: LambdaClient },
-      values.region === undefined ? {} : { region: values.region },
+/** A command line, checked: what to run and with what, before any AWS call. */
+interface Invocation {
+  readonly command: CommandName;
+  readonly stage: string;
+  readonly region?: string;
+  readonly profile?: string;
+  readonly fleet?: string;
+  readonly count?: number;
+  readonly dryRun: boolean;
+  readonly instanceId?: string;
+  readonly verbose: boolean;
+}
+
+/** Parse: the command line as an invocation, a help text to print, or a UsageError saying what is wrong. */
+function parseInvocation(
+  argv: readonly string[],
+): Invocation | { readonly help: string; readonly code: number } {
+  const { values, positionals } = parse(argv);
+  const [command = '', ...rest] = positionals;
+  if (values.help || command === '' || command === 'help') {
+    const topic = command === 'help' ? (rest[0] ?? '') : command;
+    return { help: HELP[topic] ?? HELP[''] ?? '', code: command === '' && !values.help ? 2 : 0 };
+  }
+  if (!isCommand(command)) throw new UsageError(`unknown command "${command}"`);
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
+    throw new UsageError(`--count must be a whole number above 0, not "${values.count}"`);
+  }
+  if ((command === 'launch' || command === 'reap') && values.fleet === undefined) {
+    throw new UsageError(`${command} needs --fleet <fleet>`);
+  }
+  if (command === 'drain' && rest.length !== 1) throw new UsageError('drain needs exactly one instance id');
+  return {
+    command,
+    stage: values.stage,
+    region: values.region,
+    profile: values.profile,
+    fleet: values.fleet,
+    count,
+    dryRun: values['dry-run'],
+    instanceId: rest[0],
+    verbose: values.verbose,
+  };
+}
+
+const isCommand = (command: string): command is CommandName => command in COMMANDS;
+
+/** Connect: the region, the deployment's configuration (read from its launcher), and the core's clients. */
+async function connect(invocation: Invocation) {
+  if (invocation.profile !== undefined) process.env.AWS_PROFILE = invocation.profile;
+  logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
+  const { lambda } = createClients(
+    { lambda: LambdaClient },
+    invocation.region === undefined ? {} : { region: invocation.region },
+  );
+  const region = await lambda.config.region().catch(() => {
+    throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
+  });
+  const config: Config = await loadDeployment(lambda, invocation.stage, region);
+  const clients = createClients(
+    { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
+    { region },
+  );
+  return { ...clients, config, logger, now: () => new Date() };
+}
+
+type Connected = Awaited<ReturnType<typeof connect>>;
+type CommandOutcome = { readonly result: unknown; readonly text: string };
+
+/** Each command: the core operation it runs, and how its result reads. */
+const COMMANDS: Readonly<
+  Record<CommandName, (deps: Connected, invocation: Invocation) => Promise<CommandOutcome>>
+> = {
+  status: async (deps, { fleet }) => {
+    const statuses = await fleetStatus(
+      deps,
+      fleet === undefined ? Object.keys(deps.config.fleets) : [fleet],
+      deps.now(),
     );
-    const region = await lambda.config.region().catch(() => {
-      throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
+    return { result: statuses, text: statusText(statuses) };
+  },
+  launch: async (deps, { fleet, count }) => {
+    const [launched] = await launchWorkers(deps, {
+      kind: 'direct',
+      id: `cli-${randomUUID()}`,
+      fleet,
+      ...(count === undefined ? {} : { count }),
     });
-    const config: Config = await loadDeployment(lambda, values.stage, region);
-    const clients = createClients(
-      { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
-      { region },
-    );
-    const deps = { ...clients, config, logger, now: () => new Date() };
-    const fleets = values.fleet === undefined ? Object.keys(config.fleets) : [values.fleet];
+    const ids = launched?.launched.map((worker) => worker.instanceId) ?? [];
+    return {
+      result: launched,
+      text: `fleet ${launched?.fleet}: ${launched?.status}, launched ${ids.length}${ids.length > 0 ? `: ${ids.join(' ')}` : ''}`,
+    };
+  },
+  reap: async (deps, { fleet, dryRun }) => {
+    const [reaped] = await reapIdleWorkers(deps, { fleet, dryRun });
+    const ids = (list: readonly { instanceId: string }[] = []) =>
+      list.map((w) => w.instanceId).join(' ') || '-';
+    return {
+      result: reaped,
+      text: [
+        `fleet ${reaped?.fleet}${reaped?.dryRun ? ' (dry run)' : ''}: ${reaped?.workers} workers judged`,
+        `marked idle: ${ids(reaped?.marked)}`,
+        `terminated: ${ids(reaped?.dryRun ? reaped.wouldTerminate : reaped?.terminated)}${reaped?.dryRun ? ' (would)' : ''}`,
+      ].join('\n'),
+    };
+  },
+  drain: async (deps, { instanceId }) => {
+    const drained = await drainWorker(deps, instanceId ?? '');
+    return { result: drained, text: `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}` };
+  },
+};
 
-    let result: unknown;
-    let text: string;
-    switch (command) {
-      case 'status': {
-        const statuses = await fleetStatus(deps, fleets, new Date());
-        result = statuses;
-        text = statusText(statuses);
-        break;
-      }
-      case 'launch': {
-        const [launched] = await launchWorkers(deps, {
-          kind: 'direct',
-          id: `cli-${randomUUID()}`,
-          fleet: values.fleet,
-          ...(count === undefined ? {} : { count }),
-        });
-        result = launched;
-        text = `fleet ${launched?.fleet}: ${launched?.status}, launched ${launched?.launched.length ?? 0}${
-          launched?.launched.length
-            ? `: ${launched.launched.map((worker) => worker.instanceId).join(' ')}`
-            : ''
-        }`;
-        break;
-      }
-      case 'reap': {
-        const [reaped] = await reapIdleWorkers(deps, { fleet: values.fleet, dryRun: values['dry-run'] });
-        result = reaped;
-        const ids = (list: readonly { instanceId: string }[] = []) =>
-          list.map((w) => w.instanceId).join(' ') || '-';
-        text = [
-          `fleet ${reaped?.fleet}${reaped?.dryRun ? ' (dry run)' : ''}: ${reaped?.workers} workers judged`,
-          `marked idle: ${ids(reaped?.marked)}`,
-          `terminated: ${ids(reaped?.dryRun ? reaped.wouldTerminate : reaped?.terminated)}${reaped?.dryRun ? ' (would)' : ''}`,
-        ].join('\n');
-        break;
-      }
-      default: {
-        const drained = await drainWorker(deps, rest[0] ?? '');
-        result = drained;
-        text = `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}`;
-      }
+/** Runs one CLI command: parse, connect, run; resolves to the process exit code (0 done, 1 failed, 2 usage). */
+export async function runCli(argv: readonly string[], io: CliOutput): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    const invocation = parseInvocation(argv);
+    if ('help' in invocation) {
+      io.out(invocation.help);
+      return invocation.code;
     }
+    const { result, text } = await COMMANDS[invocation.command](await connect(invocation), invocation);
     io.out(json ? JSON.stringify(result, null, 2) : text);
     return 0;
   } catch (error) {
