@@ -41,6 +41,11 @@ export interface Fault {
   readonly status?: number;
   /** How many matching requests fail; unlimited when absent. */
   times?: number;
+  /**
+   * Never answer: the request hangs as a Lambda invocation that times out leaves it (nothing after it runs, no catch,
+   * no finally). `code` is unused. Held until the emulator stops.
+   */
+  readonly freeze?: boolean;
 }
 
 /**
@@ -50,6 +55,13 @@ export interface Fault {
 export class Emulator {
   readonly requests: CapturedRequest[] = [];
   readonly faults: Fault[] = [];
+  /**
+   * Instances EC2 reclaimed (a spot interruption), as DescribeInstances tells them: moto says every termination was
+   * a person's (`Client.UserInitiatedShutdown`); for these it says `Server.SpotInstanceTermination`.
+   */
+  readonly reclaimed = new Set<string>();
+  private readonly frozen: { request: CapturedRequest; resolve: () => void }[] = [];
+  private readonly frozenWaiters: ((request: CapturedRequest) => void)[] = [];
   private log = '';
 
   private constructor(
@@ -122,14 +134,15 @@ export class Emulator {
       const target = req.headers['x-amz-target'];
       const action =
         params.get('Action') ?? (typeof target === 'string' ? (target.split('.').pop() ?? '') : '');
-      this.requests.push({
+      const captured: CapturedRequest = {
         method: req.method ?? '',
         path: req.url ?? '',
         action,
         params,
         body: isForm || target !== undefined ? text : '',
         at: performance.now(),
-      });
+      };
+      this.requests.push(captured);
 
       const fault = this.faults.find(
         (candidate) =>
@@ -139,6 +152,11 @@ export class Emulator {
       );
       if (fault !== undefined) {
         if (fault.times !== undefined) fault.times -= 1;
+        if (fault.freeze) {
+          this.frozen.push({ request: captured, resolve: () => res.destroy() });
+          for (const waiter of this.frozenWaiters.splice(0)) waiter(captured);
+          return;
+        }
         res.writeHead(fault.status ?? 400, { 'content-type': 'text/xml' });
         res.end(
           `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code>` +
@@ -150,8 +168,21 @@ export class Emulator {
         `${this.motoEndpoint}${req.url ?? '/'}`,
         { method: req.method, headers: req.headers },
         (reply) => {
-          res.writeHead(reply.statusCode ?? 502, reply.headers);
-          reply.pipe(res);
+          if (action !== 'DescribeInstances' || this.reclaimed.size === 0) {
+            res.writeHead(reply.statusCode ?? 502, reply.headers);
+            reply.pipe(res);
+            return;
+          }
+          const parts: Buffer[] = [];
+          reply.on('data', (part: Buffer) => parts.push(part));
+          reply.on('end', () => {
+            const answer = this.withReclaimed(Buffer.concat(parts).toString());
+            res.writeHead(reply.statusCode ?? 502, {
+              ...reply.headers,
+              'content-length': String(Buffer.byteLength(answer)),
+            });
+            res.end(answer);
+          });
         },
       );
       upstream.on('error', (error) => {
@@ -161,6 +192,43 @@ export class Emulator {
       upstream.end(body);
     });
   }
+
+  /**
+   * A DescribeInstances answer where each reclaimed instance's state reason is EC2's own, not a person's. moto renders
+   * an instance's `stateReason` before its `instanceId`: the instance's is the last one before its id.
+   */
+  private withReclaimed(xml: string): string {
+    let answer = xml;
+    for (const instanceId of this.reclaimed) {
+      const id = answer.indexOf(`<instanceId>${instanceId}</instanceId>`);
+      const reason = id < 0 ? -1 : answer.lastIndexOf('<stateReason>', id);
+      if (reason < 0 || reason < answer.lastIndexOf('<instanceId>', id - 1)) continue;
+      const end = answer.indexOf('</stateReason>', reason);
+      answer =
+        answer.slice(0, reason) +
+        '<stateReason><code>Server.SpotInstanceTermination</code>' +
+        '<message>Server.SpotInstanceTermination: Spot instance termination</message>' +
+        answer.slice(end);
+    }
+    return answer;
+  }
+
+  /** Resolves with the next request the proxy freezes (see Fault.freeze), or one it already froze. */
+  async nextFrozen(): Promise<CapturedRequest> {
+    const waiting = this.frozen.find((entry) => !this.seenFrozen.has(entry.request));
+    if (waiting !== undefined) {
+      this.seenFrozen.add(waiting.request);
+      return waiting.request;
+    }
+    return new Promise((resolve) =>
+      this.frozenWaiters.push((request) => {
+        this.seenFrozen.add(request);
+        resolve(request);
+      }),
+    );
+  }
+
+  private readonly seenFrozen = new Set<CapturedRequest>();
 
   /** Requests of one API action that reached the proxy since the last reset. */
   sent(action: string): CapturedRequest[] {
@@ -173,6 +241,7 @@ export class Emulator {
     if (!response.ok) throw new Error(`emulator reset failed: ${response.status}`);
     this.requests.length = 0;
     this.faults.length = 0;
+    this.reclaimed.clear();
   }
 
   /** Fails when the emulator met a call it does not implement: such a test proves nothing. */
@@ -184,6 +253,7 @@ export class Emulator {
 
   /** Closes the proxy (and the clients' kept-alive connections) and waits until the emulator has exited. */
   async stop(): Promise<void> {
+    for (const { resolve } of this.frozen.splice(0)) resolve();
     const closed = new Promise<void>((resolve) => this.proxy.close(() => resolve()));
     this.proxy.closeAllConnections();
     await closed;

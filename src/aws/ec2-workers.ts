@@ -32,6 +32,7 @@ export function toWorker(instance: Instance): Worker {
     market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
     launchTime: instance.LaunchTime,
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
+    stateReason: instance.StateReason?.Code,
     tags: tagMap(instance.Tags),
   };
 }

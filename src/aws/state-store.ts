@@ -6,10 +6,16 @@ const LOST_RACE = new Set(['PreconditionFailed', 'ConditionalRequestConflict']);
 /** `If-None-Match: *` (only if absent) or `If-Match: <etag>` (only if unchanged); none for a plain write. */
 type WriteCondition = { readonly IfNoneMatch: '*' } | { readonly IfMatch: string } | Record<string, never>;
 
-/** Writes a JSON document under a condition: true when written, false when the condition lost. */
-async function putJson(s3: S3Client, bucket: string, key: string, value: object, condition: WriteCondition) {
+/** Writes a JSON document under a condition: its new ETag when written, undefined when the condition lost. */
+async function putJson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  value: object,
+  condition: WriteCondition,
+): Promise<string | undefined> {
   try {
-    await s3.send(
+    const output = await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -18,11 +24,21 @@ async function putJson(s3: S3Client, bucket: string, key: string, value: object,
         ...condition,
       }),
     );
-    return true;
+    return output.ETag ?? '';
   } catch (error) {
-    if (error instanceof Error && LOST_RACE.has(error.name)) return false;
+    if (error instanceof Error && LOST_RACE.has(error.name)) return undefined;
     throw error;
   }
+}
+
+/** Writes a JSON document only if none exists (`If-None-Match: *`): its ETag, or undefined when one does. */
+export async function createIfAbsent(s3: S3Client, bucket: string, key: string, value: object) {
+  return putJson(s3, bucket, key, value, { IfNoneMatch: '*' });
+}
+
+/** Replaces a JSON document only if it is still the version read (`If-Match`): its new ETag, or undefined. */
+export async function replaceIfMatch(s3: S3Client, bucket: string, key: string, etag: string, value: object) {
+  return putJson(s3, bucket, key, value, { IfMatch: etag });
 }
 
 /**
@@ -30,7 +46,7 @@ async function putJson(s3: S3Client, bucket: string, key: string, value: object,
  * false for every other. This is how worker-fleet does a thing once per instance, not once per event.
  */
 export async function claimOnce(s3: S3Client, bucket: string, key: string, claim: object): Promise<boolean> {
-  return putJson(s3, bucket, key, claim, { IfNoneMatch: '*' });
+  return (await createIfAbsent(s3, bucket, key, claim)) !== undefined;
 }
 
 /** Gives a claim back, so that a retry can do what the claim was for. */
@@ -51,7 +67,7 @@ export async function replaceIfUnchanged(
   etag: string,
   value: object,
 ) {
-  return putJson(s3, bucket, key, value, { IfMatch: etag });
+  return (await replaceIfMatch(s3, bucket, key, etag, value)) !== undefined;
 }
 
 export interface Versioned<T> {
@@ -96,7 +112,7 @@ export async function updateState<T extends object>(
     const current = await readJson<T>(s3, bucket, key);
     const next = change(current?.value);
     const condition = current === undefined ? { IfNoneMatch: '*' as const } : { IfMatch: current.etag };
-    if (await putJson(s3, bucket, key, next, condition)) return next;
+    if ((await putJson(s3, bucket, key, next, condition)) !== undefined) return next;
     if (attempt >= attempts) throw new Error(`${key} changed under ${attempts} attempts to update it`);
   }
 }

@@ -16,6 +16,7 @@ const ec2Event = <T extends string, D extends z.ZodRawShape>(detailType: T, deta
     source: z.literal('aws.ec2'),
     id: z.string().min(1),
     time: z.iso.datetime({ offset: true }),
+    region: z.string().min(1).optional(),
     detail: z.object({
       'instance-id': z.string().regex(INSTANCE_ID, 'must be an instance id (i-…)'),
       ...detail,
@@ -36,6 +37,8 @@ interface InstanceEventBase {
   readonly id: string;
   readonly time: Date;
   readonly instanceId: string;
+  /** The region the event comes from (absent in hand-made events). */
+  readonly region?: string;
 }
 
 /** The EC2 events the interruption handler acts on, narrowed. */
@@ -52,7 +55,7 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
   const detailType = detailTypeOf(event);
   switch (detailType) {
     case SPOT_INTERRUPTION_WARNING: {
-      const { id, time, detail } = parseShape(
+      const { id, time, region, detail } = parseShape(
         spotWarningSchema,
         event,
         `"${SPOT_INTERRUPTION_WARNING}" event`,
@@ -61,20 +64,30 @@ export function parseInstanceEvent(event: unknown): InstanceEvent {
         kind: 'spot-warning',
         id,
         time: new Date(time),
+        region,
         instanceId: detail['instance-id'],
         action: detail['instance-action'],
       };
     }
     case REBALANCE_RECOMMENDATION: {
-      const { id, time, detail } = parseShape(rebalanceSchema, event, `"${REBALANCE_RECOMMENDATION}" event`);
-      return { kind: 'rebalance', id, time: new Date(time), instanceId: detail['instance-id'] };
+      const { id, time, region, detail } = parseShape(
+        rebalanceSchema,
+        event,
+        `"${REBALANCE_RECOMMENDATION}" event`,
+      );
+      return { kind: 'rebalance', id, time: new Date(time), region, instanceId: detail['instance-id'] };
     }
     case INSTANCE_STATE_CHANGE: {
-      const { id, time, detail } = parseShape(stateChangeSchema, event, `"${INSTANCE_STATE_CHANGE}" event`);
+      const { id, time, region, detail } = parseShape(
+        stateChangeSchema,
+        event,
+        `"${INSTANCE_STATE_CHANGE}" event`,
+      );
       return {
         kind: 'state-change',
         id,
         time: new Date(time),
+        region,
         instanceId: detail['instance-id'],
         state: detail.state,
       };

@@ -66,23 +66,43 @@ export interface NoticedWorker {
 /**
  * An event's claim in the state bucket (a spot warning's, a rebalance recommendation's): one delivery at a time acts
  * on it. A delivery that fails leaves it `open` with what it got done, so that a retry of the event takes it over
- * and does the rest (and nothing twice). Claims written before `state` existed read as `working`.
+ * and does the rest (and nothing twice); one that succeeds leaves it `done`. A claim still `working` after
+ * CLAIM_TTL_MS belongs to an invocation that died (a timeout leaves no chance to reopen it): it is taken over as an
+ * open one. Claims written before `state` existed read as `working`; before the marking steps were recorded one by
+ * one, `marked` stood for all three.
  */
-interface ProgressClaim {
+interface ProgressClaim extends Partial<ClaimProgress> {
   readonly eventId: string;
   readonly at: string;
-  readonly state?: 'working' | 'open';
-  readonly notified?: boolean;
+  readonly state?: 'working' | 'open' | 'done';
   readonly marked?: boolean;
 }
+
+/**
+ * How long a claim may stay `working`: longer than the interruption function's timeout (30 s), shorter than
+ * Lambda's first retry of a failed asynchronous invocation (about a minute after it failed).
+ */
+export const CLAIM_TTL_MS = 60_000;
 
 /** What a delivery that holds an event's claim has done so far: what a retry need not do again. */
 export interface ClaimProgress {
   /** The notification is out. */
   readonly notified: boolean;
-  /** The worker is marked (draining: tags, Worker Draining event, pool memory; or its pool's memory only). */
-  readonly marked: boolean;
+  /** The worker carries the interrupted tags. */
+  readonly tagged: boolean;
+  /** Worker Draining is on the bus. */
+  readonly announced: boolean;
+  /** The pool's memory has counted the event. */
+  readonly counted: boolean;
 }
+
+export const NOTHING_DONE: ClaimProgress = {
+  notified: false,
+  tagged: false,
+  announced: false,
+  counted: false,
+};
+export const ALL_DONE: ClaimProgress = { notified: true, tagged: true, announced: true, counted: true };
 
 /** The events whose handling is claimed with progress. */
 type ProgressClaimed = 'warning' | 'rebalance';
@@ -102,6 +122,14 @@ export const noticeOf = (worker: NoticedWorker, fleet: string) => ({
 
 type SpotWarning = Extract<InstanceEvent, { kind: 'spot-warning' }>;
 
+/**
+ * When the worker goes: two minutes after a warning to terminate; at once for stop and hibernate (AWS starts
+ * hibernating as soon as it warns, and gives no lead it promises for a stop).
+ */
+export function warningDeadline(event: SpotWarning): Date {
+  return event.action === 'terminate' ? new Date(event.time.getTime() + WARNING_NOTICE_MS) : event.time;
+}
+
 /** Tells people that a worker is about to be reclaimed, with the deadline EC2 gave. */
 export async function publishWarning(
   deps: NoticeDependencies,
@@ -109,11 +137,12 @@ export async function publishWarning(
   worker: NoticedWorker,
   fleet: string,
 ): Promise<void> {
-  const deadline = new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString();
+  const deadline = warningDeadline(event).toISOString();
+  const when = event.action === 'terminate' ? `by ${deadline}` : 'now';
   await publishNotification(deps.sns, deps.config.topicArn, {
     kind: 'spot-interruption',
     fleet,
-    subject: `worker-fleet ${fleet}: spot interruption of ${worker.instanceId} (${event.action} by ${deadline})`,
+    subject: `worker-fleet ${fleet}: spot interruption of ${worker.instanceId} (${event.action} ${when})`,
     details: { ...noticeOf(worker, fleet), action: event.action, deadline, correlationId: event.id },
   });
   deps.logger.info('interruption notified', {
@@ -124,53 +153,84 @@ export async function publishWarning(
   });
 }
 
-/** Leaves an event's claim, held by the caller, open to a retry with what is done (see ProgressClaim). */
-export async function reopenClaim(
-  deps: NoticeDependencies,
-  what: ProgressClaimed,
-  event: InstanceEvent,
-  progress: ClaimProgress,
-): Promise<void> {
-  const { s3, config, logger } = deps;
-  const claim: ProgressClaim = {
-    eventId: event.id,
-    at: deps.now().toISOString(),
-    state: 'open',
-    ...progress,
-  };
-  try {
-    await writeState(s3, config.stateBucket, claimKey(config.managedBy, what, event.instanceId), claim);
-    logger.info(`${what} left open for a retry`, { instanceId: event.instanceId, ...progress });
-  } catch (error) {
-    logger.error(`could not leave the ${what} open for a retry`, { instanceId: event.instanceId, error });
-  }
+/** Why an event about another region is none of this deployment's business, or undefined when it is its own. */
+export function otherRegion(event: InstanceEvent, region: string): string | undefined {
+  return event.region === undefined || event.region === region
+    ? undefined
+    : `event from ${event.region}; this deployment runs in ${region}`;
 }
 
 /**
- * Takes an event's claim: the first delivery takes it fresh; a later one takes it over only if a failed delivery
- * left it open, and learns what is done. Undefined when another delivery holds it.
+ * Records an event's claim, held by the caller, as `open` to a retry with what is done (a failed delivery), or as
+ * `done` (a delivery that finished). A claim that cannot be written is left `working`: it expires (CLAIM_TTL_MS).
+ */
+export async function settleClaim(
+  deps: NoticeDependencies,
+  what: ProgressClaimed,
+  event: InstanceEvent,
+  state: 'open' | 'done',
+  progress: ClaimProgress,
+): Promise<void> {
+  const { s3, config, logger } = deps;
+  const claim: ProgressClaim = { eventId: event.id, at: deps.now().toISOString(), state, ...progress };
+  try {
+    await writeState(s3, config.stateBucket, claimKey(config.managedBy, what, event.instanceId), claim);
+    if (state === 'open')
+      logger.info(`${what} left open for a retry`, { instanceId: event.instanceId, ...progress });
+  } catch (error) {
+    logger.error(`could not record the ${what}'s claim as ${state}; it expires`, {
+      instanceId: event.instanceId,
+      error,
+    });
+  }
+}
+
+/** What a claim says is done. */
+function progressOf(claim: ProgressClaim): ClaimProgress {
+  const marked = claim.marked === true;
+  return {
+    notified: claim.notified === true,
+    tagged: claim.tagged === true || marked,
+    announced: claim.announced === true || marked,
+    counted: claim.counted === true || marked,
+  };
+}
+
+/**
+ * Takes an event's claim: the first delivery takes it fresh; a later one takes it over if a failed delivery left it
+ * open or a dead one left it working past CLAIM_TTL_MS, and learns what is done. Undefined when another delivery
+ * holds it or it is done.
  */
 export async function takeClaim(
   deps: NoticeDependencies,
   what: ProgressClaimed,
   event: InstanceEvent,
 ): Promise<ClaimProgress | undefined> {
-  const { s3, config } = deps;
+  const { s3, config, logger } = deps;
   const key = claimKey(config.managedBy, what, event.instanceId);
-  const fresh: ProgressClaim = { eventId: event.id, at: deps.now().toISOString(), state: 'working' };
-  const nothingDone = { notified: false, marked: false };
-  if (await claimOnce(s3, config.stateBucket, key, fresh)) return nothingDone;
+  const now = deps.now();
+  const fresh: ProgressClaim = { eventId: event.id, at: now.toISOString(), state: 'working' };
+  if (await claimOnce(s3, config.stateBucket, key, fresh)) return NOTHING_DONE;
   const current = await readJson<ProgressClaim>(s3, config.stateBucket, key);
   if (current === undefined) {
     // Given back in between (the instance was not ours): take it as a first delivery would.
-    return (await claimOnce(s3, config.stateBucket, key, fresh)) ? nothingDone : undefined;
+    return (await claimOnce(s3, config.stateBucket, key, fresh)) ? NOTHING_DONE : undefined;
   }
-  if (current.value.state !== 'open') return undefined;
-  const progress = { notified: current.value.notified === true, marked: current.value.marked === true };
+  const { value } = current;
+  const expired =
+    (value.state ?? 'working') === 'working' && now.getTime() - Date.parse(value.at) >= CLAIM_TTL_MS;
+  if (value.state !== 'open' && !expired) return undefined;
+  const progress = progressOf(value);
   const taken = await replaceIfUnchanged(s3, config.stateBucket, key, current.etag, {
     ...fresh,
     ...progress,
   });
+  if (taken && expired)
+    logger.warn(`${what} claim of a dead delivery taken over`, {
+      instanceId: event.instanceId,
+      claimedAt: value.at,
+      ...progress,
+    });
   return taken ? progress : undefined;
 }
 
@@ -185,8 +245,10 @@ export async function noticeSpotWarning(
   event: SpotWarning,
 ): Promise<WarningNotice> {
   const { s3, config, logger } = deps;
-  const unclaimed = { claimed: false, notified: false, marked: false };
-  if (staleness(event, deps.now()) !== undefined) return unclaimed;
+  const unclaimed = { claimed: false, ...ALL_DONE };
+  if (staleness(event, deps.now()) !== undefined || otherRegion(event, config.region) !== undefined) {
+    return unclaimed;
+  }
   // Read while the claim is taken: one round trip for both.
   const registered = lookUpWorker(s3, config.stateBucket, config.managedBy, event.instanceId).catch(
     (error: unknown) => {
@@ -206,7 +268,7 @@ export async function noticeSpotWarning(
   try {
     await publishWarning(deps, event, worker, worker.fleet);
   } catch (error) {
-    await reopenClaim(deps, 'warning', event, progress);
+    await settleClaim(deps, 'warning', event, 'open', progress);
     throw error;
   }
   return { claimed: true, ...progress, notified: true };

@@ -43,6 +43,11 @@ export interface LaunchOrder {
   readonly count: number;
   readonly reason: LaunchReason;
   readonly triggerId: string;
+  /**
+   * What the ClientTokens derive from when it is not the trigger: the slot the launch fills (a replaced worker, or
+   * the fleet as observed), so that a retry after a crash asks EC2 for the same instances again.
+   */
+  readonly slot?: string;
   /** Spot pools (placement keys) not to use, such as the one a worker was just interrupted in. */
   readonly avoidSpotPools?: ReadonlySet<string>;
   readonly extraTags?: Tags;
@@ -60,6 +65,8 @@ export interface LaunchOutcome {
   /** Workers launched on-demand because spot could not supply them. */
   readonly onDemandFallback: number;
   readonly shortfall: number;
+  /** Errors other than capacity (a throttle, a refused request) that stopped a subnet's share: the caller throws. */
+  readonly failures: readonly unknown[];
 }
 
 function workerTags(config: Config, order: LaunchOrder): Tag[] {
@@ -135,10 +142,16 @@ function errorName(error: unknown): string {
  */
 export async function launchInstances(deps: LaunchDependencies, order: LaunchOrder): Promise<LaunchOutcome> {
   const { ec2, ssm, s3, logger, config, now } = deps;
-  if (order.count <= 0) return { launched: [], capacityErrors: [], onDemandFallback: 0, shortfall: 0 };
+  if (order.count <= 0) {
+    return { launched: [], capacityErrors: [], onDemandFallback: 0, shortfall: 0, failures: [] };
+  }
   const [imageId, memory] = await Promise.all([
     resolveImageId(ssm, order.spec.ami),
-    loadPoolMemory(s3, config.stateBucket, config.managedBy),
+    // Pool memory is advice: without it, pools are tried in the fleet's own order.
+    loadPoolMemory(s3, config.stateBucket, config.managedBy).catch((error: unknown) => {
+      logger.warn('pool memory not readable, pools tried in the fleet order', { fleet: order.fleet, error });
+      return undefined;
+    }),
   ]);
   const risks = poolRisks(memory, now());
   for (const [pool, risk] of risks) {
@@ -155,7 +168,7 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
       const token = clientToken([
         config.managedBy,
         order.fleet,
-        order.triggerId,
+        order.slot ?? order.triggerId,
         chunkIndex,
         pool.instanceType,
         pool.subnetId,
@@ -203,7 +216,11 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
     return [];
   };
 
-  const launched = (await Promise.all(chunks.map(launchChunk))).flat();
+  // Every share runs to its end: what launched is registered and reported even when another share failed.
+  const settled = await Promise.allSettled(chunks.map(launchChunk));
+  const launched = settled.flatMap((share) => (share.status === 'fulfilled' ? share.value : []));
+  const failures = settled.flatMap((share) => (share.status === 'rejected' ? [share.reason as unknown] : []));
+  for (const error of failures) logger.error('launch of a share failed', { fleet: order.fleet, error });
   const [unregistered] = await Promise.all([
     registerWorkers(s3, config.stateBucket, config.managedBy, order.fleet, launched, now()),
     recordPoolEvents(
@@ -214,7 +231,9 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
         .filter(({ pool }) => pool.market === 'spot')
         .map(({ pool }) => ({ pool, kind: 'capacity-error' })),
       now(),
-    ),
+    ).catch((error: unknown) => {
+      logger.warn('capacity errors not remembered in pool memory', { fleet: order.fleet, error });
+    }),
   ]);
   if (unregistered.length > 0) {
     logger.warn('workers not recorded in the registry: their warnings go through EC2 first', {
@@ -227,5 +246,6 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
     capacityErrors,
     onDemandFallback: onDemandFirst ? 0 : launched.filter((worker) => worker.market === 'on-demand').length,
     shortfall: order.count - launched.length,
+    failures,
   };
 }

@@ -1,18 +1,17 @@
-import type { SNSClient } from '@aws-sdk/client-sns';
-import { listFleetWorkers } from '../aws/ec2-workers';
-import { publishNotification } from '../aws/notify';
 import { fleetSpec } from '../config';
 import type { LaunchTrigger } from '../events/launch';
-import { TAG } from '../model/tags';
-import type { Worker } from '../model/worker';
-import { planCapacity } from './capacity';
-import { type LaunchDependencies, type LaunchOutcome, launchInstances } from './launch-instances';
+import {
+  type ReconcileDependencies,
+  reconcileFleet,
+  recordFleetFacts,
+  stateUnavailable,
+} from './reconcile-fleet';
+import type { SizeRequest } from './reconcile-plan';
 
-export interface LaunchWorkersDependencies extends LaunchDependencies {
-  readonly sns: SNSClient;
-}
+export type LaunchWorkersDependencies = ReconcileDependencies;
 
-export type FleetLaunchStatus = 'launched' | 'short' | 'at-capacity' | 'already-handled';
+/** `handed-off`: another invocation was reconciling the fleet and was asked to run again: it launches. */
+export type FleetLaunchStatus = 'launched' | 'short' | 'at-capacity' | 'already-handled' | 'handed-off';
 
 /** What one launch run did for one fleet. */
 export interface FleetLaunchResult {
@@ -37,79 +36,71 @@ export interface FleetLaunchResult {
   }[];
 }
 
-/** Workers that count as capacity: pending or running, and not on their way out after an interruption. */
-export function countsAsCapacity(worker: Worker): boolean {
-  return (worker.state === 'pending' || worker.state === 'running') && !(TAG.interruptedAt in worker.tags);
-}
-
-function statusOf(outcome: LaunchOutcome): FleetLaunchStatus {
-  return outcome.shortfall > 0 ? 'short' : 'launched';
-}
-
+/**
+ * One fleet's launch: the trigger's request becomes a fact of the fleet (once per request id, so a redelivery
+ * asks nothing more), then the fleet is reconciled, here or by the invocation already reconciling it.
+ */
 async function launchFleet(
   deps: LaunchWorkersDependencies,
   fleet: string,
   trigger: LaunchTrigger,
 ): Promise<FleetLaunchResult> {
-  const { ec2, sns, logger, config } = deps;
+  const { logger, config, now } = deps;
   const spec = fleetSpec(config, fleet);
-  const workers = await listFleetWorkers(ec2, { managedBy: config.managedBy, fleet });
-  const active = workers.filter(countsAsCapacity).length;
-  const plan = planCapacity(spec, active, trigger);
-  const base = { fleet, active, desired: plan.desired, capped: plan.capped };
-  const nothing = { launched: [], onDemandFallback: 0, shortfall: 0, capacityErrors: [] };
-
-  // EC2 dedupes a redelivered trigger by ClientToken; this guard proves it here too, and in the emulator.
-  const earlier = workers.filter((worker) => worker.tags[TAG.triggerId] === trigger.id);
-  if (earlier.length > 0) {
-    logger.warn('trigger already handled, launching nothing', {
+  const request: SizeRequest = {
+    id: trigger.id,
+    kind: trigger.kind,
+    ...(trigger.count === undefined
+      ? { target: trigger.target ?? spec.targetCapacity }
+      : { count: trigger.count }),
+    at: now().toISOString(),
+  };
+  let seen = false;
+  try {
+    await recordFleetFacts(deps, fleet, (record) => {
+      seen =
+        (record.applied ?? []).includes(request.id) ||
+        (record.requests ?? []).some(({ id }) => id === request.id);
+      return seen ? record : { ...record, requests: [...(record.requests ?? []), request] };
+    });
+  } catch (error) {
+    if (!stateUnavailable(error)) throw error;
+    logger.warn('state bucket unavailable, the request is not recorded', {
       fleet,
       triggerId: trigger.id,
-      instanceIds: earlier.map((worker) => worker.instanceId),
+      error,
     });
-    return { ...base, status: 'already-handled', ...nothing };
   }
-  logger.info('launch planned', { fleet, triggerId: trigger.id, trigger: trigger.kind, active, ...plan });
-  if (plan.toLaunch === 0) return { ...base, status: 'at-capacity', ...nothing };
-
-  const outcome = await launchInstances(deps, {
+  logger.info('launch requested', { fleet, triggerId: trigger.id, trigger: trigger.kind, ...request });
+  const outcome = await reconcileFleet(deps, fleet, spec, { requests: [request] });
+  const launched = outcome.launched.map(({ instanceId, instanceType, subnetId, market }) => ({
+    instanceId,
+    instanceType,
+    subnetId,
+    market,
+  }));
+  const status: FleetLaunchStatus =
+    outcome.status === 'handed-off'
+      ? 'handed-off'
+      : seen && launched.length === 0
+        ? 'already-handled'
+        : outcome.requested === 0
+          ? 'at-capacity'
+          : outcome.shortfall > 0
+            ? 'short'
+            : 'launched';
+  logger.info('launch finished', { fleet, triggerId: trigger.id, status, launched: launched.length });
+  return {
     fleet,
-    spec,
-    count: plan.toLaunch,
-    reason: trigger.kind,
-    triggerId: trigger.id,
-  });
-  const result: FleetLaunchResult = {
-    ...base,
-    status: statusOf(outcome),
-    launched: outcome.launched.map(({ instanceId, instanceType, subnetId, market }) => ({
-      instanceId,
-      instanceType,
-      subnetId,
-      market,
-    })),
+    status,
+    active: outcome.active,
+    desired: outcome.desired ?? outcome.active,
+    capped: outcome.capped,
+    launched,
     onDemandFallback: outcome.onDemandFallback,
     shortfall: outcome.shortfall,
     capacityErrors: outcome.capacityErrors.map(({ pool, code }) => ({ ...pool, code })),
   };
-  const anyLaunched = outcome.launched.length > 0;
-  await publishNotification(sns, config.topicArn, {
-    kind: anyLaunched ? 'launch' : 'launch-failed',
-    fleet,
-    subject: anyLaunched
-      ? `worker-fleet ${fleet}: launched ${outcome.launched.length} of ${plan.toLaunch} workers`
-      : `worker-fleet ${fleet}: no capacity for ${plan.toLaunch} workers`,
-    details: { trigger: { kind: trigger.kind, id: trigger.id }, requested: plan.toLaunch, ...result },
-  });
-  logger.info('launch finished', {
-    fleet,
-    triggerId: trigger.id,
-    status: result.status,
-    launched: outcome.launched.length,
-    onDemandFallback: outcome.onDemandFallback,
-    shortfall: outcome.shortfall,
-  });
-  return result;
 }
 
 /** Raised after every fleet was tried, naming each fleet whose launch failed and why. */

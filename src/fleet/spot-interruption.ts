@@ -1,48 +1,55 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { SNSClient } from '@aws-sdk/client-sns';
 import { putWorkerDraining } from '../aws/draining-event';
-import { describeWorker, listWorkersTagged, tagWorkers } from '../aws/ec2-workers';
+import { describeWorker, tagWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
-import { claimOnce, readJson, releaseClaim, replaceIfUnchanged, writeState } from '../aws/state-store';
+import { releaseClaim } from '../aws/state-store';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { WorkerDraining } from '../model/notification';
 import type { PoolEventKind } from '../model/pool';
-import { placementKey } from '../model/pool';
 import { TAG } from '../model/tags';
-import { isOwnedBy, type Worker } from '../model/worker';
+import { isOwnedBy, USER_INITIATED, type Worker } from '../model/worker';
 import {
+  ALL_DONE,
   type ClaimProgress,
   claimKey,
   noticeOf,
   noticeSpotWarning,
+  otherRegion,
   publishWarning,
-  reopenClaim,
+  settleClaim,
   staleness,
   takeClaim,
-  WARNING_NOTICE_MS,
   type WarningNotice,
+  warningDeadline,
 } from './interruption-notice';
-import { type LaunchDependencies, launchInstances } from './launch-instances';
+import {
+  type ReconcileDependencies,
+  type ReplacementResult,
+  reconcileFleet,
+  recordFleetFacts,
+  stateUnavailable,
+} from './reconcile-fleet';
+import type { ReplacementCause, ReplacementFact } from './reconcile-plan';
 import { recordPoolEvents } from './record-pool-events';
 
-export interface InterruptionDependencies extends LaunchDependencies {
-  readonly sns: SNSClient;
+export interface InterruptionDependencies extends ReconcileDependencies {
   readonly events: EventBridgeClient;
-}
-
-export interface ReplacementResult {
-  readonly status: 'launched' | 'already-replaced' | 'no-capacity';
-  readonly instanceIds: readonly string[];
-  readonly pools: readonly { instanceType: string; subnetId: string; market: string }[];
-  readonly onDemandFallback: number;
 }
 
 /** What this delivery did: `replaced` only if it launched the replacement, `notified` if it only told and marked. */
 export interface InterruptionResult {
-  readonly status: 'stale' | 'not-ours' | 'duplicate' | 'ignored' | 'notified' | 'replaced' | 'observed';
+  readonly status:
+    | 'stale'
+    | 'other-region'
+    | 'not-ours'
+    | 'duplicate'
+    | 'ignored'
+    | 'notified'
+    | 'replaced'
+    | 'observed';
   readonly instanceId: string;
   readonly fleet?: string;
   readonly reason?: string;
@@ -66,193 +73,122 @@ async function settleAll(work: readonly Promise<unknown>[]): Promise<void> {
   if (failed !== undefined) throw failed.reason;
 }
 
-/** Marks a worker as going (tags), tells the user's systems (Worker Draining event), and remembers the pool. */
+/**
+ * Marks a worker as going: its tags, Worker Draining for the user's systems, and its pool's memory; each step once,
+ * as the claim records it (a retry does only what a failed delivery left undone).
+ */
 async function markDraining(
   deps: InterruptionDependencies,
   worker: Worker,
   draining: WorkerDraining,
   poolEvent: PoolEventKind,
+  steps: ClaimedSteps,
 ): Promise<void> {
   const { ec2, events, s3, config, now, logger } = deps;
   await settleAll([
-    tagWorkers(ec2, [worker.instanceId], {
-      [TAG.interruptedAt]: now().toISOString(),
-      [TAG.interruption]: draining.action,
-    }),
-    putWorkerDraining(events, draining),
-    worker.market === 'spot'
-      ? recordPoolEvents(s3, config.stateBucket, config.managedBy, [{ pool: worker, kind: poolEvent }], now())
-      : Promise.resolve(),
+    steps.run('tagged', () =>
+      tagWorkers(ec2, [worker.instanceId], {
+        [TAG.interruptedAt]: now().toISOString(),
+        [TAG.interruption]: draining.action,
+      }),
+    ),
+    steps.run('announced', () => putWorkerDraining(events, draining)),
+    steps.run('counted', () =>
+      worker.market === 'spot'
+        ? recordPoolEvents(
+            s3,
+            config.stateBucket,
+            config.managedBy,
+            [{ pool: worker, kind: poolEvent }],
+            now(),
+          )
+        : Promise.resolve(),
+    ),
   ]);
   logger.info('worker marked draining', { ...draining });
 }
 
-/**
- * A replacement claim still `claimed` this long after it was taken belongs to an invocation that died before it
- * launched (the function times out after 30 s), or that found no capacity: a later event may take it over.
- */
-export const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
-
-interface ReplacementClaim {
-  readonly status: 'claimed' | 'launched';
-  readonly correlationId: string;
-  readonly at: string;
-  readonly instanceIds?: readonly string[];
-}
+const nothingLaunched = (status: ReplacementResult['status']): ReplacementResult => ({
+  status,
+  instanceIds: [],
+  pools: [],
+  onDemandFallback: 0,
+});
 
 /**
- * Takes over a replacement claim that nobody is acting on any more (see ABANDONED_CLAIM_MS): one taker wins the
- * conditional write, and it relaunches only if no instance already carries the replaces tag (a launch that
- * succeeded just before its invocation died; on EC2 the same ClientToken would also return that instance).
+ * Records that a worker needs a replacement (once: a fact of its fleet) and reconciles the fleet, which launches it
+ * away from the worker's pool, here or in the invocation already reconciling the fleet. Without the state bucket the
+ * fact is acted on directly. Resolves to what this call's reconciliation did for the worker.
  */
-async function takeOverAbandoned(
-  deps: InterruptionDependencies,
-  key: string,
-  worker: Worker,
-  fresh: ReplacementClaim,
-): Promise<boolean> {
-  const { s3, ec2, config, logger, now } = deps;
-  const current = await readJson<ReplacementClaim>(s3, config.stateBucket, key);
-  if (current === undefined) return claimOnce(s3, config.stateBucket, key, fresh);
-  const age = now().getTime() - Date.parse(current.value.at);
-  if (current.value.status !== 'claimed' || !(age >= ABANDONED_CLAIM_MS)) return false;
-  if (!(await replaceIfUnchanged(s3, config.stateBucket, key, current.etag, fresh))) return false;
-  const launched = await listWorkersTagged(ec2, config.managedBy, {
-    key: TAG.replaces,
-    value: worker.instanceId,
-  });
-  if (launched.length > 0) {
-    await writeState(s3, config.stateBucket, key, {
-      ...fresh,
-      status: 'launched',
-      instanceIds: launched.map((replacement) => replacement.instanceId),
-    });
-    return false;
-  }
-  logger.warn('abandoned replacement claim taken over', {
-    instanceId: worker.instanceId,
-    claimedAt: current.value.at,
-    ageSeconds: Math.round(age / 1000),
-  });
-  return true;
-}
-
-/**
- * Launches the one replacement of a worker, through the launcher, away from the worker's pool. Once per instance
- * whatever the number of events, in sequence or concurrently (a claim in the state bucket). The claim is given back
- * if the launch fails, marked `launched` once it succeeds, and taken over by a later event if it was abandoned.
- */
-async function replaceOnce(
+async function requestReplacement(
   deps: InterruptionDependencies,
   worker: Worker,
   owner: { fleet: string; spec: FleetSpec },
-  correlationId: string,
-): Promise<ReplacementResult> {
-  const { s3, config, logger, now } = deps;
-  const key = claimKey(config.managedBy, 'replacement', worker.instanceId);
-  const fresh: ReplacementClaim = { status: 'claimed', correlationId, at: now().toISOString() };
-  const mine =
-    (await claimOnce(s3, config.stateBucket, key, fresh)) ||
-    (await takeOverAbandoned(deps, key, worker, fresh));
-  if (!mine) {
-    logger.info('replacement already launched', { fleet: owner.fleet, instanceId: worker.instanceId });
-    return { status: 'already-replaced', instanceIds: [], pools: [], onDemandFallback: 0 };
-  }
-  let outcome: Awaited<ReturnType<typeof launchInstances>>;
+  why: { cause: ReplacementCause; correlationId: string },
+): Promise<{ result: ReplacementResult; recorded: boolean }> {
+  const { instanceId } = worker;
+  const fact: ReplacementFact = {
+    ...why,
+    pool: { instanceType: worker.instanceType, subnetId: worker.subnetId },
+    at: deps.now().toISOString(),
+    status: 'pending',
+  };
+  let recorded = false;
   try {
-    outcome = await launchInstances(deps, {
-      fleet: owner.fleet,
-      spec: owner.spec,
-      count: 1,
-      reason: 'replacement',
-      triggerId: `replace-${worker.instanceId}`,
-      avoidSpotPools: new Set([placementKey(worker)]),
-      extraTags: { [TAG.replaces]: worker.instanceId },
+    await recordFleetFacts(deps, owner.fleet, (record) => {
+      recorded = record.replacements?.[instanceId] === undefined;
+      return recorded ? { ...record, replacements: { ...record.replacements, [instanceId]: fact } } : record;
     });
   } catch (error) {
-    await releaseClaim(s3, config.stateBucket, key);
-    throw error;
+    if (!stateUnavailable(error)) throw error;
+    deps.logger.warn('state bucket unavailable, replacing without recording', {
+      fleet: owner.fleet,
+      instanceId,
+    });
   }
-  const instanceIds = outcome.launched.map((launched) => launched.instanceId);
-  // Without capacity the claim stays `claimed`: a later event (the termination notice) tries again.
-  if (instanceIds.length > 0)
-    await writeState(s3, config.stateBucket, key, { ...fresh, status: 'launched', instanceIds });
-  return {
-    status: instanceIds.length > 0 ? 'launched' : 'no-capacity',
-    instanceIds,
-    pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({ instanceType, subnetId, market })),
-    onDemandFallback: outcome.onDemandFallback,
-  };
-}
-
-async function notifyOutcome(
-  deps: InterruptionDependencies,
-  worker: Worker,
-  fleet: string,
-  correlationId: string,
-  cause: string,
-  replacement: ReplacementResult,
-): Promise<void> {
-  if (replacement.status === 'already-replaced') return;
-  const { sns, config } = deps;
-  await publishNotification(sns, config.topicArn, {
-    kind: 'replacement',
-    fleet,
-    subject:
-      replacement.status === 'launched'
-        ? `worker-fleet ${fleet}: ${worker.instanceId} replaced by ${replacement.instanceIds.join(', ')}`
-        : `worker-fleet ${fleet}: no capacity to replace ${worker.instanceId}`,
-    details: { correlationId, instanceId: worker.instanceId, cause, replacement },
+  const outcome = await reconcileFleet(deps, owner.fleet, owner.spec, {
+    replacements: { [instanceId]: fact },
   });
+  const result =
+    outcome.replacements.get(instanceId) ??
+    nothingLaunched(outcome.status === 'handed-off' ? 'handed-off' : 'already-replaced');
+  return { result, recorded };
 }
 
-/**
- * Marks the worker draining (unless the claim's steps have) while its one replacement launches and the outcome is
- * notified; both run to the end before the first failure is thrown. `draining` names the cause and the event.
- */
+/** Marks the worker draining (what the claim's steps have not) while its one replacement is requested. */
 async function markAndReplace(
   deps: InterruptionDependencies,
   worker: Worker,
   owner: { fleet: string; spec: FleetSpec },
   draining: WorkerDraining,
   poolEvent: PoolEventKind,
-  steps: Pick<ClaimedSteps, 'mark'>,
+  steps: ClaimedSteps,
 ): Promise<ReplacementResult> {
-  const marking = steps.mark(() => markDraining(deps, worker, draining, poolEvent));
-  const replacing = replaceOnce(deps, worker, owner, draining.correlationId);
-  await settleAll([
-    marking,
-    replacing.then((result) =>
-      notifyOutcome(deps, worker, owner.fleet, draining.correlationId, draining.reason, result),
-    ),
-  ]);
-  return replacing;
+  const marking = markDraining(deps, worker, draining, poolEvent, steps);
+  const replacing = requestReplacement(deps, worker, owner, {
+    cause: draining.reason,
+    correlationId: draining.correlationId,
+  });
+  await settleAll([marking, replacing]);
+  return (await replacing).result;
 }
 
 type ClaimedSteps = ReturnType<typeof claimedSteps>;
 
 /**
  * The once-only steps of a claimed event's delivery. What is done is recorded as each step finishes: it is what a
- * failed delivery reopens the claim with (interruption-notice.ts). A delivery that does not hold the claim starts
+ * failed delivery leaves the claim open with (interruption-notice.ts). A delivery that does not hold the claim starts
  * with everything done, so it notifies and marks nothing.
  */
 function claimedSteps(claimed: boolean, progress: ClaimProgress) {
-  const done = claimed
-    ? { notified: progress.notified, marked: progress.marked }
-    : { notified: true, marked: true };
+  const done: { -readonly [K in keyof ClaimProgress]: boolean } = claimed ? { ...progress } : { ...ALL_DONE };
   return {
     /** What is done so far. */
     done,
-    async notify(send: () => Promise<unknown>): Promise<void> {
-      if (done.notified) return;
-      await send();
-      done.notified = true;
-    },
-    mark(markIt: () => Promise<unknown>): Promise<void> {
-      if (done.marked) return Promise.resolve();
-      return markIt().then(() => {
-        done.marked = true;
-      });
+    async run(step: keyof ClaimProgress, act: () => Promise<unknown>): Promise<void> {
+      if (done[step]) return;
+      await act();
+      done[step] = true;
     },
   };
 }
@@ -286,13 +222,13 @@ async function onSpotWarning(
     if (worker === undefined || owner === undefined) {
       if (claimed)
         await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
-      if (noticed.value.notified)
+      if (claimed && noticed.value.notified)
         logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
           instanceId,
         });
       return notOurs(deps, instanceId, worker);
     }
-    await steps.notify(() => publishWarning(deps, event, worker, owner.fleet));
+    await steps.run('notified', () => publishWarning(deps, event, worker, owner.fleet));
     if (!claimed)
       logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
 
@@ -301,11 +237,12 @@ async function onSpotWarning(
       fleet: owner.fleet,
       reason: 'spot-interruption',
       action: event.action,
-      deadline: new Date(event.time.getTime() + WARNING_NOTICE_MS).toISOString(),
+      deadline: warningDeadline(event).toISOString(),
       correlationId: event.id,
     };
     const replacement = await markAndReplace(deps, worker, owner, draining, 'interruption', steps);
-    const launchedHere = replacement.status !== 'already-replaced';
+    if (claimed) await settleClaim(deps, 'warning', event, 'done', steps.done);
+    const launchedHere = replacement.status === 'launched' || replacement.status === 'no-capacity';
     return {
       status: launchedHere ? 'replaced' : claimed ? 'notified' : 'duplicate',
       instanceId,
@@ -313,7 +250,7 @@ async function onSpotWarning(
       replacement,
     };
   } catch (error) {
-    if (claimed) await reopenClaim(deps, 'warning', event, steps.done);
+    if (claimed) await settleClaim(deps, 'warning', event, 'open', steps.done);
     throw error;
   }
 }
@@ -344,7 +281,7 @@ async function onRebalance(
   }
   const steps = claimedSteps(true, progress);
   try {
-    await steps.notify(() =>
+    await steps.run('notified', () =>
       publishNotification(sns, config.topicArn, {
         kind: 'rebalance-recommendation',
         fleet: owner.fleet,
@@ -353,7 +290,7 @@ async function onRebalance(
       }),
     );
     if (mode === 'notify') {
-      await steps.mark(() =>
+      await steps.run('counted', () =>
         worker.market === 'spot'
           ? recordPoolEvents(
               s3,
@@ -364,6 +301,7 @@ async function onRebalance(
             )
           : Promise.resolve(),
       );
+      await settleClaim(deps, 'rebalance', event, 'done', steps.done);
       logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
       return { status: 'notified', instanceId, fleet: owner.fleet };
     }
@@ -375,9 +313,10 @@ async function onRebalance(
       correlationId: event.id,
     };
     const replacement = await markAndReplace(deps, worker, owner, draining, 'rebalance', steps);
+    await settleClaim(deps, 'rebalance', event, 'done', steps.done);
     return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
   } catch (error) {
-    await reopenClaim(deps, 'rebalance', event, steps.done);
+    await settleClaim(deps, 'rebalance', event, 'open', steps.done);
     throw error;
   }
 }
@@ -401,27 +340,33 @@ async function onStateChange(
   };
   if (worker.market !== 'spot') return observed('on-demand workers are never interrupted');
   if (TAG.idleSince in worker.tags) return observed('retired by the idle reaper');
+  if (worker.stateReason === USER_INITIATED)
+    return observed('terminated by a person (Client.UserInitiatedShutdown)');
 
-  // A spot worker ended. If its warning was missed, nothing replaced it yet: do it now, once.
-  const replacement = await replaceOnce(deps, worker, owner, event.id);
-  if (replacement.status === 'already-replaced')
-    return { status: 'duplicate', instanceId, fleet: owner.fleet };
-  logger.warn('spot worker ended without a handled warning, replaced', {
-    fleet: owner.fleet,
-    instanceId,
-    state,
+  // A spot worker EC2 reclaimed. If its warning was missed, nothing asked for its replacement yet: ask now, once.
+  const { result, recorded } = await requestReplacement(deps, worker, owner, {
+    cause: 'missed-warning',
+    correlationId: event.id,
   });
-  await settleAll([
-    notifyOutcome(deps, worker, owner.fleet, event.id, 'terminated without a warning', replacement),
-    recordPoolEvents(
+  if (recorded) {
+    logger.warn('spot worker ended without a handled warning, replacement requested', {
+      fleet: owner.fleet,
+      instanceId,
+      state,
+      reason: worker.stateReason,
+    });
+    await recordPoolEvents(
       deps.s3,
       deps.config.stateBucket,
       deps.config.managedBy,
       [{ pool: worker, kind: 'interruption' }],
       deps.now(),
-    ),
-  ]);
-  return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
+    );
+  }
+  const launchedHere = result.status === 'launched' || result.status === 'no-capacity';
+  return launchedHere
+    ? { status: 'replaced', instanceId, fleet: owner.fleet, replacement: result }
+    : { status: 'duplicate', instanceId, fleet: owner.fleet, replacement: result };
 }
 
 function notOurs(
@@ -448,6 +393,14 @@ export async function handleInstanceEvent(
   /** A spot warning's first step, when the caller has already run it (see interruption-notice.ts). */
   notice?: Promise<WarningNotice>,
 ): Promise<InterruptionResult> {
+  const elsewhere = otherRegion(event, deps.config.region);
+  if (elsewhere !== undefined) {
+    deps.logger.warn('event of another region, nothing done', {
+      instanceId: event.instanceId,
+      reason: elsewhere,
+    });
+    return { status: 'other-region', instanceId: event.instanceId, reason: elsewhere };
+  }
   const stale = staleness(event, deps.now());
   if (stale !== undefined) {
     deps.logger.warn('stale event dropped', {

@@ -13,6 +13,8 @@ export interface Worker {
   readonly launchTime?: Date;
   /** When a stopped or terminated instance left the running state, as EC2 reports it. */
   readonly stateChangedAt?: Date;
+  /** Why it left the running state, as EC2 codes it (`Client.UserInitiatedShutdown`, `Server.SpotInstanceTermination`). */
+  readonly stateReason?: string;
   readonly tags: Tags;
 }
 
@@ -23,3 +25,6 @@ export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as cons
 export function isOwnedBy(worker: Pick<Worker, 'tags'>, managedBy: string): boolean {
   return worker.tags[TAG.managedBy] === managedBy;
 }
+
+/** EC2's reason code for an instance a person (console, CLI, API) stopped or terminated. */
+export const USER_INITIATED = 'Client.UserInitiatedShutdown';

@@ -1,5 +1,5 @@
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError } from '../../src/errors';
 import { parseInstanceEvent } from '../../src/events/instance';
@@ -331,83 +331,6 @@ describe('handleInstanceEvent: spot interruption warning', () => {
   });
 });
 
-describe('handleInstanceEvent: a replacement claim left behind', () => {
-  const claimOf = (instanceId: string) => `claims/worker-fleet-test/replacement/${instanceId}`;
-  const leaveClaim = async (instanceId: string, secondsAgo: number) =>
-    world.s3.send(
-      new PutObjectCommand({
-        Bucket: world.stateBucket,
-        Key: claimOf(instanceId),
-        Body: JSON.stringify({
-          status: 'claimed',
-          correlationId: 'died',
-          at: new Date(Date.now() - secondsAgo * 1000).toISOString(),
-        }),
-      }),
-    );
-  const readClaim = async (instanceId: string) => {
-    const output = await world.s3.send(
-      new GetObjectCommand({ Bucket: world.stateBucket, Key: claimOf(instanceId) }),
-    );
-    return JSON.parse((await output.Body?.transformToString()) ?? '{}');
-  };
-
-  it('takes over a claim whose invocation died before launching, once, even when five events race for it', async () => {
-    const worker = await oneWorker();
-    await leaveClaim(worker.instanceId, 600);
-    const deps = world.interruptionDeps(fleets());
-
-    const results = await Promise.all(
-      Array.from({ length: 5 }, () => handleInstanceEvent(deps, warning(worker.instanceId))),
-    );
-
-    expect(results.filter((result) => result.replacement?.status === 'launched')).toHaveLength(1);
-    const replacements = await replacementsOf(worker.instanceId);
-    expect(replacements).toHaveLength(1);
-    expect(await readClaim(worker.instanceId)).toMatchObject({
-      status: 'launched',
-      instanceIds: [replacements[0]?.InstanceId],
-    });
-  });
-
-  it('leaves a claim alone while its invocation may still be launching', async () => {
-    const worker = await oneWorker();
-    await leaveClaim(worker.instanceId, 10);
-
-    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
-
-    expect(result.replacement?.status).toBe('already-replaced');
-    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
-  });
-
-  it('does not launch again for an abandoned claim whose replacement had been launched', async () => {
-    const worker = await oneWorker();
-    await leaveClaim(worker.instanceId, 600);
-    await world.ec2.send(
-      new RunInstancesCommand({
-        ImageId: world.imageId,
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: TAG.managedBy, Value: 'worker-fleet-test' },
-              { Key: TAG.replaces, Value: worker.instanceId },
-            ],
-          },
-        ],
-      }),
-    );
-
-    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
-
-    expect(result.replacement?.status).toBe('already-replaced');
-    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
-    expect(await readClaim(worker.instanceId)).toMatchObject({ status: 'launched' });
-  });
-});
-
 describe('handleInstanceEvent: rebalance recommendation', () => {
   it('ignore: changes nothing', async () => {
     const spec = fleets({ rebalance: 'ignore' });
@@ -480,6 +403,7 @@ describe('handleInstanceEvent: state change', () => {
     const worker = await oneWorker();
     const deps = world.interruptionDeps(fleets());
     await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
 
     const first = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'shutting-down'));
     const second = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'terminated'));

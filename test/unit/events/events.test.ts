@@ -76,6 +76,7 @@ describe('parseInstanceEvent', () => {
       kind: 'spot-warning',
       id: '1e5527d7-bb36-4607-3370-4164db56a40e',
       time: new Date('2026-11-25T09:10:00Z'),
+      region: 'us-east-1',
       instanceId: 'i-1234567890abcdef0',
       action: 'terminate',
     });
