@@ -96,17 +96,22 @@ export async function readState<T>(s3: S3Client, bucket: string, key: string): P
   return (await readJson<T>(s3, bucket, key))?.value;
 }
 
+/** Waits a random time up to `ceilingMs`: writers that lost a race retry apart, not in lockstep. */
+const jitter = (ceilingMs: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * ceilingMs));
+
 /**
  * Read-modify-write of a JSON document with optimistic concurrency (`If-Match` on the ETag, `If-None-Match: *` when
- * it does not exist yet): concurrent writers never lose each other's changes; a writer that loses re-reads and
- * applies its change again, up to `attempts` times.
+ * it does not exist yet): concurrent writers never lose each other's changes; a writer that loses waits a jittered,
+ * growing while (full jitter, 20 ms doubling to 640 ms), re-reads and applies its change again, up to `attempts`
+ * times. `change` may run more than once and must be a pure function of what it is given.
  */
 export async function updateState<T extends object>(
   s3: S3Client,
   bucket: string,
   key: string,
   change: (current: T | undefined) => T,
-  attempts = 5,
+  attempts = 12,
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     const current = await readJson<T>(s3, bucket, key);
@@ -114,5 +119,6 @@ export async function updateState<T extends object>(
     const condition = current === undefined ? { IfNoneMatch: '*' as const } : { IfMatch: current.etag };
     if ((await putJson(s3, bucket, key, next, condition)) !== undefined) return next;
     if (attempt >= attempts) throw new Error(`${key} changed under ${attempts} attempts to update it`);
+    await jitter(20 * 2 ** Math.min(attempt - 1, 5));
   }
 }

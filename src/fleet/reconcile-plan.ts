@@ -91,10 +91,25 @@ export function planReconcile(
   workers: readonly Worker[],
   record: FleetRecord,
 ): ReconcilePlan {
-  // A worker with a replacement fact is going, whether or not its interrupted tags are on yet.
-  const going = new Set(Object.keys(record.replacements ?? {}));
-  const capacity = workers.filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId));
-  const active = capacity.length;
+  const facts = record.replacements ?? {};
+  const replacedBy = new Map<string, string[]>();
+  for (const worker of workers) {
+    const replaces = worker.tags[TAG.replaces];
+    if (replaces !== undefined && (worker.state === 'pending' || worker.state === 'running')) {
+      replacedBy.set(replaces, [...(replacedBy.get(replaces) ?? []), worker.instanceId]);
+    }
+  }
+  // Going: interrupted (tagged, or with a replacement fact even before its tags are on). Not capacity.
+  const going = new Set([
+    ...Object.keys(facts),
+    ...workers.filter((worker) => TAG.interruptedAt in worker.tags).map((worker) => worker.instanceId),
+  ]);
+  const active = workers.filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId)).length;
+  // Slots a replacement fills or is about to (a tagged worker's fact may still be on its way): growth leaves them.
+  const reserved = [...going].filter(
+    (instanceId) => !replacedBy.has(instanceId) && (facts[instanceId]?.status ?? 'pending') === 'pending',
+  ).length;
+
   const seen = new Set(record.applied ?? []);
   const applied = (record.requests ?? []).filter((request) => !seen.has(request.id));
   let wanted = record.desired;
@@ -107,22 +122,13 @@ export function planReconcile(
   const capped = wanted !== undefined && wanted > spec.maxCapacity;
   const desired = wanted === undefined ? undefined : Math.min(wanted, spec.maxCapacity);
 
-  const replacedBy = new Map<string, string[]>();
-  for (const worker of workers) {
-    const replaces = worker.tags[TAG.replaces];
-    if (replaces !== undefined && (worker.state === 'pending' || worker.state === 'running')) {
-      replacedBy.set(replaces, [...(replacedBy.get(replaces) ?? []), worker.instanceId]);
-    }
-  }
   const satisfied: { instanceId: string; by: string[] }[] = [];
   const needed: PlannedReplacement[] = [];
-  for (const [instanceId, fact] of Object.entries(record.replacements ?? {}).sort(([, a], [, b]) =>
-    a.at.localeCompare(b.at),
-  )) {
+  for (const [instanceId, fact] of Object.entries(facts).sort(([, a], [, b]) => a.at.localeCompare(b.at))) {
+    if (fact.status !== 'pending') continue;
     const by = replacedBy.get(instanceId);
-    if (by !== undefined) {
-      if (fact.status === 'pending') satisfied.push({ instanceId, by });
-    } else if (fact.status === 'pending') {
+    if (by !== undefined) satisfied.push({ instanceId, by });
+    else {
       needed.push({
         instanceId,
         avoid: placementKey(fact.pool),
@@ -133,7 +139,7 @@ export function planReconcile(
   }
   const room = Math.max(0, spec.maxCapacity - active);
   const replacements = needed.slice(0, room);
-  const grow = Math.max(0, (desired ?? 0) - active - replacements.length);
+  const grow = Math.max(0, (desired ?? 0) - active - Math.max(reserved, replacements.length));
   return {
     desired,
     applied,

@@ -1,0 +1,395 @@
+/**
+ * The fault matrix (issue 17): each row injects the fault that would break a promise — a delivery frozen after a
+ * step as a Lambda timeout leaves it, a retry, concurrent deliveries, a throttled or failing call, a shifted clock —
+ * and proves the outcome against the emulator.
+ */
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { Fault } from '../../local/emulator';
+import { poolMemoryKey } from '../../src/aws/pool-memory-store';
+import { parseInstanceEvent } from '../../src/events/instance';
+import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
+import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
+import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
+import { type PoolMemory, placementKey } from '../../src/model/pool';
+import { TAG } from '../../src/model/tags';
+import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+let world: FleetWorld;
+
+beforeEach(async () => {
+  world = await createFleetWorld(emulator());
+});
+
+function fleets(overrides: Record<string, unknown> = {}) {
+  return {
+    batch: {
+      ami: world.imageId,
+      instanceTypes: ['c7g.large', 'm7g.large'],
+      subnets: world.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
+      market: 'spot-with-on-demand-fallback',
+      targetCapacity: 1,
+      ...overrides,
+    },
+  };
+}
+
+/** Launches the fleet to its target through the launcher and returns its workers. */
+async function launched(spec = fleets()) {
+  const [result] = await launchWorkers(world.deps(spec), { kind: 'direct', id: 'setup', fleet: 'batch' });
+  if (result === undefined || result.launched.length === 0) throw new Error('setup launched no worker');
+  return result.launched;
+}
+
+async function oneWorker(spec = fleets()) {
+  const [worker] = await launched(spec);
+  if (worker === undefined) throw new Error('setup launched no worker');
+  return worker;
+}
+
+const warning = (instanceId: string, action = 'terminate', extra: Record<string, unknown> = {}) =>
+  parseInstanceEvent({
+    id: `warning-${instanceId}`,
+    'detail-type': 'EC2 Spot Instance Interruption Warning',
+    source: 'aws.ec2',
+    time: new Date().toISOString(),
+    detail: { 'instance-id': instanceId, 'instance-action': action },
+    ...extra,
+  });
+const stateChange = (instanceId: string, state: string) =>
+  parseInstanceEvent({
+    id: `state-${state}-${instanceId}`,
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    time: new Date().toISOString(),
+    detail: { 'instance-id': instanceId, state },
+  });
+
+/** A clock this far ahead of the real one: what a retry a while later sees. */
+const later = (ms: number) => () => new Date(Date.now() + ms);
+
+const kinds = async () => (await world.notifications()).map((notification) => notification.kind);
+const count = (list: readonly string[], kind: string) => list.filter((item) => item === kind).length;
+const replacementsOf = (instanceId: string) => world.instances({ tag: TAG.replaces, value: instanceId });
+const runningIn = async (fleet: string) =>
+  (await world.instances({ tag: TAG.fleet, value: fleet })).filter(
+    (instance) => instance.State?.Name === 'pending' || instance.State?.Name === 'running',
+  );
+
+/** Starts a delivery and waits until the emulator froze its next matching request: the invocation is dead. */
+async function freezeDuring(delivery: () => Promise<unknown>, fault: Omit<Fault, 'code' | 'freeze'>) {
+  emulator().faults.push({ ...fault, code: 'Frozen', freeze: true, times: 1 });
+  delivery().catch(() => undefined);
+  return emulator().nextFrozen();
+}
+
+describe('Interruptions', () => {
+  it('F1: a delivery that dies right after taking the warning is finished by the retry: notified once, marked, Worker Draining once', async () => {
+    const worker = await oneWorker();
+    await freezeDuring(
+      () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      {
+        action: 'Publish',
+      },
+    );
+    const early = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    const retry = await handleInstanceEvent(
+      world.interruptionDeps(fleets(), later(CLAIM_TTL_MS + 30_000)),
+      warning(worker.instanceId),
+    );
+
+    // The replacement does not wait for the dead delivery's claim; the notification and the marking do.
+    expect(early).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
+    expect(retry).toMatchObject({ status: 'notified' });
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(await world.drainingEvents()).toHaveLength(1);
+    const [marked] = await world.instances({ tag: TAG.interruption, value: 'terminate' });
+    expect(marked?.InstanceId).toBe(worker.instanceId);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it('F2: a delivery whose notification and then whose claim write fail is finished by the retry, notified once', async () => {
+    const worker = await oneWorker();
+    let claimWrites = 0;
+    emulator().faults.push(
+      { action: 'Publish', code: 'InternalError', status: 500, times: 1 },
+      {
+        action: '',
+        when: (_params, { method, path }) =>
+          method === 'PUT' && path.includes('/claims/') && ++claimWrites === 2,
+        code: 'InternalError',
+        status: 500,
+        times: 1,
+      },
+    );
+    await expect(
+      handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+    ).rejects.toThrow();
+
+    const retry = await handleInstanceEvent(
+      world.interruptionDeps(fleets(), later(CLAIM_TTL_MS + 30_000)),
+      warning(worker.instanceId),
+    );
+
+    expect(claimWrites).toBeGreaterThanOrEqual(2);
+    expect(retry.status).toBe('replaced');
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(await world.drainingEvents()).toHaveLength(1);
+  });
+
+  it("F3: the replacement's notification fails once: the retry sends it, once, and launches nothing more", async () => {
+    const worker = await oneWorker();
+    emulator().faults.push({
+      action: 'Publish',
+      when: (params) => [...params.values()].includes('replacement'),
+      code: 'InternalError',
+      status: 500,
+      times: 1,
+    });
+    await expect(
+      handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+    ).rejects.toThrow();
+
+    await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    const sent = await kinds();
+    expect(count(sent, 'replacement')).toBe(1);
+    expect(count(sent, 'spot-interruption')).toBe(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  const poolMemory = async () => (await world.stateObject(poolMemoryKey('worker-fleet-test'))) as PoolMemory;
+  it.each([
+    ['CreateTags', { action: 'CreateTags' }],
+    ['PutEvents', { action: 'PutEvents' }],
+    [
+      'the pool-memory write',
+      {
+        action: '',
+        when: (_: URLSearchParams, { method, path }: { method: string; path: string }) =>
+          method === 'PUT' && path.includes('/pool-memory/'),
+      },
+    ],
+  ] as const)(
+    'F4: %s fails once: the retry does only what is missing, counted once, Worker Draining once',
+    async (_name, fault) => {
+      const worker = await oneWorker();
+      emulator().faults.push({ ...fault, code: 'InternalError', status: 500, times: 1 });
+      await expect(
+        handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      ).rejects.toThrow();
+
+      await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+      expect(await world.drainingEvents()).toHaveLength(1);
+      expect(count(await kinds(), 'spot-interruption')).toBe(1);
+      const events = (await poolMemory()).pools[placementKey(worker)] ?? [];
+      expect(events.filter((event) => event.kind === 'interruption')).toHaveLength(1);
+      const [marked] = await world.instances({ tag: TAG.interruption, value: 'terminate' });
+      expect(marked?.InstanceId).toBe(worker.instanceId);
+      expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    },
+  );
+
+  it('F5: with no capacity anywhere, the replacement waits through the warning and the termination, and launches once capacity returns', async () => {
+    const worker = await oneWorker();
+    emulator().faults.push({ action: 'RunInstances', code: 'InsufficientInstanceCapacity' });
+    const warned = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
+    const ended = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      stateChange(worker.instanceId, 'terminated'),
+    );
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    emulator().faults.length = 0;
+
+    const [tick] = await launchWorkers(world.deps(fleets()), { kind: 'schedule', id: 'tick-1' });
+
+    expect(warned.replacement?.status).toBe('no-capacity');
+    expect(ended.replacement?.status).toBe('no-capacity');
+    expect(tick?.launched).toHaveLength(0);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(await runningIn('batch')).toHaveLength(1);
+  });
+
+  it('F6: a capacity error, then a failed record after a successful launch: exactly one replacement', async () => {
+    const worker = await oneWorker();
+    emulator().faults.push(
+      { action: 'RunInstances', code: 'InsufficientInstanceCapacity', times: 1 },
+      {
+        action: '',
+        when: (_params, { method, path }) =>
+          method === 'PUT' && path.includes('/fleets/') && emulator().sent('RunInstances').length >= 3,
+        code: 'InternalError',
+        status: 500,
+        times: 1,
+      },
+    );
+    await expect(
+      handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+    ).rejects.toThrow();
+
+    await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+    await handleInstanceEvent(world.interruptionDeps(fleets()), stateChange(worker.instanceId, 'terminated'));
+
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(count(await kinds(), 'replacement')).toBe(1);
+  });
+
+  it('F7: 12 warnings at once: 12 notifications, 12 Worker Draining, 12 replacements, every delivery succeeds, none lost in pool memory', async () => {
+    const spec = fleets({ targetCapacity: 12, instanceTypes: ['c7g.large', 'm7g.large', 'r7g.large'] });
+    const workers = await launched(spec);
+    expect(workers).toHaveLength(12);
+
+    const outcomes = await Promise.allSettled(
+      workers.map((worker) => handleInstanceEvent(world.interruptionDeps(spec), warning(worker.instanceId))),
+    );
+
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+    const sent = await kinds();
+    expect(count(sent, 'spot-interruption')).toBe(12);
+    expect(count(sent, 'replacement')).toBe(12);
+    expect(await world.drainingEvents()).toHaveLength(12);
+    for (const worker of workers) expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const remembered = Object.values((await poolMemory()).pools).flat();
+    expect(remembered.filter((event) => event.kind === 'interruption')).toHaveLength(12);
+  });
+
+  it('F7: 20 concurrent pool-memory updates: none is lost', async () => {
+    const pools = Array.from({ length: 20 }, (_, n) => ({
+      instanceType: 'c7g.large',
+      subnetId: `subnet-${n}`,
+    }));
+
+    await Promise.all(
+      pools.map((pool) =>
+        recordPoolEvents(
+          world.s3,
+          world.stateBucket,
+          'worker-fleet-test',
+          [{ pool, kind: 'interruption' }],
+          new Date(),
+        ),
+      ),
+    );
+
+    const memory = await poolMemory();
+    expect(Object.keys(memory.pools).sort()).toEqual(pools.map(placementKey).sort());
+  });
+});
+
+describe('Launch', () => {
+  it('F8: RunInstances throttled for one subnet: the rest is registered and notified, and the retry launches exactly what is missing', async () => {
+    const spec = fleets({ targetCapacity: 4, maxCapacity: 8 });
+    const throttled = world.subnets[1]?.subnetId ?? '';
+    emulator().faults.push({
+      action: 'RunInstances',
+      when: (params) => params.get('SubnetId') === throttled,
+      code: 'RequestLimitExceeded',
+      status: 503,
+      times: 1,
+    });
+    const request = { kind: 'event', id: 'more-1', fleet: 'batch', count: 4 } as const;
+    await expect(launchWorkers(world.deps(spec), request)).rejects.toThrow(FleetLaunchError);
+    const first = await runningIn('batch');
+    const [told] = await world.notifications();
+
+    const [retry] = await launchWorkers(world.deps(spec), request);
+
+    expect(first).toHaveLength(2);
+    expect(told).toMatchObject({ kind: 'launch', subject: 'worker-fleet batch: launched 2 of 4 workers' });
+    for (const instance of first) {
+      expect(await world.stateObject(`workers/worker-fleet-test/${instance.InstanceId}.json`)).toBeDefined();
+    }
+    expect(retry?.launched).toHaveLength(2);
+    expect(await runningIn('batch')).toHaveLength(4);
+  });
+
+  it('F9: a schedule tick, a launch request and a CLI launch at once: the fleet ends at exactly its target', async () => {
+    const spec = fleets({ targetCapacity: 3, maxCapacity: 3 });
+    const deps = world.deps(spec);
+
+    const results = await Promise.all([
+      launchWorkers(deps, { kind: 'schedule', id: 'tick-1' }),
+      launchWorkers(deps, { kind: 'event', id: 'request-1', fleet: 'batch', target: 3 }),
+      launchWorkers(deps, { kind: 'direct', id: 'cli-1', fleet: 'batch' }),
+    ]);
+
+    expect(await runningIn('batch')).toHaveLength(3);
+    expect(results.flat().reduce((sum, result) => sum + result.launched.length, 0)).toBe(3);
+  });
+
+  it('F10: with the state bucket answering 503 to everything, launches still happen', async () => {
+    const bucket = world.stateBucket;
+    emulator().faults.push({
+      action: '',
+      when: (_params, { path }) => path.startsWith(`/${bucket}`),
+      code: 'ServiceUnavailable',
+      status: 503,
+    });
+
+    const [result] = await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), {
+      kind: 'schedule',
+      id: 'tick-1',
+    });
+
+    expect(result).toMatchObject({ status: 'launched', shortfall: 0 });
+    expect(await runningIn('batch')).toHaveLength(2);
+  });
+});
+
+describe('Lifecycle', () => {
+  it('F16: a spot worker a person terminated is not replaced; one EC2 reclaimed is', async () => {
+    const [byPerson, byEc2] = await launched(fleets({ targetCapacity: 2 }));
+    if (byPerson === undefined || byEc2 === undefined) throw new Error('two workers');
+    await world.ec2.send(
+      new TerminateInstancesCommand({ InstanceIds: [byPerson.instanceId, byEc2.instanceId] }),
+    );
+    emulator().reclaimed.add(byEc2.instanceId);
+    const deps = world.interruptionDeps(fleets({ targetCapacity: 2 }));
+
+    const person = await handleInstanceEvent(deps, stateChange(byPerson.instanceId, 'terminated'));
+    const reclaimed = await handleInstanceEvent(deps, stateChange(byEc2.instanceId, 'terminated'));
+
+    expect(person).toMatchObject({ status: 'observed', reason: expect.stringContaining('by a person') });
+    expect(reclaimed).toMatchObject({ status: 'replaced' });
+    expect(await replacementsOf(byPerson.instanceId)).toHaveLength(0);
+    expect(await replacementsOf(byEc2.instanceId)).toHaveLength(1);
+  });
+});
+
+describe('Events as AWS sends them', () => {
+  it('F17: an EC2 event from another region changes nothing here, and says so', async () => {
+    const worker = await oneWorker();
+    emulator().requests.length = 0;
+
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      warning(worker.instanceId, 'terminate', { region: 'eu-west-1' }),
+    );
+
+    expect(result).toMatchObject({ status: 'other-region', reason: expect.stringContaining('eu-west-1') });
+    expect(emulator().requests).toEqual([]);
+    expect(await kinds()).toEqual(['launch']);
+  });
+
+  it.each(['hibernate', 'stop'])(
+    'F18: a %s warning claims no two-minute lead in its notification or Worker Draining',
+    async (action) => {
+      const worker = await oneWorker();
+      const event = warning(worker.instanceId, action);
+
+      await handleInstanceEvent(world.interruptionDeps(fleets()), event);
+
+      const notification = (await world.notifications()).find((n) => n.kind === 'spot-interruption');
+      expect(notification?.body).toMatchObject({ action, deadline: event.time.toISOString() });
+      expect(notification?.subject).toContain(`(${action} now)`);
+      const [draining] = await world.drainingEvents();
+      expect(draining).toMatchObject({ action, deadline: event.time.toISOString() });
+    },
+  );
+});
