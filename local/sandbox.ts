@@ -11,7 +11,7 @@
 import './quiet-sdk-node-warning';
 import './text-modules';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
@@ -31,14 +31,13 @@ import { Emulator, emulatorClientConfig } from './emulator';
 import { type BusEvent, type DeliveredEvent, type Delivery, EventRouter } from './event-router';
 import { createQueue, drainQueue } from './queues';
 import { runServerless } from './serverless-cli';
+import { ACCOUNT_ID, cloudTrailPutObject, instanceEvent, scheduledEvent } from './story-events';
 import { check, StepFailed, Timeline } from './timeline';
 
 const STAGE = 'local';
 const STACK = `worker-fleet-${STAGE}`;
 const FLEET = 'batch';
 const TARGET_CAPACITY = 4;
-const ROOT = join(__dirname, '..');
-const ACCOUNT_ID = '123456789012';
 
 /** The deployed functions, by the name serverless.yml gives them, and the handler module each runs. */
 const FUNCTIONS = {
@@ -558,53 +557,6 @@ async function fleetInstances(story: Story) {
     }),
   );
   return (described.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
-}
-
-const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', `${name}.json`), 'utf8'));
-
-/** One PutObject a worker made to the fleet bucket, as CloudTrail's data event delivers it through EventBridge. */
-function cloudTrailPutObject(bucket: string, role: string, instanceId: string, key: string): BusEvent {
-  const template = sample('s3-cloudtrail-get-object');
-  const now = new Date();
-  const detail = template.detail;
-  detail.userIdentity.principalId = `AROA3EXAMPLEWORKERROLE:${instanceId}`;
-  detail.userIdentity.arn = workerSession(role, instanceId, ACCOUNT_ID);
-  detail.userIdentity.sessionContext.sessionIssuer.arn = `arn:aws:iam::${ACCOUNT_ID}:role/${role}`;
-  detail.userIdentity.sessionContext.sessionIssuer.userName = role;
-  detail.eventTime = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  detail.eventName = 'PutObject';
-  detail.readOnly = false;
-  detail.requestParameters = { bucketName: bucket, Host: `${bucket}.s3.us-east-1.amazonaws.com`, key };
-  detail.additionalEventData.bytesTransferredIn = 1024;
-  detail.additionalEventData.bytesTransferredOut = 0;
-  detail.requestID = randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase();
-  detail.eventID = randomUUID();
-  detail.resources = [
-    { type: 'AWS::S3::Object', ARN: `arn:aws:s3:::${bucket}/${key}` },
-    { accountId: ACCOUNT_ID, type: 'AWS::S3::Bucket', ARN: `arn:aws:s3:::${bucket}` },
-  ];
-  return { source: template.source, 'detail-type': template['detail-type'], detail, time: now };
-}
-
-/** An EC2 sample event (events/<name>.json), about one of this run's instances. */
-function instanceEvent(name: string, instanceId: string): BusEvent {
-  const template = sample(name);
-  return {
-    source: template.source,
-    'detail-type': template['detail-type'],
-    resources: [`arn:aws:ec2:us-east-1:${ACCOUNT_ID}:instance/${instanceId}`],
-    detail: { ...template.detail, 'instance-id': instanceId },
-  };
-}
-
-/** A scheduled event as the deployed schedule rule would send it (the emulator never fires schedules). */
-function scheduledEvent(ruleArn: string): Delivery['event'] {
-  return {
-    ...sample('launch-schedule'),
-    id: randomUUID(),
-    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    resources: [ruleArn],
-  };
 }
 
 // After the story.
