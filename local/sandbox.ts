@@ -14,10 +14,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  ListStackResourcesCommand,
+  type StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  type FunctionConfiguration,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -39,17 +47,32 @@ const STACK = `worker-fleet-${STAGE}`;
 const FLEET = 'batch';
 const TARGET_CAPACITY = 4;
 
-/** The deployed functions, by the name serverless.yml gives them, and the handler module each runs. */
+/**
+ * The deployed functions, by the name serverless.yml gives them: the handler each is deployed with, and its module.
+ * Checked against the deployed stack before the story runs (`checkDeployedFunctions`).
+ */
 const FUNCTIONS = {
-  launchWorkers: () => import('../src/handlers/launch-workers'),
-  handleSpotInterruption: () => import('../src/handlers/spot-interruption'),
-  reapIdleWorkers: () => import('../src/handlers/reap-idle-workers'),
-  logS3Access: () => import('../src/handlers/log-s3-access'),
+  launchWorkers: {
+    handler: 'src/handlers/launch-workers.handler',
+    load: () => import('../src/handlers/launch-workers'),
+  },
+  handleSpotInterruption: {
+    handler: 'src/handlers/spot-interruption.handler',
+    load: () => import('../src/handlers/spot-interruption'),
+  },
+  reapIdleWorkers: {
+    handler: 'src/handlers/reap-idle-workers.handler',
+    load: () => import('../src/handlers/reap-idle-workers'),
+  },
+  logS3Access: {
+    handler: 'src/handlers/log-s3-access.handler',
+    load: () => import('../src/handlers/log-s3-access'),
+  },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
 
 /** The name a function has in the deployed stack. */
-const deployedName = (fn: FunctionName) => `${STACK}-${fn}`;
+const deployedName = (fn: string) => `${STACK}-${fn}`;
 
 const contextFor = (fn: FunctionName) =>
   ({ awsRequestId: randomUUID(), functionName: deployedName(fn) }) as Context;
@@ -184,7 +207,11 @@ async function setUp(emulator: Emulator, timeline: Timeline): Promise<Story> {
   );
   timeline.progress('stack deployed', `${STACK}, ${listed.StackResourceSummaries?.length} resources`);
 
-  const environment = await adoptEnvironment(new LambdaClient(settings), emulator);
+  const functions = await checkDeployedFunctions(
+    listed.StackResourceSummaries ?? [],
+    new LambdaClient(settings),
+  );
+  const environment = adoptEnvironment(functions, emulator);
 
   // Events go through the deployed rules; the bus, the topic and S3's log deliveries are watched.
   const router = await EventRouter.install(new EventBridgeClient(settings), sqs, `${STACK}-`);
@@ -257,16 +284,52 @@ function writeFleetsFile(account: SeededAccount): string {
   return fleetsFile;
 }
 
-/** The handlers run in this process with the environment the deployed functions have: it must be one for all. */
-async function adoptEnvironment(lambda: LambdaClient, emulator: Emulator): Promise<Record<string, string>> {
-  const environments = await Promise.all(
-    Object.keys(FUNCTIONS).map(async (fn) => {
+/**
+ * The sandbox runs the deployed functions' handlers by FUNCTIONS: the stack must deploy exactly its functions, each
+ * with the handler FUNCTIONS imports for it. Returns their deployed configurations.
+ */
+async function checkDeployedFunctions(
+  resources: readonly StackResourceSummary[],
+  lambda: LambdaClient,
+): Promise<FunctionConfiguration[]> {
+  const deployed = resources
+    .filter((resource) => resource.ResourceType === 'AWS::Lambda::Function')
+    .map((resource) => resource.PhysicalResourceId ?? '');
+  const mapped = Object.keys(FUNCTIONS).map(deployedName);
+  const unmapped = deployed.filter((name) => !mapped.includes(name));
+  const undeployed = mapped.filter((name) => !deployed.includes(name));
+  const listed = (names: readonly string[]) => (names.length === 0 ? 'none' : names.join(', '));
+  check(
+    unmapped.length === 0 && undeployed.length === 0,
+    `the sandbox's FUNCTIONS do not match the deployed stack: deployed but not in FUNCTIONS: ${listed(unmapped)}; ` +
+      `in FUNCTIONS but not deployed: ${listed(undeployed)}`,
+  );
+  const functions = await Promise.all(
+    Object.entries(FUNCTIONS).map(async ([fn, { handler }]) => {
       const found = await lambda.send(
-        new GetFunctionConfigurationCommand({ FunctionName: `${STACK}-${fn}` }),
+        new GetFunctionConfigurationCommand({ FunctionName: deployedName(fn) }),
       );
-      return found.Environment?.Variables ?? {};
+      return { fn, handler, found };
     }),
   );
+  const mismatched = functions.filter(({ handler, found }) => found.Handler !== handler);
+  check(
+    mismatched.length === 0,
+    `the sandbox's FUNCTIONS import other handlers than the deployed stack runs: ${mismatched
+      .map(
+        ({ fn, handler, found }) => `${fn} is deployed with ${found.Handler}, FUNCTIONS imports ${handler}`,
+      )
+      .join('; ')}`,
+  );
+  return functions.map(({ found }) => found);
+}
+
+/** The handlers run in this process with the environment the deployed functions have: it must be one for all. */
+function adoptEnvironment(
+  functions: readonly FunctionConfiguration[],
+  emulator: Emulator,
+): Record<string, string> {
+  const environments = functions.map((found) => found.Environment?.Variables ?? {});
   const [environment = {}] = environments;
   check(
     environments.every((other) => JSON.stringify(other) === JSON.stringify(environment)),
@@ -287,7 +350,7 @@ async function adoptEnvironment(lambda: LambdaClient, emulator: Emulator): Promi
 /** 1. The schedule fires: the fleet is launched, every worker with the fleet's instance profile. */
 async function launchFleet(story: Story): Promise<Change> {
   const schedule = scheduleOf(story, 'launchWorkers');
-  const launcher = await FUNCTIONS.launchWorkers();
+  const launcher = await FUNCTIONS.launchWorkers.load();
   const [launched] = await launcher.handler(scheduledEvent(schedule.arn), contextFor('launchWorkers'));
   check(
     launched?.launched.length === TARGET_CAPACITY,
@@ -345,7 +408,7 @@ async function writeHeartbeatsAndResults(story: Story): Promise<Change> {
       cloudTrailPutObject(story.fleetBucket, story.workerRole, write.instanceId, write.key),
     ),
   );
-  const access = await FUNCTIONS.logS3Access();
+  const access = await FUNCTIONS.logS3Access.load();
   let attributed = 0;
   for (const delivery of trail) {
     const result = await access.handler(delivery.event, contextFor('logS3Access'));
@@ -362,7 +425,7 @@ async function writeHeartbeatsAndResults(story: Story): Promise<Change> {
 /** 3. A spot interruption warning for one worker: notification, draining event, one replacement elsewhere. */
 async function warnOfInterruption(story: Story): Promise<Change> {
   const { interrupted } = known(story.facts, 'cast');
-  const spot = await FUNCTIONS.handleSpotInterruption();
+  const spot = await FUNCTIONS.handleSpotInterruption.load();
   const [warning] = await deliver(
     story,
     'handleSpotInterruption',
@@ -407,7 +470,7 @@ async function warnOfInterruption(story: Story): Promise<Change> {
 async function redeliverWarning(story: Story): Promise<Change> {
   const { interrupted } = known(story.facts, 'cast');
   const warning = known(story.facts, 'warning');
-  const spot = await FUNCTIONS.handleSpotInterruption();
+  const spot = await FUNCTIONS.handleSpotInterruption.load();
   const before = (await fleetInstances(story)).length;
   const again = await spot.handler(warning, contextFor('handleSpotInterruption'));
   const after = (await fleetInstances(story)).length;
@@ -424,7 +487,7 @@ async function redeliverWarning(story: Story): Promise<Change> {
 async function reclaimInterrupted(story: Story): Promise<Change> {
   const { interrupted } = known(story.facts, 'cast');
   const replacementId = known(story.facts, 'replacementId');
-  const spot = await FUNCTIONS.handleSpotInterruption();
+  const spot = await FUNCTIONS.handleSpotInterruption.load();
   const before = (await fleetInstances(story)).length;
   await story.ec2.send(new TerminateInstancesCommand({ InstanceIds: [interrupted.instanceId] }));
   const [reclaimed] = await deliver(
@@ -501,7 +564,7 @@ async function deliverAccessLog(story: Story): Promise<Change> {
   );
   const [delivered] = await deliver(story, 'logS3Access', 1);
   check(delivered !== undefined, 'the log file was delivered');
-  const access = await FUNCTIONS.logS3Access();
+  const access = await FUNCTIONS.logS3Access.load();
   const logged = await access.handler(delivered.event, contextFor('logS3Access'));
   check(
     logged.records === lines.length && logged.attributed === lines.length && logged.malformed === 0,
@@ -522,7 +585,7 @@ const scheduleOf = (story: Story, fn: FunctionName) => story.router.scheduleOf(d
 
 /** One run of the reaper, as its deployed schedule would start it: what it did for the fleet. */
 async function runReaper(story: Story) {
-  const reaper = await FUNCTIONS.reapIdleWorkers();
+  const reaper = await FUNCTIONS.reapIdleWorkers.load();
   const schedule = scheduleOf(story, 'reapIdleWorkers');
   const [run] = await reaper.handler(scheduledEvent(schedule.arn), contextFor('reapIdleWorkers'));
   return run;
