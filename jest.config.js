@@ -23,7 +23,11 @@ const project = (name, settings = {}) => ({
 module.exports = {
   projects: [
     project('unit'),
-    project('template', { slowTestThreshold: 30 }),
+    project('template', {
+      globalSetup: '<rootDir>/test/template/packaged-stack.ts',
+      globalTeardown: '<rootDir>/test/template/remove-packaged-stack.ts',
+      slowTestThreshold: 30,
+    }),
     project('integration', { slowTestThreshold: 30 }),
   ],
   testTimeout: 60_000,

@@ -1,20 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runServerless } from '../../local/serverless-cli';
 import { extractZip, zipEntries } from '../../local/zip-archive';
 import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
+import { packagedDir, packagedTemplate, type Template } from './packaged-stack';
 
 interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
   Condition?: Record<string, Record<string, unknown>>;
-}
-interface Template {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
 const actionsOf = (statement: Statement) => [statement.Action].flat();
@@ -165,15 +161,8 @@ function policyViolations(template: Template): string[] {
 }
 
 describe('the packaged stack', () => {
-  let template: Template;
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'worker-fleet-template-'));
-    const run = await runServerless(undefined, ['package', '--stage', 'test', '--package', dir]);
-    if (run.code !== 0) throw new Error(`serverless package failed:\n${run.output}`);
-    template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  }, 120_000);
+  const template = packagedTemplate();
+  const dir = packagedDir();
 
   it("ships each function as its own ESM bundle and chunks, without node_modules or another function's code", () => {
     const functions = resourcesOfType(template, 'AWS::Lambda::Function').map(([, fn]) => {
