@@ -6,6 +6,9 @@ import { runServerless } from '../../local/serverless-cli';
 /** Where the global setup left the packaged stack, for the test files of the `template` project. */
 const PACKAGE_DIR = 'WORKER_FLEET_PACKAGED_STACK';
 
+/** The stage the template tests package: its functions are named `worker-fleet-test-<name>`. */
+export const STAGE = 'test';
+
 export interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown>; Condition?: string }>;
 }
@@ -16,7 +19,7 @@ export interface Template {
  */
 export default async function packageStack(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-template-'));
-  const run = await runServerless(undefined, ['package', '--stage', 'test', '--package', dir]);
+  const run = await runServerless(undefined, ['package', '--stage', STAGE, '--package', dir]);
   if (run.code !== 0) throw new Error(`serverless package failed:\n${run.output}`);
   process.env[PACKAGE_DIR] = dir;
 }
