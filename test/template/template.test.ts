@@ -23,6 +23,19 @@ function roleStatements(template: Template, logicalId: string): Statement[] {
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
+/** What launching workers calls: read what runs, run and tag, pass the worker role, notify, steer by pool memory. */
+const LAUNCH_CALLS = [
+  'ec2:DescribeInstances',
+  'ec2:RunInstances',
+  'ec2:CreateTags',
+  'iam:PassRole',
+  'sns:Publish',
+  'ssm:GetParameter',
+  's3:ListBucket',
+  's3:GetObject',
+  's3:PutObject',
+] as const;
+
 /**
  * Every function of serverless.yml, by its name there: its role in infra/iam.yml; the EventBridge rules that
  * invoke it (`schedule`, or the detail-types of the rule's pattern); what its code calls (its role must grant it)
@@ -33,17 +46,7 @@ const FUNCTIONS = {
   launchWorkers: {
     role: 'LaunchWorkersRole',
     rules: ['schedule', 'Launch Workers Requested'],
-    calls: [
-      'ec2:DescribeInstances',
-      'ec2:RunInstances',
-      'ec2:CreateTags',
-      'iam:PassRole',
-      'sns:Publish',
-      'ssm:GetParameter',
-      's3:ListBucket',
-      's3:GetObject',
-      's3:PutObject',
-    ],
+    calls: LAUNCH_CALLS,
     never: [
       'ec2:TerminateInstances',
       'ec2:DeleteTags',
@@ -60,19 +63,8 @@ const FUNCTIONS = {
       'EC2 Instance Rebalance Recommendation',
       'EC2 Instance State-change Notification',
     ],
-    calls: [
-      'ec2:DescribeInstances',
-      'ec2:RunInstances',
-      'ec2:CreateTags',
-      'iam:PassRole',
-      'sns:Publish',
-      'ssm:GetParameter',
-      's3:ListBucket',
-      's3:GetObject',
-      's3:PutObject',
-      's3:DeleteObject',
-      'events:PutEvents',
-    ],
+    // It launches replacements as launchWorkers does; it also gives claims back and emits Worker Draining.
+    calls: [...LAUNCH_CALLS, 's3:DeleteObject', 'events:PutEvents'],
     never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 'cloudwatch:GetMetricData'],
     registry: ['s3:GetObject', 's3:PutObject'],
   },
