@@ -54,7 +54,7 @@ describe('serverless deploy to the emulator', () => {
       (listed.StackResourceSummaries ?? []).map((resource) => [resource.LogicalResourceId, resource]),
     );
     // The emulator's CloudFormation does not model alarms, topic, queue or bucket policies: the template test
-    // (test/unit/template.test.ts) checks those.
+    // (test/template/template.test.ts) checks those.
     for (const [logicalId, type] of [
       ['LaunchWorkersLambdaFunction', 'AWS::Lambda::Function'],
       ['HandleSpotInterruptionLambdaFunction', 'AWS::Lambda::Function'],
