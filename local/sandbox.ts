@@ -490,6 +490,8 @@ async function reclaimInterrupted(story: Story): Promise<Change> {
   const spot = await FUNCTIONS.handleSpotInterruption.load();
   const before = (await fleetInstances(story)).length;
   await story.ec2.send(new TerminateInstancesCommand({ InstanceIds: [interrupted.instanceId] }));
+  // EC2 reclaimed it (moto would say a person terminated it: see Emulator.reclaimed).
+  story.emulator.reclaimed.add(interrupted.instanceId);
   const [reclaimed] = await deliver(
     story,
     'handleSpotInterruption',
