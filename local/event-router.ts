@@ -46,6 +46,8 @@ export interface RoutedRule {
   readonly arn: string;
   readonly functionName: string;
   readonly schedule?: string;
+  /** The constant input the rule's target sends instead of the event (the reconcile schedule's). */
+  readonly input?: string;
   readonly inbox: Queue;
 }
 
@@ -87,6 +89,7 @@ export class EventRouter {
           arn: rule.Arn ?? '',
           inbox,
           ...(rule.ScheduleExpression === undefined ? {} : { schedule: rule.ScheduleExpression }),
+          ...(target.Input === undefined ? {} : { input: target.Input }),
         });
       }
     }
@@ -131,9 +134,10 @@ export class EventRouter {
   }
 
   /** The schedule rule of a function: the emulator never fires schedules, so the sandbox sends their events. */
+  /** The schedule that sends `functionName` the scheduled event itself (not a constant input). */
   scheduleOf(functionName: string): RoutedRule & { schedule: string } {
     const found = this.rules.find(
-      (rule) => rule.functionName === functionName && rule.schedule !== undefined,
+      (rule) => rule.functionName === functionName && rule.schedule !== undefined && rule.input === undefined,
     );
     if (found?.schedule === undefined) throw new Error(`no deployed schedule targets ${functionName}`);
     return { ...found, schedule: found.schedule };

@@ -5,8 +5,11 @@ import { fleetName, parseShape, SCHEDULED_EVENT, scheduledEventSchema } from './
 
 export const LAUNCH_REQUESTED = 'Launch Workers Requested';
 
-/** What caused a launch, and the id that makes it idempotent (a redelivery carries the same id). */
-export type LaunchTriggerKind = 'schedule' | 'event' | 'direct';
+/**
+ * What caused a launch, and the id that makes it idempotent (a redelivery carries the same id). `reconcile` asks
+ * nothing of the fleets' sizes: the fleets are reconciled with the facts they have (the reconcile schedule).
+ */
+export type LaunchTriggerKind = 'schedule' | 'event' | 'direct' | 'reconcile';
 
 export interface LaunchTrigger {
   readonly kind: LaunchTriggerKind;
@@ -48,6 +51,9 @@ const directInvocationSchema = z
     message: 'count and target need a fleet',
   });
 
+/** Sample: events/reconcile-tick.json (the reconcile schedule's input). */
+const reconcileSchema = z.strictObject({ reconcile: z.literal(true), fleet: fleetName().optional() });
+
 /**
  * Narrows any launch trigger. EventBridge events are dispatched on `detail-type`; an object without one is a direct
  * invocation, made idempotent by its `requestId` or else by the Lambda request id (kept across async retries).
@@ -57,6 +63,10 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
     throw new InvalidEventError('malformed launch request: expected a JSON object');
   }
   if (!('detail-type' in event)) {
+    if ('reconcile' in event) {
+      const { fleet } = parseShape(reconcileSchema, event, 'reconcile request');
+      return { kind: 'reconcile', id: invocationId, ...(fleet === undefined ? {} : { fleet }) };
+    }
     const { requestId, ...request } = parseShape(directInvocationSchema, event, 'launch request');
     return { kind: 'direct', id: requestId ?? invocationId, ...request };
   }

@@ -2,6 +2,7 @@ import { fleetSpec } from '../config';
 import type { LaunchTrigger } from '../events/launch';
 import {
   type ReconcileDependencies,
+  type ReconcileOutcome,
   reconcileFleet,
   recordFleetFacts,
   stateUnavailable,
@@ -47,6 +48,9 @@ async function launchFleet(
 ): Promise<FleetLaunchResult> {
   const { logger, config, now } = deps;
   const spec = fleetSpec(config, fleet);
+  if (trigger.kind === 'reconcile') {
+    return resultOf(fleet, false, await reconcileFleet(deps, fleet, spec, {}));
+  }
   const request: SizeRequest = {
     id: trigger.id,
     kind: trigger.kind,
@@ -72,7 +76,11 @@ async function launchFleet(
     });
   }
   logger.info('launch requested', { fleet, triggerId: trigger.id, trigger: trigger.kind, ...request });
-  const outcome = await reconcileFleet(deps, fleet, spec, { requests: [request] });
+  return resultOf(fleet, seen, await reconcileFleet(deps, fleet, spec, { requests: [request] }));
+}
+
+/** What a launch trigger's reconciliation did for one fleet, told as the launcher tells it. */
+function resultOf(fleet: string, seen: boolean, outcome: ReconcileOutcome): FleetLaunchResult {
   const launched = outcome.launched.map(({ instanceId, instanceType, subnetId, market }) => ({
     instanceId,
     instanceType,
@@ -89,7 +97,6 @@ async function launchFleet(
           : outcome.shortfall > 0
             ? 'short'
             : 'launched';
-  logger.info('launch finished', { fleet, triggerId: trigger.id, status, launched: launched.length });
   return {
     fleet,
     status,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { listFleetWorkers } from '../aws/ec2-workers';
+import { listFleetWorkers, tagWorkers, terminateWorkers } from '../aws/ec2-workers';
 import { acquireLease, type HeldLease, releaseLease } from '../aws/lease';
 import { publishNotification } from '../aws/notify';
 import { readJson, updateState } from '../aws/state-store';
@@ -120,13 +120,19 @@ async function launchReplacement(
 }
 
 /** The facts after a plan's requests are applied and the replacements it found running are recorded. */
-function withPlanApplied(record: FleetRecord, plan: ReconcilePlan): FleetRecord {
+function withPlanApplied(record: FleetRecord, plan: ReconcilePlan, now: Date): FleetRecord {
   const applied = new Set(plan.applied.map((request) => request.id));
   const replacements: Record<string, ReplacementFact> = { ...record.replacements };
   for (const { instanceId, by } of plan.satisfied) {
     const fact = replacements[instanceId];
-    if (fact?.status === 'pending')
-      replacements[instanceId] = { ...fact, status: 'launched', instanceIds: by };
+    if (fact?.status === 'pending') {
+      replacements[instanceId] = {
+        ...fact,
+        status: 'launched',
+        instanceIds: by,
+        launchedAt: now.toISOString(),
+      };
+    }
   }
   return {
     ...record,
@@ -140,7 +146,7 @@ function withPlanApplied(record: FleetRecord, plan: ReconcilePlan): FleetRecord 
 /** Moves replacement facts on: to `launched` with their instances, or to `notified`. */
 function withReplacements(
   record: FleetRecord,
-  changes: ReadonlyMap<string, Pick<ReplacementFact, 'status' | 'instanceIds'>>,
+  changes: ReadonlyMap<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>,
 ): FleetRecord {
   const replacements: Record<string, ReplacementFact> = { ...record.replacements };
   for (const [instanceId, change] of changes) {
@@ -193,7 +199,7 @@ async function reconcileOnce(
     without === undefined ? readJson<FleetRecord>(s3, config.stateBucket, recordKey) : undefined,
   ]);
   const record = without ?? stored?.value ?? {};
-  const plan = planReconcile(spec, workers, record);
+  const plan = planReconcile(spec, workers, record, deps.now());
   logger.info('reconcile planned', {
     fleet,
     active: plan.active,
@@ -202,11 +208,12 @@ async function reconcileOnce(
     grow: plan.grow,
     replacements: plan.replacements.map((replacement) => replacement.instanceId),
     waiting: plan.waiting,
+    retire: plan.retire,
     applied: plan.applied.map((request) => request.id),
   });
   let current = record;
   if (without === undefined && (plan.applied.length > 0 || plan.satisfied.length > 0)) {
-    current = await recordFleetFacts(deps, fleet, (latest) => withPlanApplied(latest, plan));
+    current = await recordFleetFacts(deps, fleet, (latest) => withPlanApplied(latest, plan, deps.now()));
   }
 
   const lastRequest = plan.applied.at(-1);
@@ -223,14 +230,18 @@ async function reconcileOnce(
   ]);
 
   const replacements = new Map<string, ReplacementResult>();
-  const launchedFacts = new Map<string, Pick<ReplacementFact, 'status' | 'instanceIds'>>();
+  const launchedFacts = new Map<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>();
   plan.replacements.forEach((replacement, index) => {
     const outcome = replacing[index];
     if (outcome === undefined) return;
     const result = replacementResult(outcome);
     replacements.set(replacement.instanceId, result);
     if (result.status === 'launched') {
-      launchedFacts.set(replacement.instanceId, { status: 'launched', instanceIds: result.instanceIds });
+      launchedFacts.set(replacement.instanceId, {
+        status: 'launched',
+        instanceIds: result.instanceIds,
+        launchedAt: deps.now().toISOString(),
+      });
     } else
       logger.warn('no capacity to replace, kept for the next reconciliation', {
         fleet,
@@ -242,6 +253,7 @@ async function reconcileOnce(
   }
   await tellReplacements(deps, fleet, current, replacements, without === undefined);
 
+  await retireAtRisk(deps, fleet, plan.retire);
   const failures = [...replacing, growing].flatMap((outcome) => outcome.failures);
   if (plan.grow > 0) await tellGrowth(deps, fleet, plan, growing);
   const [failure, ...more] = failures;
@@ -327,6 +339,20 @@ async function tellGrowth(
       capacityErrors: outcome.capacityErrors.map(({ pool, code }) => ({ ...pool, code })),
     },
   });
+}
+
+/**
+ * Retires at-risk workers whose replacement has run long enough (rebalance, replace-early): marked as retired (the
+ * idle tags, so that nothing takes their end for a lost worker), then terminated. Their Worker Draining went out when
+ * they were marked.
+ */
+async function retireAtRisk(deps: ReconcileDependencies, fleet: string, instanceIds: readonly string[]) {
+  if (instanceIds.length === 0) return;
+  const { ec2, logger, now } = deps;
+  await tagWorkers(ec2, instanceIds, { [TAG.idleSince]: now().toISOString(), [TAG.idleReason]: 'rebalance' });
+  const { terminated, failed } = await terminateWorkers(ec2, instanceIds);
+  for (const instanceId of terminated) logger.info('at-risk worker retired', { fleet, instanceId });
+  for (const failure of failed) logger.error('at-risk worker not retired', { fleet, ...failure });
 }
 
 /** Releases a lease after a failed pass; a lease that cannot be released expires (LEASE_TTL_MS). */

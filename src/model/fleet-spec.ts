@@ -85,7 +85,8 @@ const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
  * - `on-demand`: on-demand only;
  * - `spot-with-on-demand-fallback`: spot first, on-demand for whatever spot cannot supply.
  * `rebalance` says what an EC2 rebalance recommendation does: `ignore` it, `notify`, or `replace-early` (launch the
- * replacement now and mark the worker draining, without terminating it).
+ * replacement now and mark the worker draining; it is retired `rebalanceRetireAfterMinutes` after its replacement
+ * runs).
  */
 const fleetSpecBuilder = () =>
   z
@@ -117,6 +118,12 @@ const fleetSpecBuilder = () =>
         .refine((value) => Buffer.byteLength(value) <= MAX_USER_DATA_BYTES, 'must be at most 16 KB')
         .optional(),
       rebalance: z.enum(['ignore', 'notify', 'replace-early']).default('notify'),
+      /**
+       * With `replace-early`: how long after its replacement runs the at-risk worker is retired (its Worker Draining
+       * went out when it was marked). EC2 Fleet's shortest termination delay is 2 minutes; Auto Scaling waits for the
+       * replacement's health checks.
+       */
+      rebalanceRetireAfterMinutes: z.number().int().min(0).max(120).default(2),
       agent: agentSettingsSchema().default({ enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 }),
       idle: idleSettingsSchema().default({
         heartbeatTimeoutMinutes: 15,

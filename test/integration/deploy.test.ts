@@ -121,11 +121,14 @@ describe('serverless deploy to the emulator', () => {
           return { rule, targets: targets.Targets ?? [] };
         }),
     );
-    expect(rules).toHaveLength(9);
+    expect(rules).toHaveLength(10);
     const schedules = rules.filter(({ rule }) => rule.ScheduleExpression !== undefined);
-    expect(schedules.map(({ rule }) => [rule.ScheduleExpression, rule.State])).toEqual([
-      ['rate(5 minutes)', 'DISABLED'],
-      ['rate(5 minutes)', 'DISABLED'],
+    expect(
+      schedules.map(({ rule, targets }) => [rule.ScheduleExpression, rule.State, targets[0]?.Input]).sort(),
+    ).toEqual([
+      ['rate(1 minute)', 'ENABLED', '{"reconcile":true}'],
+      ['rate(5 minutes)', 'DISABLED', undefined],
+      ['rate(5 minutes)', 'DISABLED', undefined],
     ]);
     const patterns = rules.flatMap(({ rule }) =>
       rule.EventPattern === undefined ? [] : [JSON.parse(rule.EventPattern)],

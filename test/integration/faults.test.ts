@@ -58,6 +58,14 @@ const warning = (instanceId: string, action = 'terminate', extra: Record<string,
     detail: { 'instance-id': instanceId, 'instance-action': action },
     ...extra,
   });
+const rebalance = (instanceId: string) =>
+  parseInstanceEvent({
+    id: `rebalance-${instanceId}`,
+    'detail-type': 'EC2 Instance Rebalance Recommendation',
+    source: 'aws.ec2',
+    time: new Date().toISOString(),
+    detail: { 'instance-id': instanceId },
+  });
 const stateChange = (instanceId: string, state: string) =>
   parseInstanceEvent({
     id: `state-${state}-${instanceId}`,
@@ -343,6 +351,29 @@ describe('Launch', () => {
 });
 
 describe('Lifecycle', () => {
+  it('F15: replace-early retires the at-risk worker a bounded delay after its replacement runs, and replaces it once', async () => {
+    const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2 });
+    const worker = await oneWorker(spec);
+    const early = await handleInstanceEvent(world.interruptionDeps(spec), rebalance(worker.instanceId));
+    const tick = (id: string, ms: number) =>
+      launchWorkers({ ...world.deps(spec), now: later(ms) }, { kind: 'reconcile', id });
+    const stateOf = async () =>
+      (await world.instances({ tag: TAG.triggerId, value: 'setup' }))[0]?.State?.Name;
+
+    await tick('tick-1', 60_000);
+    const soon = await stateOf();
+    await tick('tick-2', 3 * 60_000);
+    const due = await stateOf();
+    const [schedule] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-3' });
+
+    expect(early).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
+    expect(soon).toBe('running');
+    expect(due).toMatch(/shutting-down|terminated/);
+    expect(schedule?.launched).toEqual([]);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(await runningIn('batch')).toHaveLength(1);
+  });
+
   it('F16: a spot worker a person terminated is not replaced; one EC2 reclaimed is', async () => {
     const [byPerson, byEc2] = await launched(fleets({ targetCapacity: 2 }));
     if (byPerson === undefined || byEc2 === undefined) throw new Error('two workers');

@@ -46,7 +46,7 @@ const LAUNCH_CALLS = [
 const FUNCTIONS = {
   launchWorkers: {
     role: 'LaunchWorkersRole',
-    rules: ['schedule', 'Launch Workers Requested'],
+    rules: ['schedule', 'schedule', 'Launch Workers Requested'],
     calls: LAUNCH_CALLS,
     never: [
       'ec2:TerminateInstances',

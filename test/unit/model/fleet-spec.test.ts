@@ -18,6 +18,7 @@ describe('fleetSpecSchema', () => {
       securityGroupIds: [],
       metadataHopLimit: 1,
       rebalance: 'notify',
+      rebalanceRetireAfterMinutes: 2,
       agent: { enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 },
       idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 2 },
       tags: {},
