@@ -61,7 +61,14 @@ function cpuVote(settings: NonNullable<IdleSettings['cpu']>, signals: WorkerSign
   if (highestAverage >= settings.belowPercent) {
     return { vote: 'busy', text: `cpu ${percent(highestAverage)} ≥ ${settings.belowPercent}%` };
   }
-  if (settings.maxPercent !== undefined && maximum.length > 0) {
+  if (settings.maxPercent !== undefined) {
+    // The guard judges every period the averages cover: a period without its maximum could hide a burst.
+    if (maximum.length < average.length) {
+      return {
+        vote: 'unknown',
+        text: `cpu ${percent(highestAverage)}, ${maximum.length} maxima for ${average.length} averages`,
+      };
+    }
     const peak = Math.max(...maximum);
     if (peak >= settings.maxPercent) {
       return { vote: 'busy', text: `cpu peak ${percent(peak)} ≥ ${settings.maxPercent}%` };
