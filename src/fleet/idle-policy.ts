@@ -12,7 +12,7 @@ export interface WorkerSignals {
 }
 
 /**
- * - `retire`: older than maxLifetimeHours, always retired;
+ * - `retire`: older than maxLifetimeHours, whatever it reports; retired as the minWorkers floor allows (reap-plan);
  * - `young`: inside the boot grace, never idle;
  * - `idle`: every configured signal says idle;
  * - `busy`: at least one signal says busy;

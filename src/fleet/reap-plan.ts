@@ -31,12 +31,16 @@ function idleSinceOf(worker: Worker): Date | undefined {
   return Number.isNaN(at.getTime()) ? undefined : at;
 }
 
+/** When a worker was launched, for the oldest-first order of retirements; an unknown launch time goes last. */
+const launchedAt = (worker: Worker) => worker.launchTime?.getTime() ?? Number.POSITIVE_INFINITY;
+
 /**
  * Two phases: an idle (or retiring) worker is first marked; only if it is still idle at a later run, at least
  * `terminateAfterMinutes` after the mark, is it terminated. A worker busy or young again is unmarked. Never
- * terminated: workers being interrupted (left to the interruption handler), protected workers, and idle workers the
- * fleet's `minWorkers` floor keeps (the longest idle go first). Workers past their max lifetime are retired whatever
- * the floor: the launcher replaces them. Pure.
+ * terminated: workers being interrupted (left to the interruption handler), protected workers, and workers the
+ * fleet's `minWorkers` floor keeps. The floor allows (workers not being interrupted − minWorkers) terminations a
+ * run; workers past their max lifetime take them first, the oldest first, then idle workers, the longest idle
+ * first; the rest wait. The launcher replaces what is retired, so a later run can retire more. Pure.
  */
 export function planReaping(
   settings: IdleSettings & { readonly minWorkers: number },
@@ -75,12 +79,15 @@ export function planReaping(
     }
   }
   let allowed = Math.max(0, active - settings.minWorkers);
-  for (const candidate of due.sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime())) {
+  const retiring = due
+    .filter((candidate) => candidate.verdict.kind === 'retire')
+    .sort((a, b) => launchedAt(a.worker) - launchedAt(b.worker));
+  const idle = due
+    .filter((candidate) => candidate.verdict.kind !== 'retire')
+    .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
+  for (const candidate of [...retiring, ...idle]) {
     if (isProtected(candidate.worker)) {
       actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });
-    } else if (candidate.verdict.kind === 'retire') {
-      // Retiring rotates a worker out (the launcher brings a fresh one): the floor does not hold it back.
-      actions.push({ ...candidate, action: 'terminate' });
     } else if (allowed === 0) {
       actions.push({
         ...candidate,

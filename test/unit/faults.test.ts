@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLaunchTrigger } from '../../src/events/launch';
 import { parseReapRequest } from '../../src/events/reap';
-import { judgeIdle } from '../../src/fleet/idle-policy';
+import { judgeIdle, type VerdictKind } from '../../src/fleet/idle-policy';
+import { type JudgedWorker, planReaping } from '../../src/fleet/reap-plan';
 import type { IdleSettings } from '../../src/model/fleet-spec';
+import { TAG } from '../../src/model/tags';
+import { workerWith } from './fixtures';
 
 /** Issue 17's fault matrix, the rows that need no emulator: one test per row, named by the row. */
 
@@ -13,7 +16,50 @@ const sample = (name: string): unknown =>
 const now = new Date('2026-11-25T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000);
 
+/** A running worker launched `launchedHoursAgo`, judged `kind`, marked idle `markedMinutesAgo` (if given). */
+function judged(
+  id: string,
+  kind: VerdictKind,
+  launchedHoursAgo: number,
+  markedMinutesAgo?: number,
+): JudgedWorker {
+  return {
+    worker: workerWith({
+      instanceId: id,
+      launchTime: minutesAgo(launchedHoursAgo * 60),
+      tags:
+        markedMinutesAgo === undefined ? {} : { [TAG.idleSince]: minutesAgo(markedMinutesAgo).toISOString() },
+    }),
+    verdict: { kind, rule: kind, explanation: `${kind}: test`, signals: {} },
+  };
+}
+
+const terminated = (actions: ReturnType<typeof planReaping>) =>
+  actions.filter((action) => action.action === 'terminate').map((action) => action.worker.instanceId);
+
 describe('Idle reaping', () => {
+  it('F11: max-lifetime retirements count against the minWorkers floor, the oldest first, before idle workers', () => {
+    const settings = { bootGraceMinutes: 10, terminateAfterMinutes: 10, maxLifetimeHours: 24, minWorkers: 3 };
+    const aboveFloor = [
+      judged('i-idle', 'idle', 5, 60),
+      judged('i-retire-30h', 'retire', 30, 20),
+      judged('i-retire-40h', 'retire', 40, 20),
+      judged('i-retire-26h', 'retire', 26, 20),
+      judged('i-busy', 'busy', 5),
+    ];
+    const atFloor = [
+      judged('i-retire-30h', 'retire', 30, 20),
+      judged('i-retire-40h', 'retire', 40, 20),
+      judged('i-busy', 'busy', 5),
+    ];
+
+    expect(terminated(planReaping(settings, aboveFloor, now))).toEqual(['i-retire-40h', 'i-retire-30h']);
+    expect(terminated(planReaping(settings, atFloor, now))).toEqual([]);
+    expect(planReaping(settings, atFloor, now)).toContainEqual(
+      expect.objectContaining({ action: 'keep', reason: 'scale-in floor: minWorkers 3' }),
+    );
+  });
+
   it('F14: with a max guard, CPU averages without maxima (none, or fewer) are unknown, never idle', () => {
     const settings: IdleSettings = {
       cpu: { belowPercent: 5, maxPercent: 20, windowMinutes: 15 },
