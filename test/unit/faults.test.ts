@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { parseLaunchTrigger } from '../../src/events/launch';
 import { parseReapRequest } from '../../src/events/reap';
 import { judgeIdle, type VerdictKind } from '../../src/fleet/idle-policy';
-import { type JudgedWorker, planReaping } from '../../src/fleet/reap-plan';
+import { holdForStaleHeartbeats, type JudgedWorker, planReaping } from '../../src/fleet/reap-plan';
 import type { IdleSettings } from '../../src/model/fleet-spec';
+import type { HeartbeatStatus } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { workerWith } from './fixtures';
 
@@ -58,6 +59,63 @@ describe('Idle reaping', () => {
     expect(planReaping(settings, atFloor, now)).toContainEqual(
       expect.objectContaining({ action: 'keep', reason: 'scale-in floor: minWorkers 3' }),
     );
+  });
+
+  it('F13: a stale heartbeat that last said busy is unknown; most stale at once (over half, at least 2) holds the run', () => {
+    const settings = {
+      heartbeatTimeoutMinutes: 15,
+      bootGraceMinutes: 10,
+      terminateAfterMinutes: 10,
+      minWorkers: 0,
+    };
+    /** A worker judged on its last heartbeat (idle unless `status`), written `beatMinutesAgo`; launched 2h ago. */
+    const beating = (
+      id: string,
+      beatMinutesAgo: number,
+      options: { young?: boolean; marked?: boolean; status?: HeartbeatStatus } = {},
+    ) => {
+      const launchTime = minutesAgo(options.young === true ? 5 : 120);
+      const tags: Record<string, string> =
+        options.marked === true ? { [TAG.idleSince]: minutesAgo(60).toISOString() } : {};
+      const heartbeat = { at: minutesAgo(beatMinutesAgo), status: options.status ?? 'idle' };
+      return {
+        worker: workerWith({ instanceId: id, launchTime, tags }),
+        verdict: judgeIdle(settings, { launchTime, heartbeat }, now),
+      };
+    };
+    const fleet = (stale: number, fresh: number, young = 0) => [
+      ...Array.from({ length: stale }, (_, index) => beating(`i-stale-${index}`, 30)),
+      ...Array.from({ length: fresh }, (_, index) => beating(`i-fresh-${index}`, 1)),
+      ...Array.from({ length: young }, (_, index) => beating(`i-young-${index}`, 1, { young: true })),
+    ];
+    const held = (judgedWorkers: JudgedWorker[]) => holdForStaleHeartbeats(settings, judgedWorkers)?.reason;
+
+    expect(beating('i-quiet', 30).verdict).toMatchObject({ kind: 'idle', staleHeartbeat: true });
+    expect(beating('i-quiet', 30, { status: 'busy' }).verdict).toMatchObject({
+      kind: 'unknown',
+      explanation: 'unknown: heartbeat 30m > 15m, last reported busy',
+      staleHeartbeat: true,
+    });
+    expect(beating('i-quiet', 30, { status: 'draining' }).verdict.kind).toBe('unknown');
+
+    expect(held(fleet(1, 0))).toBeUndefined();
+    expect(held(fleet(2, 0))).toBe(
+      'most heartbeats stale: 2 of 2 workers past boot grace have no heartbeat newer than 15m',
+    );
+    expect(held(fleet(3, 3))).toBeUndefined();
+    expect(held(fleet(4, 3))).toMatch(/^most heartbeats stale: 4 of 7 /);
+    expect(held(fleet(2, 1, 3))).toMatch(/^most heartbeats stale: 2 of 3 /);
+
+    const due = beating('i-due', 30, { marked: true });
+    const busyAgain = beating('i-busy-again', 1, { marked: true, status: 'busy' });
+    const plan = planReaping(settings, [due, busyAgain, ...fleet(3, 2)], now);
+
+    expect(plan.filter((action) => action.action === 'mark' || action.action === 'terminate')).toEqual([]);
+    expect(plan.find((action) => action.worker.instanceId === 'i-busy-again')?.action).toBe('unmark');
+    expect(plan.find((action) => action.worker.instanceId === 'i-due')).toMatchObject({
+      action: 'keep',
+      reason: 'held: most heartbeats stale: 4 of 7 workers past boot grace have no heartbeat newer than 15m',
+    });
   });
 
   it('F14: with a max guard, CPU averages without maxima (none, or fewer) are unknown, never idle', () => {
