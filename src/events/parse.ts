@@ -7,10 +7,14 @@ export const fleetName = () => z.string().min(1).max(63);
 
 export const SCHEDULED_EVENT = 'Scheduled Event';
 
-/** Sample: events/launch-schedule.json (an EventBridge rule's schedule, no input). */
+/**
+ * A schedule that sends its own event (no input of ours). Samples: events/launch-schedule.json (an EventBridge rule's
+ * schedule: `source: aws.events`) and events/scheduler-schedule.json (an EventBridge Scheduler schedule without an
+ * Input: `source: aws.scheduler`, `detail` the string "{}"). `detail` carries nothing either way, so it is not read.
+ */
 export const scheduledEventSchema = z.object({
   'detail-type': z.literal(SCHEDULED_EVENT),
-  source: z.literal('aws.events'),
+  source: z.enum(['aws.events', 'aws.scheduler']),
   id: z.string().min(1),
 });
 

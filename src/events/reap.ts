@@ -9,7 +9,10 @@ export interface ReapRequest {
   readonly dryRun?: boolean;
 }
 
-/** Sample: events/reap-direct.json (the schedule sends events/launch-schedule.json's shape). */
+/**
+ * Sample: events/reap-direct.json. A schedule sends events/launch-schedule.json's shape (an EventBridge rule) or
+ * events/scheduler-schedule.json's (an EventBridge Scheduler schedule without an Input).
+ */
 const reapDirectSchema = z.strictObject({ fleet: fleetName().optional(), dryRun: z.boolean().optional() });
 
 /** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */

@@ -12,7 +12,7 @@ export interface WorkerSignals {
 }
 
 /**
- * - `retire`: older than maxLifetimeHours, always retired;
+ * - `retire`: older than maxLifetimeHours, whatever it reports; retired as the minWorkers floor allows (reap-plan);
  * - `young`: inside the boot grace, never idle;
  * - `idle`: every configured signal says idle;
  * - `busy`: at least one signal says busy;
@@ -28,6 +28,11 @@ export interface Verdict {
   readonly explanation: string;
   /** Every signal's value, for the structured log line. */
   readonly signals: Readonly<Record<string, string>>;
+  /**
+   * True when the worker is past its boot grace and its last heartbeat is older than the timeout, whatever the
+   * verdict: a run in which most heartbeats are stale is held (see reap-plan's holdForStaleHeartbeats).
+   */
+  readonly staleHeartbeat?: boolean;
 }
 
 type SignalVote = { readonly vote: 'idle' | 'busy' | 'unknown'; readonly text: string };
@@ -36,11 +41,21 @@ const minutesText = (ms: number) => `${Math.floor(ms / 60_000)}m`;
 const hoursText = (ms: number) => `${Math.floor(ms / 3_600_000)}h`;
 const percent = (value: number) => `${Math.round(value * 10) / 10}%`;
 
+/** A heartbeat older than the timeout: the worker has gone quiet. */
+const isStale = (timeoutMinutes: number, heartbeat: { readonly at: Date }, now: Date) =>
+  now.getTime() - heartbeat.at.getTime() > timeoutMinutes * 60_000;
+
 function heartbeatVote(timeoutMinutes: number, heartbeat: WorkerSignals['heartbeat'], now: Date): SignalVote {
   if (heartbeat === undefined) return { vote: 'unknown', text: 'no heartbeat' };
   const age = now.getTime() - heartbeat.at.getTime();
-  const limit = timeoutMinutes * 60_000;
-  if (age > limit) return { vote: 'idle', text: `heartbeat ${minutesText(age)} > ${timeoutMinutes}m` };
+  if (isStale(timeoutMinutes, heartbeat, now)) {
+    const text = `heartbeat ${minutesText(age)} > ${timeoutMinutes}m`;
+    // Its last word was that it was working: silence since then may be its agent, S3 or IAM failing, not the end of
+    // the work. Only a worker whose last word was idle (or no status) is idle when it goes quiet.
+    return heartbeat.status === 'busy' || heartbeat.status === 'draining'
+      ? { vote: 'unknown', text: `${text}, last reported ${heartbeat.status}` }
+      : { vote: 'idle', text };
+  }
   switch (heartbeat.status) {
     case 'idle':
       return { vote: 'idle', text: `heartbeat reports idle ${minutesText(age)} ago` };
@@ -61,7 +76,14 @@ function cpuVote(settings: NonNullable<IdleSettings['cpu']>, signals: WorkerSign
   if (highestAverage >= settings.belowPercent) {
     return { vote: 'busy', text: `cpu ${percent(highestAverage)} ≥ ${settings.belowPercent}%` };
   }
-  if (settings.maxPercent !== undefined && maximum.length > 0) {
+  if (settings.maxPercent !== undefined) {
+    // The guard judges every period the averages cover: a period without its maximum could hide a burst.
+    if (maximum.length < average.length) {
+      return {
+        vote: 'unknown',
+        text: `cpu ${percent(highestAverage)}, ${maximum.length} maxima for ${average.length} averages`,
+      };
+    }
     const peak = Math.max(...maximum);
     if (peak >= settings.maxPercent) {
       return { vote: 'busy', text: `cpu peak ${percent(peak)} ≥ ${settings.maxPercent}%` };
@@ -81,9 +103,18 @@ function cpuVote(settings: NonNullable<IdleSettings['cpu']>, signals: WorkerSign
 
 /**
  * Judges one worker. Pure: the same settings, signals and clock give the same verdict. Missing data is never idle;
- * a worker with no signal configured is never idle (only max lifetime retires it).
+ * a worker with no signal configured is never idle (only max lifetime retires it). A heartbeat older than the
+ * timeout is idle only if its last status was `idle` (or none); a stale `busy` or `draining` is unknown.
  */
 export function judgeIdle(settings: IdleSettings, signals: WorkerSignals, now: Date): Verdict {
+  const verdict = judgeSignals(settings, signals, now);
+  const { heartbeatTimeoutMinutes: timeout } = settings;
+  const stale =
+    timeout !== undefined && signals.heartbeat !== undefined && isStale(timeout, signals.heartbeat, now);
+  return stale && verdict.kind !== 'young' ? { ...verdict, staleHeartbeat: true } : verdict;
+}
+
+function judgeSignals(settings: IdleSettings, signals: WorkerSignals, now: Date): Verdict {
   const age = signals.launchTime === undefined ? undefined : now.getTime() - signals.launchTime.getTime();
   const ageText = age === undefined ? 'unknown' : minutesText(age);
   if (

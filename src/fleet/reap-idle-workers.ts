@@ -21,7 +21,13 @@ import type { FleetSpec } from '../model/fleet-spec';
 import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import { judgeIdle } from './idle-policy';
-import { type JudgedWorker, planReaping, type ReapAction } from './reap-plan';
+import {
+  holdForStaleHeartbeats,
+  type JudgedWorker,
+  planReaping,
+  type ReapAction,
+  type ReapHold,
+} from './reap-plan';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -53,6 +59,8 @@ export interface FleetReapResult {
   /** Due, but EC2's termination protection is on: kept, and left marked. */
   readonly protected: readonly string[];
   readonly failed: readonly TerminationFailure[];
+  /** Why this run marked and terminated nothing, when it was held: most heartbeats stale at once. */
+  readonly held?: string;
 }
 
 const reaped = (action: {
@@ -116,6 +124,8 @@ interface FleetPlan {
   readonly toMark: readonly Extract<ReapAction, { action: 'mark' }>[];
   readonly toUnmark: readonly Extract<ReapAction, { action: 'unmark' }>[];
   readonly toTerminate: readonly Extract<ReapAction, { action: 'terminate' }>[];
+  /** Set when the run is held (planReaping then marks and terminates nothing). */
+  readonly hold?: ReapHold;
 }
 
 /** What applying a plan did: terminated, kept by EC2's termination protection, failed. */
@@ -125,7 +135,7 @@ interface Applied {
   readonly failed: readonly TerminationFailure[];
 }
 
-/** Plan: every verdict and its action, logged one line per worker (the explanation of the run). */
+/** Plan: every verdict and its action, logged one line per worker (the explanation of the run); a hold, at warn. */
 function planFleet(
   logger: Logger,
   fleet: string,
@@ -135,6 +145,8 @@ function planFleet(
   dryRun: boolean,
 ): FleetPlan {
   const plan = planReaping(settings, judged, at);
+  const hold = holdForStaleHeartbeats(settings, judged);
+  if (hold !== undefined) logger.warn('reap held', { fleet, ...hold });
   for (const action of plan) {
     logger.info('idle verdict', {
       fleet,
@@ -149,7 +161,7 @@ function planFleet(
   }
   const of = <A extends ReapAction['action']>(kind: A) =>
     plan.filter((action): action is Extract<ReapAction, { action: A }> => action.action === kind);
-  return { judged, toMark: of('mark'), toUnmark: of('unmark'), toTerminate: of('terminate') };
+  return { judged, toMark: of('mark'), toUnmark: of('unmark'), toTerminate: of('terminate'), hold };
 }
 
 /** Apply: mark (the idle tags, one call per rule), unmark, terminate; a worker EC2 protects is kept, and said so. */
@@ -245,7 +257,13 @@ async function reapFleet(
   const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun);
   const verdicts: Record<string, number> = {};
   for (const { verdict } of judged) verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
-  const base = { fleet, dryRun, workers: judged.length, verdicts };
+  const base = {
+    fleet,
+    dryRun,
+    workers: judged.length,
+    verdicts,
+    ...(plan.hold === undefined ? {} : { held: plan.hold.reason }),
+  };
   if (dryRun) {
     await notifyDryRun(deps, fleet, plan);
     const wouldTerminate = plan.toTerminate.map(reaped);
@@ -282,9 +300,10 @@ export async function reapIdleWorkers(
   for (const [fleet, spec] of specs) results.push(await reapFleet(deps, fleet, spec, heartbeats, dryRun));
   logger.info('reap finished', {
     dryRun,
-    fleets: results.map(({ fleet, workers, marked, unmarked, terminated, wouldTerminate, failed }) => ({
+    fleets: results.map(({ fleet, workers, marked, unmarked, terminated, wouldTerminate, failed, held }) => ({
       fleet,
       workers,
+      held,
       marked: marked.length,
       unmarked: unmarked.length,
       terminated: terminated.length,

@@ -31,12 +31,47 @@ function idleSinceOf(worker: Worker): Date | undefined {
   return Number.isNaN(at.getTime()) ? undefined : at;
 }
 
+/** Why a fleet's run is held: it marks and terminates nothing. */
+export interface ReapHold {
+  readonly reason: string;
+  /** Workers past their boot grace whose last heartbeat is older than the timeout. */
+  readonly stale: number;
+  /** Workers past their boot grace. */
+  readonly judged: number;
+}
+
+/** Below this many stale heartbeats a run is never held: one quiet worker is a worker, not an outage. */
+const HOLD_MIN_STALE = 2;
+
+/**
+ * Holds the run when more than half of the workers past their boot grace (and at least HOLD_MIN_STALE) have a stale
+ * heartbeat: so many going quiet at once is an outage (S3, IAM, the agent), not a fleet gone idle. Pure.
+ */
+export function holdForStaleHeartbeats(
+  settings: Pick<IdleSettings, 'heartbeatTimeoutMinutes'>,
+  judged: readonly JudgedWorker[],
+): ReapHold | undefined {
+  const pastGrace = judged.filter(({ verdict }) => verdict.kind !== 'young');
+  const stale = pastGrace.filter(({ verdict }) => verdict.staleHeartbeat === true).length;
+  if (stale < HOLD_MIN_STALE || stale * 2 <= pastGrace.length) return undefined;
+  return {
+    reason: `most heartbeats stale: ${stale} of ${pastGrace.length} workers past boot grace have no heartbeat newer than ${settings.heartbeatTimeoutMinutes}m`,
+    stale,
+    judged: pastGrace.length,
+  };
+}
+
+/** When a worker was launched, for the oldest-first order of retirements; an unknown launch time goes last. */
+const launchedAt = (worker: Worker) => worker.launchTime?.getTime() ?? Number.POSITIVE_INFINITY;
+
 /**
  * Two phases: an idle (or retiring) worker is first marked; only if it is still idle at a later run, at least
  * `terminateAfterMinutes` after the mark, is it terminated. A worker busy or young again is unmarked. Never
- * terminated: workers being interrupted (left to the interruption handler), protected workers, and idle workers the
- * fleet's `minWorkers` floor keeps (the longest idle go first). Workers past their max lifetime are retired whatever
- * the floor: the launcher replaces them. Pure.
+ * terminated: workers being interrupted (left to the interruption handler), protected workers, and workers the
+ * fleet's `minWorkers` floor keeps. The floor allows (workers not being interrupted − minWorkers) terminations a
+ * run; workers past their max lifetime take them first, the oldest first, then idle workers, the longest idle
+ * first; the rest wait. The launcher replaces what is retired, so a later run can retire more. A run held by
+ * holdForStaleHeartbeats marks and terminates nothing (it still unmarks: that only keeps workers). Pure.
  */
 export function planReaping(
   settings: IdleSettings & { readonly minWorkers: number },
@@ -75,12 +110,15 @@ export function planReaping(
     }
   }
   let allowed = Math.max(0, active - settings.minWorkers);
-  for (const candidate of due.sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime())) {
+  const retiring = due
+    .filter((candidate) => candidate.verdict.kind === 'retire')
+    .sort((a, b) => launchedAt(a.worker) - launchedAt(b.worker));
+  const idle = due
+    .filter((candidate) => candidate.verdict.kind !== 'retire')
+    .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
+  for (const candidate of [...retiring, ...idle]) {
     if (isProtected(candidate.worker)) {
       actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });
-    } else if (candidate.verdict.kind === 'retire') {
-      // Retiring rotates a worker out (the launcher brings a fresh one): the floor does not hold it back.
-      actions.push({ ...candidate, action: 'terminate' });
     } else if (allowed === 0) {
       actions.push({
         ...candidate,
@@ -92,5 +130,12 @@ export function planReaping(
       actions.push({ ...candidate, action: 'terminate' });
     }
   }
-  return actions;
+  const hold = holdForStaleHeartbeats(settings, judged);
+  if (hold === undefined) return actions;
+  return actions.map(
+    (action): ReapAction =>
+      action.action === 'mark' || action.action === 'terminate'
+        ? { action: 'keep', worker: action.worker, verdict: action.verdict, reason: `held: ${hold.reason}` }
+        : action,
+  );
 }

@@ -16,8 +16,9 @@ const minutes = (max: number) => z.number().int().min(1).max(max);
 
 /**
  * When a worker counts as idle, and what is done about it. A signal is used only when configured; missing data is
- * never idle. `heartbeatTimeoutMinutes`: no heartbeat newer than this is idle. `cpu`: every datapoint's average
- * below `belowPercent` and every maximum below `maxPercent` (the guard against bursty workers) over the window, and
+ * never idle. `heartbeatTimeoutMinutes`: no heartbeat newer than this is idle, unless the last one said busy or
+ * draining (then unknown). `cpu`: every datapoint's average below `belowPercent` and every maximum below
+ * `maxPercent` (the guard against bursty workers; a period without its maximum is no data) over the window, and
  * network in+out below `networkBelowBytes` per period if given.
  */
 const idleSettingsSchema = () =>

@@ -127,7 +127,7 @@ describe('the packaged EventBridge rules', () => {
       queues.set(rule, queue.url);
     }
     const all = samples();
-    expect(all.length).toBe(11);
+    expect(all.length).toBe(12);
 
     for (const { event } of all) {
       const put = await events.send(

@@ -1,3 +1,5 @@
+import type { Worker } from '../../src/model/worker';
+
 /** A fleet spec as a user writes it (JSON), valid unless a test overrides a field. */
 export function fleetJson(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -24,6 +26,19 @@ export function envWith(
     WORKER_FLEET_FLEET_BUCKET: 'worker-fleet-dev-fleet',
     WORKER_FLEET_LOG_BUCKET: 'worker-fleet-dev-logs',
     WORKER_FLEET_WORKER_ROLE: 'worker-fleet-dev-worker',
+    ...overrides,
+  };
+}
+
+/** A running spot worker as listFleetWorkers gives it, untagged unless a test overrides a field. */
+export function workerWith(overrides: Partial<Worker> & Pick<Worker, 'instanceId'>): Worker {
+  return {
+    instanceType: 'c7g.large',
+    subnetId: 'subnet-a',
+    availabilityZone: 'us-east-1a',
+    state: 'running',
+    market: 'spot',
+    tags: {},
     ...overrides,
   };
 }

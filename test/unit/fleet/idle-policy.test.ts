@@ -58,8 +58,8 @@ describe('judgeIdle: heartbeat', () => {
     [
       'a busy heartbeat older than the timeout',
       { at: minutesAgo(16), status: 'busy' as const },
-      'idle',
-      'idle: heartbeat 16m > 15m',
+      'unknown',
+      'unknown: heartbeat 16m > 15m, last reported busy',
     ],
     ['a heartbeat exactly at the timeout', { at: minutesAgo(15) }, 'busy', 'busy: heartbeat 15m ≤ 15m'],
     [

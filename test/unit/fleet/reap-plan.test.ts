@@ -90,14 +90,14 @@ describe('planReaping', () => {
     });
   });
 
-  it('retires a worker past its max lifetime whatever the floor', () => {
+  it('keeps a worker past its max lifetime when retiring it would take the fleet below its floor', () => {
     const plan = planReaping(
       { ...settings, minWorkers: 5 },
       [judged('i-1', 'retire', { [TAG.idleSince]: minutesAgo(30) })],
       now,
     );
 
-    expect(decisions(plan)).toEqual({ 'i-1': 'terminate' });
+    expect(decisions(plan)).toEqual({ 'i-1': 'keep: scale-in floor: minWorkers 5' });
   });
 
   it('does not count draining workers towards the floor', () => {
