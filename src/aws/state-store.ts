@@ -122,3 +122,9 @@ export async function updateState<T extends object>(
     await jitter(20 * 2 ** Math.min(attempt - 1, 5));
   }
 }
+
+/** S3 errors that mean the state bucket is unavailable now (not a lost race, not a refusal). */
+export function stateUnavailable(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+  return status >= 500 || (error instanceof Error && ['SlowDown', 'ServiceUnavailable'].includes(error.name));
+}

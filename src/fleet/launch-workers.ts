@@ -1,3 +1,4 @@
+import { stateUnavailable } from '../aws/state-store';
 import { fleetSpec } from '../config';
 import type { LaunchTrigger } from '../events/launch';
 import {
@@ -5,7 +6,6 @@ import {
   type ReconcileOutcome,
   reconcileFleet,
   recordFleetFacts,
-  stateUnavailable,
 } from './reconcile-fleet';
 import type { SizeRequest } from './reconcile-plan';
 

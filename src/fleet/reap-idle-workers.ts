@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
@@ -13,8 +14,10 @@ import {
   untagWorkers,
 } from '../aws/ec2-workers';
 import { listHeartbeats } from '../aws/heartbeats';
+import { acquireLease, releaseLease } from '../aws/lease';
 import { fetchWorkerMetrics, type WorkerMetrics } from '../aws/metrics';
 import { publishNotification } from '../aws/notify';
+import { stateUnavailable } from '../aws/state-store';
 import { type Config, fleetSpec } from '../config';
 import type { ReapRequest } from '../events/reap';
 import type { FleetSpec } from '../model/fleet-spec';
@@ -143,8 +146,9 @@ function planFleet(
   judged: readonly JudgedWorker[],
   at: Date,
   dryRun: boolean,
+  early: Pick<FleetSpec, 'rebalanceRetireAfterMinutes'>,
 ): FleetPlan {
-  const plan = planReaping(settings, judged, at);
+  const plan = planReaping(settings, judged, at, early);
   const hold = holdForStaleHeartbeats(settings, judged);
   if (hold !== undefined) logger.warn('reap held', { fleet, ...hold });
   for (const action of plan) {
@@ -254,7 +258,7 @@ async function reapFleet(
 ): Promise<FleetReapResult> {
   const at = deps.now();
   const judged = await judgeFleet(deps, fleet, heartbeats, at);
-  const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun);
+  const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun, spec);
   const verdicts: Record<string, number> = {};
   for (const { verdict } of judged) verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
   const base = {
@@ -280,6 +284,68 @@ async function reapFleet(
   };
 }
 
+/** Where a fleet's reaper lease lives: runs of the reaper are serialised per fleet (the reconciliation has its own). */
+export const reapLeaseKey = (managedBy: string, fleet: string) => `leases/${managedBy}/${fleet}-reap.json`;
+/** The reaper's timeout: a run that dies holding its lease blocks the next runs of its fleet no longer. */
+const REAP_LEASE_TTL_MS = 300_000;
+/** How long a run waits for another run of the same fleet, in steps, before it leaves the fleet to the next run. */
+const REAP_LEASE_WAITS_MS = [250, 500, 1000, 2000, 4000];
+
+/**
+ * Runs `reap` holding the fleet's reaper lease, so that two runs at once never judge the same fleet together (each
+ * would allow itself the floor's terminations). A run that finds the lease held waits for it a while, then leaves
+ * the fleet held for the next run. Without the state bucket, the run goes on unserialised and says so; its order is
+ * deterministic, so runs that see the same fleet choose the same workers.
+ */
+async function oneRunAtATime(
+  deps: ReapDependencies,
+  fleet: string,
+  reap: () => Promise<FleetReapResult>,
+): Promise<FleetReapResult> {
+  const { s3, config, logger, now } = deps;
+  const key = reapLeaseKey(config.managedBy, fleet);
+  const holder = randomUUID();
+  for (const wait of [...REAP_LEASE_WAITS_MS, undefined]) {
+    let attempt: Awaited<ReturnType<typeof acquireLease>>;
+    try {
+      attempt = await acquireLease(s3, config.stateBucket, key, {
+        holder,
+        now: now(),
+        ttlMs: REAP_LEASE_TTL_MS,
+        handOff: false,
+      });
+    } catch (error) {
+      if (!stateUnavailable(error)) throw error;
+      logger.warn('state bucket unavailable, reaping without the lease', { fleet, error });
+      return reap();
+    }
+    if (attempt.kind === 'held') {
+      try {
+        return await reap();
+      } finally {
+        await releaseLease(s3, attempt.lease, { now: now(), ttlMs: REAP_LEASE_TTL_MS }).catch(
+          (error: unknown) => logger.warn('reaper lease not released, it expires', { fleet, error }),
+        );
+      }
+    }
+    if (wait !== undefined) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  const held = 'another run of the reaper holds this fleet';
+  logger.warn('reap held', { fleet, reason: held });
+  return { ...EMPTY_RESULT, fleet, dryRun: false, held };
+}
+
+const EMPTY_RESULT = {
+  workers: 0,
+  verdicts: {},
+  marked: [],
+  unmarked: [],
+  terminated: [],
+  wouldTerminate: [],
+  protected: [],
+  failed: [],
+} as const;
+
 /**
  * Judges every running worker of the fleet (or of every fleet) and acts on the verdicts in two phases: mark, then
  * terminate at a later run. Only workers carrying this deployment's managed-by tag are ever listed, so nothing else
@@ -297,7 +363,9 @@ export async function reapIdleWorkers(
   const needsHeartbeats = specs.some(([, spec]) => spec.idle.heartbeatTimeoutMinutes !== undefined);
   const heartbeats = needsHeartbeats ? await listHeartbeats(deps.s3, config.fleetBucket) : new Map();
   const results: FleetReapResult[] = [];
-  for (const [fleet, spec] of specs) results.push(await reapFleet(deps, fleet, spec, heartbeats, dryRun));
+  for (const [fleet, spec] of specs) {
+    results.push(await oneRunAtATime(deps, fleet, () => reapFleet(deps, fleet, spec, heartbeats, dryRun)));
+  }
   logger.info('reap finished', {
     dryRun,
     fleets: results.map(({ fleet, workers, marked, unmarked, terminated, wouldTerminate, failed, held }) => ({

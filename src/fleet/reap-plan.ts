@@ -61,6 +61,37 @@ export function holdForStaleHeartbeats(
   };
 }
 
+/**
+ * A draining worker (interrupted, or replaced early on a rebalance recommendation) is no capacity: the floor neither
+ * counts nor keeps it. It is terminated when past its max lifetime, or, replaced early, once its replacement has run
+ * `rebalanceRetireAfterMinutes` (its Worker Draining went out when it was marked); else it is left to EC2 and the
+ * interruption handler.
+ */
+function drainingAction(
+  worker: Worker,
+  verdict: Verdict,
+  replacement: Worker | undefined,
+  now: Date,
+  early: { readonly rebalanceRetireAfterMinutes: number },
+): ReapAction {
+  if (isProtected(worker))
+    return { action: 'keep', worker, verdict, reason: `protected by the ${TAG.protected} tag` };
+  if (verdict.kind === 'retire') return { action: 'terminate', worker, verdict, idleSince: now };
+  const replacedAt = replacement?.launchTime?.getTime();
+  const retireAt =
+    replacedAt === undefined ? undefined : replacedAt + early.rebalanceRetireAfterMinutes * 60_000;
+  if (worker.tags[TAG.interruption] === 'rebalance' && retireAt !== undefined && now.getTime() >= retireAt) {
+    const retired: Verdict = {
+      ...verdict,
+      kind: 'retire',
+      rule: 'rebalance',
+      explanation: `retire: replaced early by ${replacement?.instanceId}, which has run ${early.rebalanceRetireAfterMinutes}m`,
+    };
+    return { action: 'terminate', worker, verdict: retired, idleSince: new Date(retireAt) };
+  }
+  return { action: 'keep', worker, verdict, reason: 'draining: left to the interruption handler' };
+}
+
 /** When a worker was launched, for the oldest-first order of retirements; an unknown launch time goes last. */
 const launchedAt = (worker: Worker) => worker.launchTime?.getTime() ?? Number.POSITIVE_INFINITY;
 
@@ -77,13 +108,19 @@ export function planReaping(
   settings: IdleSettings & { readonly minWorkers: number },
   judged: readonly JudgedWorker[],
   now: Date,
+  early: { readonly rebalanceRetireAfterMinutes: number } = { rebalanceRetireAfterMinutes: 2 },
 ): ReapAction[] {
   const actions: ReapAction[] = [];
   const due: { worker: Worker; verdict: Verdict; idleSince: Date }[] = [];
   let active = 0;
+  const replacements = new Map<string, Worker>();
+  for (const { worker } of judged) {
+    const replaces = worker.tags[TAG.replaces];
+    if (replaces !== undefined) replacements.set(replaces, worker);
+  }
   for (const { worker, verdict } of judged) {
     if (TAG.interruptedAt in worker.tags) {
-      actions.push({ action: 'keep', worker, verdict, reason: 'draining: left to the interruption handler' });
+      actions.push(drainingAction(worker, verdict, replacements.get(worker.instanceId), now, early));
       continue;
     }
     active += 1;
@@ -110,12 +147,15 @@ export function planReaping(
     }
   }
   let allowed = Math.max(0, active - settings.minWorkers);
+  // Deterministic order (ties by instance id): two runs that see the same fleet choose the same workers.
+  const byId = (a: { worker: Worker }, b: { worker: Worker }) =>
+    a.worker.instanceId.localeCompare(b.worker.instanceId);
   const retiring = due
     .filter((candidate) => candidate.verdict.kind === 'retire')
-    .sort((a, b) => launchedAt(a.worker) - launchedAt(b.worker));
+    .sort((a, b) => launchedAt(a.worker) - launchedAt(b.worker) || byId(a, b));
   const idle = due
     .filter((candidate) => candidate.verdict.kind !== 'retire')
-    .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime());
+    .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime() || byId(a, b));
   for (const candidate of [...retiring, ...idle]) {
     if (isProtected(candidate.worker)) {
       actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });

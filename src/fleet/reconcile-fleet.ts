@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { listFleetWorkers, tagWorkers, terminateWorkers } from '../aws/ec2-workers';
+import { listFleetWorkers } from '../aws/ec2-workers';
 import { acquireLease, type HeldLease, releaseLease } from '../aws/lease';
 import { publishNotification } from '../aws/notify';
-import { readJson, updateState } from '../aws/state-store';
+import { readJson, stateUnavailable, updateState } from '../aws/state-store';
 import type { FleetSpec } from '../model/fleet-spec';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
@@ -77,12 +77,6 @@ export async function recordFleetFacts(
     fleetRecordKey(config.managedBy, fleet),
     (current) => change(current ?? {}),
   );
-}
-
-/** S3 errors that mean the state bucket is unavailable now (not a lost race, not a refusal). */
-export function stateUnavailable(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
-  return status >= 500 || (error instanceof Error && ['SlowDown', 'ServiceUnavailable'].includes(error.name));
 }
 
 const replacementResult = (outcome: LaunchOutcome): ReplacementResult => ({
@@ -199,7 +193,7 @@ async function reconcileOnce(
     without === undefined ? readJson<FleetRecord>(s3, config.stateBucket, recordKey) : undefined,
   ]);
   const record = without ?? stored?.value ?? {};
-  const plan = planReconcile(spec, workers, record, deps.now());
+  const plan = planReconcile(spec, workers, record);
   logger.info('reconcile planned', {
     fleet,
     active: plan.active,
@@ -208,7 +202,6 @@ async function reconcileOnce(
     grow: plan.grow,
     replacements: plan.replacements.map((replacement) => replacement.instanceId),
     waiting: plan.waiting,
-    retire: plan.retire,
     applied: plan.applied.map((request) => request.id),
   });
   let current = record;
@@ -253,7 +246,6 @@ async function reconcileOnce(
   }
   await tellReplacements(deps, fleet, current, replacements, without === undefined);
 
-  await retireAtRisk(deps, fleet, plan.retire);
   const failures = [...replacing, growing].flatMap((outcome) => outcome.failures);
   if (plan.grow > 0) await tellGrowth(deps, fleet, plan, growing);
   const [failure, ...more] = failures;
@@ -339,20 +331,6 @@ async function tellGrowth(
       capacityErrors: outcome.capacityErrors.map(({ pool, code }) => ({ ...pool, code })),
     },
   });
-}
-
-/**
- * Retires at-risk workers whose replacement has run long enough (rebalance, replace-early): marked as retired (the
- * idle tags, so that nothing takes their end for a lost worker), then terminated. Their Worker Draining went out when
- * they were marked.
- */
-async function retireAtRisk(deps: ReconcileDependencies, fleet: string, instanceIds: readonly string[]) {
-  if (instanceIds.length === 0) return;
-  const { ec2, logger, now } = deps;
-  await tagWorkers(ec2, instanceIds, { [TAG.idleSince]: now().toISOString(), [TAG.idleReason]: 'rebalance' });
-  const { terminated, failed } = await terminateWorkers(ec2, instanceIds);
-  for (const instanceId of terminated) logger.info('at-risk worker retired', { fleet, instanceId });
-  for (const failure of failed) logger.error('at-risk worker not retired', { fleet, ...failure });
 }
 
 /** Releases a lease after a failed pass; a lease that cannot be released expires (LEASE_TTL_MS). */

@@ -43,7 +43,7 @@ export interface ReplacementFact {
   /** `pending` until launched; `launched` once its replacement runs; `notified` once that is told. */
   readonly status: 'pending' | 'launched' | 'notified';
   readonly instanceIds?: readonly string[];
-  /** When its replacement was seen launched (ISO): an at-risk worker is retired a while after. */
+  /** When its replacement was seen launched (ISO). */
   readonly launchedAt?: string;
 }
 
@@ -76,8 +76,6 @@ export interface ReconcilePlan {
   readonly satisfied: readonly { readonly instanceId: string; readonly by: readonly string[] }[];
   /** Replacements still needed that maxCapacity leaves no room for now. */
   readonly waiting: readonly string[];
-  /** At-risk workers (rebalance, replace-early) whose replacement has run long enough: terminate them now. */
-  readonly retire: readonly string[];
 }
 
 /** How many applied request ids are remembered: far more than a trigger's retries span. */
@@ -88,14 +86,13 @@ export const APPLIED_MEMORY = 100;
  * that count as capacity, or to the size a target just set); the size is capped at maxCapacity. Each worker with a
  * pending replacement fact and no running replacement gets one, first, while the fleet is under maxCapacity; the
  * rest of the gap to `desired` is growth. Interrupted workers (tagged, or with a replacement fact) do not count, so
- * a replacement fills their slot and is never doubled by growth. A worker replaced early (a rebalance
- * recommendation) is retired once its replacement has run `rebalanceRetireAfterMinutes`. Pure.
+ * a replacement fills their slot and is never doubled by growth. Retiring workers is the reaper's
+ * (reap-plan.ts). Pure.
  */
 export function planReconcile(
-  spec: Pick<FleetSpec, 'targetCapacity' | 'maxCapacity' | 'rebalanceRetireAfterMinutes'>,
+  spec: Pick<FleetSpec, 'targetCapacity' | 'maxCapacity'>,
   workers: readonly Worker[],
   record: FleetRecord,
-  now: Date,
 ): ReconcilePlan {
   const facts = record.replacements ?? {};
   const replacedBy = new Map<string, string[]>();
@@ -143,20 +140,6 @@ export function planReconcile(
       });
     }
   }
-  const running = new Set(
-    workers.filter((worker) => worker.state === 'running').map((worker) => worker.instanceId),
-  );
-  const retireAfterMs = spec.rebalanceRetireAfterMinutes * 60_000;
-  const retire = Object.entries(facts)
-    .filter(
-      ([instanceId, fact]) =>
-        fact.cause === 'rebalance-recommendation' &&
-        fact.status !== 'pending' &&
-        running.has(instanceId) &&
-        (replacedBy.get(instanceId) ?? []).some((id) => running.has(id)) &&
-        now.getTime() - Date.parse(fact.launchedAt ?? fact.at) >= retireAfterMs,
-    )
-    .map(([instanceId]) => instanceId);
   const room = Math.max(0, spec.maxCapacity - active);
   const replacements = needed.slice(0, room);
   const grow = Math.max(0, (desired ?? 0) - active - Math.max(reserved, replacements.length));
@@ -169,6 +152,5 @@ export function planReconcile(
     grow,
     satisfied,
     waiting: needed.slice(room).map((replacement) => replacement.instanceId),
-    retire,
   };
 }

@@ -2,7 +2,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { putWorkerDraining } from '../aws/draining-event';
 import { describeWorker, tagWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
-import { releaseClaim } from '../aws/state-store';
+import { releaseClaim, stateUnavailable } from '../aws/state-store';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
@@ -30,7 +30,6 @@ import {
   type ReplacementResult,
   reconcileFleet,
   recordFleetFacts,
-  stateUnavailable,
 } from './reconcile-fleet';
 import type { ReplacementCause, ReplacementFact } from './reconcile-plan';
 import { recordPoolEvents } from './record-pool-events';

@@ -397,6 +397,60 @@ describe('Idle reaping', () => {
       new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: status }),
     );
 
+  it('F12: two reaper runs at once never take the fleet below its floor', async () => {
+    // Three on-demand workers launched a second apart, a floor of 1, a max lifetime of an hour: run A's clock is
+    // just before the second worker's hour, run B's just after. Alone, each would terminate 2 workers; A the
+    // oldest and the idle one, B the two past their lifetime. Together, unserialised, they would take all 3.
+    const floorSpec = {
+      batch: {
+        ami: world.imageId,
+        instanceTypes: ['c7g.large'],
+        subnets: [world.subnets[0]?.subnetId],
+        market: 'on-demand',
+        targetCapacity: 1,
+        maxCapacity: 3,
+        idle: {
+          heartbeatTimeoutMinutes: 120,
+          bootGraceMinutes: 0,
+          terminateAfterMinutes: 0,
+          maxLifetimeHours: 1,
+          minWorkers: 1,
+        },
+      },
+    };
+    const ids: string[] = [];
+    for (const id of ['oldest', 'second', 'newest']) {
+      const [result] = await launchWorkers(world.deps(floorSpec), {
+        kind: 'direct',
+        id,
+        fleet: 'batch',
+        count: 1,
+      });
+      ids.push(result?.launched[0]?.instanceId ?? '');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    const [oldest = '', second = '', newest = ''] = ids;
+    for (const id of ids) await lastHeartbeat(id, 'idle');
+    const [secondInstance] = await world.instances({ tag: TAG.triggerId, value: 'second' });
+    const crossing = (secondInstance?.LaunchTime?.getTime() ?? 0) + 3_600_000;
+    const at = (ms: number) => () => new Date(ms);
+    await reapIdleWorkers(world.reapDeps(floorSpec, at(crossing - 1500)));
+    await lastHeartbeat(second, 'busy');
+
+    const [runA, runB] = await Promise.all([
+      reapIdleWorkers(world.reapDeps(floorSpec, at(crossing - 500))),
+      reapIdleWorkers(world.reapDeps(floorSpec, at(crossing + 500))),
+    ]);
+
+    const terminated = [...(runA?.[0]?.terminated ?? []), ...(runB?.[0]?.terminated ?? [])].map(
+      (w) => w.instanceId,
+    );
+    expect(new Set(terminated).size).toBe(2);
+    expect(terminated).toContain(oldest);
+    expect(await runningIn('batch')).toHaveLength(1);
+    expect([oldest, second, newest].filter((id) => !terminated.includes(id))).toHaveLength(1);
+  });
+
   it('F13: a stale busy heartbeat is unknown; when most go stale at once the run marks and terminates nothing, and says why', async () => {
     const [wasBusy = '', wasIdle = '', ...others] = await launch(6);
     await lastHeartbeat(wasBusy, 'busy');
@@ -430,21 +484,20 @@ describe('Lifecycle', () => {
     const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2 });
     const worker = await oneWorker(spec);
     const early = await handleInstanceEvent(world.interruptionDeps(spec), rebalance(worker.instanceId));
-    const tick = (id: string, ms: number) =>
-      launchWorkers({ ...world.deps(spec), now: later(ms) }, { kind: 'reconcile', id });
     const stateOf = async () =>
       (await world.instances({ tag: TAG.triggerId, value: 'setup' }))[0]?.State?.Name;
 
-    await tick('tick-1', 60_000);
+    await reapIdleWorkers(world.reapDeps(spec, later(60_000)));
     const soon = await stateOf();
-    await tick('tick-2', 3 * 60_000);
-    const due = await stateOf();
-    const [schedule] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-3' });
+    const [due] = await reapIdleWorkers(world.reapDeps(spec, later(3 * 60_000)));
+    const after = await stateOf();
+    const [tick] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-1' });
 
     expect(early).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
     expect(soon).toBe('running');
-    expect(due).toMatch(/shutting-down|terminated/);
-    expect(schedule?.launched).toEqual([]);
+    expect(due?.terminated.map((retired) => retired.instanceId)).toEqual([worker.instanceId]);
+    expect(after).toMatch(/shutting-down|terminated/);
+    expect(tick?.launched).toEqual([]);
     expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
     expect(await runningIn('batch')).toHaveLength(1);
   });

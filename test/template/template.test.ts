@@ -40,7 +40,8 @@ const LAUNCH_CALLS = [
 /**
  * Every function of serverless.yml, by its name there: its role in infra/iam.yml; the EventBridge rules that
  * invoke it (`schedule`, or the detail-types of the rule's pattern); what its code calls (its role must grant it)
- * and what would be another function's job (its role must not); what it may do with the worker registry. The
+ * and what would be another function's job (its role must not); what it may do with the worker registry; the
+ * state bucket prefixes it may write (docs/reconciliation.md: facts and leases; claims; pool memory). The
  * tests below take the functions, their roles and their rules from here: a new function is a new row.
  */
 const FUNCTIONS = {
@@ -56,6 +57,7 @@ const FUNCTIONS = {
       'cloudwatch:GetMetricData',
     ],
     registry: ['s3:PutObject'],
+    state: ['fleets', 'leases', 'pool-memory', 'workers'],
   },
   handleSpotInterruption: {
     role: 'SpotInterruptionRole',
@@ -68,6 +70,7 @@ const FUNCTIONS = {
     calls: [...LAUNCH_CALLS, 's3:DeleteObject', 'events:PutEvents'],
     never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 'cloudwatch:GetMetricData'],
     registry: ['s3:GetObject', 's3:PutObject'],
+    state: ['claims', 'fleets', 'leases', 'pool-memory', 'workers'],
   },
   reapIdleWorkers: {
     role: 'ReapIdleWorkersRole',
@@ -82,15 +85,9 @@ const FUNCTIONS = {
       's3:ListBucket',
       's3:GetObject',
     ],
-    never: [
-      'ec2:RunInstances',
-      'iam:PassRole',
-      'events:PutEvents',
-      'ssm:GetParameter',
-      's3:PutObject',
-      's3:DeleteObject',
-    ],
+    never: ['ec2:RunInstances', 'iam:PassRole', 'events:PutEvents', 'ssm:GetParameter', 's3:DeleteObject'],
     registry: [],
+    state: ['leases'],
   },
   logS3Access: {
     role: 'LogS3AccessRole',
@@ -107,6 +104,7 @@ const FUNCTIONS = {
       's3:DeleteObject',
     ],
     registry: [],
+    state: [],
   },
 } as const;
 
@@ -299,6 +297,20 @@ describe('the packaged stack', () => {
         .sort();
 
     expect(byFunction(({ role }) => onRegistry(role))).toEqual(byFunction(({ registry }) => [...registry]));
+  });
+
+  it('lets each function write only its own prefixes of the state bucket', () => {
+    const writes = (role: string) =>
+      roleStatements(template, role)
+        .filter((statement) => actionsOf(statement).includes('s3:PutObject'))
+        .flatMap((statement) =>
+          [...JSON.stringify(statement.Resource).matchAll(/StateBucket\.Arn\}\/([a-z-]+)\//g)].map(
+            ([, prefix]) => prefix,
+          ),
+        )
+        .sort();
+
+    expect(byFunction(({ role }) => writes(role))).toEqual(byFunction(({ state }) => [...state]));
   });
 
   it('notices a loosened policy', () => {

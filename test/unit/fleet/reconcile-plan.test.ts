@@ -8,7 +8,7 @@ import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
 
 const now = new Date('2026-11-27T12:00:00Z');
-const spec = { targetCapacity: 2, maxCapacity: 4, rebalanceRetireAfterMinutes: 2 };
+const spec = { targetCapacity: 2, maxCapacity: 4 };
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
 
 function worker(id: string, tags: Record<string, string> = {}, state = 'running'): Worker {
@@ -39,7 +39,7 @@ const fact = (overrides: Partial<ReplacementFact> = {}): ReplacementFact => ({
   status: 'pending',
   ...overrides,
 });
-const plan = (workers: Worker[], record: FleetRecord = {}) => planReconcile(spec, workers, record, now);
+const plan = (workers: Worker[], record: FleetRecord = {}) => planReconcile(spec, workers, record);
 
 describe('planReconcile: the size a fleet should have', () => {
   it('launches nothing while no trigger ever asked for a size', () => {
@@ -147,33 +147,5 @@ describe('planReconcile: replacements', () => {
     };
 
     expect(plan([], record).replacements.map((r) => r.instanceId)).toEqual(['i-old', 'i-new']);
-  });
-});
-
-describe('planReconcile: retiring a worker replaced early', () => {
-  const atRisk = worker('i-1', { [TAG.interruptedAt]: minutesAgo(5), [TAG.interruption]: 'rebalance' });
-  const early = (launchedMinutesAgo: number, status: ReplacementFact['status'] = 'notified') => ({
-    replacements: {
-      'i-1': fact({ cause: 'rebalance-recommendation', status, launchedAt: minutesAgo(launchedMinutesAgo) }),
-    },
-  });
-
-  it('retires it once its replacement has run the fleet’s delay', () => {
-    expect(plan([atRisk, replacing('i-9', 'i-1')], early(2)).retire).toEqual(['i-1']);
-  });
-
-  it('keeps it until then', () => {
-    expect(plan([atRisk, replacing('i-9', 'i-1')], early(1)).retire).toEqual([]);
-  });
-
-  it('keeps it while its replacement is not running', () => {
-    expect(plan([atRisk, { ...replacing('i-9', 'i-1'), state: 'pending' }], early(5)).retire).toEqual([]);
-    expect(plan([atRisk], early(5)).retire).toEqual([]);
-  });
-
-  it('never retires a worker interrupted by a warning: EC2 takes it', () => {
-    const record = { replacements: { 'i-1': fact({ status: 'notified', launchedAt: minutesAgo(5) }) } };
-
-    expect(plan([atRisk, replacing('i-9', 'i-1')], record).retire).toEqual([]);
   });
 });
