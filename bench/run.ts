@@ -172,7 +172,7 @@ function reactionSection(bench: ReactionBench): string[] {
     `| warning to the replacement's RunInstances, p50 | ${(bench.toReplacementP50Seconds ?? 0).toFixed(3)} s | |`,
     `| warning to the replacement's RunInstances, p99 | ${(bench.toReplacementP99Seconds ?? 0).toFixed(3)} s | < 1.5 s: ${(bench.toReplacementP99Seconds ?? Number.POSITIVE_INFINITY) < 1.5 ? 'met' : 'missed'} |`,
     '',
-    'The replacement goes through the fleet\'s reconciliation (issue 17): the replacement fact is recorded, the fleet',
+    "The replacement goes through the fleet's reconciliation (issue 17): the replacement fact is recorded, the fleet",
     "lease taken, the fleet's facts and its workers read (one DescribeInstances page per 1,000 workers), then",
     'RunInstances. The notification does not wait for any of it.',
     '',

@@ -7,7 +7,6 @@ import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
 import { poolMemoryKey } from '../../src/aws/pool-memory-store';
-import { parseInstanceEvent } from '../../src/events/instance';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
@@ -17,6 +16,7 @@ import { logger } from '../../src/logger';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -26,18 +26,7 @@ beforeEach(async () => {
   world = await createFleetWorld(emulator());
 });
 
-function fleets(overrides: Record<string, unknown> = {}) {
-  return {
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['c7g.large', 'm7g.large'],
-      subnets: world.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
-      market: 'spot-with-on-demand-fallback',
-      targetCapacity: 1,
-      ...overrides,
-    },
-  };
-}
+const fleets = (overrides: Record<string, unknown> = {}) => spotFleet(world, overrides);
 
 /** Launches the fleet to its target through the launcher and returns its workers. */
 async function launched(spec = fleets()) {
@@ -52,31 +41,11 @@ async function oneWorker(spec = fleets()) {
   return worker;
 }
 
-const warning = (instanceId: string, action = 'terminate', extra: Record<string, unknown> = {}) =>
-  parseInstanceEvent({
-    id: `warning-${instanceId}`,
-    'detail-type': 'EC2 Spot Instance Interruption Warning',
-    source: 'aws.ec2',
-    time: new Date().toISOString(),
-    detail: { 'instance-id': instanceId, 'instance-action': action },
-    ...extra,
-  });
-const rebalance = (instanceId: string) =>
-  parseInstanceEvent({
-    id: `rebalance-${instanceId}`,
-    'detail-type': 'EC2 Instance Rebalance Recommendation',
-    source: 'aws.ec2',
-    time: new Date().toISOString(),
-    detail: { 'instance-id': instanceId },
-  });
+const warning = (instanceId: string, action = 'terminate', region?: string) =>
+  instanceEvents.warning(instanceId, { id: `warning-${instanceId}`, action, region });
+const rebalance = (instanceId: string) => instanceEvents.rebalance(instanceId, `rebalance-${instanceId}`);
 const stateChange = (instanceId: string, state: string) =>
-  parseInstanceEvent({
-    id: `state-${state}-${instanceId}`,
-    'detail-type': 'EC2 Instance State-change Notification',
-    source: 'aws.ec2',
-    time: new Date().toISOString(),
-    detail: { 'instance-id': instanceId, state },
-  });
+  instanceEvents.stateChange(instanceId, state, `state-${state}-${instanceId}`);
 
 /** A clock this far ahead of the real one: what a retry a while later sees. */
 const later = (ms: number) => () => new Date(Date.now() + ms);
@@ -528,7 +497,7 @@ describe('Events as AWS sends them', () => {
 
     const result = await handleInstanceEvent(
       world.interruptionDeps(fleets()),
-      warning(worker.instanceId, 'terminate', { region: 'eu-west-1' }),
+      warning(worker.instanceId, 'terminate', 'eu-west-1'),
     );
 
     expect(result).toMatchObject({ status: 'other-region', reason: expect.stringContaining('eu-west-1') });

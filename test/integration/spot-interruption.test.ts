@@ -7,6 +7,7 @@ import { launchWorkers } from '../../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -16,18 +17,7 @@ beforeEach(async () => {
   world = await createFleetWorld(emulator());
 });
 
-function fleets(overrides: Record<string, unknown> = {}) {
-  return {
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['c7g.large', 'm7g.large'],
-      subnets: world.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
-      market: 'spot-with-on-demand-fallback',
-      targetCapacity: 1,
-      ...overrides,
-    },
-  };
-}
+const fleets = (overrides: Record<string, unknown> = {}) => spotFleet(world, overrides);
 
 /** Launches the fleet through the launcher and returns its one worker. */
 async function oneWorker(spec = fleets()) {
@@ -39,30 +29,8 @@ async function oneWorker(spec = fleets()) {
 }
 
 const warning = (instanceId: string, time = new Date(), id = 'warning-1') =>
-  parseInstanceEvent({
-    version: '0',
-    id,
-    'detail-type': 'EC2 Spot Instance Interruption Warning',
-    source: 'aws.ec2',
-    time: time.toISOString(),
-    detail: { 'instance-id': instanceId, 'instance-action': 'terminate' },
-  });
-const rebalance = (instanceId: string) =>
-  parseInstanceEvent({
-    id: 'rebalance-1',
-    'detail-type': 'EC2 Instance Rebalance Recommendation',
-    source: 'aws.ec2',
-    time: new Date().toISOString(),
-    detail: { 'instance-id': instanceId },
-  });
-const stateChange = (instanceId: string, state: string) =>
-  parseInstanceEvent({
-    id: `state-${state}`,
-    'detail-type': 'EC2 Instance State-change Notification',
-    source: 'aws.ec2',
-    time: new Date().toISOString(),
-    detail: { 'instance-id': instanceId, state },
-  });
+  instanceEvents.warning(instanceId, { time, id });
+const { rebalance, stateChange } = instanceEvents;
 
 /** Delivers the warning while the emulator fails `action`, then again once it works: the retry's result. */
 async function failThenRetry(instanceId: string, action: string) {

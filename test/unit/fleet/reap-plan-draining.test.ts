@@ -1,7 +1,7 @@
 import type { Verdict, VerdictKind } from '../../../src/fleet/idle-policy';
 import { planReaping } from '../../../src/fleet/reap-plan';
 import { TAG } from '../../../src/model/tags';
-import type { Worker } from '../../../src/model/worker';
+import { workerWith } from '../fixtures';
 
 const now = new Date('2026-11-27T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000);
@@ -14,16 +14,7 @@ function judged(
   kind: VerdictKind = 'busy',
   launchTime = minutesAgo(60),
 ) {
-  const worker: Worker = {
-    instanceId: id,
-    instanceType: 'c7g.large',
-    subnetId: 'subnet-a',
-    availabilityZone: 'us-east-1a',
-    state: 'running',
-    market: 'spot',
-    launchTime,
-    tags,
-  };
+  const worker = workerWith({ instanceId: id, launchTime, tags });
   const verdict: Verdict = { kind, rule: 'heartbeat', explanation: `${kind}: test`, signals: {} };
   return { worker, verdict };
 }

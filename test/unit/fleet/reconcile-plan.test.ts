@@ -6,22 +6,14 @@ import {
 } from '../../../src/fleet/reconcile-plan';
 import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
+import { workerWith } from '../fixtures';
 
 const now = new Date('2026-11-27T12:00:00Z');
 const spec = { targetCapacity: 2, maxCapacity: 4 };
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
 
-function worker(id: string, tags: Record<string, string> = {}, state = 'running'): Worker {
-  return {
-    instanceId: id,
-    instanceType: 'c7g.large',
-    subnetId: 'subnet-a',
-    availabilityZone: 'us-east-1a',
-    state,
-    market: 'spot',
-    tags,
-  };
-}
+const worker = (id: string, tags: Record<string, string> = {}, state = 'running') =>
+  workerWith({ instanceId: id, tags, state });
 
 const interrupted = (id: string) => worker(id, { [TAG.interruptedAt]: minutesAgo(1) });
 const replacing = (id: string, of: string) => worker(id, { [TAG.replaces]: of });
