@@ -49,11 +49,8 @@ export function staleness(event: InstanceEvent, now: Date): string | undefined {
 }
 
 /** Where the once-per-instance claims live in the state bucket. */
-export const claimKey = (
-  managedBy: string,
-  what: 'warning' | 'rebalance' | 'replacement',
-  instanceId: string,
-) => `claims/${managedBy}/${what}/${instanceId}`;
+export const claimKey = (managedBy: string, what: 'warning' | 'rebalance', instanceId: string) =>
+  `claims/${managedBy}/${what}/${instanceId}`;
 
 /** What the notification says of the worker. */
 export interface NoticedWorker {

@@ -31,6 +31,7 @@ import {
   type ReapAction,
   type ReapHold,
 } from './reap-plan';
+import { recordFleetFacts } from './reconcile-fleet';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -248,6 +249,34 @@ async function notifyDryRun(deps: Pick<ReapDependencies, 'sns' | 'config'>, flee
   });
 }
 
+/**
+ * Idle workers terminated are demand gone: the fleet's desired size drops by as many (never below its floor), so
+ * that the reconciliation does not launch them again. Retired workers (max lifetime, replaced early) are not: their
+ * slots are refilled. A size that cannot be recorded is logged; the next launch request sets it again.
+ */
+async function lowerDesired(
+  deps: ReapDependencies,
+  fleet: string,
+  spec: FleetSpec,
+  plan: FleetPlan,
+  applied: Applied,
+): Promise<void> {
+  const terminated = new Set(applied.terminated.map((worker) => worker.instanceId));
+  const idle = plan.toTerminate.filter(
+    (action) => action.verdict.kind === 'idle' && terminated.has(action.worker.instanceId),
+  ).length;
+  if (idle === 0) return;
+  try {
+    await recordFleetFacts(deps, fleet, (record) =>
+      record.desired === undefined
+        ? record
+        : { ...record, desired: Math.max(spec.idle.minWorkers, record.desired - idle) },
+    );
+  } catch (error) {
+    deps.logger.warn('desired size not lowered after idle workers were terminated', { fleet, idle, error });
+  }
+}
+
 /** One fleet's run: judge, plan, then apply and notify (or, on a dry run, only notify what would be done). */
 async function reapFleet(
   deps: ReapDependencies,
@@ -274,6 +303,7 @@ async function reapFleet(
     return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
   const applied = await applyPlan(deps, fleet, plan, at);
+  await lowerDesired(deps, fleet, spec, plan, applied);
   await notifyApplied(deps, fleet, spec.idle, plan, applied);
   return {
     ...base,

@@ -7,7 +7,6 @@ import { readJson, stateUnavailable, updateState } from '../aws/state-store';
 import type { FleetSpec } from '../model/fleet-spec';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
-import { clientToken } from './client-token';
 import {
   type CapacityError,
   type LaunchDependencies,
@@ -16,7 +15,6 @@ import {
 } from './launch-instances';
 import {
   APPLIED_MEMORY,
-  countsAsCapacity,
   type FleetRecord,
   type PlannedReplacement,
   planReconcile,
@@ -86,15 +84,6 @@ const replacementResult = (outcome: LaunchOutcome): ReplacementResult => ({
   onDemandFallback: outcome.onDemandFallback,
 });
 
-/** The slot growth fills: the fleet as observed and the size it should have. Same observation, same tokens. */
-function growthSlot(workers: readonly Worker[], desired: number): string {
-  const ids = workers
-    .filter(countsAsCapacity)
-    .map((worker) => worker.instanceId)
-    .sort();
-  return `grow-${clientToken([...ids, desired]).slice(0, 16)}`;
-}
-
 async function launchReplacement(
   deps: ReconcileDependencies,
   fleet: string,
@@ -131,21 +120,29 @@ function withPlanApplied(record: FleetRecord, plan: ReconcilePlan, now: Date): F
   return {
     ...record,
     desired: plan.desired,
+    ...(plan.desiredBy === undefined ? {} : { desiredBy: plan.desiredBy }),
+    ...(plan.growth === undefined ? {} : { growth: plan.growth }),
     requests: (record.requests ?? []).filter((request) => !applied.has(request.id)),
     applied: [...(record.applied ?? []), ...applied].slice(-APPLIED_MEMORY),
     replacements,
   };
 }
 
-/** Moves replacement facts on: to `launched` with their instances, or to `notified`. */
+/** Replacement facts told this long ago are forgotten: the fleet's document stays small. */
+const FORGET_TOLD_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/** Moves replacement facts on: to `launched` with their instances, or to `notified`; forgets old told ones. */
 function withReplacements(
   record: FleetRecord,
   changes: ReadonlyMap<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>,
+  now: Date,
 ): FleetRecord {
-  const replacements: Record<string, ReplacementFact> = { ...record.replacements };
-  for (const [instanceId, change] of changes) {
-    const fact = replacements[instanceId];
-    if (fact !== undefined) replacements[instanceId] = { ...fact, ...change };
+  const replacements: Record<string, ReplacementFact> = {};
+  for (const [instanceId, fact] of Object.entries(record.replacements ?? {})) {
+    const told =
+      fact.status === 'notified' &&
+      Date.parse(fact.launchedAt ?? fact.at) < now.getTime() - FORGET_TOLD_AFTER_MS;
+    if (!told) replacements[instanceId] = { ...fact, ...changes.get(instanceId) };
   }
   return { ...record, replacements };
 }
@@ -205,20 +202,23 @@ async function reconcileOnce(
     applied: plan.applied.map((request) => request.id),
   });
   let current = record;
-  if (without === undefined && (plan.applied.length > 0 || plan.satisfied.length > 0)) {
+  const growthChanged =
+    plan.growth !== undefined &&
+    (plan.growth.seq !== record.growth?.seq || plan.growth.basis !== record.growth?.basis);
+  if (without === undefined && (plan.applied.length > 0 || plan.satisfied.length > 0 || growthChanged)) {
     current = await recordFleetFacts(deps, fleet, (latest) => withPlanApplied(latest, plan, deps.now()));
   }
 
-  const lastRequest = plan.applied.at(-1);
+  const slot = plan.growth === undefined ? 'grow-none' : `grow-${plan.growth.seq}-${plan.growth.basis}`;
   const [replacing, growing] = await Promise.all([
     Promise.all(plan.replacements.map((replacement) => launchReplacement(deps, fleet, spec, replacement))),
     launchInstances(deps, {
       fleet,
       spec,
       count: plan.grow,
-      reason: lastRequest?.kind ?? 'schedule',
-      triggerId: lastRequest?.id ?? `reconcile-${randomUUID()}`,
-      slot: growthSlot(workers, plan.desired ?? 0),
+      reason: plan.desiredBy?.kind ?? 'schedule',
+      triggerId: plan.desiredBy?.id ?? slot,
+      slot,
     }),
   ]);
 
@@ -242,7 +242,9 @@ async function reconcileOnce(
       });
   });
   if (without === undefined && launchedFacts.size > 0) {
-    current = await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, launchedFacts));
+    current = await recordFleetFacts(deps, fleet, (latest) =>
+      withReplacements(latest, launchedFacts, deps.now()),
+    );
   }
   await tellReplacements(deps, fleet, current, replacements, without === undefined);
 
@@ -298,7 +300,7 @@ async function tellReplacements(
       await notifyReplacement(deps, fleet, instanceId, fact, result);
   }
   if (recorded && told.size > 0)
-    await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, told));
+    await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, told, deps.now()));
 }
 
 async function tellGrowth(

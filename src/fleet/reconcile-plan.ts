@@ -2,6 +2,7 @@ import type { FleetSpec } from '../model/fleet-spec';
 import { placementKey } from '../model/pool';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
+import { clientToken } from './client-token';
 
 /**
  * A fleet's facts, kept in the state bucket: what triggers asked for and which workers need a replacement. Every
@@ -18,6 +19,14 @@ export interface FleetRecord {
   readonly applied?: readonly string[];
   /** Workers to replace, by instance id. */
   readonly replacements?: Readonly<Record<string, ReplacementFact>>;
+  /** The request that set the desired size: what growth's workers are tagged with, on every pass alike. */
+  readonly desiredBy?: Pick<SizeRequest, 'id' | 'kind'>;
+  /**
+   * The last growth planned: the fleet as observed then (`basis`) and a number that changes whenever the basis does.
+   * Growth's ClientTokens derive from both: a retry that observes the same fleet asks for the same instances; a
+   * fleet refilled later, even to the same size, asks for new ones (EC2 keeps a token's answer for a day or more).
+   */
+  readonly growth?: { readonly seq: number; readonly basis: string };
 }
 
 export type SizeRequestKind = 'schedule' | 'event' | 'direct';
@@ -72,6 +81,10 @@ export interface ReconcilePlan {
   readonly replacements: readonly PlannedReplacement[];
   /** Workers to launch beyond the replacements, to reach `desired`. */
   readonly grow: number;
+  /** Growth's slot, when it grows: what its ClientTokens derive from (see FleetRecord.growth). */
+  readonly growth?: { readonly seq: number; readonly basis: string };
+  /** The request that set the size (see FleetRecord.desiredBy). */
+  readonly desiredBy?: Pick<SizeRequest, 'id' | 'kind'>;
   /** Replacement facts a running worker now satisfies, with the workers that replace them. */
   readonly satisfied: readonly { readonly instanceId: string; readonly by: readonly string[] }[];
   /** Replacements still needed that maxCapacity leaves no room for now. */
@@ -143,6 +156,19 @@ export function planReconcile(
   const room = Math.max(0, spec.maxCapacity - active);
   const replacements = needed.slice(0, room);
   const grow = Math.max(0, (desired ?? 0) - active - Math.max(reserved, replacements.length));
+  const basis = clientToken([
+    ...workers
+      .filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId))
+      .map((worker) => worker.instanceId)
+      .sort(),
+    desired ?? 0,
+  ]).slice(0, 16);
+  const last = record.growth;
+  const growth =
+    grow === 0 ? undefined : { seq: last?.basis === basis ? last.seq : (last?.seq ?? 0) + 1, basis };
+  const lastApplied = applied.at(-1);
+  const desiredBy =
+    lastApplied === undefined ? record.desiredBy : { id: lastApplied.id, kind: lastApplied.kind };
   return {
     desired,
     applied,
@@ -150,6 +176,8 @@ export function planReconcile(
     capped,
     replacements,
     grow,
+    ...(growth === undefined ? {} : { growth }),
+    ...(desiredBy === undefined ? {} : { desiredBy }),
     satisfied,
     waiting: needed.slice(room).map((replacement) => replacement.instanceId),
   };

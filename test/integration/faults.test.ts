@@ -10,6 +10,7 @@ import { poolMemoryKey } from '../../src/aws/pool-memory-store';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
+import { LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
@@ -301,6 +302,27 @@ describe('Launch', () => {
 
     expect(await runningIn('batch')).toHaveLength(3);
     expect(results.flat().reduce((sum, result) => sum + result.launched.length, 0)).toBe(3);
+  });
+
+  it("a reconciliation that dies holding its fleet's lease blocks the fleet no longer than the lease's expiry", async () => {
+    const spec = fleets({ targetCapacity: 2 });
+    await freezeDuring(() => launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-1' }), {
+      action: 'RunInstances',
+    });
+
+    // One subnet's share launched before the other's request froze: the fleet has one worker.
+    const [soon] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-2' });
+    const [later_] = await launchWorkers(
+      { ...world.deps(spec), now: later(LEASE_TTL_MS + 1000) },
+      {
+        kind: 'reconcile',
+        id: 'tick-3',
+      },
+    );
+
+    expect(soon?.status).toBe('handed-off');
+    expect(later_?.launched).toHaveLength(1);
+    expect(await runningIn('batch')).toHaveLength(2);
   });
 
   it('F10: with the state bucket answering 503 to everything, launches still happen', async () => {

@@ -260,7 +260,20 @@ describe('reapIdleWorkers', () => {
     expect(reads).toHaveLength(1);
   });
 
-  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks', async () => {
+  it('lowers the fleet size by the idle workers it terminates, so the reconciliation launches none of them again', async () => {
+    const spec = fleets({ minWorkers: 1, terminateAfterMinutes: 0 }, { targetCapacity: 1, maxCapacity: 4 });
+    const workers = await launch(spec, 3);
+    for (const id of workers) await heartbeat(id, 'idle');
+    await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    const [run] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(2)));
+
+    const [tick] = await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+
+    expect(run?.terminated).toHaveLength(2);
+    expect(tick).toMatchObject({ desired: 1, launched: [] });
+  });
+
+  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks, and two for its lease', async () => {
     const spec = fleets();
     const workers = await launch(spec, 4);
     for (const id of workers) await heartbeat(id, 'idle');
@@ -268,9 +281,16 @@ describe('reapIdleWorkers', () => {
 
     await reapIdleWorkers(deps);
 
+    // The fleet's reaper lease: one conditional write takes it, one gives it back.
     expect(deps.calls?.snapshot()).toEqual({
-      total: 4,
-      calls: { 'EC2.CreateTags': 1, 'EC2.DescribeInstances': 1, 'S3.ListObjectsV2': 1, 'SNS.Publish': 1 },
+      total: 6,
+      calls: {
+        'EC2.CreateTags': 1,
+        'EC2.DescribeInstances': 1,
+        'S3.ListObjectsV2': 1,
+        'S3.PutObject': 2,
+        'SNS.Publish': 1,
+      },
     });
   });
 });

@@ -87,7 +87,7 @@ const FUNCTIONS = {
     ],
     never: ['ec2:RunInstances', 'iam:PassRole', 'events:PutEvents', 'ssm:GetParameter', 's3:DeleteObject'],
     registry: [],
-    state: ['leases'],
+    state: ['fleets', 'leases'],
   },
   logS3Access: {
     role: 'LogS3AccessRole',
