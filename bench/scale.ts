@@ -187,21 +187,22 @@ export async function benchScale(
     ),
   );
   // describe pages + the reconciliation's own (docs/reconciliation.md): the request recorded (read, conditional
-  // write), the lease taken and given back, the facts read, the applied request recorded (read, conditional write)
-  record('launcher capacity count (fleet full)', ceilK(workers) + 7, count);
+  // write), the lease read, taken and given back, the facts read, the applied request recorded (read, write)
+  record('launcher capacity count (fleet full)', ceilK(workers) + 8, count);
 
   const idle = Math.ceil(workers / 2);
   const at = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
   const mark = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }),
   );
-  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification + the lease (take, give back)
-  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 2, mark);
+  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification + the lease (read, take,
+  // give back)
+  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3, mark);
   const reap = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
   // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification + the lease + the
   // fleet's desired size lowered by the idle workers terminated (read, conditional write)
-  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 2 + 2, reap);
+  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3 + 2, reap);
   return runs;
 }

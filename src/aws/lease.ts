@@ -45,10 +45,14 @@ export async function acquireLease(
   const { holder, now, ttlMs, handOff } = request;
   const mine: LeaseDocument = { holder, until: until(now, ttlMs), pending: false };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
-    const created = await createIfAbsent(s3, bucket, key, mine);
-    if (created !== undefined) return { kind: 'held', lease: { bucket, key, holder, etag: created } };
+    // Read first: a lease given back stays as an empty document, so in the steady state this is one read and one
+    // conditional write (creating first would cost a refused write as well).
     const current = await readJson<LeaseDocument>(s3, bucket, key);
-    if (current === undefined) continue;
+    if (current === undefined) {
+      const created = await createIfAbsent(s3, bucket, key, mine);
+      if (created !== undefined) return { kind: 'held', lease: { bucket, key, holder, etag: created } };
+      continue;
+    }
     const { value } = current;
     const free =
       value.holder === undefined || value.until === undefined || Date.parse(value.until) <= now.getTime();

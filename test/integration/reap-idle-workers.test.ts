@@ -273,7 +273,7 @@ describe('reapIdleWorkers', () => {
     expect(tick).toMatchObject({ desired: 1, launched: [] });
   });
 
-  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks, and two for its lease', async () => {
+  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks, and three for its lease', async () => {
     const spec = fleets();
     const workers = await launch(spec, 4);
     for (const id of workers) await heartbeat(id, 'idle');
@@ -281,12 +281,13 @@ describe('reapIdleWorkers', () => {
 
     await reapIdleWorkers(deps);
 
-    // The fleet's reaper lease: one conditional write takes it, one gives it back.
+    // The fleet's reaper lease: read, taken by one conditional write, given back by another.
     expect(deps.calls?.snapshot()).toEqual({
-      total: 6,
+      total: 7,
       calls: {
         'EC2.CreateTags': 1,
         'EC2.DescribeInstances': 1,
+        'S3.GetObject': 1,
         'S3.ListObjectsV2': 1,
         'S3.PutObject': 2,
         'SNS.Publish': 1,
