@@ -317,7 +317,7 @@ async function reapFleet(
 /** Where a fleet's reaper lease lives: runs of the reaper are serialised per fleet (the reconciliation has its own). */
 export const reapLeaseKey = (managedBy: string, fleet: string) => `leases/${managedBy}/${fleet}-reap.json`;
 /** The reaper's timeout: a run that dies holding its lease blocks the next runs of its fleet no longer. */
-const REAP_LEASE_TTL_MS = 300_000;
+export const REAP_LEASE_TTL_MS = 300_000;
 /** How long a run waits for another run of the same fleet, in steps, before it leaves the fleet to the next run. */
 const REAP_LEASE_WAITS_MS = [250, 500, 1000, 2000, 4000];
 

@@ -9,7 +9,7 @@ import type { Fault } from '../../local/emulator';
 import { poolMemoryKey } from '../../src/aws/pool-memory-store';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
-import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
+import { REAP_LEASE_TTL_MS, reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
@@ -440,6 +440,21 @@ describe('Idle reaping', () => {
     expect(terminated).toContain(oldest);
     expect(await runningIn('batch')).toHaveLength(1);
     expect([oldest, second, newest].filter((id) => !terminated.includes(id))).toHaveLength(1);
+  });
+
+  it("a reaper run that dies holding its fleet's lease holds the fleet no longer than the lease's expiry", async () => {
+    const workers = await launch(2);
+    for (const id of workers) await lastHeartbeat(id, 'idle');
+    await freezeDuring(() => reapIdleWorkers(world.reapDeps(spec(), minutesFromNow(1))), {
+      action: 'CreateTags',
+    });
+
+    const [after] = await reapIdleWorkers(
+      world.reapDeps(spec(), () => new Date(Date.now() + REAP_LEASE_TTL_MS + 60_000)),
+    );
+
+    expect(after?.held).toBeUndefined();
+    expect(after?.marked.map((worker) => worker.instanceId).sort()).toEqual([...workers].sort());
   });
 
   it('F13: a stale busy heartbeat is unknown; when most go stale at once the run marks and terminates nothing, and says why', async () => {
