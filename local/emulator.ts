@@ -164,33 +164,71 @@ export class Emulator {
         );
         return;
       }
-      const upstream = httpRequest(
-        `${this.motoEndpoint}${req.url ?? '/'}`,
-        { method: req.method, headers: req.headers },
-        (reply) => {
-          if (action !== 'DescribeInstances' || this.reclaimed.size === 0) {
-            res.writeHead(reply.statusCode ?? 502, reply.headers);
-            reply.pipe(res);
-            return;
-          }
-          const parts: Buffer[] = [];
-          reply.on('data', (part: Buffer) => parts.push(part));
-          reply.on('end', () => {
-            const answer = this.withReclaimed(Buffer.concat(parts).toString());
-            res.writeHead(reply.statusCode ?? 502, {
-              ...reply.headers,
-              'content-length': String(Buffer.byteLength(answer)),
-            });
-            res.end(answer);
-          });
-        },
+      const conditional =
+        req.method === 'PUT' &&
+        (req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined);
+      if (!conditional) {
+        this.forwardUpstream(req, res, action, body, () => undefined);
+        return;
+      }
+      // S3 decides a conditional write atomically; moto checks, then writes, and two racing writers can both win.
+      // The proxy lets one conditional write per key reach moto at a time, as S3 would decide them.
+      const key = (req.url ?? '').split('?')[0] ?? '';
+      const previous = this.conditionalWrites.get(key) ?? Promise.resolve();
+      const done = previous.then(
+        () => new Promise<void>((resolve) => this.forwardUpstream(req, res, action, body, resolve)),
       );
-      upstream.on('error', (error) => {
-        res.writeHead(502);
-        res.end(String(error));
+      this.conditionalWrites.set(key, done);
+      void done.then(() => {
+        if (this.conditionalWrites.get(key) === done) this.conditionalWrites.delete(key);
       });
-      upstream.end(body);
     });
+  }
+
+  /** Conditional writes in flight, by key: each waits for the one before it. */
+  private readonly conditionalWrites = new Map<string, Promise<void>>();
+
+  /** Sends a request on to moto and its answer back (rewritten where the harness says so); `finished` once sent. */
+  private forwardUpstream(
+    req: IncomingMessage,
+    res: import('node:http').ServerResponse,
+    action: string,
+    body: Buffer,
+    finished: () => void,
+  ): void {
+    let sent = false;
+    const once = () => {
+      if (!sent) finished();
+      sent = true;
+    };
+    res.once('finish', once);
+    res.once('close', once);
+    const upstream = httpRequest(
+      `${this.motoEndpoint}${req.url ?? '/'}`,
+      { method: req.method, headers: req.headers },
+      (reply) => {
+        if (action !== 'DescribeInstances' || this.reclaimed.size === 0) {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(res);
+          return;
+        }
+        const parts: Buffer[] = [];
+        reply.on('data', (part: Buffer) => parts.push(part));
+        reply.on('end', () => {
+          const answer = this.withReclaimed(Buffer.concat(parts).toString());
+          res.writeHead(reply.statusCode ?? 502, {
+            ...reply.headers,
+            'content-length': String(Buffer.byteLength(answer)),
+          });
+          res.end(answer);
+        });
+      },
+    );
+    upstream.on('error', (error) => {
+      res.writeHead(502);
+      res.end(String(error));
+    });
+    upstream.end(body);
   }
 
   /**
