@@ -36,9 +36,11 @@ describe('rememberPoolEvents', () => {
   it('forgets events older than a week, and pools with nothing left', () => {
     const old = rememberPoolEvents(undefined, [{ pool: c7a, kind: 'interruption' }], ago(8 * 24 * 3_600_000));
 
-    expect(rememberPoolEvents(old, [{ pool: m7a, kind: 'rebalance' }], now).pools).not.toHaveProperty(
-      'c7g.large@subnet-a',
-    );
+    const memory = rememberPoolEvents(old, [{ pool: m7a, kind: 'rebalance' }], now);
+
+    // The array form: a string path would read the dot in the key as a nested property, and never fail.
+    expect(memory.pools).not.toHaveProperty(['c7g.large@subnet-a']);
+    expect(Object.keys(memory.pools)).toEqual(['m7g.large@subnet-a']);
   });
 
   it('keeps at most 20 events per pool, the newest', () => {
