@@ -1,7 +1,7 @@
 /**
- * The `unit` project alone, as one flat config, for Stryker (`npm run mutation`): per-test coverage needs the test
- * environment at the top level, not inside `projects`. The template test packages the whole service (esbuild,
- * serverless): slow, and it tests none of the mutated modules.
+ * The `unit` project alone, as one flat config, for Stryker (`npm run mutation`): its jest runner puts its test
+ * environment at the top level, not inside `projects`. stryker.config.mjs narrows it to the mutated modules' own
+ * tests; the template test, which packages the whole service (esbuild, serverless), is never one of them.
  */
 const { projects } = require('../jest.config.js');
 

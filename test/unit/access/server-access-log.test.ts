@@ -169,6 +169,7 @@ describe('parseServerAccessLogLine', () => {
     ['ASCII escapes, either case', 'a%20b%2Bc%2fd', 'a b+c/d'],
     ['a multi-byte character beside an ASCII escape', 'caf%C3%A9%20au%20lait', 'café au lait'],
     ['no escape at all', 'results/plain.json', 'results/plain.json'],
+    ['digits and no escape', '2026/11/25.json', '2026/11/25.json'],
     ['not valid URL encoding: kept as it is', 'odd%ZZkey', 'odd%ZZkey'],
     ['an escape cut short at the end: kept as it is', 'ends-with%2', 'ends-with%2'],
     ['a lone byte of a multi-byte character: kept as it is', 'half%C3', 'half%C3'],
@@ -203,6 +204,7 @@ describe('parseServerAccessLogLine', () => {
     ['a status above 599', line({ 9: '600' }), 'HTTP status "600"'],
     ['a count with a decimal point', line({ 12: '12.5' }), 'a byte count or time is not a whole number'],
     ['a count of sixteen digits', line({ 12: '1234567890123456' }), 'not a whole number'],
+    ['a negative count', line({ 12: '-5' }), 'not a whole number'],
   ])('reports %s', (_name, bad, reason) => {
     const parsed = parseServerAccessLogLine(bad);
 
@@ -282,10 +284,13 @@ describe('parseServerAccessLog', () => {
     expect(results[1]).toMatchObject({ line: 2, entry: { sourceRegion: 'us-east-1' } });
   });
 
-  it('skips lines of spaces or tabs, and yields no empty batch', async () => {
-    const batches = await batchesOf(chunksOf('\n', `   \n${line()}\n`, '\t\t\n', ' \t \n'));
+  it('skips lines of spaces or tabs, reads a line that starts with one, and yields no empty batch', async () => {
+    const batches = await batchesOf(chunksOf('\n', `   \n${line()}\n`, '\t\t\n', ` \t \n ${line()}\n`));
 
-    expect(batches).toEqual([[{ line: 3, entry: expect.anything() }]]);
+    expect(batches).toEqual([
+      [{ line: 3, entry: expect.anything() }],
+      [{ line: 6, entry: expect.anything() }],
+    ]);
   });
 
   it('reports a line of other white space instead of skipping it', async () => {
