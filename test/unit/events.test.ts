@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidEventError } from '../../src/errors';
-import { assertNever, parseInstanceEvent, parseLaunchTrigger, parseReapTrigger } from '../../src/events';
+import {
+  assertNever,
+  EVENT_SOURCE,
+  parseInstanceEvent,
+  parseLaunchTrigger,
+  parseReapTrigger,
+  WORKER_DRAINING,
+} from '../../src/events';
 
 const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
@@ -190,5 +197,13 @@ describe('assertNever', () => {
     expect(() => assertNever('surprise' as never)).toThrow(
       new InvalidEventError('unexpected value "surprise"'),
     );
+  });
+});
+
+describe('the Worker Draining event', () => {
+  it('is named as the README documents it for the systems that subscribe to it', () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+
+    expect(readme).toContain(`\`${WORKER_DRAINING}\` event (\`source: ${EVENT_SOURCE}\``);
   });
 });
