@@ -140,6 +140,7 @@ describe('the packaged EventBridge rules', () => {
       expect(put.FailedEntryCount).toBe(0);
     }
 
+    expect([...queues.keys()].sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [rule, url] of queues) {
       const delivered = (await drainQueue(sqs, url)).map((body) => {
         const event = JSON.parse(body) as Sample['event'];

@@ -45,6 +45,38 @@ describe('AccessAlerts', () => {
     ]);
   });
 
+  it('raises one alert per instance, even when they share a principal', () => {
+    const alerts = new AccessAlerts();
+    alerts.observe(access({ afterTermination: true }));
+    alerts.observe(access({ afterTermination: true, instanceId: 'i-0fedcba9876543210' }));
+
+    expect(alerts.list().map((alert) => alert.instanceId)).toEqual([
+      'i-0123456789abcdef0',
+      'i-0fedcba9876543210',
+    ]);
+  });
+
+  it('keeps the first ten keys, without repeats or the empty key of a bucket-level access', () => {
+    const alerts = new AccessAlerts();
+    const keys = ['', 'k0', 'k0', '', ...Array.from({ length: 12 }, (_, index) => `k${index}`)];
+    for (const key of keys) alerts.observe(access({ afterTermination: true, key }));
+
+    expect(alerts.list()[0]?.keys).toEqual(Array.from({ length: 10 }, (_, index) => `k${index}`));
+    expect(alerts.list()[0]?.count).toBe(keys.length);
+  });
+
+  it('keeps the latest time as the last, whatever order the accesses come in', () => {
+    const alerts = new AccessAlerts();
+    for (const minute of ['11', '13', '12']) {
+      alerts.observe(access({ afterTermination: true, time: `2026-11-25T09:${minute}:00.000Z` }));
+    }
+
+    expect(alerts.list()[0]).toMatchObject({
+      firstTime: '2026-11-25T09:11:00.000Z',
+      lastTime: '2026-11-25T09:13:00.000Z',
+    });
+  });
+
   it('raises an IMDSv1 alert for credentials delivered as 1.0, not 2.0', () => {
     const alerts = new AccessAlerts();
     alerts.observe(access({ credentialDelivery: '2.0' }));
@@ -71,5 +103,27 @@ describe('AccessAlerts', () => {
       }),
     ]);
     expect(alerts.list()[0]).not.toHaveProperty('fleet');
+    expect(alerts.list()[0]).not.toHaveProperty('instanceId');
+  });
+
+  it(`raises no burst for ${DENIED_BURST} allowed accesses by one principal`, () => {
+    const alerts = new AccessAlerts();
+    for (let n = 0; n < DENIED_BURST; n += 1) alerts.observe(access({ status: 200 }));
+
+    expect(alerts.list()).toEqual([]);
+  });
+
+  it('raises a denied burst for each principal without an instance', () => {
+    const alerts = new AccessAlerts();
+    for (const principal of ['arn:aws:iam::1:user/eve', 'arn:aws:iam::1:user/mallory']) {
+      for (let n = 0; n < DENIED_BURST; n += 1) {
+        alerts.observe(access({ instanceId: undefined, fleet: undefined, principal, status: 403 }));
+      }
+    }
+
+    expect(alerts.list().map((alert) => [alert.principal, alert.count])).toEqual([
+      ['arn:aws:iam::1:user/eve', DENIED_BURST],
+      ['arn:aws:iam::1:user/mallory', DENIED_BURST],
+    ]);
   });
 });

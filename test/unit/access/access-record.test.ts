@@ -1,6 +1,7 @@
 import { accessLogLine } from '../../../local/access-log';
-import { accessFromLogEntry, workerSessionInstance } from '../../../src/access/access-record';
+import { accessFromLogEntry, isAccessDenied, workerSessionInstance } from '../../../src/access/access-record';
 import { parseServerAccessLogLine, type ServerAccessLogEntry } from '../../../src/access/server-access-log';
+import type { AccessRecord } from '../../../src/model/access-record';
 
 function entry(overrides: Partial<Parameters<typeof accessLogLine>[0]> = {}): ServerAccessLogEntry {
   const parsed = parseServerAccessLogLine(
@@ -44,6 +45,79 @@ describe('accessFromLogEntry', () => {
   });
 });
 
+/** The entry as a plain object, some fields replaced: what a parser of another layout could hand over. */
+const plainEntry = (overrides: Partial<ServerAccessLogEntry>): ServerAccessLogEntry => ({
+  ...(JSON.parse(JSON.stringify(entry())) as ServerAccessLogEntry),
+  ...overrides,
+});
+
+describe('accessFromLogEntry: operations', () => {
+  it.each([
+    ['REST.GET.OBJECT', 'GetObject'],
+    ['REST.HEAD.OBJECT', 'HeadObject'],
+    ['REST.PUT.OBJECT', 'PutObject'],
+    ['REST.POST.OBJECT', 'PostObject'],
+    ['REST.COPY.OBJECT', 'CopyObject'],
+    ['REST.COPY.OBJECT_GET', 'CopyObject'],
+    ['REST.DELETE.OBJECT', 'DeleteObject'],
+    ['BATCH.DELETE.OBJECT', 'DeleteObject'],
+    ['REST.POST.MULTI_OBJECT_DELETE', 'DeleteObjects'],
+    ['REST.GET.BUCKET', 'ListObjects'],
+    ['REST.HEAD.BUCKET', 'HeadBucket'],
+    ['REST.POST.UPLOADS', 'CreateMultipartUpload'],
+    ['REST.PUT.PART', 'UploadPart'],
+    ['REST.COPY.PART', 'UploadPartCopy'],
+    ['REST.POST.UPLOAD', 'CompleteMultipartUpload'],
+    ['REST.DELETE.UPLOAD', 'AbortMultipartUpload'],
+    ['REST.GET.OBJECT_TAGGING', 'GetObjectTagging'],
+    ['REST.PUT.OBJECT_TAGGING', 'PutObjectTagging'],
+  ])('names %s after the API action %s', (operation, action) => {
+    expect(accessFromLogEntry(plainEntry({ operation })).operation).toBe(action);
+  });
+});
+
+describe('accessFromLogEntry: bytes and status', () => {
+  it.each([
+    ['a PUT whose bytes sent is "-": the object size', 'REST.PUT.OBJECT', 0, 5120, 5120],
+    ['a POST whose bytes sent is "-": the object size', 'REST.POST.UPLOAD', 0, 5120, 5120],
+    ['a PUT that sent bytes (an error body): the bytes sent', 'REST.PUT.OBJECT', 243, 5120, 243],
+    ['a GET that sent nothing: no bytes, whatever the object size', 'REST.GET.OBJECT', 0, 5120, 0],
+    ['a GET: the bytes sent', 'REST.GET.OBJECT', 512, 5120, 512],
+  ])('counts for %s', (_name, operation, bytesSent, objectSize, bytes) => {
+    expect(accessFromLogEntry(plainEntry({ operation, bytesSent, objectSize })).bytes).toBe(bytes);
+  });
+
+  it('gives no bytes to a write of unknown size, and no status to a line without one', () => {
+    const record = accessFromLogEntry(
+      plainEntry({
+        operation: 'REST.PUT.OBJECT',
+        bytesSent: 0,
+        objectSize: undefined,
+        httpStatus: undefined,
+      }),
+    );
+
+    expect(record).not.toHaveProperty('bytes');
+    expect(record).not.toHaveProperty('status');
+  });
+});
+
+describe('isAccessDenied', () => {
+  const record = (overrides: Partial<AccessRecord>): AccessRecord => ({
+    ...accessFromLogEntry(entry()),
+    ...overrides,
+  });
+
+  it.each([
+    ['a 403', { status: 403 }, true],
+    ['an AccessDenied error code without a status', { status: undefined, errorCode: 'AccessDenied' }, true],
+    ['a 200', { status: 200 }, false],
+    ['a 404 NoSuchKey', { status: 404, errorCode: 'NoSuchKey' }, false],
+  ])('judges %s denied: %s', (_name, overrides, denied) => {
+    expect(isAccessDenied(record(overrides))).toBe(denied);
+  });
+});
+
 describe('workerSessionInstance', () => {
   const role = 'worker-fleet-dev-worker';
 
@@ -57,6 +131,11 @@ describe('workerSessionInstance', () => {
     ['arn:aws:sts::123456789012:assumed-role/worker-fleet-dev-worker/alice', undefined],
     ['arn:aws:iam::123456789012:user/worker-fleet-dev-worker', undefined],
     ['5e1c0ffee5e1c0ffee', undefined],
+    [':assumed-role/worker-fleet-dev-worker/i-0123456789abcdef0', undefined],
+    ['arn:aws:sts::123456789012:assumed-role/worker-fleet-dev-worker/xi-0123456789abcdef0', undefined],
+    ['arn:aws:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-0123456789abcdef0x', undefined],
+    // An instance id where a worker session's would stand, in a principal without the role.
+    ['arn:aws:iam::123456789012:user/abcde/i-0123456789abcdef0', undefined],
     ['', undefined],
   ])('reads %j as instance %j', (principal, instanceId) => {
     expect(workerSessionInstance(principal, role)).toBe(instanceId);

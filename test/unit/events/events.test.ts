@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { InvalidEventError } from '../../../src/errors';
 import { parseInstanceEvent } from '../../../src/events/instance';
 import { parseLaunchTrigger } from '../../../src/events/launch';
+import { assertNever } from '../../../src/events/parse';
+import { parseReapRequest } from '../../../src/events/reap';
+import { EVENT_SOURCE, WORKER_DRAINING } from '../../../src/model/notification';
 
 const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
@@ -41,6 +44,10 @@ describe('parseLaunchTrigger', () => {
     });
   });
 
+  it('reads a direct invocation without a fleet as a run for every fleet', () => {
+    expect(parseLaunchTrigger({}, 'lambda-request-2')).toEqual({ kind: 'direct', id: 'lambda-request-2' });
+  });
+
   it.each([
     [null, 'expected a JSON object'],
     [[], 'expected a JSON object'],
@@ -48,6 +55,7 @@ describe('parseLaunchTrigger', () => {
     [{ fleet: 'batch', count: -1 }, 'malformed launch request: count: '],
     [{ fleet: 'batch', count: 1, target: 2 }, 'give count or target, not both'],
     [{ count: 2 }, 'count and target need a fleet'],
+    [{ target: 3 }, 'malformed launch request: (root): count and target need a fleet'],
     [{ fleet: 'batch', size: 2 }, 'malformed launch request'],
     [{ 'detail-type': 'Scheduled Event', source: 'aws.events' }, 'malformed scheduled event: id: '],
     [
@@ -92,7 +100,24 @@ describe('parseInstanceEvent', () => {
   it('reads the state-change sample', () => {
     expect(parseInstanceEvent(sample('instance-state-change-terminated.json'))).toMatchObject({
       kind: 'state-change',
+      instanceId: 'i-1234567890abcdef0',
       state: 'terminated',
+    });
+  });
+
+  it.each(['stop', 'hibernate'])('reads a spot warning whose action is %s', (action) => {
+    const event = sample('spot-interruption-warning.json') as { detail: Record<string, string> };
+
+    expect(
+      parseInstanceEvent({ ...event, detail: { ...event.detail, 'instance-action': action } }),
+    ).toMatchObject({ kind: 'spot-warning', action });
+  });
+
+  it('reads an event time with a UTC offset', () => {
+    const event = sample('rebalance-recommendation.json') as object;
+
+    expect(parseInstanceEvent({ ...event, time: '2026-11-25T10:10:00+01:00' })).toMatchObject({
+      time: new Date('2026-11-25T09:10:00Z'),
     });
   });
 
@@ -107,7 +132,23 @@ describe('parseInstanceEvent', () => {
       'detail.instance-action: ',
     ],
     [{ ...warning, time: 'soon' }, 'time: '],
-    [{ ...warning, source: 'my.app' }, 'source: '],
+    [
+      { ...warning, detail: { 'instance-id': 'xi-1234567890abcdef0', 'instance-action': 'terminate' } },
+      'detail.instance-id: must be an instance id',
+    ],
+    [
+      { ...warning, detail: { 'instance-id': 'i-1234567890abcdef0x', 'instance-action': 'terminate' } },
+      'detail.instance-id: must be an instance id',
+    ],
+    [
+      { ...(sample('rebalance-recommendation.json') as object), source: 'my.app' },
+      'malformed "EC2 Instance Rebalance Recommendation" event: source: ',
+    ],
+    [
+      { ...(sample('instance-state-change-terminated.json') as object), source: 'my.app' },
+      'malformed "EC2 Instance State-change Notification" event: source: ',
+    ],
+    [{ ...warning, source: 'my.app' }, 'malformed "EC2 Spot Instance Interruption Warning" event: source: '],
     [
       {
         ...(sample('instance-state-change-terminated.json') as object),
@@ -124,5 +165,43 @@ describe('parseInstanceEvent', () => {
   ])('rejects %j with a clear error', (event, message) => {
     expect(() => parseInstanceEvent(event)).toThrow(InvalidEventError);
     expect(() => parseInstanceEvent(event)).toThrow(message);
+  });
+});
+
+describe('parseReapRequest', () => {
+  it('reads the schedule as a run over every fleet', () => {
+    expect(parseReapRequest(sample('launch-schedule.json'))).toEqual({});
+  });
+
+  it('reads a direct invocation naming a fleet and a dry run', () => {
+    expect(parseReapRequest(sample('reap-direct.json'))).toEqual({ fleet: 'batch', dryRun: true });
+    expect(parseReapRequest({})).toEqual({});
+  });
+
+  it.each([
+    [{ 'detail-type': 'Scheduled Event', source: 'aws.events' }, 'malformed scheduled event: id: '],
+    [{ fleet: 'batch', dryRun: 'yes' }, 'malformed reap request: dryRun: '],
+    [{ fleet: 'batch', force: true }, 'malformed reap request: '],
+    [null, 'malformed reap request: (root): '],
+    ['batch', 'malformed reap request: (root): '],
+  ])('rejects %j with a clear error', (event, message) => {
+    expect(() => parseReapRequest(event)).toThrow(InvalidEventError);
+    expect(() => parseReapRequest(event)).toThrow(message);
+  });
+});
+
+describe('assertNever', () => {
+  it('rejects a value the types rule out, showing it', () => {
+    expect(() => assertNever('surprise' as never)).toThrow(
+      new InvalidEventError('unexpected value "surprise"'),
+    );
+  });
+});
+
+describe('the Worker Draining event', () => {
+  it('is named as the docs document it for the systems that subscribe to it', () => {
+    const readme = readFileSync(join(__dirname, '../../../docs/interruptions.md'), 'utf8');
+
+    expect(readme).toContain(`\`${WORKER_DRAINING}\` event (\`source: ${EVENT_SOURCE}\``);
   });
 });

@@ -26,17 +26,25 @@ describe('judgeIdle: lifetime', () => {
     expect(judgeIdle(base, signals, now)).toMatchObject({ kind, explanation });
   });
 
-  it('retires a worker past its max lifetime, whatever it reports', () => {
+  it.each([
+    ['past', 25 * 60, 'retire: age 25h ≥ 24h', '1500m'],
+    ['exactly at', 24 * 60, 'retire: age 24h ≥ 24h', '1440m'],
+  ])('retires a worker %s its max lifetime, whatever it reports', (_when, minutes, explanation, age) => {
     const verdict = judgeIdle(
       { ...base, maxLifetimeHours: 24 },
-      { launchTime: minutesAgo(25 * 60), heartbeat: { at: now, status: 'busy' } },
+      { launchTime: minutesAgo(minutes), heartbeat: { at: now, status: 'busy' } },
       now,
     );
 
-    expect(verdict).toMatchObject({
-      kind: 'retire',
-      rule: 'max-lifetime',
-      explanation: 'retire: age 25h ≥ 24h',
+    expect(verdict).toEqual({ kind: 'retire', rule: 'max-lifetime', explanation, signals: { age } });
+  });
+
+  it('names the boot grace and the age of a young worker', () => {
+    expect(judgeIdle(base, { launchTime: minutesAgo(3) }, now)).toEqual({
+      kind: 'young',
+      rule: 'boot-grace',
+      explanation: 'young: age 3m < 10m boot grace',
+      signals: { age: '3m' },
     });
   });
 
@@ -107,20 +115,29 @@ describe('judgeIdle: cpu', () => {
     expect(judgeIdle(settings, { ...old, cpu: data }, now)).toMatchObject({ kind, explanation });
   });
 
+  it('judges busy a burst exactly at the max guard', () => {
+    expect(judgeIdle(settings, { ...old, cpu: { average: [1], maximum: [2, 20] } }, now)).toMatchObject({
+      kind: 'busy',
+      explanation: 'busy: cpu peak 20% ≥ 20%',
+    });
+  });
+
   it('has no data without a cpu signal', () => {
     expect(judgeIdle(settings, old, now)).toMatchObject({ kind: 'unknown', rule: 'cpu' });
   });
 
   it.each([
-    ['low network', [100, 200], 'idle'],
-    ['busy network', [100, 5_000_000], 'busy'],
-    ['no network data', [], 'unknown'],
-  ])('with a network threshold judges %s', (_name, networkBytes, kind) => {
+    ['low network', [100, 200], 'idle', 'idle: cpu 1% < 5%'],
+    ['busy network', [100, 5_000_000], 'busy', 'busy: network 5000000 B ≥ 1000000 B'],
+    ['network exactly at the threshold', [1_000_000], 'busy', 'busy: network 1000000 B ≥ 1000000 B'],
+    ['no network data', [], 'unknown', 'unknown: cpu 1%, no network data'],
+    ['no network signal at all', undefined, 'unknown', 'unknown: cpu 1%, no network data'],
+  ])('with a network threshold judges %s', (_name, networkBytes, kind, explanation) => {
     const withNetwork = { ...settings, cpu: { ...cpu, networkBelowBytes: 1_000_000 } };
 
     expect(
-      judgeIdle(withNetwork, { ...old, cpu: { average: [1], maximum: [2] }, networkBytes }, now).kind,
-    ).toBe(kind);
+      judgeIdle(withNetwork, { ...old, cpu: { average: [1], maximum: [2] }, networkBytes }, now),
+    ).toMatchObject({ kind, explanation });
   });
 });
 
@@ -151,6 +168,22 @@ describe('judgeIdle: signals together', () => {
       'unknown: no cpu data',
     ],
     ['heartbeat missing, cpu busy', undefined, busyCpu, 'busy', 'cpu', 'busy: cpu 50% ≥ 5%'],
+    [
+      'both busy',
+      freshBeat,
+      busyCpu,
+      'busy',
+      'heartbeat+cpu',
+      'busy: heartbeat reports busy 1m ago, cpu 50% ≥ 5%',
+    ],
+    [
+      'both missing',
+      undefined,
+      { average: [], maximum: [] },
+      'unknown',
+      'heartbeat+cpu',
+      'unknown: no heartbeat, no cpu data',
+    ],
   ])('%s', (_name, heartbeat, cpuData, kind, rule, explanation) => {
     expect(judgeIdle(both, { ...old, heartbeat, cpu: cpuData }, now)).toMatchObject({
       kind,
@@ -162,7 +195,12 @@ describe('judgeIdle: signals together', () => {
   it('never calls a worker idle when no signal is configured', () => {
     const none: IdleSettings = { ...base, heartbeatTimeoutMinutes: undefined };
 
-    expect(judgeIdle(none, old, now)).toMatchObject({ kind: 'unknown', rule: 'no-signal' });
+    expect(judgeIdle(none, old, now)).toEqual({
+      kind: 'unknown',
+      rule: 'no-signal',
+      explanation: 'unknown: no idle signal configured',
+      signals: { age: '120m' },
+    });
   });
 
   it('lists every signal value for the log line', () => {

@@ -1,11 +1,12 @@
 import {
+  EMPTY_POOL_MEMORY,
   HALF_LIFE_MS,
   orderByRisk,
   poolRisks,
   RISKY_SCORE,
   rememberPoolEvents,
 } from '../../../src/fleet/pool-memory';
-import type { Pool } from '../../../src/model/pool';
+import { type Pool, placementKey } from '../../../src/model/pool';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);
@@ -36,9 +37,28 @@ describe('rememberPoolEvents', () => {
   it('forgets events older than a week, and pools with nothing left', () => {
     const old = rememberPoolEvents(undefined, [{ pool: c7a, kind: 'interruption' }], ago(8 * 24 * 3_600_000));
 
-    expect(rememberPoolEvents(old, [{ pool: m7a, kind: 'rebalance' }], now).pools).not.toHaveProperty(
-      'c7g.large@subnet-a',
-    );
+    const memory = rememberPoolEvents(old, [{ pool: m7a, kind: 'rebalance' }], now);
+
+    // The array form: a string path would read the dot in the key as a nested property, and never fail.
+    expect(memory.pools).not.toHaveProperty(['c7g.large@subnet-a']);
+    expect(Object.keys(memory.pools)).toEqual(['m7g.large@subnet-a']);
+  });
+
+  it('forgets an event exactly a week old, and keeps the newer events of its pool', () => {
+    const week = 7 * 24 * 3_600_000;
+    const older = rememberPoolEvents(undefined, [{ pool: c7a, kind: 'interruption' }], ago(week));
+    const newer = rememberPoolEvents(older, [{ pool: c7a, kind: 'rebalance' }], ago(week - 1));
+
+    const memory = rememberPoolEvents(newer, [], now);
+
+    expect(memory.pools['c7g.large@subnet-a']).toEqual([
+      { kind: 'rebalance', at: ago(week - 1).toISOString() },
+    ]);
+  });
+
+  it('remembers no pool in the empty memory', () => {
+    expect(EMPTY_POOL_MEMORY.pools).toEqual({});
+    expect(rememberPoolEvents(EMPTY_POOL_MEMORY, [], now)).toEqual({ pools: {} });
   });
 
   it('keeps at most 20 events per pool, the newest', () => {
@@ -59,6 +79,8 @@ describe('poolRisks', () => {
     ['an interruption two half-lives ago', 'interruption', 2 * HALF_LIFE_MS, 0.25],
     ['a fresh capacity error', 'capacity-error', 0, 1],
     ['a fresh rebalance recommendation', 'rebalance', 0, 0.5],
+    ['an interruption six hours ago', 'interruption', 6 * 3_600_000, 0.5],
+    ['an interruption twelve hours ago', 'interruption', 12 * 3_600_000, 0.25],
   ] as const)('scores %s at %d', (_name, kind, age, score) => {
     const memory = rememberPoolEvents(undefined, [{ pool: c7a, kind }], ago(age));
 
@@ -80,6 +102,24 @@ describe('poolRisks', () => {
     );
   });
 
+  it.each([
+    ['capacity errors only', ['capacity-error', 'capacity-error'], '2 capacity errors in the last 1h'],
+    ['one rebalance recommendation', ['rebalance'], '1 rebalance recommendation in the last 1h'],
+    [
+      'every kind',
+      ['rebalance', 'interruption', 'rebalance', 'capacity-error'],
+      '1 interruption, 1 capacity error, 2 rebalance recommendations in the last 1h',
+    ],
+  ] as const)('explains %s, naming only the kinds seen', (_name, kinds, reason) => {
+    const memory = rememberPoolEvents(
+      undefined,
+      kinds.map((kind) => ({ pool: c7a, kind })),
+      now,
+    );
+
+    expect(poolRisks(memory, now).get('c7g.large@subnet-a')?.reason).toBe(reason);
+  });
+
   it('knows nothing of an empty memory', () => {
     expect(poolRisks(undefined, now).size).toBe(0);
   });
@@ -98,6 +138,36 @@ describe('orderByRisk', () => {
       'spot:m7g.large',
       'spot:c7g.large',
       'on-demand:c7g.large',
+    ]);
+  });
+
+  it('never reorders on-demand pools, even in a risky placement', () => {
+    const onDemand: Pool[] = [
+      { ...c7a, market: 'on-demand' },
+      { ...m7a, market: 'on-demand' },
+    ];
+
+    expect(orderByRisk(onDemand, risky)).toEqual(onDemand);
+  });
+
+  it('keeps the order of a long list otherwise, risky pools last among spot', () => {
+    const many: Pool[] = Array.from({ length: 40 }, (_, index) => ({
+      instanceType: `c7g.${index}xlarge`,
+      subnetId: 'subnet-a',
+      market: 'spot',
+    }));
+    const riskyEveryFifth = new Map(
+      many
+        .filter((_, index) => index % 5 === 0)
+        .map((pool) => [placementKey(pool), { score: 1, reason: 'r' }] as const),
+    );
+
+    const ordered = orderByRisk(many, riskyEveryFifth).map((pool) => many.indexOf(pool));
+
+    const indices = many.map((_, index) => index);
+    expect(ordered).toEqual([
+      ...indices.filter((index) => index % 5 !== 0),
+      ...indices.filter((index) => index % 5 === 0),
     ]);
   });
 

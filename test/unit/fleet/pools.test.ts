@@ -46,14 +46,18 @@ describe('candidatePools', () => {
   });
 
   it('never offers on-demand to a spot-only fleet, nor spot to an on-demand fleet', () => {
-    expect(
-      keys(candidatePools({ ...spec, market: 'spot' }, 'a')).every((key) => key.startsWith('spot:')),
-    ).toBe(true);
-    expect(
-      keys(candidatePools({ ...spec, market: 'on-demand' }, 'a')).every((key) =>
-        key.startsWith('on-demand:'),
-      ),
-    ).toBe(true);
+    expect(keys(candidatePools({ ...spec, market: 'spot' }, 'a'))).toEqual([
+      'spot:c7g.large@a',
+      'spot:m7g.large@a',
+      'spot:c7g.large@b',
+      'spot:m7g.large@b',
+    ]);
+    expect(keys(candidatePools({ ...spec, market: 'on-demand' }, 'a'))).toEqual([
+      'on-demand:c7g.large@a',
+      'on-demand:m7g.large@a',
+      'on-demand:c7g.large@b',
+      'on-demand:m7g.large@b',
+    ]);
   });
 
   it('tries avoided spot pools last on a spot-only fleet, rather than launch nothing', () => {

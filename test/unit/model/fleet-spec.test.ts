@@ -25,6 +25,69 @@ describe('fleetSpecSchema', () => {
     });
   });
 
+  it('accepts an on-demand fleet with every setting given, at the limits, and keeps them all', () => {
+    const tags = Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`tag-${index}`, 'x']));
+    const spec = fleetJson({
+      market: 'on-demand',
+      targetCapacity: 3,
+      maxCapacity: 3,
+      keyName: 'ops',
+      securityGroupIds: ['sg-0123456789abcdef0'],
+      userData: 'x'.repeat(16 * 1024),
+      rebalance: 'replace-early',
+      rebalanceRetireAfterMinutes: 120,
+      metadataHopLimit: 2,
+      agent: {
+        enabled: false,
+        heartbeatSeconds: 30,
+        busyCommand: 'test -f /run/busy',
+        drainCommand: '/opt/worker/drain',
+        drainTimeoutSeconds: 110,
+      },
+      idle: {
+        heartbeatTimeoutMinutes: 30,
+        cpu: { belowPercent: 5, maxPercent: 20, windowMinutes: 30, networkBelowBytes: 1000 },
+        bootGraceMinutes: 5,
+        maxLifetimeHours: 48,
+        terminateAfterMinutes: 20,
+        minWorkers: 1,
+      },
+      tags,
+    });
+
+    expect(fleetSpecSchema.parse(spec)).toEqual(spec);
+  });
+
+  it('fills the defaults inside a partial agent and idle section', () => {
+    const parsed = fleetSpecSchema.parse(
+      fleetJson({ agent: { busyFile: '/run/busy' }, idle: { cpu: { belowPercent: 3 } } }),
+    );
+
+    expect(parsed.agent).toEqual({
+      enabled: true,
+      heartbeatSeconds: 60,
+      busyFile: '/run/busy',
+      drainTimeoutSeconds: 90,
+    });
+    expect(parsed.idle).toEqual({
+      cpu: { belowPercent: 3, windowMinutes: 15 },
+      bootGraceMinutes: 10,
+      terminateAfterMinutes: 10,
+      minWorkers: 2,
+    });
+  });
+
+  it.each([
+    ['a spot price in whole dollars', { spotMaxPrice: '12' }],
+    ['a spot price with several digits before the point', { spotMaxPrice: '10.5' }],
+    ['rebalance: ignore', { rebalance: 'ignore' }],
+    ['rebalance: notify', { rebalance: 'notify' }],
+    ['one metadata hop', { metadataHopLimit: 1 }],
+    ['spot with on-demand fallback', { market: 'spot-with-on-demand-fallback' }],
+  ])('accepts %s', (_name, override) => {
+    expect(problems(fleetJson(override))).toBe('');
+  });
+
   it.each(['/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64', 'ami-0123abcd'])(
     'accepts %s as the AMI',
     (ami) => {
@@ -59,16 +122,55 @@ describe('fleetSpecSchema', () => {
     [{ tags: { 'aws:owner': 'me' } }, 'tags: tag keys must not start with "aws:" or "worker-fleet:"'],
     [{ tags: { 'worker-fleet:fleet': 'other' } }, 'tags: tag keys must not start with'],
     [{ bidPrice: '0.1' }, 'bidPrice'],
+    [{ ami: 'my-ami-0123abcd' }, 'ami: must be an AMI id'],
+    [{ ami: 'ami-0123abcd-old' }, 'ami: must be an AMI id'],
+    [{ ami: 'aws/service/ami' }, 'ami: must be an AMI id'],
+    [{ ami: '/aws/service/ami with space' }, 'ami: must be an AMI id'],
+    [{ instanceTypes: ['C7g.large'] }, 'instanceTypes.0: must be an instance type'],
+    [{ instanceTypes: ['c7g.large!'] }, 'instanceTypes.0: must be an instance type'],
+    [{ subnets: ['my-subnet-0123456789abcdef0'] }, 'subnets.0: must be a subnet id'],
+    [{ subnets: ['subnet-0123abcd-b'] }, 'subnets.0: must be a subnet id'],
+    [
+      { subnets: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef0'] },
+      'subnets: subnets must not repeat',
+    ],
+    [{ securityGroupIds: ['my-sg-0123456789abcdef0'] }, 'securityGroupIds.0: must be a security group id'],
+    [{ securityGroupIds: ['sg-0123abcd-b'] }, 'securityGroupIds.0: must be a security group id'],
+    [{ spotMaxPrice: 'USD 0.05' }, 'spotMaxPrice: must be a price'],
+    [{ spotMaxPrice: '0.05 USD' }, 'spotMaxPrice: must be a price'],
+    [{ tags: { team: 'data', 'aws:owner': 'me' } }, 'tags: tag keys must not start with'],
+    [
+      { tags: Object.fromEntries(Array.from({ length: 41 }, (_, index) => [`tag-${index}`, 'x'])) },
+      'tags: at most 40 tags',
+    ],
   ])('rejects %j with "%s"', (override, message) => {
     expect(problems(fleetJson(override))).toContain(message);
   });
 });
 
-describe('fleetsSchema', () => {
-  it('rejects fleet names that cannot be tags or tokens', () => {
-    const parsed = fleetsSchema.safeParse({ 'Big Fleet': fleetJson() });
+describe('describeIssues', () => {
+  it('lists every problem, one after the other', () => {
+    expect(problems(fleetJson({ ami: 'ubuntu', targetCapacity: -1 }))).toMatch(
+      /^ami: must be an AMI id \(ami-…\) or an SSM parameter name \(\/…\); targetCapacity: \S/,
+    );
+  });
+});
 
-    expect(parsed.success).toBe(false);
+describe('fleetsSchema', () => {
+  it.each(['Big Fleet', 'batch_1', `a${'b'.repeat(63)}`])(
+    'rejects the fleet name %j, which cannot be a tag or token, naming it',
+    (name) => {
+      const parsed = fleetsSchema.safeParse({ [name]: fleetJson() });
+
+      // zod reports a bad record key as "Invalid key in record": the schema's own message is not shown (#21).
+      expect(parsed.success || describeIssues(parsed.error)).toMatch(new RegExp(`^${name}: `));
+    },
+  );
+
+  it('rejects a deployment without a fleet, naming the root', () => {
+    const parsed = fleetsSchema.safeParse({});
+
+    expect(parsed.success || describeIssues(parsed.error)).toBe('(root): at least one fleet is required');
   });
 
   it('accepts the example fleets.yml shipped with the project', () => {

@@ -1,0 +1,242 @@
+/**
+ * Surviving mutants that no test can detect: the mutated code behaves as the original for every input the module
+ * can be given. Matched by file name, mutator and text (not line), so they follow their code when it moves; a listed
+ * mutant that no longer survives is reported as such in results.md.
+ */
+export interface EquivalentMutant {
+  /** The module's file name, without its folder. */
+  readonly file: string;
+  readonly mutator: string;
+  /** The code as written (white space does not matter). */
+  readonly original: string;
+  readonly replacement: string;
+  /** Part of the source line the mutant starts on, where the mutated text alone could be another mutant's. */
+  readonly line?: string;
+  readonly reason: string;
+}
+
+const each = (
+  file: string,
+  reason: string,
+  mutants: readonly (readonly [mutator: string, original: string, replacement: string, line?: string])[],
+): EquivalentMutant[] =>
+  mutants.map(([mutator, original, replacement, line]) => ({
+    file,
+    mutator,
+    original,
+    replacement,
+    ...(line === undefined ? {} : { line }),
+    reason,
+  }));
+
+const CPU_PEAK_GUARD = 'settings.maxPercent !== undefined && maximum.length > 0';
+const LIFETIME_GUARD = 'age !== undefined && settings.maxLifetimeHours !== undefined';
+const HEX_REFUSED =
+  'A character wrongly refused as a hex digit sends the whole key to decodeURIComponent, which decodes it the same way (only slower).';
+const SCRATCH =
+  'Writes a scratch slot that is never read: the bucket owner, request URI, referer and user agent are read again from the line when asked for.';
+
+export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
+  ...each(
+    'idle-policy.ts',
+    "A vote is only ever compared with 'busy' and 'unknown': any other value counts as idle, so the idle vote's name is never read.",
+    [['StringLiteral', "'idle'", '""']],
+  ),
+  ...each(
+    'idle-policy.ts',
+    "Without cpu data the average is empty too, and the vote returns 'no cpu data' before the maximum is read.",
+    [['ArrayDeclaration', '[]', '["Stryker was here"]', 'const maximum = signals.cpu?.maximum ?? [];']],
+  ),
+  ...each(
+    'idle-policy.ts',
+    'The guard only skips a comparison that is false anyway: a peak ≥ undefined, and Math.max() of no value (−Infinity) ≥ maxPercent.',
+    [
+      ['ConditionalExpression', CPU_PEAK_GUARD, 'true'],
+      ['LogicalOperator', CPU_PEAK_GUARD, 'settings.maxPercent !== undefined || maximum.length > 0'],
+      ['ConditionalExpression', 'settings.maxPercent !== undefined', 'true', CPU_PEAK_GUARD],
+      ['ConditionalExpression', 'maximum.length > 0', 'true'],
+      ['EqualityOperator', 'maximum.length > 0', 'maximum.length >= 0'],
+    ],
+  ),
+  ...each(
+    'idle-policy.ts',
+    'Without a launch time or a max lifetime, age ≥ maxLifetimeHours × 3,600,000 is already false (undefined or NaN): the guard changes nothing.',
+    [
+      ['ConditionalExpression', LIFETIME_GUARD, 'true'],
+      ['LogicalOperator', LIFETIME_GUARD, 'age !== undefined || settings.maxLifetimeHours !== undefined'],
+      ['ConditionalExpression', 'age !== undefined', 'true', 'age !== undefined &&'],
+      ['ConditionalExpression', 'settings.maxLifetimeHours !== undefined', 'true'],
+    ],
+  ),
+  ...each(
+    'pool-memory.ts',
+    'A new pool would start with a stray entry, which the same call forgets at once: its time parses as NaN, never recent.',
+    [['ArrayDeclaration', '[]', '["Stryker was here"]', 'pools[key] = [...(pools[key] ?? [])']],
+  ),
+  ...each(
+    'pool-memory.ts',
+    'The tie-break only orders pools of equal rank, and sort is stable: V8 compares a later pool with an earlier one, so a+b and a−b are both positive there (a 40-pool test, two merged runs, keeps its order).',
+    [['ArithmeticOperator', 'a.index - b.index', 'a.index + b.index']],
+  ),
+  ...each(
+    'reap-plan.ts',
+    'new Date(undefined) is an invalid date, which the next line turns into undefined all the same.',
+    [['ConditionalExpression', 'value === undefined', 'false']],
+  ),
+  ...each(
+    'access-alerts.ts',
+    'An access at the same time as the first (or last) one leaves that time as it is.',
+    [
+      ['EqualityOperator', 'access.time < tally.firstTime', 'access.time <= tally.firstTime'],
+      ['EqualityOperator', 'access.time > tally.lastTime', 'access.time >= tally.lastTime'],
+    ],
+  ),
+  ...each(
+    'access-record.ts',
+    "The marker found at 0 means the principal starts with ':', not 'arn:aws', and the same condition refuses it.",
+    [['EqualityOperator', 'at < 0', 'at <= 0']],
+  ),
+  ...each(
+    'events.ts',
+    'A string or number has no detail-type either: indexing it gives undefined, as the guard does (null is still caught by the next check).',
+    [['ConditionalExpression', "typeof event === 'object'", 'true', 'return typeof event']],
+  ),
+  ...each(
+    'server-access-log.ts',
+    'Past the end charCodeAt is NaN, never a space: the loop stops there anyway.',
+    [
+      ['ConditionalExpression', 'at < length', 'true'],
+      ['EqualityOperator', 'at < length', 'at <= length'],
+    ],
+  ),
+  ...each(
+    'server-access-log.ts',
+    'The search starts after the field’s first character, so what it finds is never at 0.',
+    [
+      ['EqualityOperator', 'close < 0', 'close <= 0'],
+      ['EqualityOperator', 'space < 0', 'space <= 0'],
+      ['EqualityOperator', 'end >= 0', 'end > 0'],
+    ],
+  ),
+  ...each('server-access-log.ts', 'Date.UTC with an undefined month is NaN, refused the same way.', [
+    ['ConditionalExpression', 'month === undefined', 'false'],
+  ]),
+  ...each(
+    'server-access-log.ts',
+    'The last time read is a cache: reading the time again, or starting from another empty cache, gives the same answer.',
+    [
+      ['ConditionalExpression', 'raw !== lastTime.raw', 'true'],
+      ['ObjectLiteral', "{ raw: '', iso: undefined }", '{}'],
+      ['StringLiteral', "''", '"Stryker was here!"', 'let lastTime'],
+    ],
+  ),
+  ...each('server-access-log.ts', HEX_REFUSED, [
+    ['ConditionalExpression', 'code >= 48 && code <= 57', 'false'],
+    ['ConditionalExpression', 'code >= 48', 'true'],
+    ['EqualityOperator', 'code >= 48', 'code > 48'],
+    ['EqualityOperator', 'code >= 48', 'code < 48'],
+    ['EqualityOperator', 'code <= 57', 'code > 57'],
+    ['EqualityOperator', 'code <= 57', 'code < 57'],
+    ['ArithmeticOperator', 'code - 48', 'code + 48'],
+    ['ConditionalExpression', 'code >= 65 && code <= 70', 'false'],
+    ['EqualityOperator', 'code >= 65', 'code > 65'],
+    ['EqualityOperator', 'code <= 70', 'code < 70'],
+    ['ConditionalExpression', 'code >= 97 && code <= 102', 'false'],
+    ['EqualityOperator', 'code >= 97', 'code > 97'],
+    ['EqualityOperator', 'code <= 102', 'code < 102'],
+    ['ConditionalExpression', 'high < 0 || high > 7 || low < 0', 'true'],
+    ['EqualityOperator', 'high < 0', 'high <= 0'],
+    ['EqualityOperator', 'high > 7', 'high >= 7'],
+    ['EqualityOperator', 'low < 0', 'low <= 0'],
+  ]),
+  ...each(
+    'server-access-log.ts',
+    'Without a % the loop does not run, and the key comes back whole all the same.',
+    [['ConditionalExpression', 'percent < 0', 'false']],
+  ),
+  ...each(
+    'server-access-log.ts',
+    "indexOf('') never runs out, so the loop only ends by reading past the key: a refused hex digit, and decodeURIComponent of the whole key, which decodes the same.",
+    [['StringLiteral', "'%'", '""', "percent = raw.indexOf('%', from)"]],
+  ),
+  ...each(
+    'server-access-log.ts',
+    "One field more or less read or padded at the end of allFields: no getter asks past the 27th, and a missing one reads as '' either way.",
+    [
+      ['EqualityOperator', 'values.length < DOCUMENTED_FIELDS', 'values.length <= DOCUMENTED_FIELDS'],
+      ['ConditionalExpression', 'values.length < DOCUMENTED_FIELDS', 'false'],
+      ['EqualityOperator', 'at < 0', 'at <= 0', 'if (at < 0) break'],
+    ],
+  ),
+  ...each('server-access-log.ts', SCRATCH, [
+    ['ConditionalExpression', 'field <= 14', 'true'],
+    ['ConditionalExpression', 'field !== 0 && field !== 8 && field < 15', 'true'],
+    [
+      'LogicalOperator',
+      'field !== 0 && field !== 8 && field < 15',
+      'field !== 0 && field !== 8 || field < 15',
+    ],
+    ['ConditionalExpression', 'field !== 0 && field !== 8', 'true'],
+    ['LogicalOperator', 'field !== 0 && field !== 8', 'field !== 0 || field !== 8'],
+    ['ConditionalExpression', 'field !== 0', 'true'],
+    ['ConditionalExpression', 'field !== 8', 'true'],
+    ['ConditionalExpression', 'field < 15', 'true'],
+    ['EqualityOperator', 'field < 15', 'field <= 15'],
+  ]),
+  ...each(
+    'server-access-log.ts',
+    'Every scratch slot is written before it is read, on every line: their size and first value never show.',
+    [
+      ['ArrayDeclaration', 'new Array(REQUIRED_FIELDS)', 'new Array()'],
+      ['StringLiteral', "''", '"Stryker was here!"', 'const texts'],
+    ],
+  ),
+  ...each(
+    'server-access-log.ts',
+    "The field is always there (27 documented ones padded, every required one set), so the fallback '' is never used.",
+    [
+      ['StringLiteral', "''", '"Stryker was here!"', 'return this.#fields[index]'],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[1] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[3] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[4] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[5] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[6] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[7] ?? ''"],
+      ['StringLiteral', "''", '"Stryker was here!"', "texts[10] ?? ''"],
+    ],
+  ),
+  ...each('server-access-log.ts', 'NOT_A_COUNT (−1) is below 100: the range check refuses it anyway.', [
+    ['ConditionalExpression', 'status === NOT_A_COUNT', 'false'],
+  ]),
+  ...each(
+    'server-access-log.ts',
+    "The Latin-1 copy of an ASCII chunk is only a faster way to the same text as the UTF-8 decoder's (whose default encoding is UTF-8).",
+    [
+      ['StringLiteral', "'utf8'", '""'],
+      ['BooleanLiteral', 'false', 'true', '#utf8 = false'],
+      ['ConditionalExpression', '!this.#utf8 && isAscii(chunk)', 'false'],
+      [
+        'BlockStatement',
+        "{ return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1'); }",
+        '{}',
+      ],
+    ],
+  ),
+  ...each(
+    'server-access-log.ts',
+    'An empty last line adds nothing: addResult skips it, and an empty result list is not yielded.',
+    [
+      ['ConditionalExpression', "pending !== ''", 'true'],
+      ['StringLiteral', "''", '"Stryker was here!"', "if (pending !== '')"],
+    ],
+  ),
+];
+
+/** Survivors that are not equivalent but are left alive on purpose, with why: they are still counted as survivors. */
+export const LEFT_ALIVE: readonly EquivalentMutant[] = [
+  ...each(
+    'fleet-spec.ts',
+    'A real bug, found by this mutant: zod 4 reports a bad record key as "Invalid key in record" and never shows this message, so no test can see it change; describeIssues should show the key\'s own issue (a source change, left to its owner).',
+    [['StringLiteral', "'fleet names are lower-case letters, digits and dashes'", '""']],
+  ),
+];
