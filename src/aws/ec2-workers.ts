@@ -77,24 +77,6 @@ export async function describeWorker(ec2: EC2Client, instanceId: string): Promis
   }
 }
 
-/** Live workers of this deployment that carry a tag with the given value (such as the replacement of an instance). */
-export async function listWorkersTagged(
-  ec2: EC2Client,
-  managedBy: string,
-  tag: { key: string; value: string },
-): Promise<Worker[]> {
-  const output = await ec2.send(
-    new DescribeInstancesCommand({
-      Filters: [
-        { Name: `tag:${TAG.managedBy}`, Values: [managedBy] },
-        { Name: `tag:${tag.key}`, Values: [tag.value] },
-        { Name: 'instance-state-name', Values: [...LIVE_STATES] },
-      ],
-    }),
-  );
-  return (output.Reservations ?? []).flatMap((reservation) => (reservation.Instances ?? []).map(toWorker));
-}
-
 /**
  * The worker of this deployment that has an address (private first, then public), in any state but terminated:
  * addresses are reused once an instance is gone. Undefined when none has it.

@@ -1,11 +1,10 @@
-import { stateUnavailable } from '../aws/state-store';
 import { fleetSpec } from '../config';
 import type { LaunchTrigger } from '../events/launch';
 import {
   type ReconcileDependencies,
   type ReconcileOutcome,
   reconcileFleet,
-  recordFleetFacts,
+  recordTriggerFact,
 } from './reconcile-fleet';
 import type { SizeRequest } from './reconcile-plan';
 
@@ -60,21 +59,17 @@ async function launchFleet(
     at: now().toISOString(),
   };
   let seen = false;
-  try {
-    await recordFleetFacts(deps, fleet, (record) => {
+  await recordTriggerFact(
+    deps,
+    fleet,
+    (record) => {
       seen =
         (record.applied ?? []).includes(request.id) ||
         (record.requests ?? []).some(({ id }) => id === request.id);
       return seen ? record : { ...record, requests: [...(record.requests ?? []), request] };
-    });
-  } catch (error) {
-    if (!stateUnavailable(error)) throw error;
-    logger.warn('state bucket unavailable, the request is not recorded', {
-      fleet,
-      triggerId: trigger.id,
-      error,
-    });
-  }
+    },
+    { triggerId: trigger.id },
+  );
   logger.info('launch requested', { fleet, triggerId: trigger.id, trigger: trigger.kind, ...request });
   return resultOf(fleet, seen, await reconcileFleet(deps, fleet, spec, { requests: [request] }));
 }

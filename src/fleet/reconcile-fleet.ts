@@ -77,6 +77,30 @@ export async function recordFleetFacts(
   );
 }
 
+/**
+ * Records a trigger's fact. When the state bucket is unavailable, says so and resolves to false: the trigger then
+ * reconciles on its own facts, without the lease (see reconcileFleet). Any other failure is thrown.
+ */
+export async function recordTriggerFact(
+  deps: Pick<ReconcileDependencies, 's3' | 'config' | 'logger'>,
+  fleet: string,
+  change: (record: FleetRecord) => FleetRecord,
+  context: Readonly<Record<string, unknown>>,
+): Promise<boolean> {
+  try {
+    await recordFleetFacts(deps, fleet, change);
+    return true;
+  } catch (error) {
+    if (!stateUnavailable(error)) throw error;
+    deps.logger.warn('state bucket unavailable, the fact is acted on unrecorded', {
+      fleet,
+      ...context,
+      error,
+    });
+    return false;
+  }
+}
+
 const replacementResult = (outcome: LaunchOutcome): ReplacementResult => ({
   status: outcome.launched.length > 0 ? 'launched' : 'no-capacity',
   instanceIds: outcome.launched.map((worker) => worker.instanceId),

@@ -2,7 +2,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { putWorkerDraining } from '../aws/draining-event';
 import { describeWorker, tagWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
-import { releaseClaim, stateUnavailable } from '../aws/state-store';
+import { releaseClaim } from '../aws/state-store';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
@@ -29,7 +29,7 @@ import {
   type ReconcileDependencies,
   type ReplacementResult,
   reconcileFleet,
-  recordFleetFacts,
+  recordTriggerFact,
 } from './reconcile-fleet';
 import type { ReplacementCause, ReplacementFact } from './reconcile-plan';
 import { recordPoolEvents } from './record-pool-events';
@@ -133,18 +133,15 @@ async function requestReplacement(
     status: 'pending',
   };
   let recorded = false;
-  try {
-    await recordFleetFacts(deps, owner.fleet, (record) => {
+  await recordTriggerFact(
+    deps,
+    owner.fleet,
+    (record) => {
       recorded = record.replacements?.[instanceId] === undefined;
       return recorded ? { ...record, replacements: { ...record.replacements, [instanceId]: fact } } : record;
-    });
-  } catch (error) {
-    if (!stateUnavailable(error)) throw error;
-    deps.logger.warn('state bucket unavailable, replacing without recording', {
-      fleet: owner.fleet,
-      instanceId,
-    });
-  }
+    },
+    { instanceId },
+  );
   const outcome = await reconcileFleet(deps, owner.fleet, owner.spec, {
     replacements: { [instanceId]: fact },
   });
