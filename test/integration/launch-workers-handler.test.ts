@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
 import { TAG } from '../../src/model/tags';
-import { createFleetWorld } from './fleet-world';
+import { deployedEnvironment } from './deployed-env';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -19,17 +19,7 @@ const sample = (name: string): unknown =>
  * function's environment is set, here a fleet world's. Later calls get the module already loaded.
  */
 async function loadHandler() {
-  const world = await createFleetWorld(emulator());
-  const { fleets } = world.config({
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['t4g.small'],
-      subnets: [world.subnets[0]?.subnetId],
-      market: 'on-demand',
-      targetCapacity: 1,
-    },
-  });
-  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+  const world = await deployedEnvironment(emulator());
   const { handler } = await import('../../src/handlers/launch-workers');
   return { world, handler };
 }

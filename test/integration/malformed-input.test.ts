@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { InvalidEventError } from '../../src/errors';
-import { createFleetWorld } from './fleet-world';
+import { deployedEnvironment } from './deployed-env';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -10,17 +10,7 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /** The four handlers, loaded as Lambda loads them: once the functions' environment is set. */
 async function loadHandlers(): Promise<Record<string, Handler>> {
-  const world = await createFleetWorld(emulator());
-  const { fleets } = world.config({
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['t4g.small'],
-      subnets: [world.subnets[0]?.subnetId],
-      market: 'on-demand',
-      targetCapacity: 1,
-    },
-  });
-  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+  await deployedEnvironment(emulator());
   return {
     launchWorkers: (await import('../../src/handlers/launch-workers')).handler,
     reapIdleWorkers: (await import('../../src/handlers/reap-idle-workers')).handler,
