@@ -158,7 +158,10 @@ const FORGET_TOLD_AFTER_MS = 24 * 60 * 60 * 1000;
 /** Moves replacement facts on: to `launched` with their instances, or to `notified`; forgets old told ones. */
 function withReplacements(
   record: FleetRecord,
-  changes: ReadonlyMap<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>,
+  changes: ReadonlyMap<
+    string,
+    Partial<Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt' | 'toldNoCapacity'>>
+  >,
   now: Date,
 ): FleetRecord {
   const replacements: Record<string, ReplacementFact> = {};
@@ -306,7 +309,7 @@ async function tellReplacements(
   tried: ReadonlyMap<string, ReplacementResult>,
   recorded: boolean,
 ): Promise<void> {
-  const told = new Map<string, Pick<ReplacementFact, 'status'>>();
+  const told = new Map<string, Partial<Pick<ReplacementFact, 'status' | 'toldNoCapacity'>>>();
   for (const [instanceId, fact] of Object.entries(record.replacements ?? {})) {
     if (fact.status !== 'launched') continue;
     const result = tried.get(instanceId) ?? {
@@ -320,8 +323,11 @@ async function tellReplacements(
   }
   for (const [instanceId, result] of tried) {
     const fact = record.replacements?.[instanceId];
-    if (result.status === 'no-capacity' && fact !== undefined)
+    // Told once: the reconcile schedule retries a replacement without capacity every minute.
+    if (result.status === 'no-capacity' && fact !== undefined && fact.toldNoCapacity !== true) {
       await notifyReplacement(deps, fleet, instanceId, fact, result);
+      told.set(instanceId, { toldNoCapacity: true });
+    }
   }
   if (recorded && told.size > 0)
     await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, told, deps.now()));

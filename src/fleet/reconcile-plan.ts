@@ -54,6 +54,8 @@ export interface ReplacementFact {
   readonly instanceIds?: readonly string[];
   /** When its replacement was seen launched (ISO). */
   readonly launchedAt?: string;
+  /** The fleet topic was told there is no capacity for it (once: it is retried every reconciliation). */
+  readonly toldNoCapacity?: boolean;
 }
 
 /** Workers that count as capacity: pending or running, and not on their way out after an interruption. */

@@ -197,6 +197,22 @@ describe('Interruptions', () => {
     expect(await runningIn('batch')).toHaveLength(1);
   });
 
+  it('F5: a replacement without capacity is told once, however many reconciliations retry it', async () => {
+    const worker = await oneWorker();
+    emulator().faults.push({ action: 'RunInstances', code: 'InsufficientInstanceCapacity' });
+    await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    for (const id of ['tick-1', 'tick-2', 'tick-3']) {
+      await launchWorkers(world.deps(fleets()), { kind: 'reconcile', id });
+    }
+
+    const noCapacity = (await world.notifications()).filter((n) =>
+      n.subject.includes('no capacity to replace'),
+    );
+    expect(noCapacity).toHaveLength(1);
+    expect(emulator().sent('RunInstances').length).toBeGreaterThan(4);
+  });
+
   it('F6: a capacity error, then a failed record after a successful launch: exactly one replacement', async () => {
     const worker = await oneWorker();
     emulator().faults.push(
