@@ -250,21 +250,19 @@ async function notifyDryRun(deps: Pick<ReapDependencies, 'sns' | 'config'>, flee
 }
 
 /**
- * Idle workers terminated are demand gone: the fleet's desired size drops by as many (never below its floor), so
- * that the reconciliation does not launch them again. Retired workers (max lifetime, replaced early) are not: their
- * slots are refilled. A size that cannot be recorded is logged; the next launch request sets it again.
+ * Idle workers about to be terminated are demand gone: the fleet's desired size drops by as many (never below its
+ * floor) before they are terminated, so that no reconciliation in between launches them again. Retired workers (max
+ * lifetime, replaced early) are not: their slots are refilled. A termination that then fails leaves the size lower
+ * than the workers running, which only means none is launched. A size that cannot be recorded is logged; the next
+ * launch request sets it again.
  */
 async function lowerDesired(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
   plan: FleetPlan,
-  applied: Applied,
 ): Promise<void> {
-  const terminated = new Set(applied.terminated.map((worker) => worker.instanceId));
-  const idle = plan.toTerminate.filter(
-    (action) => action.verdict.kind === 'idle' && terminated.has(action.worker.instanceId),
-  ).length;
+  const idle = plan.toTerminate.filter((action) => action.verdict.kind === 'idle').length;
   if (idle === 0) return;
   try {
     await recordFleetFacts(deps, fleet, (record) =>
@@ -273,7 +271,7 @@ async function lowerDesired(
         : { ...record, desired: Math.max(spec.idle.minWorkers, record.desired - idle) },
     );
   } catch (error) {
-    deps.logger.warn('desired size not lowered after idle workers were terminated', { fleet, idle, error });
+    deps.logger.warn('desired size not lowered for the idle workers terminated', { fleet, idle, error });
   }
 }
 
@@ -302,8 +300,8 @@ async function reapFleet(
     const wouldTerminate = plan.toTerminate.map(reaped);
     return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
+  await lowerDesired(deps, fleet, spec, plan);
   const applied = await applyPlan(deps, fleet, plan, at);
-  await lowerDesired(deps, fleet, spec, plan, applied);
   await notifyApplied(deps, fleet, spec.idle, plan, applied);
   return {
     ...base,

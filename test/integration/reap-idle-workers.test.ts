@@ -273,6 +273,26 @@ describe('reapIdleWorkers', () => {
     expect(tick).toMatchObject({ desired: 1, launched: [] });
   });
 
+  it('lowers the fleet size before it terminates, so a reconciliation in between launches nothing', async () => {
+    const spec = fleets({ minWorkers: 1, terminateAfterMinutes: 0 }, { targetCapacity: 1, maxCapacity: 4 });
+    const workers = await launch(spec, 3);
+    for (const id of workers) await heartbeat(id, 'idle');
+    await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    emulator().faults.push({
+      action: '',
+      when: (_params, { method, path }) => method === 'PUT' && path.includes('/fleets/'),
+      code: 'Frozen',
+      freeze: true,
+      times: 1,
+    });
+    reapIdleWorkers(world.reapDeps(spec, minutesFromNow(2))).catch(() => undefined);
+    await emulator().nextFrozen();
+
+    const [tick] = await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+
+    expect(tick?.launched).toEqual([]);
+  });
+
   it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks, and three for its lease', async () => {
     const spec = fleets();
     const workers = await launch(spec, 4);
