@@ -16,6 +16,7 @@ import {
 import {
   APPLIED_MEMORY,
   type FleetRecord,
+  type Growth,
   type PlannedReplacement,
   planReconcile,
   type ReconcilePlan,
@@ -276,7 +277,10 @@ async function reconcileOnce(
   await tellReplacements(deps, fleet, current, replacements, without === undefined);
 
   const failures = [...replacing, growing].flatMap((outcome) => outcome.failures);
-  if (plan.grow > 0) await tellGrowth(deps, fleet, plan, growing);
+  if (plan.growth !== undefined && plan.growth.told !== true) {
+    await tellGrowth(deps, fleet, plan, growing);
+    if (without === undefined) await recordGrowthTold(deps, fleet, plan.growth);
+  }
   const [failure, ...more] = failures;
   if (failure !== undefined) {
     throw more.length === 0
@@ -331,6 +335,18 @@ async function tellReplacements(
   }
   if (recorded && told.size > 0)
     await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, told, deps.now()));
+}
+
+/**
+ * Records that a growth's outcome was told: a pass that launched nothing sees the same fleet, the same slot, and
+ * does not tell it again (the reconcile schedule retries every minute through a capacity drought).
+ */
+async function recordGrowthTold(deps: ReconcileDependencies, fleet: string, growth: Growth): Promise<void> {
+  await recordFleetFacts(deps, fleet, (latest) =>
+    latest.growth?.seq === growth.seq && latest.growth.basis === growth.basis
+      ? { ...latest, growth: { ...latest.growth, told: true } }
+      : latest,
+  );
 }
 
 async function tellGrowth(

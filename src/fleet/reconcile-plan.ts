@@ -26,7 +26,14 @@ export interface FleetRecord {
    * Growth's ClientTokens derive from both: a retry that observes the same fleet asks for the same instances; a
    * fleet refilled later, even to the same size, asks for new ones (EC2 keeps a token's answer for a day or more).
    */
-  readonly growth?: { readonly seq: number; readonly basis: string };
+  readonly growth?: Growth;
+}
+
+/** A growth's slot, and whether its outcome was told (a pass that launches nothing sees the same slot again). */
+export interface Growth {
+  readonly seq: number;
+  readonly basis: string;
+  readonly told?: boolean;
 }
 
 export type SizeRequestKind = 'schedule' | 'event' | 'direct';
@@ -84,7 +91,7 @@ export interface ReconcilePlan {
   /** Workers to launch beyond the replacements, to reach `desired`. */
   readonly grow: number;
   /** Growth's slot, when it grows: what its ClientTokens derive from (see FleetRecord.growth). */
-  readonly growth?: { readonly seq: number; readonly basis: string };
+  readonly growth?: Growth;
   /** The request that set the size (see FleetRecord.desiredBy). */
   readonly desiredBy?: Pick<SizeRequest, 'id' | 'kind'>;
   /** Replacement facts a running worker now satisfies, with the workers that replace them. */
@@ -166,8 +173,7 @@ export function planReconcile(
     desired ?? 0,
   ]).slice(0, 16);
   const last = record.growth;
-  const growth =
-    grow === 0 ? undefined : { seq: last?.basis === basis ? last.seq : (last?.seq ?? 0) + 1, basis };
+  const growth = grow === 0 ? undefined : last?.basis === basis ? last : { seq: (last?.seq ?? 0) + 1, basis };
   const lastApplied = applied.at(-1);
   const desiredBy =
     lastApplied === undefined ? record.desiredBy : { id: lastApplied.id, kind: lastApplied.kind };

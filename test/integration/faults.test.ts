@@ -306,6 +306,18 @@ describe('Launch', () => {
     expect(await runningIn('batch')).toHaveLength(4);
   });
 
+  it('F5: a fleet short of capacity is told once, however many reconciliations retry it', async () => {
+    emulator().faults.push({ action: 'RunInstances', code: 'InsufficientInstanceCapacity' });
+    await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), { kind: 'schedule', id: 'tick-1' });
+
+    for (const id of ['tick-2', 'tick-3']) {
+      await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), { kind: 'reconcile', id });
+    }
+
+    expect(count(await kinds(), 'launch-failed')).toBe(1);
+    expect(emulator().sent('RunInstances').length).toBeGreaterThan(8);
+  });
+
   it('F9: a schedule tick, a launch request and a CLI launch at once: the fleet ends at exactly its target', async () => {
     const spec = fleets({ targetCapacity: 3, maxCapacity: 3 });
     const deps = world.deps(spec);
