@@ -1,51 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { TAG } from '../../src/model/tags';
+import { cliFleets, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
-import { clientConfig, useEmulator } from './use-emulator';
+import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 let world: FleetWorld;
 
-function fleets() {
-  return {
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['c7g.large'],
-      subnets: [world.subnets[0]?.subnetId],
-      market: 'spot',
-      targetCapacity: 2,
-      maxCapacity: 6,
-      agent: { enabled: false },
-      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
-    },
-  };
-}
-
-/** A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it. */
-async function deployLauncher(stage = 'test') {
-  const settings = clientConfig(emulator());
-  const role = await new IAMClient(settings).send(
-    new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
-  );
-  await new LambdaClient(settings).send(
-    new CreateFunctionCommand({
-      FunctionName: `worker-fleet-${stage}-launchWorkers`,
-      Runtime: 'nodejs20.x',
-      Role: role.Role?.Arn,
-      Handler: 'launch-workers.handler',
-      Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: { Variables: world.env(fleets()) },
-    }),
-  );
-}
+const fleets = () => cliFleets(world);
 
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -75,7 +43,7 @@ const heartbeat = (instanceId: string, status: string) =>
 beforeEach(async () => {
   world = await createFleetWorld(emulator());
   process.env.AWS_ENDPOINT_URL = emulator().endpoint;
-  await deployLauncher();
+  await deployLauncher(emulator(), world);
 });
 
 afterAll(() => {
