@@ -6,6 +6,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Config } from '../config';
 import type { logger } from '../logger';
+import { FLEET_NAME } from '../model/fleet-spec';
 import { UsageError } from './usage-error';
 
 /** A command's own options, in `node:util` parseArgs' terms (never `multiple`). */
@@ -52,6 +53,15 @@ export function stringOption(values: OptionValues, name: string, required?: stri
   if (typeof value === 'string') return value;
   if (required !== undefined) throw new UsageError(`${required} needs --${name} <${name}>`);
   return undefined;
+}
+
+/** `--fleet`, checked by the fleets file's own rule; a UsageError when `required` and missing. */
+export function fleetOption(values: OptionValues, required?: string): string | undefined {
+  const fleet = stringOption(values, 'fleet', required);
+  if (fleet !== undefined && !FLEET_NAME.test(fleet)) {
+    throw new UsageError(`--fleet: fleet names are lower-case letters, digits and dashes, not "${fleet}"`);
+  }
+  return fleet;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type CliCommand,
   type CommandOptions,
   type Connected,
+  fleetOption,
   type OptionValues,
   parseCount,
   stringOption,
@@ -132,7 +133,7 @@ const status: CliCommand<{ readonly fleet?: string }> = {
   help: `Every running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle
 reaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.`,
   options: { fleet: { type: 'string' } },
-  parse: (values) => ({ fleet: stringOption(values, 'fleet') }),
+  parse: (values) => ({ fleet: fleetOption(values) }),
   run: async (connect, { fleet }) => {
     const deps = await connect();
     const statuses = await fleetStatus(
@@ -150,7 +151,7 @@ const launch: CliCommand<{ readonly fleet?: string; readonly count?: number }> =
 launcher's own code.`,
   options: { fleet: { type: 'string' }, count: { type: 'string' } },
   parse: (values) => ({
-    fleet: stringOption(values, 'fleet', 'launch'),
+    fleet: fleetOption(values, 'launch'),
     count: parseCount('count', stringOption(values, 'count')),
   }),
   run: async (connect, { fleet, count }) => {
@@ -173,7 +174,7 @@ const reap: CliCommand<{ readonly fleet?: string; readonly dryRun: boolean }> = 
   help: `One run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.
 --dry-run reports what it would do and changes nothing.`,
   options: { fleet: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
-  parse: (values) => ({ fleet: stringOption(values, 'fleet', 'reap'), dryRun: values['dry-run'] === true }),
+  parse: (values) => ({ fleet: fleetOption(values, 'reap'), dryRun: values['dry-run'] === true }),
   run: async (connect, { fleet, dryRun }) => {
     const [reaped] = await reapIdleWorkers(await connect(), { fleet, dryRun });
     const ids = (list: readonly { instanceId: string }[] = []) =>

@@ -64,6 +64,11 @@ describe('worker-fleet arguments', () => {
     [['status', '--force'], "Unknown option '--force'"],
     [['reap', '--fleet', 'batch', '--force'], "Unknown option '--force'"],
     [['status', '--fleet'], "Option '--fleet <value>' argument missing"],
+    [
+      ['status', '--fleet', 'Batch'],
+      '--fleet: fleet names are lower-case letters, digits and dashes, not "Batch"',
+    ],
+    [['reap', '--fleet', 'batch/../x'], 'not "batch/../x"'],
     [['scale'], 'unknown command "scale"'],
     [['status', '--profile', 'prod'], 'the profile "prod" (--profile) is in neither the AWS config file nor'],
   ])('%j is refused with exit 2, a clear message, and no AWS call', async (args, message) => {
