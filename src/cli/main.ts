@@ -212,13 +212,18 @@ deployment's managed-by tag are refused, and so are workers tagged worker-fleet:
 
 /**
  * The subcommands, by name. A new one is a CliCommand (src/cli/command.ts) in a file of its own and a row here:
- * its help, its options and its parse all come from its row.
+ * its help, its options and its parse all come from its row. An option two commands share (`--fleet`) has the same
+ * type in both: the command word is found with every command's options at once.
  */
 const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = { status, launch, reap, drain };
 
+/** The command of that name: own rows only, so `toString` is no command. */
+const commandNamed = (name: string | undefined) =>
+  name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+
 function helpText(name: string | undefined): string {
-  const command = name === undefined ? undefined : COMMANDS[name];
-  if (name !== undefined && command !== undefined) {
+  const command = commandNamed(name);
+  if (command !== undefined) {
     return `Usage: worker-fleet ${command.summary[0]}\n\n${command.help}\n\n${COMMON}`;
   }
   const rows = Object.values(COMMANDS).map((c) => c.summary);
@@ -272,13 +277,14 @@ type Invocation =
 function parseInvocation(argv: readonly string[]): Invocation {
   const loose = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: ALL_OPTIONS });
   const [name = '', ...rest] = loose.positionals;
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const command = commandNamed(name);
+  if (command === undefined && name !== '' && name !== 'help')
+    throw new UsageError(`unknown command "${name}"`);
   const { values, positionals } = parseStrict(argv, { ...COMMON_OPTIONS, ...command?.options });
   if (values.version === true) return { print: version, code: 0 };
-  if (values.help === true || name === '' || name === 'help') {
+  if (command === undefined || values.help === true) {
     return { print: helpText(name === 'help' ? rest[0] : name), code: name === '' && !values.help ? 2 : 0 };
   }
-  if (command === undefined) throw new UsageError(`unknown command "${name}"`);
   const stage = stringOption(values, 'stage') ?? 'dev';
   if (!STAGE_NAME.test(stage)) {
     throw new UsageError(`--stage must be 1 to 32 letters, digits and dashes, not "${stage}"`);

@@ -70,6 +70,8 @@ describe('worker-fleet arguments', () => {
     ],
     [['reap', '--fleet', 'batch/../x'], 'not "batch/../x"'],
     [['scale'], 'unknown command "scale"'],
+    [['scale', '--colour'], 'unknown command "scale"'],
+    [['toString', '--help'], 'unknown command "toString"'],
     [['status', '--profile', 'prod'], 'the profile "prod" (--profile) is in neither the AWS config file nor'],
   ])('%j is refused with exit 2, a clear message, and no AWS call', async (args, message) => {
     const { code, out, err } = await cli(...(args as string[]));
