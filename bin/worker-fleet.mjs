@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The operator CLI (`npx worker-fleet --help`): runs the TypeScript sources through tsx, with the same core code the
-// Lambda functions bundle.
+// The operator CLI from a clone's sources (`npm run cli -- --help`), through tsx: always the code as edited. The
+// installed command is the bundle scripts/build-cli.mjs makes (dist/cli.mjs, package.json's `bin`).
 import { createRequire } from 'node:module';
 import { register } from 'tsx/cjs/api';
 

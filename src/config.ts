@@ -25,7 +25,8 @@ export interface Config {
   readonly dryRun: boolean;
 }
 
-const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
+/** A stage name: the functions refuse any other, so the CLI checks it before any call. */
+export const STAGE_NAME = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
@@ -64,7 +65,7 @@ function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
 
 /** Parses and validates the configuration; fails with the variable's name and what is wrong. */
 export function loadConfig(env: Env = process.env): Config {
-  const stage = required(env, 'WORKER_FLEET_STAGE', STAGE, 'a stage name such as "dev"');
+  const stage = required(env, 'WORKER_FLEET_STAGE', STAGE_NAME, 'a stage name such as "dev"');
   return Object.freeze({
     stage,
     managedBy: `worker-fleet-${stage}`,

@@ -29,3 +29,8 @@ export class UnknownFleetError extends Error {
 export class NotAWorkerError extends Error {
   override name = 'NotAWorkerError';
 }
+
+/** A worker tagged `worker-fleet:protected` that an operator asked to drain without forcing it. */
+export class ProtectedWorkerError extends Error {
+  override name = 'ProtectedWorkerError';
+}

@@ -6,9 +6,11 @@ import { type CallCounter, countCalls } from './call-counter';
  */
 export const CLIENT_DEFAULTS = { maxAttempts: 3, retryMode: 'standard' } as const;
 
-/** What a caller may set beyond the defaults: the CLI's `--region`. */
+/** What a caller may set beyond the defaults: the CLI's region and profile. */
 export interface ClientSettings {
   readonly region?: string;
+  /** A shared config profile, for the credentials (the SDK's `profile` client setting). */
+  readonly profile?: string;
 }
 
 type ClientClass = new (config: typeof CLIENT_DEFAULTS & ClientSettings) => object;

@@ -6,48 +6,53 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { version } from '../../package.json';
 import { createClients } from '../aws/clients';
-import type { Config } from '../config';
+import { STAGE_NAME } from '../config';
 import { drainWorker } from '../fleet/drain-worker';
 import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import { launchWorkers } from '../fleet/launch-workers';
 import { reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
+import { resolveAwsSettings } from './aws-settings';
+import {
+  type CliCommand,
+  type CommandOptions,
+  type Connected,
+  fleetOption,
+  type OptionValues,
+  parseCount,
+  stringOption,
+} from './command';
 import { loadDeployment } from './deployment';
+import { UsageError } from './usage-error';
 
 export interface CliOutput {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
 }
 
+/** Options every command takes: where the deployment is, and how to print. */
+const COMMON_OPTIONS = {
+  stage: { type: 'string', default: 'dev' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  output: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+  version: { type: 'boolean', default: false },
+} as const satisfies CommandOptions;
+
 const COMMON = `Options:
-  --stage <stage>     the deployment's stage (default: dev)
-  --region <region>   AWS region (default: AWS_REGION or the profile's)
-  --profile <name>    AWS profile (default: AWS_PROFILE, then the standard credential chain)
-  --json              machine-readable output
-  --verbose           the core's structured JSON logs
-  --help              this help
-AWS_ENDPOINT_URL is honoured (the local emulator, for instance).`;
-
-const HELP: Readonly<Record<string, string>> = {
-  '': `Usage: worker-fleet <command> [options]
-
-Commands:
-  status [--fleet <fleet>]                 workers, idle verdicts, interruptions and risky pools
-  launch --fleet <fleet> [--count <n>]     launch workers now (to the target, or n more)
-  reap --fleet <fleet> [--dry-run]         judge and reap idle workers now
-  drain <instance-id>                      mark one worker as retired and terminate it
-
-${COMMON}`,
-  status: `Usage: worker-fleet status [--fleet <fleet>]\n\nEvery running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle\nreaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.\n\n${COMMON}`,
-  launch: `Usage: worker-fleet launch --fleet <fleet> [--count <n>]\n\nBrings the fleet to its target capacity, or launches n more workers (bounded by maxCapacity), through the\nlauncher's own code.\n\n${COMMON}`,
-  reap: `Usage: worker-fleet reap --fleet <fleet> [--dry-run]\n\nOne run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.\n--dry-run reports what it would do and changes nothing.\n\n${COMMON}`,
-  drain: `Usage: worker-fleet drain <instance-id>\n\nMarks a worker of this deployment as retired (so it is not replaced) and terminates it. Instances without the\ndeployment's managed-by tag are refused.\n\n${COMMON}`,
-};
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
+  --stage <stage>           the deployment's stage (default: dev)
+  --region <region>         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region)
+  --profile <name>          AWS profile (default: AWS_PROFILE, then the standard credential chain)
+  --output <json|table>     json for scripts; table (the default) for people. --json is --output json
+  --verbose                 the core's structured JSON logs
+  --help                    this help
+  --version                 worker-fleet's version
+AWS_ENDPOINT_URL is honoured (the local emulator, for instance). Exit codes: 0 done, 1 failed, 2 usage.`;
 
 /** Errors that are the operator's input or environment, printed as their message alone. */
 const EXPECTED_ERRORS = new Set([
@@ -55,6 +60,7 @@ const EXPECTED_ERRORS = new Set([
   'InvalidEventError',
   'UnknownFleetError',
   'NotAWorkerError',
+  'ProtectedWorkerError',
   'DeploymentNotFoundError',
 ]);
 
@@ -120,105 +126,16 @@ function statusText(statuses: readonly FleetStatus[]): string {
   return parts.join('\n');
 }
 
-function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        stage: { type: 'string', default: 'dev' },
-        region: { type: 'string' },
-        profile: { type: 'string' },
-        fleet: { type: 'string' },
-        count: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
-type CommandName = 'status' | 'launch' | 'reap' | 'drain';
-
-/** A command line, checked: what to run and with what, before any AWS call. */
-interface Invocation {
-  readonly command: CommandName;
-  readonly stage: string;
-  readonly region?: string;
-  readonly profile?: string;
-  readonly fleet?: string;
-  readonly count?: number;
-  readonly dryRun: boolean;
-  readonly instanceId?: string;
-  readonly verbose: boolean;
-}
-
-/** Parse: the command line as an invocation, a help text to print, or a UsageError saying what is wrong. */
-function parseInvocation(
-  argv: readonly string[],
-): Invocation | { readonly help: string; readonly code: number } {
-  const { values, positionals } = parse(argv);
-  const [command = '', ...rest] = positionals;
-  if (values.help || command === '' || command === 'help') {
-    const topic = command === 'help' ? (rest[0] ?? '') : command;
-    return { help: HELP[topic] ?? HELP[''] ?? '', code: command === '' && !values.help ? 2 : 0 };
-  }
-  if (!isCommand(command)) throw new UsageError(`unknown command "${command}"`);
-  const count = values.count === undefined ? undefined : Number(values.count);
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
-    throw new UsageError(`--count must be a whole number above 0, not "${values.count}"`);
-  }
-  if ((command === 'launch' || command === 'reap') && values.fleet === undefined) {
-    throw new UsageError(`${command} needs --fleet <fleet>`);
-  }
-  if (command === 'drain' && rest.length !== 1) throw new UsageError('drain needs exactly one instance id');
-  return {
-    command,
-    stage: values.stage,
-    region: values.region,
-    profile: values.profile,
-    fleet: values.fleet,
-    count,
-    dryRun: values['dry-run'],
-    instanceId: rest[0],
-    verbose: values.verbose,
-  };
-}
-
-const isCommand = (command: string): command is CommandName => command in COMMANDS;
-
-/** Connect: the region, the deployment's configuration (read from its launcher), and the core's clients. */
-async function connect(invocation: Invocation) {
-  if (invocation.profile !== undefined) process.env.AWS_PROFILE = invocation.profile;
-  logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
-  const { lambda } = createClients(
-    { lambda: LambdaClient },
-    invocation.region === undefined ? {} : { region: invocation.region },
-  );
-  const region = await lambda.config.region().catch(() => {
-    throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
-  });
-  const config: Config = await loadDeployment(lambda, invocation.stage, region);
-  const clients = createClients(
-    { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
-    { region },
-  );
-  return { ...clients, config, logger, now: () => new Date() };
-}
-
-type Connected = Awaited<ReturnType<typeof connect>>;
-type CommandOutcome = { readonly result: unknown; readonly text: string };
-
-/** Each command: the core operation it runs, and how its result reads. */
-const COMMANDS: Readonly<
-  Record<CommandName, (deps: Connected, invocation: Invocation) => Promise<CommandOutcome>>
-> = {
-  status: async (deps, { fleet }) => {
+const status: CliCommand<{ readonly fleet?: string }> = {
+  summary: ['status [--fleet <fleet>]', 'workers, idle verdicts, interruptions and risky pools'],
+  help: `Every running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle
+reaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.`,
+  options: { fleet: { type: 'string' } },
+  parse: (values) => ({ fleet: fleetOption(values) }),
+  run: async (connect, { fleet }) => {
+    const deps = await connect();
     const statuses = await fleetStatus(
       deps,
       fleet === undefined ? Object.keys(deps.config.fleets) : [fleet],
@@ -226,8 +143,19 @@ const COMMANDS: Readonly<
     );
     return { result: statuses, text: statusText(statuses) };
   },
-  launch: async (deps, { fleet, count }) => {
-    const [launched] = await launchWorkers(deps, {
+};
+
+const launch: CliCommand<{ readonly fleet?: string; readonly count?: number }> = {
+  summary: ['launch --fleet <fleet> [--count <n>]', 'launch workers now (to the target, or n more)'],
+  help: `Brings the fleet to its target capacity, or launches n more workers (bounded by maxCapacity), through the
+launcher's own code.`,
+  options: { fleet: { type: 'string' }, count: { type: 'string' } },
+  parse: (values) => ({
+    fleet: fleetOption(values, 'launch'),
+    count: parseCount('count', stringOption(values, 'count')),
+  }),
+  run: async (connect, { fleet, count }) => {
+    const [launched] = await launchWorkers(await connect(), {
       kind: 'direct',
       id: `cli-${randomUUID()}`,
       fleet,
@@ -239,8 +167,16 @@ const COMMANDS: Readonly<
       text: `fleet ${launched?.fleet}: ${launched?.status}, launched ${ids.length}${ids.length > 0 ? `: ${ids.join(' ')}` : ''}`,
     };
   },
-  reap: async (deps, { fleet, dryRun }) => {
-    const [reaped] = await reapIdleWorkers(deps, { fleet, dryRun });
+};
+
+const reap: CliCommand<{ readonly fleet?: string; readonly dryRun: boolean }> = {
+  summary: ['reap --fleet <fleet> [--dry-run]', 'judge and reap idle workers now'],
+  help: `One run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.
+--dry-run reports what it would do and changes nothing.`,
+  options: { fleet: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+  parse: (values) => ({ fleet: fleetOption(values, 'reap'), dryRun: values['dry-run'] === true }),
+  run: async (connect, { fleet, dryRun }) => {
+    const [reaped] = await reapIdleWorkers(await connect(), { fleet, dryRun });
     const ids = (list: readonly { instanceId: string }[] = []) =>
       list.map((w) => w.instanceId).join(' ') || '-';
     return {
@@ -252,22 +188,159 @@ const COMMANDS: Readonly<
       ].join('\n'),
     };
   },
-  drain: async (deps, { instanceId }) => {
-    const drained = await drainWorker(deps, instanceId ?? '');
+};
+
+const drain: CliCommand<{ readonly instanceId: string; readonly force: boolean }> = {
+  summary: ['drain <instance-id> [--force]', 'mark one worker as retired and terminate it'],
+  help: `Marks a worker of this deployment as retired (so it is not replaced) and terminates it. Instances without the
+deployment's managed-by tag are refused, and so are workers tagged worker-fleet:protected unless --force.`,
+  options: { force: { type: 'boolean', default: false } },
+  parse: (values, positionals) => {
+    const [instanceId, ...extra] = positionals;
+    if (instanceId === undefined || extra.length > 0)
+      throw new UsageError('drain needs exactly one instance id');
+    if (!INSTANCE_ID.test(instanceId)) {
+      throw new UsageError(`"${instanceId}" is not an instance id such as i-0123456789abcdef0`);
+    }
+    return { instanceId, force: values.force === true };
+  },
+  run: async (connect, { instanceId, force }) => {
+    const drained = await drainWorker(await connect(), instanceId, { force });
     return { result: drained, text: `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}` };
   },
 };
 
-/** Runs one CLI command: parse, connect, run; resolves to the process exit code (0 done, 1 failed, 2 usage). */
-export async function runCli(argv: readonly string[], io: CliOutput): Promise<number> {
-  const json = argv.includes('--json');
+/**
+ * The subcommands, by name. A new one is a CliCommand (src/cli/command.ts) in a file of its own and a row here:
+ * its help, its options and its parse all come from its row. An option two commands share (`--fleet`) has the same
+ * type in both: the command word is found with every command's options at once.
+ */
+const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = { status, launch, reap, drain };
+
+/** The command of that name: own rows only, so `toString` is no command. */
+const commandNamed = (name: string | undefined) =>
+  name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+
+function helpText(name: string | undefined): string {
+  const command = commandNamed(name);
+  if (command !== undefined) {
+    return `Usage: worker-fleet ${command.summary[0]}\n\n${command.help}\n\n${COMMON}`;
+  }
+  const rows = Object.values(COMMANDS).map((c) => c.summary);
+  const width = Math.max(...rows.map(([usage]) => usage.length));
+  return `Usage: worker-fleet <command> [options]
+
+Commands:
+${rows.map(([usage, purpose]) => `  ${usage.padEnd(width)}  ${purpose}`).join('\n')}
+
+${COMMON}`;
+}
+
+/** Every option any command takes: enough to find the command word, whatever options come before it. */
+const ALL_OPTIONS: CommandOptions = Object.assign(
+  {},
+  COMMON_OPTIONS,
+  ...Object.values(COMMANDS).map((command) => command.options),
+);
+
+function parseStrict(argv: readonly string[], options: CommandOptions) {
+  try {
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** How output is printed: `--output json|table`, `--json` standing for `--output json`. */
+function outputOf(values: OptionValues): 'json' | 'table' {
+  const output = values.output;
+  if (output !== undefined && output !== 'json' && output !== 'table') {
+    throw new UsageError(`--output must be json or table, not "${output}"`);
+  }
+  if (values.json === true && output === 'table') throw new UsageError('--json and --output table disagree');
+  return values.json === true || output === 'json' ? 'json' : 'table';
+}
+
+/** The command line, checked: a help or version text to print, or a command to run. No AWS call. */
+type Invocation =
+  | { readonly print: string; readonly code: number }
+  | {
+      readonly command: CliCommand<unknown>;
+      readonly args: unknown;
+      readonly stage: string;
+      readonly region?: string;
+      readonly profile?: string;
+      readonly output: 'json' | 'table';
+      readonly verbose: boolean;
+    };
+
+function parseInvocation(argv: readonly string[]): Invocation {
+  const loose = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: ALL_OPTIONS });
+  const [name = '', ...rest] = loose.positionals;
+  const command = commandNamed(name);
+  if (command === undefined && name !== '' && name !== 'help')
+    throw new UsageError(`unknown command "${name}"`);
+  const { values, positionals } = parseStrict(argv, { ...COMMON_OPTIONS, ...command?.options });
+  if (values.version === true) return { print: version, code: 0 };
+  if (command === undefined || values.help === true) {
+    return { print: helpText(name === 'help' ? rest[0] : name), code: name === '' && !values.help ? 2 : 0 };
+  }
+  const stage = stringOption(values, 'stage') ?? 'dev';
+  if (!STAGE_NAME.test(stage)) {
+    throw new UsageError(`--stage must be 1 to 32 letters, digits and dashes, not "${stage}"`);
+  }
+  return {
+    command,
+    args: command.parse(values, positionals.slice(1)),
+    stage,
+    region: stringOption(values, 'region'),
+    profile: stringOption(values, 'profile'),
+    output: outputOf(values),
+    verbose: values.verbose === true,
+  };
+}
+
+/** Connect: the region and profile, the deployment's configuration (read from its launcher), the core's clients. */
+async function connect(
+  invocation: Extract<Invocation, { command: unknown }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Connected> {
+  const settings = await resolveAwsSettings(invocation, env);
+  logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
+  const { lambda } = createClients({ lambda: LambdaClient }, settings);
+  const config = await loadDeployment(lambda, invocation.stage, settings.region);
+  const clients = createClients(
+    { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
+    settings,
+  );
+  return { ...clients, config, logger, now: () => new Date() };
+}
+
+/** Whether a command line asks for JSON, read loosely: errors are printed in the form asked even if it is wrong. */
+const wantsJson = (argv: readonly string[]) =>
+  argv.some(
+    (arg, index) =>
+      arg === '--json' || arg === '--output=json' || (arg === '--output' && argv[index + 1] === 'json'),
+  );
+
+/**
+ * Runs one CLI command: parse, connect, run; resolves to the process exit code (0 done, 1 failed, 2 usage). Every
+ * argument, the stage, the profile and the region are checked before the first AWS call.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliOutput,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  let json = wantsJson(argv);
   try {
     const invocation = parseInvocation(argv);
-    if ('help' in invocation) {
-      io.out(invocation.help);
+    if ('print' in invocation) {
+      io.out(invocation.print);
       return invocation.code;
     }
-    const { result, text } = await COMMANDS[invocation.command](await connect(invocation), invocation);
+    json = invocation.output === 'json';
+    const { result, text } = await invocation.command.run(() => connect(invocation, env), invocation.args);
     io.out(json ? JSON.stringify(result, null, 2) : text);
     return 0;
   } catch (error) {

@@ -3,9 +3,10 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { describeWorker, tagWorkers, terminateWorkers } from '../aws/ec2-workers';
 import { publishNotification } from '../aws/notify';
 import type { Config } from '../config';
-import { NotAWorkerError } from '../errors';
+import { NotAWorkerError, ProtectedWorkerError } from '../errors';
 import { TAG } from '../model/tags';
 import { isOwnedBy } from '../model/worker';
+import { isProtected } from './reap-plan';
 
 export interface DrainDependencies {
   readonly ec2: EC2Client;
@@ -23,12 +24,22 @@ export interface DrainResult {
 /** The idle reason an operator's drain leaves on the worker. */
 export const DRAINED = 'drained-by-operator';
 
+export interface DrainOptions {
+  /** Drain a worker even though it carries the protected tag: the operator said so explicitly. */
+  readonly force?: boolean;
+}
+
 /**
  * Takes one worker out of its fleet on an operator's request: it is marked as retired first (the idle tags, which
  * the state-change path reads as "ours, do not replace"), then terminated, and the fleet's topic is told. Only a
- * worker carrying this deployment's managed-by tag is touched; anything else is refused before any change.
+ * worker carrying this deployment's managed-by tag is touched; anything else is refused before any change, and so
+ * is a worker tagged protected (the tag the reaper honours) unless `force` is given.
  */
-export async function drainWorker(deps: DrainDependencies, instanceId: string): Promise<DrainResult> {
+export async function drainWorker(
+  deps: DrainDependencies,
+  instanceId: string,
+  { force = false }: DrainOptions = {},
+): Promise<DrainResult> {
   const { ec2, sns, config, now } = deps;
   const worker = await describeWorker(ec2, instanceId);
   if (worker === undefined) throw new NotAWorkerError(`no such instance: ${instanceId}`);
@@ -38,6 +49,11 @@ export async function drainWorker(deps: DrainDependencies, instanceId: string): 
   }
   if (worker.state === 'shutting-down' || worker.state === 'terminated') {
     return { instanceId, fleet, status: 'already-gone' };
+  }
+  if (isProtected(worker) && !force) {
+    throw new ProtectedWorkerError(
+      `${instanceId} is protected by the ${TAG.protected} tag; drain it with --force, or remove the tag; nothing was changed`,
+    );
   }
   await tagWorkers(ec2, [instanceId], { [TAG.idleSince]: now().toISOString(), [TAG.idleReason]: DRAINED });
   const { failed } = await terminateWorkers(ec2, [instanceId]);

@@ -4,7 +4,8 @@ import { RESERVED_TAG_PREFIX } from './tags';
 /** EC2 rejects raw user data over 16 KB; the launcher checks before asking. */
 export const MAX_USER_DATA_BYTES = 16 * 1024;
 
-const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A fleet's name: the fleets file's keys, and what the CLI's --fleet may be. */
+export const FLEET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
 const SSM_PARAMETER_NAME = /^\/[A-Za-z0-9_.\-/]{1,2047}$/;
 const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;

@@ -1,51 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { TAG } from '../../src/model/tags';
+import { cliFleets, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
-import { clientConfig, useEmulator } from './use-emulator';
+import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 let world: FleetWorld;
 
-function fleets() {
-  return {
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['c7g.large'],
-      subnets: [world.subnets[0]?.subnetId],
-      market: 'spot',
-      targetCapacity: 2,
-      maxCapacity: 6,
-      agent: { enabled: false },
-      idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
-    },
-  };
-}
-
-/** A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it. */
-async function deployLauncher(stage = 'test') {
-  const settings = clientConfig(emulator());
-  const role = await new IAMClient(settings).send(
-    new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
-  );
-  await new LambdaClient(settings).send(
-    new CreateFunctionCommand({
-      FunctionName: `worker-fleet-${stage}-launchWorkers`,
-      Runtime: 'nodejs20.x',
-      Role: role.Role?.Arn,
-      Handler: 'launch-workers.handler',
-      Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: { Variables: world.env(fleets()) },
-    }),
-  );
-}
+const fleets = () => cliFleets(world);
 
 async function cli(...args: string[]) {
   const out: string[] = [];
@@ -75,7 +43,7 @@ const heartbeat = (instanceId: string, status: string) =>
 beforeEach(async () => {
   world = await createFleetWorld(emulator());
   process.env.AWS_ENDPOINT_URL = emulator().endpoint;
-  await deployLauncher();
+  await deployLauncher(emulator(), world);
 });
 
 afterAll(() => {
@@ -207,22 +175,43 @@ describe('npx worker-fleet', () => {
     expect(instance?.Tags ?? []).toEqual([]);
   });
 
+  it('refuses to drain a protected worker unless --force, through the core: the refusal changes nothing', async () => {
+    const [worker] = await launch(1);
+    await world.ec2.send(
+      new CreateTagsCommand({ Resources: [worker ?? ''], Tags: [{ Key: TAG.protected, Value: 'true' }] }),
+    );
+
+    const refused = await cli('drain', worker ?? '');
+    const [untouched] = await world.instances();
+    const forced = await cli('drain', worker ?? '', '--force');
+
+    expect(refused).toEqual({
+      code: 1,
+      out: '',
+      err: `worker-fleet: ${worker} is protected by the ${TAG.protected} tag; drain it with --force, or remove the tag; nothing was changed`,
+    });
+    expect(untouched?.State?.Name).toBe('running');
+    expect(untouched?.Tags?.map((tag) => tag.Key)).not.toContain(TAG.idleSince);
+    expect(forced).toEqual({ code: 0, out: `${worker} (fleet batch): terminated`, err: '' });
+    const [drained] = await world.instances();
+    expect(drained?.State?.Name).toMatch(/shutting-down|terminated/);
+  });
+
   it.each([
     [['status', '--fleet', 'nightly'], 1, 'unknown fleet "nightly"; this deployment manages: batch'],
     [['status', '--stage', 'prod'], 1, 'no worker-fleet deployment for stage "prod" in us-east-1'],
-    [['launch'], 2, 'launch needs --fleet <fleet> (see --help)'],
-    [
-      ['launch', '--fleet', 'batch', '--count', 'two'],
-      2,
-      '--count must be a whole number above 0, not "two"',
-    ],
-    [['scale'], 2, 'unknown command "scale"'],
-    [['status', '--colour'], 2, "Unknown option '--colour'"],
-  ])('%j fails with exit %i and a clear message', async (args, exit, message) => {
+    [['launch', '--fleet', 'batch', '--count', '1e3'], 2, 'not "1e3"'],
+  ])('%j fails with exit %i and a clear message, and changes nothing', async (args, exit, message) => {
+    const before = emulator().requests.length;
+
     const { code, err } = await cli(...(args as string[]));
 
     expect(code).toBe(exit);
     expect(err).toContain(message);
+    const calls = emulator().requests.slice(before);
+    const reads = calls.filter((call) => call.method === 'GET' || call.action.startsWith('Describe'));
+    expect(reads).toEqual(calls);
+    if (exit === 2) expect(calls).toEqual([]);
   });
 
   it('runs as a command: help for every command, and a clear error without credentials', () => {
