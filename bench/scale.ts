@@ -4,6 +4,7 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -15,6 +16,7 @@ import { loadConfig } from '../src/config';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
 import { logger } from '../src/logger';
+import { DISCARD_METRICS } from '../src/model/fleet-metrics';
 import { TAG } from '../src/model/tags';
 
 export interface ScaleRun {
@@ -162,6 +164,8 @@ export async function benchScale(
     sns: countCalls(new SNSClient(storageSettings), calls),
     ssm: countCalls(new SSMClient(settings), calls),
     cloudwatch: countCalls(new CloudWatchClient(settings), calls),
+    events: countCalls(new EventBridgeClient(storageSettings), calls),
+    metrics: DISCARD_METRICS,
   };
   const runs: ScaleRun[] = [];
   const record = (step: string, lowerBound: number, m: Awaited<ReturnType<typeof measure>>) => {

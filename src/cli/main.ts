@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -13,6 +14,7 @@ import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import { launchWorkers } from '../fleet/launch-workers';
 import { reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
+import { DISCARD_METRICS } from '../model/fleet-metrics';
 import { loadDeployment } from './deployment';
 
 export interface CliOutput {
@@ -205,10 +207,18 @@ async function connect(invocation: Invocation) {
   });
   const config: Config = await loadDeployment(lambda, invocation.stage, region);
   const clients = createClients(
-    { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
+    {
+      ec2: EC2Client,
+      s3: S3Client,
+      sns: SNSClient,
+      ssm: SSMClient,
+      cloudwatch: CloudWatchClient,
+      events: EventBridgeClient,
+    },
     { region },
   );
-  return { ...clients, config, logger, now: () => new Date() };
+  // The CLI is not an invocation: its launches and reaps are told (SNS, EventBridge), not measured.
+  return { ...clients, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
 }
 
 type Connected = Awaited<ReturnType<typeof connect>>;

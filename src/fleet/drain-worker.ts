@@ -1,7 +1,8 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { describeWorker, tagWorkers, terminateWorkers } from '../aws/ec2-workers';
-import { publishNotification } from '../aws/notify';
+import { notify } from '../aws/notification-event';
 import type { Config } from '../config';
 import { NotAWorkerError } from '../errors';
 import { TAG } from '../model/tags';
@@ -10,6 +11,7 @@ import { isOwnedBy } from '../model/worker';
 export interface DrainDependencies {
   readonly ec2: EC2Client;
   readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
   readonly config: Config;
   readonly now: () => Date;
 }
@@ -29,7 +31,7 @@ export const DRAINED = 'drained-by-operator';
  * worker carrying this deployment's managed-by tag is touched; anything else is refused before any change.
  */
 export async function drainWorker(deps: DrainDependencies, instanceId: string): Promise<DrainResult> {
-  const { ec2, sns, config, now } = deps;
+  const { ec2, config, now } = deps;
   const worker = await describeWorker(ec2, instanceId);
   if (worker === undefined) throw new NotAWorkerError(`no such instance: ${instanceId}`);
   const fleet = worker.tags[TAG.fleet];
@@ -45,7 +47,7 @@ export async function drainWorker(deps: DrainDependencies, instanceId: string): 
   if (failure !== undefined) {
     throw new Error(`${instanceId} was marked but not terminated: ${failure.code}: ${failure.message}`);
   }
-  await publishNotification(sns, config.topicArn, {
+  await notify(deps, config.topicArn, {
     kind: 'drained',
     fleet,
     subject: `worker-fleet ${fleet}: ${instanceId} drained by an operator`,
