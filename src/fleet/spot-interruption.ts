@@ -219,13 +219,14 @@ async function onSpotWarning(
     const worker = described.value;
     const owner = fleetOf(worker, config);
     if (worker === undefined || owner === undefined) {
+      // Told already, from the registry: its event too, before the claim is given back.
+      await announcing;
       if (claimed)
         await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
       if (claimed && noticed.value.notified)
         logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
           instanceId,
         });
-      await announcing;
       return notOurs(deps, instanceId, worker);
     }
     await steps.run('notified', async () => {

@@ -132,8 +132,21 @@ describe('the metrics and notification events of a fleet story, through the hand
     const warning = sample('spot-interruption-warning.json');
     warning.time = new Date().toISOString();
     warning.detail['instance-id'] = interrupted;
+    emulator().requests.length = 0;
     const replaced = await spotInterruption(warning, context('handleSpotInterruption'));
     expect(replaced).toMatchObject({ status: 'replaced' });
+    // The warning's event never goes before its SNS message: it is put once the message is out.
+    const requests = emulator().requests;
+    const published = requests.findIndex(
+      (request) => request.action === 'Publish' && request.body.includes('spot-interruption'),
+    );
+    const put = requests.findIndex(
+      (request) =>
+        request.action === 'PutEvents' &&
+        request.body.includes(NOTIFICATION_DETAIL_TYPES['spot-interruption']),
+    );
+    expect(published).toBeGreaterThanOrEqual(0);
+    expect(put).toBeGreaterThan(published);
     const interruption = emf();
     expect(interruption.flatMap(emfProblems)).toEqual([]);
     expect(valuesOf(interruption, 'batch')).toEqual({
