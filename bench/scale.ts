@@ -199,14 +199,14 @@ export async function benchScale(
   const mark = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }),
   );
-  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification + the lease (read, take,
-  // give back)
-  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3, mark);
+  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification (SNS and EventBridge) +
+  // the lease (read, take, give back)
+  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3, mark);
   const reap = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
-  // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification + the lease + the
-  // fleet's desired size lowered by the idle workers terminated (read, conditional write)
-  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3 + 2, reap);
+  // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification (SNS and EventBridge) +
+  // the lease + the fleet's desired size lowered by the idle workers terminated (read, conditional write)
+  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 2, reap);
   return runs;
 }
