@@ -25,6 +25,7 @@ import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
 import { logger } from '../src/logger';
+import { DISCARD_METRICS } from '../src/model/fleet-metrics';
 import { packageFunctions } from './cold-start';
 
 export interface ReactionBench {
@@ -223,6 +224,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     sns: timed('SNS', new SNSClient(settings), calls),
     ssm: timed('SSM', new SSMClient(settings), calls),
     events: timed('EventBridge', new EventBridgeClient(settings), calls),
+    metrics: DISCARD_METRICS,
   };
   const [fleet] = await launchWorkers(deps, { kind: 'direct', id: 'bench-reaction', fleet: 'batch' });
   const workers = fleet?.launched ?? [];

@@ -4,6 +4,7 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -15,6 +16,7 @@ import { loadConfig } from '../src/config';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
 import { logger } from '../src/logger';
+import { DISCARD_METRICS } from '../src/model/fleet-metrics';
 import { TAG } from '../src/model/tags';
 
 export interface ScaleRun {
@@ -162,6 +164,8 @@ export async function benchScale(
     sns: countCalls(new SNSClient(storageSettings), calls),
     ssm: countCalls(new SSMClient(settings), calls),
     cloudwatch: countCalls(new CloudWatchClient(settings), calls),
+    events: countCalls(new EventBridgeClient(storageSettings), calls),
+    metrics: DISCARD_METRICS,
   };
   const runs: ScaleRun[] = [];
   const record = (step: string, lowerBound: number, m: Awaited<ReturnType<typeof measure>>) => {
@@ -195,14 +199,14 @@ export async function benchScale(
   const mark = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }),
   );
-  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification + the lease (read, take,
-  // give back)
-  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3, mark);
+  // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification (SNS and EventBridge) +
+  // the lease (read, take, give back)
+  record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3, mark);
   const reap = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
-  // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification + the lease + the
-  // fleet's desired size lowered by the idle workers terminated (read, conditional write)
-  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 1 + 3 + 2, reap);
+  // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification (SNS and EventBridge) +
+  // the lease + the fleet's desired size lowered by the idle workers terminated (read, conditional write)
+  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 2, reap);
   return runs;
 }

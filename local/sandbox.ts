@@ -35,6 +35,7 @@ import type { FleetLaunchResult } from '../src/fleet/launch-workers';
 import { TAG } from '../src/model/tags';
 import { accessLogLine, workerSession } from './access-log';
 import { type SeededAccount, seedAccount } from './account';
+import { captureEmittedMetrics, type EmfDocument, summarizeMetrics } from './emitted-metrics';
 import { Emulator, emulatorClientConfig } from './emulator';
 import { type BusEvent, type DeliveredEvent, type Delivery, EventRouter } from './event-router';
 import { createQueue, drainQueue } from './queues';
@@ -168,16 +169,19 @@ async function main(keep: boolean): Promise<void> {
   const timeline = new Timeline();
   timeline.progress('starting the local AWS emulator');
   const emulator = await Emulator.start();
+  // What the functions measure goes to their log in Lambda; here, into the summary's table.
+  const emitted = captureEmittedMetrics();
   try {
     const story = await setUp(emulator, timeline);
     for (const step of STEPS) {
       const { change, instanceIds } = await step.run(story);
       timeline.record(step.title, change, instanceIds);
     }
-    await printSummary(story);
+    await printSummary(story, emitted.documents);
     if (keep) await keepRunning(story, timeline);
     timeline.progress('done');
   } finally {
+    emitted.stop();
     await emulator.stop();
     emulator.assertNoUnimplementedCalls();
   }
@@ -341,6 +345,8 @@ function adoptEnvironment(
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: 'us-east-1',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // The summary shows what the functions measured, even where POWERTOOLS_DEV (which turns metrics off) is set.
+    POWERTOOLS_METRICS_DISABLED: 'false',
   });
   return environment;
 }
@@ -626,8 +632,11 @@ async function fleetInstances(story: Story) {
 
 // After the story.
 
-/** The summary, read back from the emulator: the fleet as the operator CLI shows it, and what was published. */
-async function printSummary(story: Story): Promise<void> {
+/**
+ * The summary, read back from the emulator: the fleet as the operator CLI shows it, what was published, and the
+ * metrics the functions emitted.
+ */
+async function printSummary(story: Story, metrics: readonly EmfDocument[]): Promise<void> {
   const status: string[] = [];
   // Imported here: the core's logger reads its level from the environment the deployed functions set.
   const { runCli } = await import('../src/cli/main');
@@ -653,6 +662,8 @@ async function printSummary(story: Story): Promise<void> {
   console.log(`\nnpx worker-fleet status --fleet ${FLEET} --stage ${STAGE}\n${status.join('\n')}\n`);
   console.log('SNS messages published to the fleet topic:');
   console.table(story.published);
+  console.log('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
+  console.table(summarizeMetrics(metrics));
   console.log(
     `summary: fleet ${FLEET}: ${figures.launched} workers launched, ${figures.interrupted} interrupted, ` +
       `${figures.replacements} replacement, ${figures.idleTerminated} idle terminated, ${figures.running} running; ` +

@@ -1,12 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { publishNotification } from '../aws/notify';
+import { notify } from '../aws/notification-event';
 import { streamObject } from '../aws/object-stream';
 import type { Config } from '../config';
 import { parseAccessEvent } from '../events/access';
 import type { AccessRecord } from '../model/access-record';
+import { type MetricsSink, NO_FLEET } from '../model/fleet-metrics';
 import type { Notification } from '../model/notification';
 import { type AccessAlert, AccessAlerts } from './access-alerts';
 import { accessFromLogEntry } from './access-record';
@@ -17,6 +19,8 @@ export interface AccessDependencies {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
   readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
+  readonly metrics: MetricsSink;
   readonly logger: Logger;
   readonly config: Config;
 }
@@ -72,6 +76,7 @@ class AccessRun {
     const access = await this.#attribute(record);
     this.deps.logger.info('s3 access', { ...access });
     this.#records += 1;
+    this.deps.metrics.add('AccessRecords', 1, { fleet: access.fleet ?? NO_FLEET });
     if (access.instanceId !== undefined) this.#attributed += 1;
     this.#alerts.observe(access);
   }
@@ -88,6 +93,7 @@ class AccessRun {
     const published = await Promise.allSettled(
       alerts.map((alert) => {
         this.deps.logger.warn('access alert', { ...alert });
+        this.deps.metrics.add('AccessAlerts', 1, { fleet: alert.fleet ?? NO_FLEET });
         const { kind, fleet, ...details } = alert;
         const notification: Notification = {
           kind,
@@ -95,7 +101,7 @@ class AccessRun {
           subject: ALERT_SUBJECTS[kind](alert),
           details,
         };
-        return publishNotification(this.deps.sns, this.deps.config.topicArn, notification);
+        return notify(this.deps, this.deps.config.topicArn, notification);
       }),
     );
     const failed = published.filter((outcome) => outcome.status === 'rejected');

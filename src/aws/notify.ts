@@ -2,7 +2,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Notification } from '../model/notification';
 
 /** SNS caps subjects at 100 characters. */
-const MAX_SUBJECT = 100;
+export const MAX_SUBJECT = 100;
 /** SNS caps a message at 256 KB, attributes included; keep a margin for them. */
 export const MAX_MESSAGE_BYTES = 250 * 1024;
 

@@ -1,11 +1,13 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Config } from '../config';
 import type { logger } from '../logger';
+import type { MetricsSink } from '../model/fleet-metrics';
 import { FLEET_NAME } from '../model/fleet-spec';
 import { UsageError } from './usage-error';
 
@@ -23,7 +25,9 @@ export interface Connected {
   readonly sns: SNSClient;
   readonly ssm: SSMClient;
   readonly cloudwatch: CloudWatchClient;
+  readonly events: EventBridgeClient;
   readonly logger: typeof logger;
+  readonly metrics: MetricsSink;
   readonly now: () => Date;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -14,6 +15,7 @@ import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import { launchWorkers } from '../fleet/launch-workers';
 import { reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
+import { DISCARD_METRICS } from '../model/fleet-metrics';
 import { resolveAwsSettings } from './aws-settings';
 import {
   type CliCommand,
@@ -310,10 +312,18 @@ async function connect(
   const { lambda } = createClients({ lambda: LambdaClient }, settings);
   const config = await loadDeployment(lambda, invocation.stage, settings.region);
   const clients = createClients(
-    { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
+    {
+      ec2: EC2Client,
+      s3: S3Client,
+      sns: SNSClient,
+      ssm: SSMClient,
+      cloudwatch: CloudWatchClient,
+      events: EventBridgeClient,
+    },
     settings,
   );
-  return { ...clients, config, logger, now: () => new Date() };
+  // The CLI is not an invocation: its launches and reaps are told (SNS, EventBridge), not measured.
+  return { ...clients, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
 }
 
 /** Whether a command line asks for JSON, read loosely: errors are printed in the form asked even if it is wrong. */

@@ -1,7 +1,8 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { describeWorker, tagWorkers, terminateWorkers } from '../aws/ec2-workers';
-import { publishNotification } from '../aws/notify';
+import { notify } from '../aws/notification-event';
 import type { Config } from '../config';
 import { NotAWorkerError, ProtectedWorkerError } from '../errors';
 import { TAG } from '../model/tags';
@@ -11,6 +12,7 @@ import { isProtected } from './reap-plan';
 export interface DrainDependencies {
   readonly ec2: EC2Client;
   readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
   readonly config: Config;
   readonly now: () => Date;
 }
@@ -40,7 +42,7 @@ export async function drainWorker(
   instanceId: string,
   { force = false }: DrainOptions = {},
 ): Promise<DrainResult> {
-  const { ec2, sns, config, now } = deps;
+  const { ec2, config, now } = deps;
   const worker = await describeWorker(ec2, instanceId);
   if (worker === undefined) throw new NotAWorkerError(`no such instance: ${instanceId}`);
   const fleet = worker.tags[TAG.fleet];
@@ -61,7 +63,7 @@ export async function drainWorker(
   if (failure !== undefined) {
     throw new Error(`${instanceId} was marked but not terminated: ${failure.code}: ${failure.message}`);
   }
-  await publishNotification(sns, config.topicArn, {
+  await notify(deps, config.topicArn, {
     kind: 'drained',
     fleet,
     subject: `worker-fleet ${fleet}: ${instanceId} drained by an operator`,

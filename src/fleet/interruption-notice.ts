@@ -7,6 +7,7 @@ import { lookUpWorker } from '../aws/worker-registry';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
+import type { Notification } from '../model/notification';
 
 /**
  * The first step of a spot interruption warning, which needs S3 and SNS only: whether this is the first delivery
@@ -107,6 +108,8 @@ type ProgressClaimed = 'warning' | 'rebalance';
 export interface WarningNotice extends ClaimProgress {
   /** This delivery holds the warning's claim: it does what is not done yet (notify, mark) and replaces. */
   readonly claimed: boolean;
+  /** What this step published to the topic, for the second phase to put on the bus. */
+  readonly published?: Notification;
 }
 
 export const noticeOf = (worker: NoticedWorker, fleet: string) => ({
@@ -127,27 +130,33 @@ export function warningDeadline(event: SpotWarning): Date {
   return event.action === 'terminate' ? new Date(event.time.getTime() + WARNING_NOTICE_MS) : event.time;
 }
 
-/** Tells people that a worker is about to be reclaimed, with the deadline EC2 gave. */
+/**
+ * Tells people that a worker is about to be reclaimed, with the deadline EC2 gave: on the topic only, first. Resolves
+ * to the notification, which the second phase then puts on the bus (spot-interruption.ts): the event never delays
+ * the SNS message, nor loads the EventBridge client before it.
+ */
 export async function publishWarning(
   deps: NoticeDependencies,
   event: SpotWarning,
   worker: NoticedWorker,
   fleet: string,
-): Promise<void> {
+): Promise<Notification> {
   const deadline = warningDeadline(event).toISOString();
   const when = event.action === 'terminate' ? `by ${deadline}` : 'now';
-  await publishNotification(deps.sns, deps.config.topicArn, {
+  const notification: Notification = {
     kind: 'spot-interruption',
     fleet,
     subject: `worker-fleet ${fleet}: spot interruption of ${worker.instanceId} (${event.action} ${when})`,
     details: { ...noticeOf(worker, fleet), action: event.action, deadline, correlationId: event.id },
-  });
+  };
+  await publishNotification(deps.sns, deps.config.topicArn, notification);
   deps.logger.info('interruption notified', {
     fleet,
     instanceId: worker.instanceId,
     deadline,
     action: event.action,
   });
+  return notification;
 }
 
 /** Why an event about another region is none of this deployment's business, or undefined when it is its own. */
@@ -262,11 +271,12 @@ export async function noticeSpotWarning(
   if (progress.notified || worker === undefined || !Object.hasOwn(config.fleets, worker.fleet)) {
     return { claimed: true, ...progress };
   }
+  let published: Notification;
   try {
-    await publishWarning(deps, event, worker, worker.fleet);
+    published = await publishWarning(deps, event, worker, worker.fleet);
   } catch (error) {
     await settleClaim(deps, 'warning', event, 'open', progress);
     throw error;
   }
-  return { claimed: true, ...progress, notified: true };
+  return { claimed: true, ...progress, notified: true, published };
 }

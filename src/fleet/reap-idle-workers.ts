@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { CallCounter } from '../aws/call-counter';
@@ -16,10 +17,11 @@ import {
 import { listHeartbeats } from '../aws/heartbeats';
 import { acquireLease, releaseLease } from '../aws/lease';
 import { fetchWorkerMetrics, type WorkerMetrics } from '../aws/metrics';
-import { publishNotification } from '../aws/notify';
+import { notify } from '../aws/notification-event';
 import { stateUnavailable } from '../aws/state-store';
 import { type Config, fleetSpec } from '../config';
 import type { ReapRequest } from '../events/reap';
+import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
@@ -38,6 +40,8 @@ export interface ReapDependencies {
   readonly s3: S3Client;
   readonly cloudwatch: CloudWatchClient;
   readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
+  readonly metrics: MetricsSink;
   readonly logger: Logger;
   readonly config: Config;
   readonly now: () => Date;
@@ -128,6 +132,7 @@ interface FleetPlan {
   readonly toMark: readonly Extract<ReapAction, { action: 'mark' }>[];
   readonly toUnmark: readonly Extract<ReapAction, { action: 'unmark' }>[];
   readonly toTerminate: readonly Extract<ReapAction, { action: 'terminate' }>[];
+  readonly kept: readonly Extract<ReapAction, { action: 'keep' }>[];
   /** Set when the run is held (planReaping then marks and terminates nothing). */
   readonly hold?: ReapHold;
 }
@@ -166,7 +171,14 @@ function planFleet(
   }
   const of = <A extends ReapAction['action']>(kind: A) =>
     plan.filter((action): action is Extract<ReapAction, { action: A }> => action.action === kind);
-  return { judged, toMark: of('mark'), toUnmark: of('unmark'), toTerminate: of('terminate'), hold };
+  return {
+    judged,
+    toMark: of('mark'),
+    toUnmark: of('unmark'),
+    toTerminate: of('terminate'),
+    kept: of('keep'),
+    hold,
+  };
 }
 
 /** Apply: mark (the idle tags, one call per rule), unmark, terminate; a worker EC2 protects is kept, and said so. */
@@ -208,19 +220,29 @@ async function applyPlan(
   };
 }
 
+/** What a run that acted tells the metrics: marked, terminated, and the idle workers kept by protection or floor. */
+function measureReap(metrics: MetricsSink, fleet: string, plan: FleetPlan, applied: Applied): void {
+  const keptBy = (why: 'protection' | 'floor') => plan.kept.filter((action) => action.keptBy === why).length;
+  metrics.add('IdleMarked', plan.toMark.length, { fleet });
+  metrics.add('IdleTerminated', applied.terminated.length, { fleet });
+  // EC2's termination protection keeps a worker the plan would terminate, as the protected tag does.
+  metrics.add('IdleKeptByProtection', keptBy('protection') + applied.protected.length, { fleet });
+  metrics.add('IdleKeptByFloor', keptBy('floor'), { fleet });
+}
+
 /** Notify: what was marked (a warning with the delay), then what was terminated or failed; nothing when nothing. */
 async function notifyApplied(
-  deps: Pick<ReapDependencies, 'sns' | 'config'>,
+  deps: Pick<ReapDependencies, 'sns' | 'events' | 'config'>,
   fleet: string,
   settings: FleetSpec['idle'],
   plan: FleetPlan,
   applied: Applied,
 ): Promise<void> {
-  const { sns, config } = deps;
+  const { config } = deps;
   const { toMark } = plan;
   const { terminated, failed } = applied;
   if (toMark.length > 0) {
-    await publishNotification(sns, config.topicArn, {
+    await notify(deps, config.topicArn, {
       kind: 'idle-warning',
       fleet,
       subject: `worker-fleet ${fleet}: ${toMark.length} workers idle, terminated in ${settings.terminateAfterMinutes}m unless busy`,
@@ -228,7 +250,7 @@ async function notifyApplied(
     });
   }
   if (terminated.length + failed.length > 0) {
-    await publishNotification(sns, config.topicArn, {
+    await notify(deps, config.topicArn, {
       kind: 'idle-terminated',
       fleet,
       subject: `worker-fleet ${fleet}: terminated ${terminated.length} idle workers${failed.length > 0 ? `, ${failed.length} failed` : ''}`,
@@ -238,10 +260,14 @@ async function notifyApplied(
 }
 
 /** Notify, on a dry run: what the run would mark and terminate; nothing when it would do nothing. */
-async function notifyDryRun(deps: Pick<ReapDependencies, 'sns' | 'config'>, fleet: string, plan: FleetPlan) {
+async function notifyDryRun(
+  deps: Pick<ReapDependencies, 'sns' | 'events' | 'config'>,
+  fleet: string,
+  plan: FleetPlan,
+) {
   const { toMark, toTerminate } = plan;
   if (toMark.length + toTerminate.length === 0) return;
-  await publishNotification(deps.sns, deps.config.topicArn, {
+  await notify(deps, deps.config.topicArn, {
     kind: 'idle-dry-run',
     fleet,
     subject: `worker-fleet ${fleet}: dry run, would mark ${toMark.length} and terminate ${toTerminate.length} idle workers`,
@@ -302,6 +328,7 @@ async function reapFleet(
   }
   await lowerDesired(deps, fleet, spec, plan);
   const applied = await applyPlan(deps, fleet, plan, at);
+  measureReap(deps.metrics, fleet, plan, applied);
   await notifyApplied(deps, fleet, spec.idle, plan, applied);
   return {
     ...base,

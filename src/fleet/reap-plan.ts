@@ -17,7 +17,14 @@ export type ReapAction =
       readonly verdict: Verdict;
       readonly idleSince: Date;
     }
-  | { readonly action: 'keep'; readonly worker: Worker; readonly verdict: Verdict; readonly reason: string };
+  | {
+      readonly action: 'keep';
+      readonly worker: Worker;
+      readonly verdict: Verdict;
+      readonly reason: string;
+      /** What kept a worker due for termination: the protected tag, or the fleet's floor. */
+      readonly keptBy?: 'protection' | 'floor';
+    };
 
 export function isProtected(worker: Worker): boolean {
   const value = worker.tags[TAG.protected];
@@ -158,12 +165,18 @@ export function planReaping(
     .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime() || byId(a, b));
   for (const candidate of [...retiring, ...idle]) {
     if (isProtected(candidate.worker)) {
-      actions.push({ ...candidate, action: 'keep', reason: `protected by the ${TAG.protected} tag` });
+      actions.push({
+        ...candidate,
+        action: 'keep',
+        reason: `protected by the ${TAG.protected} tag`,
+        keptBy: 'protection',
+      });
     } else if (allowed === 0) {
       actions.push({
         ...candidate,
         action: 'keep',
         reason: `scale-in floor: minWorkers ${settings.minWorkers}`,
+        keptBy: 'floor',
       });
     } else {
       allowed -= 1;

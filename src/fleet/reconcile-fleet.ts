@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { listFleetWorkers } from '../aws/ec2-workers';
 import { acquireLease, type HeldLease, releaseLease } from '../aws/lease';
-import { publishNotification } from '../aws/notify';
+import { notify } from '../aws/notification-event';
 import { readJson, stateUnavailable, updateState } from '../aws/state-store';
+import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
@@ -25,6 +27,8 @@ import {
 
 export interface ReconcileDependencies extends LaunchDependencies {
   readonly sns: SNSClient;
+  readonly events: EventBridgeClient;
+  readonly metrics: MetricsSink;
 }
 
 /** Where a fleet's facts and its reconciliation lease live in the state bucket. */
@@ -189,7 +193,7 @@ async function notifyReplacement(
   fact: Pick<ReplacementFact, 'cause' | 'correlationId'>,
   replacement: ReplacementResult,
 ): Promise<void> {
-  await publishNotification(deps.sns, deps.config.topicArn, {
+  await notify(deps, deps.config.topicArn, {
     kind: 'replacement',
     fleet,
     subject:
@@ -250,6 +254,7 @@ async function reconcileOnce(
     }),
   ]);
 
+  measurePass(deps, fleet, plan, record, replacing, growing);
   const replacements = new Map<string, ReplacementResult>();
   const launchedFacts = new Map<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>();
   plan.replacements.forEach((replacement, index) => {
@@ -300,6 +305,47 @@ async function reconcileOnce(
     capacityErrors: growing.capacityErrors,
     replacements,
   };
+}
+
+/**
+ * What one pass tells the metrics: the fleet's size (by market) and target as it found them, what it launched, and
+ * each replacement tried: launched (with the time since it was requested, the warning's handling) or not.
+ */
+function measurePass(
+  deps: ReconcileDependencies,
+  fleet: string,
+  plan: ReconcilePlan,
+  record: FleetRecord,
+  replacing: readonly LaunchOutcome[],
+  growing: LaunchOutcome,
+): void {
+  const { metrics } = deps;
+  metrics.add('WorkersRunning', plan.active, { fleet });
+  metrics.add('WorkersRunning', plan.activeSpot, { fleet, market: 'spot' });
+  metrics.add('WorkersRunning', plan.active - plan.activeSpot, { fleet, market: 'on-demand' });
+  metrics.add('WorkersTarget', plan.desired ?? 0, { fleet });
+  metrics.add('LaunchShortfall', growing.shortfall, { fleet });
+  metrics.add(
+    'OnDemandFallbacks',
+    [growing, ...replacing].reduce((sum, outcome) => sum + outcome.onDemandFallback, 0),
+    { fleet },
+  );
+  for (const worker of growing.launched) metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
+  const now = deps.now().getTime();
+  plan.replacements.forEach((replacement, index) => {
+    const launched = replacing[index]?.launched ?? [];
+    if (launched.length === 0) {
+      metrics.add('ReplacementsFailed', 1, { fleet });
+      return;
+    }
+    for (const worker of launched) {
+      metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
+      metrics.add('Replacements', 1, { fleet, market: worker.market });
+    }
+    const requestedAt = Date.parse(record.replacements?.[replacement.instanceId]?.at ?? '');
+    if (Number.isFinite(requestedAt))
+      metrics.add('ReplacementLatency', Math.max(0, now - requestedAt), { fleet });
+  });
 }
 
 /**
@@ -356,7 +402,7 @@ async function tellGrowth(
   outcome: LaunchOutcome,
 ): Promise<void> {
   const { launched } = outcome;
-  await publishNotification(deps.sns, deps.config.topicArn, {
+  await notify(deps, deps.config.topicArn, {
     kind: launched.length > 0 ? 'launch' : 'launch-failed',
     fleet,
     subject:

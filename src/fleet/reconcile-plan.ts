@@ -85,6 +85,8 @@ export interface ReconcilePlan {
   readonly applied: readonly SizeRequest[];
   /** Workers that count as capacity now. */
   readonly active: number;
+  /** Of them, on the spot market (the rest are on-demand). */
+  readonly activeSpot: number;
   /** A request asked for more than maxCapacity allows. */
   readonly capped: boolean;
   readonly replacements: readonly PlannedReplacement[];
@@ -129,7 +131,8 @@ export function planReconcile(
     ...Object.keys(facts),
     ...workers.filter((worker) => TAG.interruptedAt in worker.tags).map((worker) => worker.instanceId),
   ]);
-  const active = workers.filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId)).length;
+  const capacity = workers.filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId));
+  const active = capacity.length;
   // Slots a replacement fills or is about to (a tagged worker's fact may still be on its way): growth leaves them.
   const reserved = [...going].filter(
     (instanceId) => !replacedBy.has(instanceId) && (facts[instanceId]?.status ?? 'pending') === 'pending',
@@ -165,13 +168,10 @@ export function planReconcile(
   const room = Math.max(0, spec.maxCapacity - active);
   const replacements = needed.slice(0, room);
   const grow = Math.max(0, (desired ?? 0) - active - Math.max(reserved, replacements.length));
-  const basis = clientToken([
-    ...workers
-      .filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId))
-      .map((worker) => worker.instanceId)
-      .sort(),
-    desired ?? 0,
-  ]).slice(0, 16);
+  const basis = clientToken([...capacity.map((worker) => worker.instanceId).sort(), desired ?? 0]).slice(
+    0,
+    16,
+  );
   const last = record.growth;
   const growth = grow === 0 ? undefined : last?.basis === basis ? last : { seq: (last?.seq ?? 0) + 1, basis };
   const lastApplied = applied.at(-1);
@@ -181,6 +181,7 @@ export function planReconcile(
     desired,
     applied,
     active,
+    activeSpot: capacity.filter((worker) => worker.market === 'spot').length,
     capped,
     replacements,
     grow,

@@ -1,13 +1,13 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { putWorkerDraining } from '../aws/draining-event';
 import { describeWorker, tagWorkers } from '../aws/ec2-workers';
-import { publishNotification } from '../aws/notify';
+import { notify, putNotificationEvent } from '../aws/notification-event';
 import { releaseClaim } from '../aws/state-store';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { WorkerDraining } from '../model/notification';
+import type { Notification, WorkerDraining } from '../model/notification';
 import type { PoolEventKind } from '../model/pool';
 import { TAG } from '../model/tags';
 import { isOwnedBy, USER_INITIATED, type Worker } from '../model/worker';
@@ -211,11 +211,16 @@ async function onSpotWarning(
   if (noticed.status === 'rejected') throw noticed.reason;
   const { claimed } = noticed.value;
   const steps = claimedSteps(claimed, noticed.value);
+  // The warning goes on the bus once its SNS message is out, beside the rest of the work, and is waited for before
+  // this delivery ends. One the first step published is not put again by a retry (the claim says it is notified).
+  let announcing = announce(deps, noticed.value.published);
   try {
     if (described.status === 'rejected') throw described.reason;
     const worker = described.value;
     const owner = fleetOf(worker, config);
     if (worker === undefined || owner === undefined) {
+      // Told already, from the registry: its event too, before the claim is given back.
+      await announcing;
       if (claimed)
         await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
       if (claimed && noticed.value.notified)
@@ -224,7 +229,9 @@ async function onSpotWarning(
         });
       return notOurs(deps, instanceId, worker);
     }
-    await steps.run('notified', () => publishWarning(deps, event, worker, owner.fleet));
+    await steps.run('notified', async () => {
+      announcing = announce(deps, await publishWarning(deps, event, worker, owner.fleet));
+    });
     if (!claimed)
       logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
 
@@ -237,7 +244,11 @@ async function onSpotWarning(
       correlationId: event.id,
     };
     const replacement = await markAndReplace(deps, worker, owner, draining, 'interruption', steps);
-    if (claimed) await settleClaim(deps, 'warning', event, 'done', steps.done);
+    await announcing;
+    if (claimed) {
+      await settleClaim(deps, 'warning', event, 'done', steps.done);
+      deps.metrics.add('Interruptions', 1, { fleet: owner.fleet });
+    }
     const launchedHere = replacement.status === 'launched' || replacement.status === 'no-capacity';
     return {
       status: launchedHere ? 'replaced' : claimed ? 'notified' : 'duplicate',
@@ -246,16 +257,25 @@ async function onSpotWarning(
       replacement,
     };
   } catch (error) {
+    await announcing.catch(() => undefined);
     if (claimed) await settleClaim(deps, 'warning', event, 'open', steps.done);
     throw error;
   }
+}
+
+/** Puts a notification already on the topic on the bus too; nothing when there is none. Never unhandled. */
+function announce(deps: InterruptionDependencies, published: Notification | undefined): Promise<void> {
+  if (published === undefined) return Promise.resolve();
+  const putting = putNotificationEvent(deps.events, published);
+  putting.catch(() => undefined);
+  return putting;
 }
 
 async function onRebalance(
   deps: InterruptionDependencies,
   event: Extract<InstanceEvent, { kind: 'rebalance' }>,
 ): Promise<InterruptionResult> {
-  const { ec2, s3, sns, config, logger, now } = deps;
+  const { ec2, s3, config, logger, now } = deps;
   const { instanceId } = event;
   const worker = await describeWorker(ec2, instanceId);
   const owner = fleetOf(worker, config);
@@ -278,7 +298,7 @@ async function onRebalance(
   const steps = claimedSteps(true, progress);
   try {
     await steps.run('notified', () =>
-      publishNotification(sns, config.topicArn, {
+      notify(deps, config.topicArn, {
         kind: 'rebalance-recommendation',
         fleet: owner.fleet,
         subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
@@ -298,6 +318,7 @@ async function onRebalance(
           : Promise.resolve(),
       );
       await settleClaim(deps, 'rebalance', event, 'done', steps.done);
+      deps.metrics.add('RebalanceRecommendations', 1, { fleet: owner.fleet });
       logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
       return { status: 'notified', instanceId, fleet: owner.fleet };
     }
@@ -310,6 +331,7 @@ async function onRebalance(
     };
     const replacement = await markAndReplace(deps, worker, owner, draining, 'rebalance', steps);
     await settleClaim(deps, 'rebalance', event, 'done', steps.done);
+    deps.metrics.add('RebalanceRecommendations', 1, { fleet: owner.fleet });
     return { status: 'replaced', instanceId, fleet: owner.fleet, replacement };
   } catch (error) {
     await settleClaim(deps, 'rebalance', event, 'open', steps.done);
@@ -345,6 +367,7 @@ async function onStateChange(
     correlationId: event.id,
   });
   if (recorded) {
+    deps.metrics.add('Interruptions', 1, { fleet: owner.fleet });
     logger.warn('spot worker ended without a handled warning, replacement requested', {
       fleet: owner.fleet,
       instanceId,

@@ -1,4 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -8,12 +9,21 @@ import { loadConfig } from '../config';
 import { parseLaunchTrigger } from '../events/launch';
 import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
 import { logger } from '../logger';
+import { PowertoolsMetricsSink } from '../metrics';
 
-/** Built once per container, at init: the configuration and the clients the launcher uses. */
+const config = loadConfig();
+/** Built once per container, at init: the configuration, the clients and the metrics the launcher uses. */
 const dependencies = {
-  ...createClients({ ec2: EC2Client, ssm: SSMClient, sns: SNSClient, s3: S3Client }),
-  config: loadConfig(),
+  ...createClients({
+    ec2: EC2Client,
+    ssm: SSMClient,
+    sns: SNSClient,
+    s3: S3Client,
+    events: EventBridgeClient,
+  }),
+  config,
   logger,
+  metrics: new PowertoolsMetricsSink(config.managedBy),
   now: () => new Date(),
 };
 
@@ -24,5 +34,9 @@ const dependencies = {
 export async function handler(event: unknown, context: Context): Promise<FleetLaunchResult[]> {
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
-  return launchWorkers(dependencies, parseLaunchTrigger(event, context.awsRequestId));
+  try {
+    return await launchWorkers(dependencies, parseLaunchTrigger(event, context.awsRequestId));
+  } finally {
+    dependencies.metrics.flush();
+  }
 }

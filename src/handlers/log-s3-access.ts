@@ -1,4 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
@@ -6,12 +7,15 @@ import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
 import { createClients } from '../aws/clients';
 import { loadConfig } from '../config';
 import { logger } from '../logger';
+import { PowertoolsMetricsSink } from '../metrics';
 
-/** Built once per container, at init: the configuration and the clients the access logger uses. */
+const config = loadConfig();
+/** Built once per container, at init: the configuration, the clients and the metrics the access logger uses. */
 const dependencies = {
-  ...createClients({ ec2: EC2Client, s3: S3Client, sns: SNSClient }),
-  config: loadConfig(),
+  ...createClients({ ec2: EC2Client, s3: S3Client, sns: SNSClient, events: EventBridgeClient }),
+  config,
   logger,
+  metrics: new PowertoolsMetricsSink(config.managedBy),
 };
 
 /**
@@ -21,7 +25,11 @@ const dependencies = {
 export async function handler(event: unknown, context: Context): Promise<AccessRunResult> {
   logger.addContext(context);
   logger.debug('access event received', { event });
-  const result = await logS3Access(dependencies, event);
-  logger.info('access input done', { ...result });
-  return result;
+  try {
+    const result = await logS3Access(dependencies, event);
+    logger.info('access input done', { ...result });
+    return result;
+  } finally {
+    dependencies.metrics.flush();
+  }
 }

@@ -1,5 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
@@ -9,13 +10,20 @@ import { loadConfig } from '../config';
 import { parseReapRequest } from '../events/reap';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
+import { PowertoolsMetricsSink } from '../metrics';
 
 const calls = new CallCounter();
-/** Built once per container, at init: the configuration and the clients the reaper uses, their calls counted. */
+const config = loadConfig();
+/** Built once per container, at init: the configuration, the clients (their calls counted) and the metrics. */
 const dependencies = {
-  ...createClients({ ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient }, {}, calls),
-  config: loadConfig(),
+  ...createClients(
+    { ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient, events: EventBridgeClient },
+    {},
+    calls,
+  ),
+  config,
   logger,
+  metrics: new PowertoolsMetricsSink(config.managedBy),
   now: () => new Date(),
   calls,
 };
@@ -24,5 +32,9 @@ const dependencies = {
 export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
-  return reapIdleWorkers(dependencies, parseReapRequest(event));
+  try {
+    return await reapIdleWorkers(dependencies, parseReapRequest(event));
+  } finally {
+    dependencies.metrics.flush();
+  }
 }

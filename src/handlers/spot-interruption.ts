@@ -16,12 +16,14 @@ const noticeDependencies = {
   now: () => new Date(),
 };
 
-/** The second phase (EC2 above all), loaded once per container after the first notification. */
+/** The second phase (EC2 above all, and the metrics), loaded once per container after the first notification. */
 let ec2Phase: Promise<typeof import('./spot-interruption-ec2-phase')> | undefined;
 const loadEc2Phase = () => {
   ec2Phase ??= import('./spot-interruption-ec2-phase');
   return ec2Phase;
 };
+/** Built with the second phase, flushed at the end of every invocation that loaded it. */
+let metrics: import('./spot-interruption-ec2-phase').PowertoolsMetricsSink | undefined;
 
 /**
  * Spot interruption warnings, rebalance recommendations and state changes of workers.
@@ -42,9 +44,15 @@ export async function handler(event: unknown, context: Context): Promise<Interru
         : undefined;
     // handleInstanceEvent takes the outcome, failure included: waiting here must not count it as unhandled.
     await notice?.catch(() => undefined);
-    const { handleInstanceEvent, ec2PhaseClients } = await loadEc2Phase();
-    return await handleInstanceEvent({ ...noticeDependencies, ...ec2PhaseClients }, instanceEvent, notice);
+    const { handleInstanceEvent, ec2PhaseClients, PowertoolsMetricsSink } = await loadEc2Phase();
+    metrics ??= new PowertoolsMetricsSink(noticeDependencies.config.managedBy);
+    return await handleInstanceEvent(
+      { ...noticeDependencies, ...ec2PhaseClients, metrics },
+      instanceEvent,
+      notice,
+    );
   } finally {
+    metrics?.flush();
     logger.removeKeys(['instanceId', 'eventId']);
   }
 }

@@ -19,6 +19,25 @@ export type NotificationKind =
   | 'imdsv1-credentials'
   | 'access-denied-burst';
 
+/**
+ * The detail-type of the EventBridge event (source `worker-fleet`, default bus) that carries each notification kind,
+ * beside its SNS message: a rule on it routes the notification anywhere (an API destination, a queue).
+ */
+export const NOTIFICATION_DETAIL_TYPES = {
+  launch: 'Fleet Workers Launched',
+  'launch-failed': 'Fleet Launch Failed',
+  'spot-interruption': 'Fleet Spot Interruption',
+  'rebalance-recommendation': 'Fleet Rebalance Recommendation',
+  replacement: 'Fleet Worker Replacement',
+  'idle-warning': 'Fleet Idle Warning',
+  'idle-terminated': 'Fleet Idle Terminated',
+  'idle-dry-run': 'Fleet Idle Dry Run',
+  drained: 'Fleet Worker Drained',
+  'access-after-termination': 'Fleet Access After Termination',
+  'imdsv1-credentials': 'Fleet IMDSv1 Credentials',
+  'access-denied-burst': 'Fleet Access Denied Burst',
+} as const satisfies Readonly<Record<NotificationKind, string>>;
+
 export interface Notification {
   readonly kind: NotificationKind;
   /** Absent when no fleet is concerned (a stranger's refused requests). */

@@ -21,6 +21,8 @@ import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
 import type { ReapDependencies } from '../../src/fleet/reap-idle-workers';
 import type { InterruptionDependencies } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
+import type { FleetMetricName, MetricDimensions, MetricsSink } from '../../src/model/fleet-metrics';
+import { NOTIFICATION_DETAIL_TYPES } from '../../src/model/notification';
 import { clientConfig } from './use-emulator';
 
 /** An SNS notification as a subscriber receives it. */
@@ -29,6 +31,34 @@ export interface ReceivedNotification {
   readonly kind: string;
   readonly fleet: string;
   readonly body: Record<string, unknown>;
+}
+
+/** A metrics sink that keeps every value the core gives it, in order. */
+export class RecordedMetrics implements MetricsSink {
+  readonly values: { name: FleetMetricName; value: number; dimensions: MetricDimensions }[] = [];
+
+  add(name: FleetMetricName, value: number, dimensions: MetricDimensions): void {
+    this.values.push({ name, value, dimensions });
+  }
+
+  /** The sum of a metric's values for one fleet (and market, when given). */
+  sum(name: FleetMetricName, dimensions: MetricDimensions): number {
+    return this.values
+      .filter(
+        (entry) =>
+          entry.name === name &&
+          entry.dimensions.fleet === dimensions.fleet &&
+          entry.dimensions.market === dimensions.market,
+      )
+      .reduce((total, entry) => total + entry.value, 0);
+  }
+}
+
+/** A notification's EventBridge event as a rule's queue receives it. */
+export interface ReceivedNotificationEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: Record<string, unknown>;
 }
 
 /**
@@ -40,12 +70,15 @@ export interface FleetWorld extends SeededAccount {
   readonly ssm: SSMClient;
   readonly sns: SNSClient;
   readonly s3: S3Client;
+  readonly events: EventBridgeClient;
   readonly stateBucket: string;
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRoleName: string;
   readonly instanceProfile: string;
   readonly topicArn: string;
+  /** What the core measured, through every set of dependencies this world built. */
+  readonly metrics: RecordedMetrics;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
   /** The interruption handler's dependencies, with a clock the test controls (defaults to the real one). */
@@ -60,6 +93,8 @@ export interface FleetWorld extends SeededAccount {
   notifications(): Promise<ReceivedNotification[]>;
   /** Every `Worker Draining` event put on the default bus since the world was made (their `detail`). */
   drainingEvents(): Promise<Record<string, unknown>[]>;
+  /** Every notification event (source `worker-fleet`, a notification detail-type) put on the default bus. */
+  notificationEvents(): Promise<ReceivedNotificationEvent[]>;
   /** Keys in the state bucket. */
   stateKeys(): Promise<string[]>;
   /** A JSON document of the state bucket, or undefined when there is none. */
@@ -119,8 +154,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     source: ['worker-fleet'],
     'detail-type': ['Worker Draining'],
   });
+  // A rule as a user would write one to route every notification (to an API destination; here a queue).
+  const notificationEventQueue = await ruleToQueue(events, sqs, 'notifications-to-queue', {
+    source: ['worker-fleet'],
+    'detail-type': Object.values(NOTIFICATION_DETAIL_TYPES),
+  });
   const received: ReceivedNotification[] = [];
   const draining: Record<string, unknown>[] = [];
+  const notificationEvents: ReceivedNotificationEvent[] = [];
+  const metrics = new RecordedMetrics();
 
   /** The environment a deployed function runs with, for these fleets. */
   const env = (fleets: Record<string, unknown>): Record<string, string> =>
@@ -139,6 +181,18 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const config = (fleets: Record<string, unknown>, overrides: Record<string, string> = {}) =>
     loadConfig({ ...overrides, ...env(fleets), AWS_REGION: 'us-east-1' });
 
+  const interruptionDeps = (fleets: Record<string, unknown>, now = () => new Date()) => ({
+    ec2,
+    ssm,
+    sns,
+    s3,
+    events,
+    metrics,
+    logger,
+    config: config(fleets),
+    now,
+  });
+
   return {
     ec2,
     ssm,
@@ -156,7 +210,9 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     topicArn,
     env,
     config,
-    deps: (fleets) => ({ ec2, ssm, sns, s3, logger, config: config(fleets), now: () => new Date() }),
+    events,
+    metrics,
+    deps: (fleets) => interruptionDeps(fleets),
     cloudwatch,
     reapDeps: (fleets, now, env = {}) => {
       const calls = new CallCounter();
@@ -165,22 +221,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
         cloudwatch: countCalls(new CloudWatchClient(settings), calls),
         sns: countCalls(new SNSClient(settings), calls),
+        events: countCalls(new EventBridgeClient(settings), calls),
+        metrics,
         logger,
         config: config(fleets, env),
         now,
         calls,
       };
     },
-    interruptionDeps: (fleets, now = () => new Date()) => ({
-      ec2,
-      ssm,
-      sns,
-      s3,
-      events,
-      logger,
-      config: config(fleets),
-      now,
-    }),
+    interruptionDeps,
     async notifications() {
       for (const body of await drain(notificationQueue.url)) {
         const envelope = JSON.parse(body) as {
@@ -202,6 +251,21 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         draining.push((JSON.parse(body) as { detail: Record<string, unknown> }).detail);
       }
       return draining;
+    },
+    async notificationEvents() {
+      for (const body of await drain(notificationEventQueue.url)) {
+        const event = JSON.parse(body) as {
+          source: string;
+          'detail-type': string;
+          detail: Record<string, unknown>;
+        };
+        notificationEvents.push({
+          source: event.source,
+          detailType: event['detail-type'],
+          detail: event.detail,
+        });
+      }
+      return notificationEvents;
     },
     async stateKeys() {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: stateBucket }));

@@ -56,7 +56,15 @@ function fleets(subnetId = world.subnets[0]?.subnetId) {
 }
 
 function deps(spec: ReturnType<typeof fleets> = fleets()): AccessDependencies {
-  return { ec2: world.ec2, s3: world.s3, sns: world.sns, logger, config: world.config(spec) };
+  return {
+    ec2: world.ec2,
+    s3: world.s3,
+    sns: world.sns,
+    events: world.events,
+    metrics: world.metrics,
+    logger,
+    config: world.config(spec),
+  };
 }
 
 async function launch(spec: ReturnType<typeof fleets>, count: number): Promise<string[]> {

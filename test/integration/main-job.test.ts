@@ -47,6 +47,13 @@ describe('npm start', () => {
     expect(output).toContain(
       'summary: fleet batch: 5 workers launched, 1 interrupted, 1 replacement, 2 idle terminated, 2 running; 5 SNS messages',
     );
+    // The metrics the functions emitted, per fleet: as many launched and terminated as the summary counts.
+    const metricRow = (metric: string, market: string, value: number) =>
+      new RegExp(`'batch' +│ +'${market}' +│ +'${metric}' +│ +'Count' +│ +${value} +│`);
+    expect(output).toContain('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
+    expect(output).toMatch(metricRow('WorkersLaunched', '', 5));
+    expect(output).toMatch(metricRow('IdleTerminated', '', 2));
+    expect(output).not.toContain('{"_aws"');
     for (const kind of ['launch', 'spot-interruption', 'replacement', 'idle-warning', 'idle-terminated']) {
       expect(output).toContain(`'${kind}'`);
     }

@@ -301,12 +301,14 @@ describe('reapIdleWorkers', () => {
 
     await reapIdleWorkers(deps);
 
-    // The fleet's reaper lease: read, taken by one conditional write, given back by another.
+    // The fleet's reaper lease: read, taken by one conditional write, given back by another. The idle warning goes
+    // to the topic and on the bus.
     expect(deps.calls?.snapshot()).toEqual({
-      total: 7,
+      total: 8,
       calls: {
         'EC2.CreateTags': 1,
         'EC2.DescribeInstances': 1,
+        'EventBridge.PutEvents': 1,
         'S3.GetObject': 1,
         'S3.ListObjectsV2': 1,
         'S3.PutObject': 2,

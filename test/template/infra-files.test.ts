@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { loadMetricList, observability } from '../../config/observability.cjs';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -21,13 +22,25 @@ describe('the infra files', () => {
     const resources = readYaml('serverless.yml').resources as string[];
     const pulled = resources.map((entry) => /^\$\{file\((.+)\)\}$/.exec(entry)?.[1]);
 
-    expect(pulled.sort()).toEqual([...files].sort());
+    expect(pulled.filter((file) => file?.startsWith('infra/')).sort()).toEqual([...files].sort());
+    // The one source generated from the fleets at package time (the alarms per fleet and the dashboard).
+    expect(pulled.filter((file) => !file?.startsWith('infra/'))).toEqual(['./config/observability.cjs']);
   });
 
   it('define each parameter, condition, resource and output in one file only', () => {
     const definedIn = new Map<string, string[]>();
-    for (const file of files) {
-      for (const [section, entries] of Object.entries(readYaml(file))) {
+    const generated = observability({
+      fleets: Object.keys(readYaml('fleets.yml')),
+      stage: 'test',
+      belowTargetMinutes: 15,
+      metrics: loadMetricList(),
+    });
+    const sources: [string, Record<string, unknown>][] = [
+      ...files.map((file): [string, Record<string, unknown>] => [file, readYaml(file)]),
+      ['config/observability.cjs', generated],
+    ];
+    for (const [file, content] of sources) {
+      for (const [section, entries] of Object.entries(content)) {
         for (const name of Object.keys(entries ?? {})) {
           const key = `${section}.${name}`;
           definedIn.set(key, [...(definedIn.get(key) ?? []), file]);

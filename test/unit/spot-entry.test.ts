@@ -51,6 +51,20 @@ describe("the spot handler's entry", () => {
     expect(reachesEc2Client(Object.keys(metafile.inputs))).toBe(true);
   }, 60_000);
 
+  it('loads neither the EventBridge client nor Powertools Metrics before the notification', async () => {
+    const metafile = await bundle('src/handlers/spot-interruption.ts');
+    const atInit = loadedAtInit(metafile, 'src/handlers/spot-interruption.ts');
+    const reaches = (inputs: readonly string[], module: string) =>
+      inputs.some((input) => input.includes(`node_modules/${module}/`));
+
+    expect(reaches(atInit, '@aws-sdk/client-eventbridge')).toBe(false);
+    expect(reaches(atInit, '@aws-lambda-powertools/metrics')).toBe(false);
+    expect(atInit).not.toContain('src/aws/notification-event.ts');
+    // Both are in the second phase: the warning's event and the metrics are still there, after the notification.
+    expect(reaches(Object.keys(metafile.inputs), '@aws-sdk/client-eventbridge')).toBe(true);
+    expect(reaches(Object.keys(metafile.inputs), '@aws-lambda-powertools/metrics')).toBe(true);
+  }, 60_000);
+
   it('is seen to reach the EC2 client when a handler imports it statically', async () => {
     const metafile = await bundle('src/handlers/launch-workers.ts');
 

@@ -90,6 +90,25 @@ describe('planReaping', () => {
     });
   });
 
+  it('says what kept a worker due for termination: protection or the floor, nothing for other keeps', () => {
+    const due = (id: string, tags: Record<string, string> = {}) =>
+      judged(id, 'idle', { [TAG.idleSince]: minutesAgo(30), ...tags });
+
+    const plan = planReaping(
+      { ...settings, minWorkers: 3 },
+      [due('i-1', { [TAG.protected]: 'yes' }), due('i-2'), due('i-3'), judged('i-4', 'busy')],
+      now,
+    );
+
+    const keptBy = Object.fromEntries(
+      plan.map((action) => [
+        action.worker.instanceId,
+        action.action === 'keep' ? action.keptBy : action.action,
+      ]),
+    );
+    expect(keptBy).toEqual({ 'i-1': 'protection', 'i-2': 'terminate', 'i-3': 'floor', 'i-4': undefined });
+  });
+
   it('keeps a worker past its max lifetime when retiring it would take the fleet below its floor', () => {
     const plan = planReaping(
       { ...settings, minWorkers: 5 },
