@@ -659,7 +659,7 @@ async function printSummary(story: Story, metrics: readonly EmfDocument[]): Prom
     ),
     running: counted((instance) => instance.State?.Name === 'running'),
   };
-  console.log(`\nnpx worker-fleet status --fleet ${FLEET} --stage ${STAGE}\n${status.join('\n')}\n`);
+  console.log(`\nnpm run -s cli -- status --fleet ${FLEET} --stage ${STAGE}\n${status.join('\n')}\n`);
   console.log('SNS messages published to the fleet topic:');
   console.table(story.published);
   console.log('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
@@ -681,7 +681,7 @@ async function keepRunning(story: Story, timeline: Timeline): Promise<void> {
       `  export WORKER_FLEET_FLEETS_FILE=${story.fleetsFile}`,
       `  npx serverless invoke local -f launchWorkers -p events/launch-direct.json --stage ${STAGE}`,
       `  npx serverless invoke local -f reapIdleWorkers -p events/reap-direct.json --stage ${STAGE}`,
-      `  npx worker-fleet status --fleet ${FLEET} --stage ${STAGE}`,
+      `  npm run -s cli -- status --fleet ${FLEET} --stage ${STAGE}`,
       '',
     ].join('\n'),
   );

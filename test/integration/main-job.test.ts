@@ -75,16 +75,16 @@ describe('npm start -- --keep', () => {
       // The story ends with a status command too: wait for the one among the hints.
       const output = await outputUntil(
         sandbox,
-        /emulator kept running[\s\S]*npx worker-fleet status [^\n]*\n/,
+        /emulator kept running[\s\S]*npm run -s cli -- status [^\n]*\n/,
       );
       const hints = output.slice(output.indexOf('emulator kept running'));
       const exports = hints.split('\n').filter((line) => line.trim().startsWith('export '));
-      const commands = hints.split('\n').filter((line) => line.trim().startsWith('npx '));
+      const commands = hints.split('\n').filter((line) => /^(npx|npm) /.test(line.trim()));
       expect(exports).toHaveLength(2);
       expect(commands.map((line) => line.trim().split(' ').slice(0, 5).join(' '))).toEqual([
         'npx serverless invoke local -f',
         'npx serverless invoke local -f',
-        'npx worker-fleet status --fleet batch',
+        'npm run -s cli --',
       ]);
 
       // Each printed command, in a shell with the printed exports, as a user pastes them.
