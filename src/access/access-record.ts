@@ -40,6 +40,7 @@ export function accessFromLogEntry(entry: ServerAccessLogEntry): AccessRecord {
     requestId: entry.requestId,
     source: 'access-log',
   };
+  if (entry.rawKey !== '') record.rawKey = entry.rawKey;
   if (entry.httpStatus !== undefined) record.status = entry.httpStatus;
   if (entry.errorCode !== '') record.errorCode = entry.errorCode;
   if (bytes !== undefined) record.bytes = bytes;

@@ -28,6 +28,7 @@ describe('accessFromLogEntry', () => {
       time: '2026-11-25T09:10:00.000Z',
       bucket: 'fleet',
       key: 'results/part 1.json',
+      rawKey: 'results/part%201.json',
       operation: 'GetObject',
       status: 200,
       bytes: 512,
@@ -36,6 +37,14 @@ describe('accessFromLogEntry', () => {
       requestId: 'R1',
       source: 'access-log',
     });
+  });
+
+  it('keeps the Key field beside the key it names, and has neither for an operation without a key', () => {
+    expect(accessFromLogEntry(plainEntry({ key: 'a b', rawKey: 'a%2520b' }))).toMatchObject({
+      key: 'a b',
+      rawKey: 'a%2520b',
+    });
+    expect(accessFromLogEntry(plainEntry({ key: '', rawKey: '' }))).not.toHaveProperty('rawKey');
   });
 
   it('keeps the error code of a refused request, and an operation with no API name as it is', () => {
