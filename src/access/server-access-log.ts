@@ -133,7 +133,7 @@ const LINE_END = -1;
 const UNCLOSED = -2;
 
 /**
- * Where the quoted field that opens at `open` ends: the index of its closing quote, or UNCLOSED. S3 writes a `"`
+ * Where the quoted field that opens at `open` ends: the index of its closing quote, or a negative number (UNCLOSED). S3 writes a `"`
  * inside a value as it is, so a quote closes the field only when what follows has the shape of the next field
  * (docs/access-records.md, "Quotes inside a field"):
  * - the request URI ends at the first `"` followed by a space, three digits (the HTTP status) and a space; when
@@ -154,7 +154,7 @@ function closingQuote(line: string, open: number, field: number): number {
     while (close >= 0 && !line.startsWith(' "', close + 1)) close = line.indexOf('"', close + 1);
     if (close < 0) return lastQuoteAfter(line, open);
   }
-  return close < 0 ? UNCLOSED : close;
+  return close;
 }
 
 /** The last quote of the line, if it comes after `open`. */
@@ -466,6 +466,9 @@ class LogLineEntry implements ServerAccessLogEntry {
   }
 }
 
+/** A required field's text, read when the line was (every one a record needs is). */
+const textOf = (field: number): string => texts[field] ?? '';
+
 function optional(field: number): number | undefined {
   const value = counts[field] ?? ABSENT;
   return value === ABSENT ? undefined : value;
@@ -510,20 +513,20 @@ function readLine(line: string): LogLineEntry | string {
   for (const field of COUNT_FIELDS) {
     if (counts[field] === NOT_A_COUNT) return 'a byte count or time is not a whole number';
   }
-  const operation = texts[FIELD.operation] ?? '';
-  const rawKey = texts[FIELD.key] ?? '';
+  const operation = textOf(FIELD.operation);
+  const rawKey = textOf(FIELD.key);
   return new LogLineEntry(
     line,
-    texts[FIELD.bucket] ?? '',
+    textOf(FIELD.bucket),
     time,
-    texts[FIELD.remoteIp] ?? '',
-    texts[FIELD.requester] ?? '',
-    texts[FIELD.requestId] ?? '',
+    textOf(FIELD.remoteIp),
+    textOf(FIELD.requester),
+    textOf(FIELD.requestId),
     operation,
     decodedKey(rawKey, operation),
     rawKey,
     optional(FIELD.httpStatus),
-    texts[FIELD.errorCode] ?? '',
+    textOf(FIELD.errorCode),
     optional(FIELD.bytesSent) ?? 0,
     optional(FIELD.objectSize),
     optional(FIELD.totalTime),

@@ -285,6 +285,9 @@ describe('parseServerAccessLogLine', () => {
         '"GET /a"200 HTTP/1.1"',
         'GET /a"200 HTTP/1.1',
       ],
+      ['a quote and a letter, then three digits', '"GET /a"x200 HTTP/1.1"', 'GET /a"x200 HTTP/1.1'],
+      ['digits before a quote and a letter after it', '"GET /123" 2x0 HTTP/1.1"', 'GET /123" 2x0 HTTP/1.1'],
+      ['a quote and a point among digits', '"GET /a" 2.0 HTTP/1.1"', 'GET /a" 2.0 HTTP/1.1'],
     ])('%s', (_name, written, requestUri) => {
       const entry = parseServerAccessLogLine(line({ 8: written, 9: '403', 10: 'AccessDenied', 11: '243' }));
 
@@ -297,6 +300,14 @@ describe('parseServerAccessLogLine', () => {
       });
     });
 
+    it.each(['100', '599', '304'])('finds a status of %s after a quote in the request URI', (status) => {
+      expect(parseServerAccessLogLine(line({ 8: '"GET /a" b HTTP/1.1"', 9: status }))).toMatchObject({
+        requestUri: 'GET /a" b HTTP/1.1',
+        httpStatus: Number(status),
+        ...tail,
+      });
+    });
+
     it('reads the request URI to its first quote when no status follows any (a status of -)', () => {
       expect(parseServerAccessLogLine(line({ 9: '-' }))).toMatchObject({
         requestUri: 'PUT /results/batch%201/out%2Bput.json HTTP/1.1',
@@ -305,7 +316,17 @@ describe('parseServerAccessLogLine', () => {
       });
     });
 
+    it('reads a quoted field after the user agent (one AWS may add) to its first quote', () => {
+      expect(parseServerAccessLogLine(line({ 15: '-', 16: '-', 17: '"a" x"' }))).toMatchObject({
+        referer: '',
+        userAgent: '',
+        versionId: 'a',
+        hostId: 'x"',
+      });
+    });
+
     it.each([
+      ['a request URI cut short', `${line({}, 8)} "GET /a/b`],
       ['a referer cut short', `${line({}, 15)} "http://a/b`],
       ['a user agent cut short after a referer', `${line({}, 16)} "curl`],
     ])('reports %s as truncated', (_name, bad) => {
@@ -353,6 +374,7 @@ describe('parseServerAccessLogLine', () => {
     ['a time with an unknown month', line({ 2: '[25/Nvm/2026:09:10:11 +0000]' }), 'time "'],
     ['a time with a letter for a digit', line({ 2: '[2x/Nov/2026:09:10:11 +0000]' }), 'time "'],
     ['a time with a point for a digit', line({ 2: '[2./Nov/2026:09:10:11 +0000]' }), 'time "'],
+    ['a time with a colon for a digit', line({ 2: '[0:/Nov/2026:09:10:11 +0000]' }), 'time "'],
     ['a status below 100', line({ 9: '99' }), 'HTTP status "99"'],
     ['a status above 599', line({ 9: '600' }), 'HTTP status "600"'],
     ['a count with a decimal point', line({ 12: '12.5' }), 'a byte count or time is not a whole number'],
@@ -508,12 +530,16 @@ describe('parseServerAccessLog', () => {
       expect(summary(await collect(chunksOf(longest.slice(0, 1000), `${longest.slice(1000)}\n`)))).toEqual([
         [1, 'entry'],
       ]);
+      expect(summary(await collect(chunksOf(longest, '\n', line())))).toEqual([
+        [1, 'entry'],
+        [2, 'entry'],
+      ]);
     });
 
     it('reports a line one character longer, with its first characters, and reads the lines around it', async () => {
       const long = lineOf(MAX_LINE + 1);
 
-      const results = await collect(chunksOf(`${line()}\n${long}\n${line()}\n`));
+      const results = await collect(chunksOf(`${line({ 0: 'first' })}\n${long}\n${line()}\n`));
 
       expect(summary(results)).toEqual([
         [1, 'entry'],
@@ -560,25 +586,31 @@ describe('parseServerAccessLog', () => {
     it('reports a line too long when the previous chunk held part of it', async () => {
       const long = lineOf(MAX_LINE + 1);
 
-      expect(summary(await collect(chunksOf(long.slice(0, 1000), `${long.slice(1000)}\n${line()}`)))).toEqual(
-        [
-          [1, tooLong],
-          [2, 'entry'],
-        ],
-      );
+      const results = await collect(chunksOf(long.slice(0, 1000), `${long.slice(1000)}\n${line()}`));
+
+      expect(summary(results)).toEqual([
+        [1, tooLong],
+        [2, 'entry'],
+      ]);
+      expect(results[0]).toMatchObject({ text: long.slice(0, 200) });
     });
 
     it('reports a last line too long, whether or not its end was streamed past the limit', async () => {
       const long = lineOf(MAX_LINE + 1);
 
-      expect(summary(await collect(chunksOf(`${line()}\n`, long)))).toEqual([
+      const results = await collect(chunksOf(`${line()}\n`, long));
+
+      expect(summary(results)).toEqual([
         [1, 'entry'],
         [2, tooLong],
       ]);
+      expect(results[1]).toMatchObject({ text: long.slice(0, 200) });
       expect(summary(await collect(chunksOf(`${line()}\n`, long.slice(0, 10), long.slice(10))))).toEqual([
         [1, 'entry'],
         [2, tooLong],
       ]);
+      const afterAnother = await collect(chunksOf(`${line({ 0: 'first' })}\n${long}`));
+      expect(afterAnother[1]).toMatchObject({ line: 2, text: long.slice(0, 200) });
     });
   });
 
