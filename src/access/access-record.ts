@@ -40,6 +40,7 @@ export function accessFromLogEntry(entry: ServerAccessLogEntry): AccessRecord {
     requestId: entry.requestId,
     source: 'access-log',
   };
+  if (entry.rawKey !== '') record.rawKey = entry.rawKey;
   if (entry.httpStatus !== undefined) record.status = entry.httpStatus;
   if (entry.errorCode !== '') record.errorCode = entry.errorCode;
   if (bytes !== undefined) record.bytes = bytes;
@@ -48,15 +49,26 @@ export function accessFromLogEntry(entry: ServerAccessLogEntry): AccessRecord {
 
 /**
  * The instance behind a worker session: an instance profile's credentials are a session of its role named after the
- * instance (`arn:aws:sts::<account>:assumed-role/<role>/<instance-id>`). Undefined for any other principal.
+ * instance (`arn:<partition>:sts::<account>:assumed-role/<role>/<instance-id>`). The account is checked with the
+ * role: another account may have a role of the same name, and any session name. Undefined for any other principal.
  */
-export function workerSessionInstance(principal: string, workerRoleName: string): string | undefined {
-  const marker = `:assumed-role/${workerRoleName}/`;
+export function workerSessionInstance(
+  principal: string,
+  workerRoleName: string,
+  account: string,
+): string | undefined {
+  const marker = `:sts::${account}:assumed-role/${workerRoleName}/`;
   const at = principal.indexOf(marker);
-  if (at < 0 || !principal.startsWith('arn:aws')) return undefined;
+  if (at < 0 || !PARTITION.test(principal.slice(0, at))) return undefined;
   const session = principal.slice(at + marker.length);
   return /^i-[0-9a-f]{8,17}$/.test(session) ? session : undefined;
 }
+
+/** `arn:` and an AWS partition (`aws`, `aws-cn`, `aws-us-gov`). */
+const PARTITION = /^arn:aws(-[a-z]+)*$/;
+
+/** The account of an ARN (`arn:<partition>:<service>:<region>:<account>:<resource>`); empty when it has none. */
+export const accountOf = (arn: string): string => arn.split(':')[4] ?? '';
 
 /** Whether S3 refused the request for lack of permission. */
 export const isAccessDenied = (record: AccessRecord): boolean =>

@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import type { AccessRecord } from '../model/access-record';
 import { TAG } from '../model/tags';
 import { isOwnedBy, type Worker } from '../model/worker';
-import { workerSessionInstance } from './access-record';
+import { accountOf, workerSessionInstance } from './access-record';
 
 /** What an access is joined with: the worker that made it, its fleet and the launch that started it. */
 export interface Attribution {
@@ -52,12 +52,15 @@ function attributionOf(
 }
 
 /**
- * Joins accesses with workers, for one invocation: a worker session names its instance; an S3 event, which only
+ * Joins accesses with workers, for one invocation: a worker session of the deployment's account names its instance
+ * (a session of another account's role of the same name is nobody's); an S3 event, which only
  * carries an account and an address, is matched by the worker's private or public address (exact when workers reach
  * S3 through a gateway endpoint or their own public address, impossible behind a NAT). Each instance and address is
  * looked up once per attributor, however many accesses it made.
  */
 export function createAttributor(ec2: EC2Client, config: Config) {
+  // Workers run in the deployment's account: the one of the topic its own stack created.
+  const account = accountOf(config.topicArn);
   const byInstance = new Map<string, Promise<Worker | undefined>>();
   const byAddress = new Map<string, Promise<Worker | undefined>>();
   const once = <K>(
@@ -74,7 +77,7 @@ export function createAttributor(ec2: EC2Client, config: Config) {
   };
 
   return async function attribute(record: AccessRecord): Promise<AttributedAccess> {
-    const sessionInstance = workerSessionInstance(record.principal, config.workerRoleName);
+    const sessionInstance = workerSessionInstance(record.principal, config.workerRoleName, account);
     if (sessionInstance !== undefined) {
       const worker = await once(byInstance, sessionInstance, () => describeWorker(ec2, sessionInstance));
       return { ...record, ...attributionOf(sessionInstance, worker, config, record.time) };

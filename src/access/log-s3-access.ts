@@ -41,6 +41,8 @@ export interface AccessRunResult {
   /** Records joined with a worker instance. */
   readonly attributed: number;
   readonly malformed: number;
+  /** Accesses of another bucket (a log line, a CloudTrail record or an event that is not the fleet bucket's). */
+  readonly skipped: number;
   /** The first malformed parts (at most KEPT_MALFORMED), with their position. */
   readonly malformedInputs: readonly MalformedInput[];
   readonly alerts: readonly AccessAlert[];
@@ -64,9 +66,11 @@ class AccessRun {
   readonly #attribute: ReturnType<typeof createAttributor>;
   readonly #alerts = new AccessAlerts();
   readonly #malformedInputs: MalformedInput[] = [];
+  readonly #skippedBuckets = new Set<string>();
   #records = 0;
   #attributed = 0;
   #malformed = 0;
+  #skipped = 0;
 
   constructor(private readonly deps: AccessDependencies) {
     this.#attribute = createAttributor(deps.ec2, deps.config);
@@ -85,6 +89,14 @@ class AccessRun {
     this.deps.logger.error('malformed access input', { position, error, text });
     this.#malformed += 1;
     if (this.#malformedInputs.length < KEPT_MALFORMED) this.#malformedInputs.push({ position, error });
+  }
+
+  /** An access of another bucket: counted, and told at warn once per bucket and input (with where it was first). */
+  skip(bucket: string, position: string): void {
+    this.#skipped += 1;
+    if (this.#skippedBuckets.has(bucket)) return;
+    this.#skippedBuckets.add(bucket);
+    this.deps.logger.warn('access to another bucket skipped', { bucket, position });
   }
 
   /** Publishes every alert; a failed publication fails the run (after the others are out) so it is retried. */
@@ -120,6 +132,7 @@ class AccessRun {
       records: this.#records,
       attributed: this.#attributed,
       malformed: this.#malformed,
+      skipped: this.#skipped,
       malformedInputs: [...this.#malformedInputs],
       alerts: await this.publishAlerts(),
       ...(ignored === undefined ? {} : { ignored }),
@@ -132,7 +145,9 @@ class AccessRun {
  * fleet bucket (one access), a CloudTrail data event of it (one access), or an S3 event of a server access log file
  * landing in the log bucket (streamed: one access per line). A malformed event is rejected with an InvalidEventError
  * before any AWS call (docs/errors.md); a malformed line is logged as an error with its position and counted, and
- * never stops the lines around it. Accesses to other buckets are ignored.
+ * never stops the lines around it. An access of another bucket than the fleet bucket (a log line, a CloudTrail
+ * record, an event) is never logged as an access: it is counted as skipped and told at warn, since the log bucket
+ * should hold the fleet bucket's logs only and the rules route the fleet bucket's events only.
  */
 export async function logS3Access(deps: AccessDependencies, event: unknown): Promise<AccessRunResult> {
   const access = parseAccessEvent(event);
@@ -148,12 +163,15 @@ export async function logS3Access(deps: AccessDependencies, event: unknown): Pro
     for await (const batch of parseServerAccessLog(streamObject(deps.s3, record.bucket, record.key))) {
       for (const parsed of batch) {
         if ('error' in parsed) run.malformed(`line ${parsed.line}`, parsed.error, parsed.text);
+        else if (parsed.entry.bucket !== config.fleetBucket)
+          run.skip(parsed.entry.bucket, `line ${parsed.line}`);
         else await run.record(accessFromLogEntry(parsed.entry));
       }
     }
     return run.finish(input);
   }
   if (record.bucket !== config.fleetBucket) {
+    run.skip(record.bucket, record.source);
     return run.finish(record.source, `bucket ${record.bucket} is not the fleet bucket`);
   }
   await run.record(record);

@@ -2,8 +2,10 @@
  * S3 server access logs, streamed: one entry per line in constant memory, whatever the file's size. Fields are
  * space-delimited; `[...]` and `"..."` values may hold spaces; `-` is empty. AWS has added fields at the end over
  * the years: the first 17 are required, the later documented ones are read when present, and anything after them
- * (fields not yet documented) is ignored. A line that cannot be read is reported with its number and never stops
- * the lines around it.
+ * (fields not yet documented) is ignored. A line that cannot be read (an impossible time, a line longer than
+ * MAX_LINE, ...) is reported with its number and never stops the lines around it. S3 writes a `"` inside a quoted
+ * value as it is: where such a value ends is found by what follows it (closingQuote). Keys are decoded as the line's
+ * operation encodes them (decodedKey; docs/access-key-encoding.md).
  *
  * Built for throughput (bench/results.md): a chunk is decoded once (copied as Latin-1 when it is ASCII, as logs
  * nearly always are) and searched with `indexOf`; a line's 17
@@ -25,8 +27,10 @@ export interface ServerAccessLogEntry {
   readonly requester: string;
   readonly requestId: string;
   readonly operation: string;
-  /** URL-decoded; empty when the operation takes no key. */
+  /** URL-decoded as the operation encodes it (once or twice, docs/access-key-encoding.md); empty without a key. */
   readonly key: string;
+  /** The Key field as the line writes it (still encoded); empty when the operation takes no key. */
+  readonly rawKey: string;
   readonly requestUri: string;
   readonly httpStatus?: number;
   readonly errorCode: string;
@@ -129,17 +133,61 @@ const LINE_END = -1;
 const UNCLOSED = -2;
 
 /**
- * Finds the field at or after `at`: `[...]` and `"..."` without their delimiters, anything else up to the next
- * space. Returns where the search goes on, LINE_END when no field is left, UNCLOSED for a bracket or quote that the
- * line never closes (a truncated line).
+ * Where the quoted field that opens at `open` ends: the index of its closing quote, or a negative number (UNCLOSED). S3 writes a `"`
+ * inside a value as it is, so a quote closes the field only when what follows has the shape of the next field
+ * (docs/access-records.md, "Quotes inside a field"):
+ * - the request URI ends at the first `"` followed by a space, three digits (the HTTP status) and a space; when
+ *   none is (a status of `-`, a malformed line), at its first `"`;
+ * - the referer ends at the first `"` followed by ` "`, the user agent's opening quote; when none is, at the last
+ *   `"` of the line (the user agent is then `-`);
+ * - the user agent ends at the last `"` of the line: no documented field after it can hold one.
+ * Any other quoted field (one AWS may add later) ends at its first `"`.
  */
-function nextField(line: string, at: number): number {
+function closingQuote(line: string, open: number, field: number): number {
+  if (field === FIELD.userAgent) return lastQuoteAfter(line, open);
+  let close = line.indexOf('"', open + 1);
+  if (field === FIELD.requestUri) {
+    let candidate = close;
+    while (candidate >= 0 && !statusFollows(line, candidate)) candidate = line.indexOf('"', candidate + 1);
+    if (candidate >= 0) close = candidate;
+  } else if (field === FIELD.referer) {
+    while (close >= 0 && !line.startsWith(' "', close + 1)) close = line.indexOf('"', close + 1);
+    if (close < 0) return lastQuoteAfter(line, open);
+  }
+  return close;
+}
+
+/** The last quote of the line, if it comes after `open`. */
+function lastQuoteAfter(line: string, open: number): number {
+  const last = line.lastIndexOf('"');
+  return last > open ? last : UNCLOSED;
+}
+
+/** Whether an HTTP status follows the quote at `close`: a space, three digits and a space. */
+function statusFollows(line: string, close: number): boolean {
+  return (
+    line.charCodeAt(close + 1) === SPACE &&
+    isDigit(line.charCodeAt(close + 2)) &&
+    isDigit(line.charCodeAt(close + 3)) &&
+    isDigit(line.charCodeAt(close + 4)) &&
+    line.charCodeAt(close + 5) === SPACE
+  );
+}
+
+const isDigit = (code: number) => code >= DIGIT_0 && code <= DIGIT_0 + 9;
+
+/**
+ * Finds field number `field` at or after `at`: `[...]` and `"..."` without their delimiters, anything else up to the
+ * next space. Returns where the search goes on, LINE_END when no field is left, UNCLOSED for a bracket or quote that
+ * the line never closes (a truncated line).
+ */
+function nextField(line: string, at: number, field: number): number {
   const length = line.length;
   while (at < length && line.charCodeAt(at) === SPACE) at += 1;
   if (at >= length) return LINE_END;
   const first = line.charCodeAt(at);
   if (first === BRACKET || first === QUOTE) {
-    const close = line.indexOf(first === BRACKET ? ']' : '"', at + 1);
+    const close = first === BRACKET ? line.indexOf(']', at + 1) : closingQuote(line, at, field);
     if (close < 0) return UNCLOSED;
     fieldStart = at + 1;
     fieldEnd = close;
@@ -201,7 +249,12 @@ const TIME_AT = {
   length: 26,
 } as const;
 
-/** `dd/Mon/yyyy:HH:MM:SS +zzzz` read at fixed offsets (a regex and Date.parse cost more). */
+/**
+ * `dd/Mon/yyyy:HH:MM:SS +zzzz` read at fixed offsets (a regex and Date.parse cost more), for a time that exists only.
+ * Date.UTC carries what overflows into the unit above (31/Feb is 3 March, hour 25 the next day's 01) and reads a
+ * year below 100 as 19xx: such a time does not read back as written. A unit that overflows changes itself or the
+ * unit above it, so reading back the year, month, hour and second catches every one. An offset is at most ±23:59.
+ */
 function isoTime(value: string): string | undefined {
   const at = TIME_AT;
   if (
@@ -212,21 +265,26 @@ function isoTime(value: string): string | undefined {
   ) {
     return undefined;
   }
-  const month = MONTHS[value.slice(at.month, at.month + 3)];
   const sign = value[at.zoneSign] === '-' ? -1 : value[at.zoneSign] === '+' ? 1 : 0;
-  const offsetMinutes = sign * (digits(value, at.zoneHours, 2) * 60 + digits(value, at.zoneMinutes, 2));
-  if (month === undefined || sign === 0) return undefined;
-  const time =
-    Date.UTC(
-      digits(value, at.year, 4),
-      month,
-      digits(value, at.day, 2),
-      digits(value, at.hour, 2),
-      digits(value, at.minute, 2),
-      digits(value, at.second, 2),
-    ) -
-    offsetMinutes * 60_000;
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+  const zoneHours = digits(value, at.zoneHours, 2);
+  const zoneMinutes = digits(value, at.zoneMinutes, 2);
+  if (sign === 0 || !(zoneHours < 24 && zoneMinutes < 60)) return undefined;
+  const year = digits(value, at.year, 4);
+  const month = MONTHS[value.slice(at.month, at.month + 3)] ?? Number.NaN;
+  const hour = digits(value, at.hour, 2);
+  const second = digits(value, at.second, 2);
+  const time = new Date(
+    Date.UTC(year, month, digits(value, at.day, 2), hour, digits(value, at.minute, 2), second),
+  );
+  if (
+    time.getUTCFullYear() !== year ||
+    time.getUTCMonth() !== month ||
+    time.getUTCHours() !== hour ||
+    time.getUTCSeconds() !== second
+  ) {
+    return undefined;
+  }
+  return new Date(time.getTime() - sign * (zoneHours * 60 + zoneMinutes) * 60_000).toISOString();
 }
 
 /** Lines of one log share their second: the last time read and its ISO form. */
@@ -240,7 +298,7 @@ function fieldIsoTime(line: string): string | undefined {
 }
 
 const hexDigit = (code: number): number =>
-  code >= DIGIT_0 && code <= DIGIT_0 + 9
+  isDigit(code)
     ? code - DIGIT_0
     : code >= UPPER_A && code <= UPPER_F
       ? code - UPPER_A + 10
@@ -248,20 +306,20 @@ const hexDigit = (code: number): number =>
         ? code - LOWER_A + 10
         : -1;
 
-function decodeOrKeep(raw: string): string {
+function decodedOrUndefined(raw: string): string | undefined {
   try {
     return decodeURIComponent(raw);
   } catch {
-    return raw;
+    return undefined;
   }
 }
 
 /**
- * The key URL-decoded, or as it is when it is not valid URL encoding. Escapes of ASCII characters (`%20`, `%2B`: the
- * usual ones) are decoded here, about 5x faster than decodeURIComponent; a key with any other escape (a multi-byte
- * UTF-8 character, a malformed one) goes to decodeURIComponent whole.
+ * One level of URL encoding undone, or undefined when it is not valid URL encoding; `+` is left as it is. Escapes of
+ * ASCII characters (`%20`, `%2B`: the usual ones) are decoded here, about 5x faster than decodeURIComponent; a text
+ * with any other escape (a multi-byte UTF-8 character, a malformed one) goes to decodeURIComponent whole.
  */
-function decodedKey(raw: string): string {
+function percentDecoded(raw: string): string | undefined {
   let percent = raw.indexOf('%');
   if (percent < 0) return raw;
   let decoded = '';
@@ -270,7 +328,7 @@ function decodedKey(raw: string): string {
     const high = hexDigit(raw.charCodeAt(percent + 1));
     const low = hexDigit(raw.charCodeAt(percent + 2));
     // An escape above %7F is part of a multi-byte UTF-8 character: left to decodeURIComponent.
-    if (high < 0 || high > 7 || low < 0) return decodeOrKeep(raw);
+    if (high < 0 || high > 7 || low < 0) return decodedOrUndefined(raw);
     decoded += raw.slice(from, percent) + String.fromCharCode(high * 16 + low);
     from = percent + 3;
     percent = raw.indexOf('%', from);
@@ -278,12 +336,30 @@ function decodedKey(raw: string): string {
   return decoded + raw.slice(from);
 }
 
+/**
+ * Operations whose Key field S3 encodes once, the way forms are (a space is `+`): multi-object deletes and S3's own
+ * operations (`S3.EXPIRE.OBJECT`, ...). Every other operation's key is encoded twice: the request path's encoding,
+ * where `+` is a plus, encoded again. Evidence: docs/access-key-encoding.md.
+ */
+const isKeyEncodedOnce = (operation: string) =>
+  operation === 'BATCH.DELETE.OBJECT' || operation.startsWith('S3.');
+
+/**
+ * The key the Key field names, decoded as its operation encodes it; the field as it is when it is not valid URL
+ * encoding at every level (the record keeps the field beside it, as rawKey, either way).
+ */
+function decodedKey(raw: string, operation: string): string {
+  if (isKeyEncodedOnce(operation)) return percentDecoded(raw.replaceAll('+', ' ')) ?? raw;
+  const once = percentDecoded(raw);
+  return (once === undefined ? undefined : percentDecoded(once)) ?? raw;
+}
+
 /** Every documented field's text (`-` and missing ones empty), read again from the line when first asked for. */
 function allFields(line: string): string[] {
   const values: string[] = [];
   let at = 0;
   while (values.length < DOCUMENTED_FIELDS) {
-    at = nextField(line, at);
+    at = nextField(line, at, values.length);
     if (at < 0) break;
     values.push(fieldText(line));
   }
@@ -308,6 +384,7 @@ class LogLineEntry implements ServerAccessLogEntry {
     readonly requestId: string,
     readonly operation: string,
     readonly key: string,
+    readonly rawKey: string,
     readonly httpStatus: number | undefined,
     readonly errorCode: string,
     readonly bytesSent: number,
@@ -389,6 +466,9 @@ class LogLineEntry implements ServerAccessLogEntry {
   }
 }
 
+/** A required field's text, read when the line was (every one a record needs is). */
+const textOf = (field: number): string => texts[field] ?? '';
+
 function optional(field: number): number | undefined {
   const value = counts[field] ?? ABSENT;
   return value === ABSENT ? undefined : value;
@@ -416,7 +496,7 @@ function readLine(line: string): LogLineEntry | string {
   let at = 0;
   let time: string | undefined;
   for (let field = 0; field < REQUIRED_FIELDS; field += 1) {
-    at = nextField(line, at);
+    at = nextField(line, at, field);
     if (at === UNCLOSED) return 'unclosed quote or bracket (truncated line?)';
     if (at === LINE_END) return `${field} fields, at least ${REQUIRED_FIELDS} expected`;
     if (field === FIELD.time) time = fieldIsoTime(line);
@@ -433,17 +513,20 @@ function readLine(line: string): LogLineEntry | string {
   for (const field of COUNT_FIELDS) {
     if (counts[field] === NOT_A_COUNT) return 'a byte count or time is not a whole number';
   }
+  const operation = textOf(FIELD.operation);
+  const rawKey = textOf(FIELD.key);
   return new LogLineEntry(
     line,
-    texts[FIELD.bucket] ?? '',
+    textOf(FIELD.bucket),
     time,
-    texts[FIELD.remoteIp] ?? '',
-    texts[FIELD.requester] ?? '',
-    texts[FIELD.requestId] ?? '',
-    texts[FIELD.operation] ?? '',
-    decodedKey(texts[FIELD.key] ?? ''),
+    textOf(FIELD.remoteIp),
+    textOf(FIELD.requester),
+    textOf(FIELD.requestId),
+    operation,
+    decodedKey(rawKey, operation),
+    rawKey,
     optional(FIELD.httpStatus),
-    texts[FIELD.errorCode] ?? '',
+    textOf(FIELD.errorCode),
     optional(FIELD.bytesSent) ?? 0,
     optional(FIELD.objectSize),
     optional(FIELD.totalTime),
@@ -454,7 +537,7 @@ function readLine(line: string): LogLineEntry | string {
 /** A field's raw text, for an error report (the line is read again: errors are rare). */
 function fieldOf(line: string, index: number): string {
   let at = 0;
-  for (let field = 0; field <= index; field += 1) at = nextField(line, at);
+  for (let field = 0; field <= index; field += 1) at = nextField(line, at, field);
   return line.slice(fieldStart, fieldEnd);
 }
 
@@ -492,44 +575,67 @@ export class LogTextDecoder {
 }
 
 /**
+ * The longest line read (64 KiB of text): a line of the documented fields is well under 10 KB even with long keys,
+ * referers and user agents (each header is limited by S3's 8 KB request header limit). A longer line is reported as
+ * malformed, and skipped while it streams: at most this much of it is ever held.
+ */
+export const MAX_LINE = 64 * 1024;
+
+/** A line too long to read, reported with its first characters. */
+const overlong = (line: number, head: string): ParsedLogLine => ({
+  line,
+  error: `line longer than ${MAX_LINE} characters`,
+  text: head.slice(0, ERROR_TEXT),
+});
+
+/**
  * Streams a log: chunks in (any size, split anywhere, even inside a UTF-8 character), the results of each chunk's
- * complete lines out in batches of up to BATCH (non-empty lines only, numbered from 1). Only the unfinished last line is held
- * between chunks.
+ * complete lines out in batches of up to BATCH (non-empty lines only, numbered from 1). Only the unfinished last line
+ * is held between chunks, and only up to MAX_LINE: past it, the line's first characters are kept for its report and
+ * the rest is skipped up to its end.
  */
 export async function* parseServerAccessLog(
   chunks: AsyncIterable<Uint8Array | string>,
 ): AsyncGenerator<ParsedLogLine[]> {
   const decoder = new LogTextDecoder();
   let pending = '';
+  /** The first characters of an unfinished line longer than MAX_LINE, whose rest is being skipped. */
+  let skipping: string | undefined;
   let line = 0;
   for await (const chunk of chunks) {
     const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    const firstEnd = text.indexOf('\n');
-    if (firstEnd < 0) {
-      pending += text;
-      continue;
-    }
     // Lines are cut from the chunk's own text: only the line split between chunks is joined, so a chunk is never
     // copied into one string with the previous chunk's tail.
     let batch: ParsedLogLine[] = [];
-    line += 1;
-    addResult(batch, line, pending + text.slice(0, firstEnd));
-    let start = firstEnd + 1;
-    for (let end = text.indexOf('\n', start); end >= 0; end = text.indexOf('\n', start)) {
+    let start = 0;
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
       line += 1;
-      addResult(batch, line, text.slice(start, end));
+      if (skipping !== undefined) batch.push(overlong(line, skipping));
+      else if (pending.length + end - start > MAX_LINE)
+        batch.push(overlong(line, pending + text.slice(start, start + ERROR_TEXT)));
+      else addResult(batch, line, pending + text.slice(start, end));
+      skipping = undefined;
+      pending = '';
       start = end + 1;
       if (batch.length === BATCH) {
         yield batch;
         batch = [];
       }
     }
-    pending = text.slice(start);
+    if (skipping === undefined) {
+      if (pending.length + text.length - start > MAX_LINE) {
+        skipping = (pending + text.slice(start, start + ERROR_TEXT)).slice(0, ERROR_TEXT);
+        pending = '';
+      } else {
+        pending += text.slice(start);
+      }
+    }
     if (batch.length > 0) yield batch;
   }
   pending += decoder.end();
   const last: ParsedLogLine[] = [];
-  if (pending !== '') addResult(last, line + 1, pending);
+  if (skipping !== undefined) last.push(overlong(line + 1, skipping));
+  else if (pending !== '') addResult(last, line + 1, pending);
   if (last.length > 0) yield last;
 }
 

@@ -113,8 +113,10 @@ function objectAccess(event: z.output<ReturnType<typeof objectEventShape>>): Acc
 
 function trailAccess(event: z.output<ReturnType<typeof trailEventShape>>): AccessRecord {
   const { detail } = event;
-  const transferred = detail.additionalEventData;
-  const bytes = (transferred?.bytesTransferredOut ?? 0) + (transferred?.bytesTransferredIn ?? 0);
+  // Bytes only when CloudTrail counted them: additionalEventData without either count says nothing about bytes.
+  const transferredIn = detail.additionalEventData?.bytesTransferredIn;
+  const transferredOut = detail.additionalEventData?.bytesTransferredOut;
+  const counted = transferredIn !== undefined || transferredOut !== undefined;
   const delivery = detail.userIdentity.sessionContext?.ec2RoleDelivery;
   const status = detail.errorCode === undefined ? 200 : ERROR_STATUS[detail.errorCode];
   return {
@@ -124,7 +126,7 @@ function trailAccess(event: z.output<ReturnType<typeof trailEventShape>>): Acces
     operation: detail.eventName,
     ...(status === undefined ? {} : { status }),
     ...(detail.errorCode === undefined ? {} : { errorCode: detail.errorCode }),
-    ...(transferred === undefined ? {} : { bytes }),
+    ...(counted ? { bytes: (transferredOut ?? 0) + (transferredIn ?? 0) } : {}),
     principal: detail.userIdentity.arn ?? detail.userIdentity.principalId ?? '',
     sourceIp: detail.sourceIPAddress ?? '',
     requestId: detail.requestID ?? '',

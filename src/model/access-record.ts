@@ -11,6 +11,11 @@ export interface AccessRecord {
   readonly bucket: string;
   /** The object key, URL-decoded; empty for bucket-level operations. */
   readonly key: string;
+  /**
+   * The key as the source wrote it, when the source encodes keys (server access logs: once or twice by operation,
+   * docs/access-key-encoding.md): what `key` was decoded from, kept so a decoding can be checked.
+   */
+  readonly rawKey?: string;
   /** The S3 API action (`GetObject`, `PutObject`, ...), or the source's own name when it has no API equivalent. */
   readonly operation: string;
   /** HTTP status; S3 event notifications only report successful requests (200). */

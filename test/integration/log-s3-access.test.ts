@@ -9,6 +9,7 @@ import {
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
 import { accessLogLine, workerSession } from '../../local/access-log';
 import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
@@ -99,7 +100,10 @@ async function captureS3Events(): Promise<() => Promise<unknown[]>> {
 }
 
 /** The CloudTrail sample, made about a worker of this world. */
-function trailEvent(instanceId: string, overrides: { time?: Date; delivery?: string } = {}) {
+function trailEvent(
+  instanceId: string,
+  overrides: { time?: Date; delivery?: string; bucket?: string; account?: string } = {},
+) {
   const sample = JSON.parse(
     readFileSync(join(__dirname, '../../events/s3-cloudtrail-get-object.json'), 'utf8'),
   ) as {
@@ -110,9 +114,9 @@ function trailEvent(instanceId: string, overrides: { time?: Date; delivery?: str
     };
   };
   const { detail } = sample;
-  detail.userIdentity.arn = workerSession(world.workerRoleName, instanceId);
+  detail.userIdentity.arn = workerSession(world.workerRoleName, instanceId, overrides.account);
   detail.userIdentity.sessionContext.ec2RoleDelivery = overrides.delivery ?? '2.0';
-  detail.requestParameters.bucketName = world.fleetBucket;
+  detail.requestParameters.bucketName = overrides.bucket ?? world.fleetBucket;
   detail.eventTime = (overrides.time ?? new Date()).toISOString();
   return sample;
 }
@@ -354,6 +358,80 @@ describe('logS3Access against the emulator', () => {
     await expect(malformed).rejects.toThrow(InvalidEventError);
     await expect(malformed).rejects.toThrow(/detail\.bucket\.name/);
     expect(emulator().requests.slice(before)).toEqual([]);
+  });
+
+  it('skips the lines of another bucket in a log file, through the deployed handler: counted, told at warn once per bucket', async () => {
+    const [worker] = await launch(fleets(), 1);
+    const s3Events = await captureS3Events();
+    const request = (bucket: string, n: number) =>
+      accessLogLine({
+        bucket,
+        time: new Date(Date.now() - 60_000 + n),
+        requester: workerSession(world.workerRoleName, worker ?? ''),
+        operation: 'REST.GET.OBJECT',
+        key: `results/${n}.json`,
+        status: 200,
+        bytes: 10,
+        remoteIp: '10.0.0.9',
+        requestId: `REQ${n}`,
+      });
+    const body = [
+      request(world.fleetBucket, 1),
+      request('someone-elses-bucket', 2),
+      request('someone-elses-bucket', 3),
+      request(world.stateBucket, 4),
+      request(world.fleetBucket, 5),
+    ].join('\n');
+    await world.s3.send(new PutObjectCommand({ Bucket: world.logBucket, Key: 'fleet/mixed', Body: body }));
+    const [event] = await s3Events();
+    // The function as Lambda loads it: its configuration and clients built at init, from its environment.
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets()) });
+    const { handler } = await import('../../src/handlers/log-s3-access');
+
+    const result = await handler(event, { awsRequestId: 'request-1' } as Context);
+
+    expect(result).toMatchObject({ records: 2, attributed: 2, skipped: 3, malformed: 0 });
+    expect(accessLines().map((line) => line.key)).toEqual(['results/1.json', 'results/5.json']);
+    expect(logged.filter((line) => line.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: 'access to another bucket skipped',
+        fields: { bucket: 'someone-elses-bucket', position: 'line 2' },
+      },
+      {
+        level: 'warn',
+        message: 'access to another bucket skipped',
+        fields: { bucket: world.stateBucket, position: 'line 4' },
+      },
+    ]);
+  });
+
+  it('skips a CloudTrail record of another bucket: counted, told at warn, never logged as an access', async () => {
+    const [worker] = await launch(fleets(), 1);
+
+    const result = await logS3Access(deps(), trailEvent(worker ?? '', { bucket: 'someone-elses-bucket' }));
+
+    expect(result).toMatchObject({
+      records: 0,
+      skipped: 1,
+      ignored: expect.stringContaining('not the fleet bucket'),
+    });
+    expect(accessLines()).toEqual([]);
+    expect(logged.filter((line) => line.level === 'warn')).toEqual([
+      expect.objectContaining({
+        message: 'access to another bucket skipped',
+        fields: { bucket: 'someone-elses-bucket', position: 'trail' },
+      }),
+    ]);
+  });
+
+  it("does not attribute another account's session of a role named like the worker role, named after our worker", async () => {
+    const [worker] = await launch(fleets(), 1);
+
+    const result = await logS3Access(deps(), trailEvent(worker ?? '', { account: '210987654321' }));
+
+    expect(result).toMatchObject({ records: 1, attributed: 0, alerts: [] });
+    expect(accessLines()).toEqual([expect.not.objectContaining({ instanceId: expect.anything() })]);
   });
 
   it("does not attribute an access to an instance that is not this deployment's", async () => {

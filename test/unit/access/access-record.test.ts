@@ -1,5 +1,10 @@
 import { accessLogLine } from '../../../local/access-log';
-import { accessFromLogEntry, isAccessDenied, workerSessionInstance } from '../../../src/access/access-record';
+import {
+  accessFromLogEntry,
+  accountOf,
+  isAccessDenied,
+  workerSessionInstance,
+} from '../../../src/access/access-record';
 import { parseServerAccessLogLine, type ServerAccessLogEntry } from '../../../src/access/server-access-log';
 import type { AccessRecord } from '../../../src/model/access-record';
 
@@ -28,6 +33,7 @@ describe('accessFromLogEntry', () => {
       time: '2026-11-25T09:10:00.000Z',
       bucket: 'fleet',
       key: 'results/part 1.json',
+      rawKey: 'results/part%201.json',
       operation: 'GetObject',
       status: 200,
       bytes: 512,
@@ -36,6 +42,14 @@ describe('accessFromLogEntry', () => {
       requestId: 'R1',
       source: 'access-log',
     });
+  });
+
+  it('keeps the Key field beside the key it names, and has neither for an operation without a key', () => {
+    expect(accessFromLogEntry(plainEntry({ key: 'a b', rawKey: 'a%2520b' }))).toMatchObject({
+      key: 'a b',
+      rawKey: 'a%2520b',
+    });
+    expect(accessFromLogEntry(plainEntry({ key: '', rawKey: '' }))).not.toHaveProperty('rawKey');
   });
 
   it('keeps the error code of a refused request, and an operation with no API name as it is', () => {
@@ -137,7 +151,26 @@ describe('workerSessionInstance', () => {
     // An instance id where a worker session's would stand, in a principal without the role.
     ['arn:aws:iam::123456789012:user/abcde/i-0123456789abcdef0', undefined],
     ['', undefined],
+    // Another account's role of the same name, whatever it names its sessions, is not ours.
+    ['arn:aws:sts::210987654321:assumed-role/worker-fleet-dev-worker/i-0123456789abcdef0', undefined],
+    ['arn:aws:sts::1234567890123:assumed-role/worker-fleet-dev-worker/i-0123456789abcdef0', undefined],
+    ['arn:aws:sts::x123456789012:assumed-role/worker-fleet-dev-worker/i-0123456789abcdef0', undefined],
+    ['arn:aws-us-gov:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-01234567', 'i-01234567'],
+    ['arn:awsx:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-01234567', undefined],
+    ['arn:aws-:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-01234567', undefined],
+    ['xarn:aws:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-01234567', undefined],
+    ['arn:aws-CN:sts::123456789012:assumed-role/worker-fleet-dev-worker/i-01234567', undefined],
   ])('reads %j as instance %j', (principal, instanceId) => {
-    expect(workerSessionInstance(principal, role)).toBe(instanceId);
+    expect(workerSessionInstance(principal, role, '123456789012')).toBe(instanceId);
+  });
+});
+
+describe('accountOf', () => {
+  it.each([
+    ['arn:aws:sns:us-east-1:123456789012:worker-fleet-dev-fleet', '123456789012'],
+    ['arn:aws:s3:::bucket', ''],
+    ['not-an-arn', ''],
+  ])('reads the account of %j as %j', (arn, account) => {
+    expect(accountOf(arn)).toBe(account);
   });
 });
