@@ -6,6 +6,7 @@ import { parseAccessEvent } from '../../../src/events/access';
 // biome-ignore lint/suspicious/noExplicitAny: the tests edit sample events freely
 const sample = (name: string): Record<string, any> =>
   JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
+type Sample = ReturnType<typeof sample>;
 
 describe('parseAccessEvent', () => {
   it('reads an object written to the fleet bucket as one successful access', () => {
@@ -14,7 +15,7 @@ describe('parseAccessEvent', () => {
       id: '17793124-05d4-b198-2fde-7ededc63b103',
       created: true,
       record: {
-        time: '2026-11-25T09:12:00Z',
+        time: '2026-11-25T09:12:00.000Z',
         bucket: 'worker-fleet-dev-fleetbucket-1a2b3c4d5e6f',
         key: 'results/batch/2026-11-25/part-0001.json',
         operation: 'PutObject',
@@ -78,6 +79,22 @@ describe('parseAccessEvent', () => {
 
     expect(parseAccessEvent(event).record).toMatchObject({ principal: '', sourceIp: '', requestId: '' });
   });
+
+  it.each([
+    ['s3-object-created.json', (event: Sample, time: string) => (event.time = time)],
+    ['s3-cloudtrail-get-object.json', (event: Sample, time: string) => (event.detail.eventTime = time)],
+  ])(
+    'reads the time of %s, with an offset or Z, as the same instant in UTC with milliseconds',
+    (name, setTime) => {
+      const offset = sample(name);
+      setTime(offset, '2026-11-25T10:12:00.5+01:00');
+      const utc = sample(name);
+      setTime(utc, '2026-11-25T09:12:00Z');
+
+      expect(parseAccessEvent(offset).record.time).toBe('2026-11-25T09:12:00.500Z');
+      expect(parseAccessEvent(utc).record.time).toBe('2026-11-25T09:12:00.000Z');
+    },
+  );
 
   it("reads a CloudTrail data event with the caller's session, bytes and credential delivery", () => {
     expect(parseAccessEvent(sample('s3-cloudtrail-get-object.json'))).toStrictEqual({
