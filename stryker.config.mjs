@@ -4,7 +4,7 @@
  */
 
 // The one list of what is mutated: pure modules of the core, no SDK, no network.
-const mutate = [
+export const mutate = [
   'src/fleet/{idle-policy,reap-plan,reconcile-plan,pools,pool-memory}.ts',
   'src/model/fleet-spec.ts',
   'src/events/{launch,reap,instance,access,parse}.ts',
