@@ -33,6 +33,8 @@ const CPU_PEAK_GUARD = 'settings.maxPercent !== undefined && maximum.length > 0'
 const LIFETIME_GUARD = 'age !== undefined && settings.maxLifetimeHours !== undefined';
 const HEX_REFUSED =
   'A character wrongly refused as a hex digit sends the whole key to decodeURIComponent, which decodes it the same way (only slower).';
+const UNTAGGED_UNDER_UNDEFINED =
+  'A worker without the replaces tag would be filed under the key undefined, which no lookup by instance id reads.';
 const SCRATCH =
   'Writes a scratch slot that is never read: the bucket owner, request URI, referer and user agent are read again from the line when asked for.';
 
@@ -84,10 +86,29 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     [['ConditionalExpression', 'value === undefined', 'false']],
   ),
   ...each(
-    'reconcile-plan.ts',
-    'A worker without the replaces tag would be filed under the key undefined, which no lookup by instance id reads.',
-    [['ConditionalExpression', 'replaces !== undefined', 'true']],
+    'reap-plan.ts',
+    'Without a replacement launch time the retire time is NaN (or undefined), and now ≥ NaN (or undefined) is false: the worker is kept all the same.',
+    [
+      ['ConditionalExpression', 'replacedAt === undefined', 'false'],
+      ['ConditionalExpression', 'retireAt !== undefined', 'true'],
+    ],
   ),
+  ...each(
+    'reap-plan.ts',
+    'The explanation is only built once the retire time is known, which needs a replacement: it is never undefined there.',
+    [['OptionalChaining', 'replacement?.instanceId', 'replacement.instanceId']],
+  ),
+  ...each('reap-plan.ts', UNTAGGED_UNDER_UNDEFINED, [
+    [
+      'ConditionalExpression',
+      'replaces !== undefined',
+      'true',
+      'if (replaces !== undefined) replacements.set',
+    ],
+  ]),
+  ...each('reconcile-plan.ts', UNTAGGED_UNDER_UNDEFINED, [
+    ['ConditionalExpression', 'replaces !== undefined', 'true'],
+  ]),
   ...each(
     'reconcile-plan.ts',
     "A request id is an event's id or a trigger's slot: none is the stray id, so no request is taken as applied.",
