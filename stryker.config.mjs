@@ -3,7 +3,8 @@
  * unit tests against each mutant; mutation/run.ts turns its JSON report into mutation/results.md. Not in CI.
  */
 
-// The one list of what is mutated: pure modules of the core, no SDK, no network.
+// The one list of what is mutated: pure modules of the core, no SDK, no network. Braces only, no other wildcard:
+// mutation/run.ts expands them to check the modules a run names and to tell a full run from a partial one.
 export const mutate = [
   'src/fleet/{idle-policy,reap-plan,reconcile-plan,pools,pool-memory}.ts',
   'src/model/fleet-spec.ts',
@@ -23,7 +24,7 @@ export const sharedState = ['src/access/server-access-log.ts'];
 /**
  * Each module is measured by its own unit tests, found by name: `src/x/name.ts` by `test/unit/**\/name.test.ts`
  * (jest reads the braces of a glob as alternatives). The other unit tests load the AWS SDK for the modules they
- * test, which would be paid again for every mutant; a glob such as `src/events/*.ts` still works (every unit test).
+ * test, which would be paid again for every mutant.
  */
 const ownTests = [
   ...mutate.map(
