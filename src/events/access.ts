@@ -18,12 +18,16 @@ export type AccessEvent =
     }
   | { readonly kind: 'trail'; readonly id: string; readonly record: AccessRecord };
 
+/** ISO text with an offset or Z, read as the same instant in UTC with milliseconds, as the access logs give it. */
+const isoTime = () => z.iso.datetime({ offset: true }).transform((text) => new Date(text).toISOString());
+
 /**
  * When: ISO text, as EventBridge documents it; epoch seconds are accepted too, as the local emulator sends them.
+ * Every access record's time has one form: the alerts compare them as text.
  */
 const eventTime = () =>
   z.union([
-    z.iso.datetime({ offset: true }),
+    isoTime(),
     z
       .number()
       .positive()
@@ -54,7 +58,7 @@ const trailEventShape = () =>
     source: z.literal('aws.s3'),
     id: z.string().min(1),
     detail: z.object({
-      eventTime: z.iso.datetime({ offset: true }),
+      eventTime: isoTime(),
       eventSource: z.literal('s3.amazonaws.com'),
       eventName: z.string().min(1),
       sourceIPAddress: z.string().optional(),
@@ -120,7 +124,7 @@ function trailAccess(event: z.output<ReturnType<typeof trailEventShape>>): Acces
   const delivery = detail.userIdentity.sessionContext?.ec2RoleDelivery;
   const status = detail.errorCode === undefined ? 200 : ERROR_STATUS[detail.errorCode];
   return {
-    time: new Date(detail.eventTime).toISOString(),
+    time: detail.eventTime,
     bucket: detail.requestParameters.bucketName,
     key: detail.requestParameters.key ?? '',
     operation: detail.eventName,

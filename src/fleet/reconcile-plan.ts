@@ -147,8 +147,8 @@ export function planReconcile(
     base = request.target ?? (base ?? active) + (request.count ?? 0);
     wanted = base;
   }
-  const capped = wanted !== undefined && wanted > spec.maxCapacity;
   const desired = wanted === undefined ? undefined : Math.min(wanted, spec.maxCapacity);
+  const capped = desired !== wanted;
 
   const satisfied: { instanceId: string; by: string[] }[] = [];
   const needed: PlannedReplacement[] = [];
@@ -185,8 +185,8 @@ export function planReconcile(
     capped,
     replacements,
     grow,
-    ...(growth === undefined ? {} : { growth }),
-    ...(desiredBy === undefined ? {} : { desiredBy }),
+    growth,
+    desiredBy,
     satisfied,
     waiting: needed.slice(room).map((replacement) => replacement.instanceId),
   };

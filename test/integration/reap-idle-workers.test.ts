@@ -65,9 +65,11 @@ async function tag(instanceId: string, key: string, value: string) {
   );
 }
 
+/** An instance's tags; an instance that is not there fails the test, so that a missing tag is never vacuous. */
 async function tagsOf(instanceId: string): Promise<Record<string, string>> {
   const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === instanceId);
-  return Object.fromEntries((instance?.Tags ?? []).map(({ Key, Value }) => [Key ?? '', Value ?? '']));
+  if (instance === undefined) throw new Error(`no instance ${instanceId} to read the tags of`);
+  return Object.fromEntries((instance.Tags ?? []).map(({ Key, Value }) => [Key ?? '', Value ?? '']));
 }
 
 async function stateOf(instanceId: string) {

@@ -162,6 +162,8 @@ describe('parseInstanceEvent', () => {
     ],
     [{}, 'unsupported detail-type undefined'],
     [null, 'unsupported detail-type undefined'],
+    [undefined, 'unsupported detail-type undefined'],
+    ['Scheduled Event', 'unsupported detail-type undefined'],
   ])('rejects %j with a clear error', (event, message) => {
     expect(() => parseInstanceEvent(event)).toThrow(InvalidEventError);
     expect(() => parseInstanceEvent(event)).toThrow(message);

@@ -8,7 +8,7 @@ const sample = (name: string): unknown =>
 
 describe('parseLaunchTrigger: the reconcile schedule', () => {
   it('reads its input as a reconciliation of every fleet, asking no size', () => {
-    expect(parseLaunchTrigger(sample('reconcile-tick.json'), 'lambda-request-1')).toEqual({
+    expect(parseLaunchTrigger(sample('reconcile-tick.json'), 'lambda-request-1')).toStrictEqual({
       kind: 'reconcile',
       id: 'lambda-request-1',
     });
@@ -22,10 +22,10 @@ describe('parseLaunchTrigger: the reconcile schedule', () => {
     });
   });
 
-  it('refuses a reconciliation that also asks a size, or is not true', () => {
+  it('refuses a reconciliation that also asks a size, or is not true, saying it was a reconcile request', () => {
     expect(() => parseLaunchTrigger({ reconcile: true, fleet: 'batch', count: 2 }, 'r-1')).toThrow(
       InvalidEventError,
     );
-    expect(() => parseLaunchTrigger({ reconcile: false }, 'r-1')).toThrow(InvalidEventError);
+    expect(() => parseLaunchTrigger({ reconcile: false }, 'r-1')).toThrow('malformed reconcile request: ');
   });
 });

@@ -38,7 +38,25 @@ describe('planReaping: workers on their way out', () => {
     expect(actions.find((action) => action.worker.instanceId === 'i-risk')?.verdict).toMatchObject({
       kind: 'retire',
       rule: 'rebalance',
+      explanation: 'retire: replaced early by i-new, which has run 2m',
     });
+  });
+
+  it('waits 2 minutes after the replacement runs when the fleet names no delay', () => {
+    expect(actionOf(planReaping(settings, [atRisk(), replacement(2)], now), 'i-risk')).toBe('terminate');
+    expect(actionOf(planReaping(settings, [atRisk(), replacement(1)], now), 'i-risk')).toBe('keep');
+  });
+
+  it('keeps it while its replacement’s launch time is unknown', () => {
+    const unknown = replacement(30);
+    const { launchTime: _, ...withoutLaunchTime } = unknown.worker;
+
+    expect(
+      actionOf(
+        planReaping(settings, [atRisk(), { ...unknown, worker: withoutLaunchTime }], now, early),
+        'i-risk',
+      ),
+    ).toBe('keep');
   });
 
   it('keeps it until its replacement has run that long', () => {
@@ -68,6 +86,9 @@ describe('planReaping: workers on their way out', () => {
       [TAG.protected]: 'true',
     });
 
-    expect(actionOf(planReaping(settings, [kept, replacement(30)], now, early), 'i-risk')).toBe('keep');
+    expect(planReaping(settings, [kept, replacement(30)], now, early)[0]).toMatchObject({
+      action: 'keep',
+      reason: `protected by the ${TAG.protected} tag`,
+    });
   });
 });

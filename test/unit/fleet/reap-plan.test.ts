@@ -132,6 +132,32 @@ describe('planReaping', () => {
     expect(decisions(plan)['i-1']).toBe('keep: scale-in floor: minWorkers 1');
   });
 
+  it('retires the oldest first, a worker whose launch time is unknown last', () => {
+    const retiring = (id: string, launchTime?: Date) => {
+      const due = judged(id, 'retire', { [TAG.idleSince]: minutesAgo(30) });
+      return { ...due, worker: { ...due.worker, ...(launchTime === undefined ? {} : { launchTime }) } };
+    };
+
+    const plan = planReaping(
+      { ...settings, minWorkers: 2 },
+      [retiring('i-1'), retiring('i-2', new Date('2026-11-20T00:00:00Z')), judged('i-3', 'busy')],
+      now,
+    );
+
+    expect(decisions(plan)).toMatchObject({
+      'i-1': 'keep: scale-in floor: minWorkers 2',
+      'i-2': 'terminate',
+    });
+  });
+
+  it('chooses between workers idle as long by instance id, whatever order they are listed in', () => {
+    const due = (id: string) => judged(id, 'idle', { [TAG.idleSince]: minutesAgo(30) });
+
+    const plan = planReaping({ ...settings, minWorkers: 1 }, [due('i-2'), due('i-1')], now);
+
+    expect(decisions(plan)).toEqual({ 'i-1': 'terminate', 'i-2': 'keep: scale-in floor: minWorkers 1' });
+  });
+
   it('plans nothing for an empty fleet', () => {
     expect(planReaping(settings, [], now)).toEqual([]);
   });

@@ -25,6 +25,12 @@ describe('fleetSpecSchema', () => {
     });
   });
 
+  it('accepts retiring an at-risk worker as soon as its replacement runs', () => {
+    const spec = fleetJson({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 0 });
+
+    expect(fleetSpecSchema.parse(spec)).toMatchObject({ rebalanceRetireAfterMinutes: 0 });
+  });
+
   it('accepts an on-demand fleet with every setting given, at the limits, and keeps them all', () => {
     const tags = Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`tag-${index}`, 'x']));
     const spec = fleetJson({
@@ -111,6 +117,7 @@ describe('fleetSpecSchema', () => {
     [{ userData: 'x'.repeat(16 * 1024 + 1) }, 'userData: must be at most 16 KB'],
     [{ metadataHopLimit: 3 }, 'metadataHopLimit: '],
     [{ rebalance: 'drain' }, 'rebalance: '],
+    [{ rebalanceRetireAfterMinutes: 121 }, 'rebalanceRetireAfterMinutes: '],
     [
       { agent: { busyFile: '/run/busy', busyCommand: 'true' } },
       'agent: give busyFile or busyCommand, not both',
