@@ -4,18 +4,16 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { loadSettings, withFleets } from '../config';
 import { parseLaunchTrigger } from '../events/launch';
 import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
 import { logger } from '../logger';
 
-/** Built once per container, at init: the configuration and the clients the launcher uses. */
-const dependencies = {
-  ...createClients({ ec2: EC2Client, ssm: SSMClient, sns: SNSClient, s3: S3Client }),
-  config: loadConfig(),
-  logger,
-  now: () => new Date(),
-};
+/** Built once per container, at init: the settings, the clients and the fleets' reader the launcher uses. */
+const clients = createClients({ ec2: EC2Client, ssm: SSMClient, sns: SNSClient, s3: S3Client });
+const settings = loadSettings();
+const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 
 /**
  * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation.
@@ -24,5 +22,7 @@ const dependencies = {
 export async function handler(event: unknown, context: Context): Promise<FleetLaunchResult[]> {
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
-  return launchWorkers(dependencies, parseLaunchTrigger(event, context.awsRequestId));
+  const trigger = parseLaunchTrigger(event, context.awsRequestId);
+  const config = withFleets(settings, await fleetConfig.fleets());
+  return launchWorkers({ ...clients, config, logger, now: () => new Date() }, trigger);
 }

@@ -4,13 +4,14 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { loadSettings, withFleets } from '../config';
 import { logger } from '../logger';
 
 /** Built once per container, at init: the configuration and the clients the access logger uses. */
 const dependencies = {
   ...createClients({ ec2: EC2Client, s3: S3Client, sns: SNSClient }),
-  config: loadConfig(),
+  // Access records need the deployment's tag, buckets and worker role, never a fleet's spec.
+  config: withFleets(loadSettings(), {}),
   logger,
 };
 

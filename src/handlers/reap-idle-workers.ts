@@ -5,24 +5,27 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { CallCounter } from '../aws/call-counter';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { loadSettings, withFleets } from '../config';
 import { parseReapRequest } from '../events/reap';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 
 const calls = new CallCounter();
-/** Built once per container, at init: the configuration and the clients the reaper uses, their calls counted. */
-const dependencies = {
-  ...createClients({ ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient }, {}, calls),
-  config: loadConfig(),
-  logger,
-  now: () => new Date(),
+/** Built once per container, at init: the settings, the fleets' reader and the clients the reaper uses, counted. */
+const clients = createClients(
+  { ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient },
+  {},
   calls,
-};
+);
+const settings = loadSettings();
+const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 
 /** Marks, then terminates, idle workers. Samples: events/launch-schedule.json (schedule), events/reap-direct.json. */
 export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
-  return reapIdleWorkers(dependencies, parseReapRequest(event));
+  const request = parseReapRequest(event);
+  const config = withFleets(settings, await fleetConfig.fleets());
+  return reapIdleWorkers({ ...clients, config, logger, now: () => new Date(), calls }, request);
 }

@@ -29,9 +29,13 @@ function fleets() {
   };
 }
 
-/** A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it. */
+/**
+ * A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it, and the
+ * fleets in its configuration store.
+ */
 async function deployLauncher(stage = 'test') {
   const settings = clientConfig(emulator());
+  await world.storeFleets(fleets());
   const role = await new IAMClient(settings).send(
     new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
   );

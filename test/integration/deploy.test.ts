@@ -12,13 +12,26 @@ import {
   ListTargetsByRuleCommand,
 } from '@aws-sdk/client-eventbridge';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { runServerless } from '../../local/serverless-cli';
+import { readFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
 import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 
-function fleetsFile(): string {
+/** The fleets of the deploy tests' fleets file, as the store holds them. */
+const FLEETS = {
+  batch: {
+    ami: 'ami-0123456789abcdef0',
+    instanceTypes: ['t4g.small'],
+    subnets: ['subnet-0123456789abcdef0'],
+    market: 'spot',
+    targetCapacity: 1,
+  },
+};
+
+function fleetsFile(targetCapacity = 1): string {
   const file = join(mkdtempSync(join(tmpdir(), 'worker-fleet-')), 'fleets.yml');
   writeFileSync(
     file,
@@ -28,10 +41,28 @@ function fleetsFile(): string {
       '  instanceTypes: [t4g.small]',
       '  subnets: [subnet-0123456789abcdef0]',
       '  market: spot',
-      '  targetCapacity: 1',
+      `  targetCapacity: ${targetCapacity}`,
     ].join('\n'),
   );
   return file;
+}
+
+const deploy = (file: string) =>
+  runServerless(emulator(), ['deploy', '--stage', 'test', '--region', 'us-east-1'], {
+    WORKER_FLEET_FLEETS_FILE: file,
+  });
+
+/** The deployed state bucket (the fleet configuration store's) and an S3 client for it. */
+async function stateBucket() {
+  const settings = clientConfig(emulator());
+  const found = await new CloudFormationClient(settings).send(
+    new ListStackResourcesCommand({ StackName: 'worker-fleet-test' }),
+  );
+  const bucket = found.StackResourceSummaries?.find((r) => r.LogicalResourceId === 'StateBucket');
+  return {
+    s3: new S3Client({ ...settings, forcePathStyle: true }),
+    bucket: bucket?.PhysicalResourceId ?? '',
+  };
 }
 
 describe('serverless deploy to the emulator', () => {
@@ -151,6 +182,42 @@ describe('serverless deploy to the emulator', () => {
       expect(targets[0]?.DeadLetterConfig?.Arn).toMatch(/event-delivery-failures$/);
     }
   });
+
+  it('seeds the fleet configuration store from the fleets file, and a redeploy applies a changed file', async () => {
+    const first = await deploy(fleetsFile());
+    expect(first.code).toBe(0);
+    expect(first.output).toMatch(
+      /Fleet configuration: seeded s3:\/\/\S+\/config\/fleets\.json from the fleets file/,
+    );
+    const { s3, bucket } = await stateBucket();
+    expect(await readFleetConfig(s3, bucket)).toMatchObject({
+      document: FLEETS,
+      version: { writtenBy: 'deploy' },
+    });
+
+    const second = await deploy(fleetsFile(3));
+
+    expect(second.code).toBe(0);
+    expect((await readFleetConfig(s3, bucket))?.document).toMatchObject({ batch: { targetCapacity: 3 } });
+  }, 180_000);
+
+  it('never overwrites a document pushed with config push: the deploy leaves it and says so', async () => {
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const { s3, bucket } = await stateBucket();
+    const seeded = await readFleetConfig(s3, bucket);
+    const pushed = { batch: { ...FLEETS.batch, targetCapacity: 5 } };
+    await writeFleetConfig(s3, bucket, pushed, 'config-push', { etag: seeded?.version.etag ?? '' });
+
+    const redeploy = await deploy(fleetsFile(2));
+
+    expect(redeploy.code).toBe(0);
+    expect(redeploy.output).toContain('holds a document written by config-push');
+    expect(redeploy.output).toContain('the fleets file was not applied');
+    expect(await readFleetConfig(s3, bucket)).toMatchObject({
+      document: pushed,
+      version: { writtenBy: 'config-push' },
+    });
+  }, 180_000);
 
   it('lets serverless invoke local run a function with a sample event against the deployed stack', async () => {
     const env = { WORKER_FLEET_FLEETS_FILE: fleetsFile() };

@@ -1,6 +1,26 @@
-import { fleetSpec, loadConfig } from '../../src/config';
+import { fleetSpec, loadConfig, loadSettings, withFleets } from '../../src/config';
 import { ConfigError, UnknownFleetError } from '../../src/errors';
 import { envWith, fleetJson } from './fixtures';
+
+describe('loadSettings', () => {
+  it('reads a deployed function’s environment, which carries no fleets', () => {
+    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
+
+    expect(settings).toMatchObject({ stage: 'dev', stateBucket: 'worker-fleet-dev-state' });
+    expect(settings).not.toHaveProperty('fleets');
+    expect(Object.isFrozen(settings)).toBe(true);
+  });
+
+  it('makes a frozen config of the settings and the fleets read from the store', () => {
+    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
+    const { fleets } = loadConfig(envWith());
+
+    const config = withFleets(settings, fleets);
+
+    expect(config).toMatchObject({ stage: 'dev', fleets: { batch: { market: 'spot' } } });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});
 
 describe('loadConfig', () => {
   it('parses a valid environment into a frozen config with defaults applied', () => {
