@@ -13,7 +13,8 @@ import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import { launchWorkers } from '../fleet/launch-workers';
 import { reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
-import { loadDeployment } from './deployment';
+import { CONFIG_HELP, configUsageProblem, runConfigCommand } from './config-command';
+import { loadDeployment, loadDeploymentSettings } from './deployment';
 
 export interface CliOutput {
   readonly out: (text: string) => void;
@@ -37,11 +38,13 @@ Commands:
   launch --fleet <fleet> [--count <n>]     launch workers now (to the target, or n more)
   reap --fleet <fleet> [--dry-run]         judge and reap idle workers now
   drain <instance-id>                      mark one worker as retired and terminate it
+  config validate|push <file>, config show the fleets: check a file, push it, show what is stored
 
 ${COMMON}`,
   status: `Usage: worker-fleet status [--fleet <fleet>]\n\nEvery running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle\nreaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.\n\n${COMMON}`,
   launch: `Usage: worker-fleet launch --fleet <fleet> [--count <n>]\n\nBrings the fleet to its target capacity, or launches n more workers (bounded by maxCapacity), through the\nlauncher's own code.\n\n${COMMON}`,
   reap: `Usage: worker-fleet reap --fleet <fleet> [--dry-run]\n\nOne run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.\n--dry-run reports what it would do and changes nothing.\n\n${COMMON}`,
+  config: `${CONFIG_HELP}\n\n${COMMON}`,
   drain: `Usage: worker-fleet drain <instance-id>\n\nMarks a worker of this deployment as retired (so it is not replaced) and terminates it. Instances without the\ndeployment's managed-by tag are refused.\n\n${COMMON}`,
 };
 
@@ -56,6 +59,8 @@ const EXPECTED_ERRORS = new Set([
   'UnknownFleetError',
   'NotAWorkerError',
   'DeploymentNotFoundError',
+  'FleetConfigError',
+  'FleetConfigChangedError',
 ]);
 
 function table(rows: readonly Record<string, string>[]): string {
@@ -143,7 +148,7 @@ function parse(argv: readonly string[]) {
   }
 }
 
-type CommandName = 'status' | 'launch' | 'reap' | 'drain';
+type CommandName = 'status' | 'launch' | 'reap' | 'drain' | 'config';
 
 /** A command line, checked: what to run and with what, before any AWS call. */
 interface Invocation {
@@ -155,6 +160,8 @@ interface Invocation {
   readonly count?: number;
   readonly dryRun: boolean;
   readonly instanceId?: string;
+  /** The positional arguments after the command (`config`'s subcommand and file). */
+  readonly args: readonly string[];
   readonly verbose: boolean;
 }
 
@@ -177,6 +184,8 @@ function parseInvocation(
     throw new UsageError(`${command} needs --fleet <fleet>`);
   }
   if (command === 'drain' && rest.length !== 1) throw new UsageError('drain needs exactly one instance id');
+  const configProblem = command === 'config' ? configUsageProblem(rest) : undefined;
+  if (configProblem !== undefined) throw new UsageError(configProblem);
   return {
     command,
     stage: values.stage,
@@ -186,14 +195,15 @@ function parseInvocation(
     count,
     dryRun: values['dry-run'],
     instanceId: rest[0],
+    args: rest,
     verbose: values.verbose,
   };
 }
 
-const isCommand = (command: string): command is CommandName => command in COMMANDS;
+const isCommand = (command: string): command is CommandName => command in COMMANDS || command === 'config';
 
-/** Connect: the region, the deployment's configuration (read from its launcher), and the core's clients. */
-async function connect(invocation: Invocation) {
+/** The region, and a Lambda client to find the deployment's launcher with. */
+async function connectRegion(invocation: Invocation) {
   if (invocation.profile !== undefined) process.env.AWS_PROFILE = invocation.profile;
   logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
   const { lambda } = createClients(
@@ -203,6 +213,19 @@ async function connect(invocation: Invocation) {
   const region = await lambda.config.region().catch(() => {
     throw new UsageError('no AWS region: pass --region, or set AWS_REGION or a region in your profile');
   });
+  return { lambda, region };
+}
+
+/** Connect for `config`: the deployment's settings and S3, not its fleets (they are what `config` handles). */
+async function connectConfigStore(invocation: Invocation) {
+  const { lambda, region } = await connectRegion(invocation);
+  const settings = await loadDeploymentSettings(lambda, invocation.stage, region);
+  return { ...createClients({ s3: S3Client }, { region }), settings };
+}
+
+/** Connect: the region, the deployment's configuration (read from its launcher), and the core's clients. */
+async function connect(invocation: Invocation) {
+  const { lambda, region } = await connectRegion(invocation);
   const config: Config = await loadDeployment(lambda, invocation.stage, region);
   const clients = createClients(
     { ec2: EC2Client, s3: S3Client, sns: SNSClient, ssm: SSMClient, cloudwatch: CloudWatchClient },
@@ -216,7 +239,7 @@ type CommandOutcome = { readonly result: unknown; readonly text: string };
 
 /** Each command: the core operation it runs, and how its result reads. */
 const COMMANDS: Readonly<
-  Record<CommandName, (deps: Connected, invocation: Invocation) => Promise<CommandOutcome>>
+  Record<Exclude<CommandName, 'config'>, (deps: Connected, invocation: Invocation) => Promise<CommandOutcome>>
 > = {
   status: async (deps, { fleet }) => {
     const statuses = await fleetStatus(
@@ -267,7 +290,11 @@ export async function runCli(argv: readonly string[], io: CliOutput): Promise<nu
       io.out(invocation.help);
       return invocation.code;
     }
-    const { result, text } = await COMMANDS[invocation.command](await connect(invocation), invocation);
+    // `config` connects only for push and show, and never reads the fleets it replaces.
+    const { result, text } =
+      invocation.command === 'config'
+        ? await runConfigCommand(invocation.args, () => connectConfigStore(invocation))
+        : await COMMANDS[invocation.command](await connect(invocation), invocation);
     io.out(json ? JSON.stringify(result, null, 2) : text);
     return 0;
   } catch (error) {

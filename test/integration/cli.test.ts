@@ -4,11 +4,11 @@ import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { cli } from './run-cli';
 import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -49,16 +49,6 @@ async function deployLauncher(stage = 'test') {
       Environment: { Variables: world.env(fleets()) },
     }),
   );
-}
-
-async function cli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(['--stage', 'test', ...args], {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 async function launch(count: number): Promise<string[]> {

@@ -10,32 +10,13 @@ import {
 import { FleetConfigChangedError, FleetConfigError, UnknownFleetError } from '../../src/errors';
 import { MAX_USER_DATA_BYTES } from '../../src/model/fleet-spec';
 import { deployedEnvironment } from './deployed-env';
+import { fleetOf, largeFleetDocument } from './fleet-documents';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 
-function fleet(world: FleetWorld, overrides: Record<string, unknown> = {}) {
-  return {
-    ami: world.imageId,
-    instanceTypes: ['t4g.small'],
-    subnets: [world.subnets[0]?.subnetId],
-    market: 'on-demand',
-    targetCapacity: 1,
-    ...overrides,
-  };
-}
-
-/** A fleet document of about 20 KB: two fleets, one carrying the 16 KB of user data EC2 allows. */
-function largeDocument(world: FleetWorld) {
-  const userData = `#!/bin/bash\n${'# padding to the limit\n'.repeat(800)}`.slice(0, MAX_USER_DATA_BYTES);
-  return {
-    batch: fleet(world, { userData }),
-    nightly: fleet(world, {
-      tags: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'v'.repeat(80)])),
-    }),
-  };
-}
+const fleet = fleetOf;
 
 const storedGets = () =>
   emulator().requests.filter(
@@ -51,7 +32,7 @@ const silent = { error: jest.fn() };
 describe('the fleet configuration store', () => {
   it('takes a 20 KB document with 16 KB of user data and gives it back as written, with its version', async () => {
     const world = await createFleetWorld(emulator());
-    const document = largeDocument(world);
+    const document = largeFleetDocument(world);
     expect(Buffer.byteLength(JSON.stringify(document))).toBeGreaterThan(20_000);
 
     const written = await writeFleetConfig(world.s3, world.stateBucket, document, 'config-push', {
