@@ -12,7 +12,14 @@ import {
   ListTargetsByRuleCommand,
 } from '@aws-sdk/client-eventbridge';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { runServerless } from '../../local/serverless-cli';
 import { readFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
@@ -218,6 +225,58 @@ describe('serverless deploy to the emulator', () => {
       version: { writtenBy: 'config-push' },
     });
   }, 180_000);
+
+  it('removes a stack whose versioned buckets hold objects, old versions and delete markers', async () => {
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const settings = clientConfig(emulator());
+    const listed = await new CloudFormationClient(settings).send(
+      new ListStackResourcesCommand({ StackName: 'worker-fleet-test' }),
+    );
+    const buckets = (listed.StackResourceSummaries ?? [])
+      .filter((resource) =>
+        ['StateBucket', 'FleetBucket', 'LogBucket'].includes(resource.LogicalResourceId ?? ''),
+      )
+      .map((resource) => resource.PhysicalResourceId ?? '');
+    expect(buckets).toHaveLength(3);
+    const s3 = new S3Client({ ...settings, forcePathStyle: true });
+    for (const Bucket of buckets) {
+      // The emulator's CloudFormation leaves out the buckets' VersioningConfiguration (the template has it, and
+      // checkov checks it): turned on here as AWS does.
+      await s3.send(
+        new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+      );
+      // Two versions of one object, and a delete marker over another: what a versioned bucket keeps.
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'kept/object', Body: 'one' }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'kept/object', Body: 'two' }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'deleted/object', Body: 'gone' }));
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: 'deleted/object' }));
+    }
+    const held = async (Bucket: string) => {
+      const listed = await s3.send(new ListObjectVersionsCommand({ Bucket }));
+      return (listed.Versions?.length ?? 0) + (listed.DeleteMarkers?.length ?? 0);
+    };
+    const before = await Promise.all(buckets.map(held));
+    // Each holds at least the four written here (the state bucket, the seeded fleet configuration too).
+    expect(before.every((count) => count >= 4)).toBe(true);
+    // The emulator deletes a stack's buckets whether they are empty or not (AWS refuses): to see what the remove
+    // leaves in them, its first DeleteStack fails.
+    emulator().faults.push({ action: 'DeleteStack', code: 'ValidationError', status: 400, times: 1 });
+    const stopped = await runServerless(emulator(), ['remove', '--stage', 'test', '--region', 'us-east-1']);
+
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.output).toMatch(/Emptied 3 buckets \(\d+ object versions and delete markers\)/);
+    expect(await Promise.all(buckets.map(held))).toEqual([0, 0, 0]);
+
+    const removed = await runServerless(emulator(), ['remove', '--stage', 'test', '--region', 'us-east-1']);
+
+    expect({ code: removed.code, output: removed.output }).toEqual({
+      code: 0,
+      output: expect.stringContaining('has been successfully removed'),
+    });
+    for (const Bucket of buckets) {
+      await expect(s3.send(new HeadBucketCommand({ Bucket }))).rejects.toMatchObject({ name: 'NotFound' });
+    }
+  }, 240_000);
 
   it('lets serverless invoke local run a function with a sample event against the deployed stack', async () => {
     const env = { WORKER_FLEET_FLEETS_FILE: fleetsFile() };
