@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { composeUserData } from '../agent/user-data';
 import { type InstanceType, runInstances } from '../aws/ec2-workers';
-import { resolveImageId } from '../aws/image';
+import { resolveImageId, resolveRootDeviceName } from '../aws/image';
 import { loadPoolMemory } from '../aws/pool-memory-store';
 import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
@@ -86,7 +86,7 @@ function workerTags(config: Config, order: LaunchOrder): Tag[] {
 export function runInstancesInput(
   config: Config,
   order: LaunchOrder,
-  request: { imageId: string; pool: Pool; count: number; clientToken: string },
+  request: { imageId: string; pool: Pool; count: number; clientToken: string; rootDeviceName?: string },
 ): RunInstancesCommandInput {
   const { spec } = order;
   const { pool } = request;
@@ -104,6 +104,21 @@ export function runInstancesInput(
       HttpEndpoint: 'enabled',
       HttpPutResponseHopLimit: spec.metadataHopLimit,
     },
+    BlockDeviceMappings:
+      spec.rootVolume === undefined || request.rootDeviceName === undefined
+        ? undefined
+        : [
+            {
+              DeviceName: request.rootDeviceName,
+              Ebs: {
+                VolumeSize: spec.rootVolume.sizeGiB,
+                VolumeType: spec.rootVolume.type,
+                Iops: spec.rootVolume.iops,
+                Encrypted: spec.rootVolume.encrypted,
+                DeleteOnTermination: true,
+              },
+            },
+          ],
     KeyName: spec.keyName,
     SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
     UserData: base64(
@@ -153,6 +168,8 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
       return undefined;
     }),
   ]);
+  const rootDeviceName =
+    order.spec.rootVolume === undefined ? undefined : await resolveRootDeviceName(ec2, imageId);
   const risks = poolRisks(memory, now());
   for (const [pool, risk] of risks) {
     if (risk.score >= RISKY_SCORE)
@@ -179,6 +196,7 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
         pool,
         count: chunk.count,
         clientToken: token,
+        rootDeviceName,
       });
       try {
         const workers = await runInstances(ec2, input);

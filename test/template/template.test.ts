@@ -27,6 +27,7 @@ function roleStatements(template: Template, logicalId: string): Statement[] {
 /** What launching workers calls: read what runs, run and tag, pass the worker role, notify, steer by pool memory. */
 const LAUNCH_CALLS = [
   'ec2:DescribeInstances',
+  'ec2:DescribeImages',
   'ec2:RunInstances',
   'ec2:CreateTags',
   'iam:PassRole',
@@ -138,7 +139,8 @@ function functionReferredBy(functions: PackagedFunctions, reference: unknown): s
 /** What is wrong with the functions' and workers' permissions; empty when they are as narrow as promised. */
 function policyViolations(template: Template): string[] {
   const violations: string[] = [];
-  const reads = new Set(['ec2:DescribeInstances', 'cloudwatch:GetMetricData']);
+  // Reads that IAM grants on every resource or not at all.
+  const reads = new Set(['ec2:DescribeInstances', 'ec2:DescribeImages', 'cloudwatch:GetMetricData']);
   for (const { role, never } of Object.values(FUNCTIONS)) {
     const statements = roleStatements(template, role).filter((statement) => statement.Effect === 'Allow');
     const granting = (action: string) =>

@@ -41,6 +41,20 @@ describe('runInstancesInput', () => {
     );
   });
 
+  it('replaces the AMI’s root volume with the fleet’s size, type and encryption, deleted with the worker', () => {
+    const withRoot = orderFor({ rootVolume: { sizeGiB: 200, type: 'io2', iops: 4000, encrypted: true } });
+
+    expect(
+      runInstancesInput(config, withRoot, { ...request, rootDeviceName: '/dev/xvda' }).BlockDeviceMappings,
+    ).toEqual([
+      {
+        DeviceName: '/dev/xvda',
+        Ebs: { VolumeSize: 200, VolumeType: 'io2', Iops: 4000, Encrypted: true, DeleteOnTermination: true },
+      },
+    ]);
+    expect(runInstancesInput(config, orderFor(), request).BlockDeviceMappings).toBeUndefined();
+  });
+
   it('sends no market options for on-demand and the max price for spot', () => {
     expect(
       runInstancesInput(config, orderFor(), { ...request, pool: { ...pool, market: 'on-demand' } }),
