@@ -441,7 +441,7 @@ describe('the packaged stack', () => {
     }
   });
 
-  it('gives workers the fleet bucket and nothing else: list it, read, write and delete its objects', () => {
+  it('gives workers the fleet bucket (list it, read, write and delete its objects), Session Manager, and only the managed policies the stage names', () => {
     const statements = roleStatements(template, 'WorkerRole').map((statement) => ({
       actions: actionsOf(statement).sort(),
       resource: statement.Resource,
@@ -455,7 +455,41 @@ describe('the packaged stack', () => {
         resource: { 'Fn::Sub': '${FleetBucket.Arn}/*' },
       },
     ]);
-    expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toBeUndefined();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+    const core = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' };
+    expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toEqual({
+      'Fn::If': [
+        'HasWorkerManagedPolicyArns',
+        {
+          'Fn::Split': [
+            ',',
+            {
+              'Fn::Sub': [
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+                'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore,${Extra}',
+                { Extra: { 'Fn::Join': [',', { Ref: 'WorkerManagedPolicyArns' }] } },
+              ],
+            },
+          ],
+        },
+        [core],
+      ],
+    });
+    const parameter = (
+      template as unknown as { Parameters: Record<string, { Default: string; AllowedPattern: string }> }
+    ).Parameters.WorkerManagedPolicyArns;
+    expect(parameter?.Default).toBe('');
+    const allowed = new RegExp(parameter?.AllowedPattern ?? '');
+    for (const arn of [
+      '',
+      'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+      'arn:aws:iam::123456789012:policy/data/read-batch-inputs',
+    ]) {
+      expect({ arn, allowed: allowed.test(arn) }).toEqual({ arn, allowed: true });
+    }
+    for (const arn of ['*', 'AdministratorAccess', 'arn:aws:iam::aws:policy/*', 'arn:aws:s3:::my-bucket']) {
+      expect({ arn, allowed: allowed.test(arn) }).toEqual({ arn, allowed: false });
+    }
   });
 
   it("tells EventBridge of the fleet bucket's objects and of new access logs, and the access logger reads only those logs", () => {
