@@ -25,6 +25,8 @@ export interface Settings {
   readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
   readonly dryRun: boolean;
+  /** The stage's SSH security group (port 22 from the CIDR it names), which fleets with `ssh: true` join. */
+  readonly sshSecurityGroup?: string;
 }
 
 /** The settings and the fleets a function or the CLI acts on. */
@@ -88,6 +90,16 @@ export function loadSettings(env: Env = process.env): Settings {
     workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),
     region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
+    ...(env.WORKER_FLEET_SSH_SECURITY_GROUP
+      ? {
+          sshSecurityGroup: required(
+            env,
+            'WORKER_FLEET_SSH_SECURITY_GROUP',
+            /^sg-[0-9a-f]{8,17}$/,
+            'a security group id (sg-…)',
+          ),
+        }
+      : {}),
   });
 }
 

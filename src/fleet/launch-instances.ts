@@ -8,6 +8,7 @@ import { resolveImageId, resolveRootDeviceName } from '../aws/image';
 import { loadPoolMemory } from '../aws/pool-memory-store';
 import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
+import { ConfigError } from '../errors';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { Pool } from '../model/pool';
 import { TAG, type Tags } from '../model/tags';
@@ -82,6 +83,24 @@ function workerTags(config: Config, order: LaunchOrder): Tag[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
+/**
+ * The fleet's security groups, and the stage's SSH group when the fleet asks for SSH. A fleet that asks in a stage
+ * without one is refused before EC2 is asked: it would launch workers nobody can reach.
+ */
+function securityGroupIds(config: Config, order: LaunchOrder): string[] | undefined {
+  const { spec } = order;
+  if (spec.ssh && config.sshSecurityGroup === undefined) {
+    throw new ConfigError(
+      `fleet ${order.fleet} asks for ssh, but stage ${config.stage} has no SSH security group (params sshIngressCidr and sshVpcId)`,
+    );
+  }
+  const groups =
+    spec.ssh && config.sshSecurityGroup !== undefined
+      ? [...spec.securityGroupIds, config.sshSecurityGroup]
+      : [...spec.securityGroupIds];
+  return groups.length > 0 ? groups : undefined;
+}
+
 /** The RunInstances request for `count` workers in one pool. Pure: tests read it to prove what is asked of EC2. */
 export function runInstancesInput(
   config: Config,
@@ -120,7 +139,7 @@ export function runInstancesInput(
             },
           ],
     KeyName: spec.keyName,
-    SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
+    SecurityGroupIds: securityGroupIds(config, order),
     UserData: base64(
       composeUserData(spec, { fleetBucket: config.fleetBucket, region: config.region, fleet: order.fleet }),
     ),

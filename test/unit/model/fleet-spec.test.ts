@@ -17,6 +17,7 @@ describe('fleetSpecSchema', () => {
       maxCapacity: 2,
       securityGroupIds: [],
       metadataHopLimit: 1,
+      ssh: false,
       rebalance: 'notify',
       rebalanceRetireAfterMinutes: 2,
       agent: { enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 },
@@ -37,6 +38,8 @@ describe('fleetSpecSchema', () => {
       rebalance: 'replace-early',
       rebalanceRetireAfterMinutes: 120,
       metadataHopLimit: 2,
+      rootVolume: { sizeGiB: 16_384, type: 'gp3', iops: 16_000, encrypted: false },
+      ssh: true,
       agent: {
         enabled: false,
         heartbeatSeconds: 30,
