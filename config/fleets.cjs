@@ -1,27 +1,24 @@
-// Serverless variable source: `${file(./config/fleets.cjs)}` resolves to the fleets of this stage as the JSON string
-// the functions read from WORKER_FLEET_FLEETS. The file is `params.fleetsFile` (default fleets.yml), or
-// WORKER_FLEET_FLEETS_FILE when set. The fleets are validated with the functions' own schema here, so an invalid
-// fleet stops `serverless package`/`deploy` before anything reaches AWS.
+// Serverless variable source: `${file(./config/fleets.cjs)}` resolves to the fleets of this stage (JSON, in base64),
+// the document that seeds the fleet configuration store (config/fleet-config-seed.cjs writes it after a deploy). The file is
+// `params.fleetsFile` (default fleets.yml), or WORKER_FLEET_FLEETS_FILE when set. The fleets are validated with the
+// functions' own schema here, so an invalid fleet stops `serverless package`/`deploy` before anything reaches AWS.
+// Nothing of it goes into the functions' environment: they read the store (docs/configuration.md).
 const { readFileSync } = require('node:fs');
 const path = require('node:path');
 const esbuild = require('esbuild');
 const YAML = require('yaml');
 
-/** Lambda allows 4 KB of environment in all; the other variables need a few hundred bytes. */
-const MAX_FLEETS_BYTES = 3500;
+const ROOT = path.join(__dirname, '..');
 
-function loadFleetSchema() {
-  const root = path.join(__dirname, '..');
+/**
+ * The project's own TypeScript, bundled on the fly for the framework's CommonJS: `contents` is an ES module of
+ * re-exports from ROOT. Packages stay outside the bundle (required from node_modules).
+ */
+function loadProjectModule(contents) {
   const bundle = esbuild.buildSync({
-    stdin: {
-      contents: [
-        "export { fleetsSchema } from './src/model/fleet-spec';",
-        "export { describeIssues } from './src/model/validation';",
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'ts',
-    },
+    stdin: { contents, resolveDir: ROOT, loader: 'ts' },
     bundle: true,
+    packages: 'external',
     write: false,
     platform: 'node',
     format: 'cjs',
@@ -32,18 +29,29 @@ function loadFleetSchema() {
   return module.exports;
 }
 
-module.exports = async ({ resolveVariable }) => {
+/** The fleet configuration store's adapter: the validation and conditional writes `worker-fleet config` uses. */
+function loadFleetConfigStore() {
+  return loadProjectModule("export * from './src/aws/fleet-config-store';");
+}
+
+async function resolveFleets({ resolveVariable }) {
   const file = process.env.WORKER_FLEET_FLEETS_FILE || (await resolveVariable('param:fleetsFile'));
-  const fullPath = path.resolve(path.join(__dirname, '..'), file);
-  const fleets = YAML.parse(readFileSync(fullPath, 'utf8'));
-  const { fleetsSchema, describeIssues } = loadFleetSchema();
-  const parsed = fleetsSchema.safeParse(fleets);
-  if (!parsed.success) throw new Error(`${file} is invalid: ${describeIssues(parsed.error)}`);
-  const json = JSON.stringify(fleets);
-  if (Buffer.byteLength(json) > MAX_FLEETS_BYTES) {
-    throw new Error(
-      `${file} is ${Buffer.byteLength(json)} bytes as JSON; Lambda's environment holds ${MAX_FLEETS_BYTES}`,
-    );
+  const fleets = YAML.parse(readFileSync(path.resolve(ROOT, file), 'utf8'));
+  const { validateFleetConfig } = loadFleetConfigStore();
+  try {
+    validateFleetConfig(fleets);
+  } catch (error) {
+    throw new Error(`${file} is invalid: ${error.message.replace(/^fleet configuration is invalid: /, '')}`);
   }
-  return json;
-};
+  // Base64, so that the framework resolves no `${…}` inside the fleets (user data is full of them).
+  return Buffer.from(JSON.stringify(fleets)).toString('base64');
+}
+
+/** The fleets document the variable above resolved to. */
+function decodeFleetsSeed(seed) {
+  return JSON.parse(Buffer.from(seed, 'base64').toString('utf8'));
+}
+
+module.exports = resolveFleets;
+module.exports.loadFleetConfigStore = loadFleetConfigStore;
+module.exports.decodeFleetsSeed = decodeFleetsSeed;

@@ -1,6 +1,7 @@
 /**
  * The environment serverless.yml gives a deployed stage's functions (provider.environment), for the tests and
- * benchmarks that run the core outside Lambda against resources they created themselves.
+ * benchmarks that run the core outside Lambda against resources they created themselves; with the fleets inline
+ * (WORKER_FLEET_FLEETS), which loadConfig reads there. Deployed functions read the fleet configuration store.
  */
 export interface DeploymentResources {
   readonly stage: string;

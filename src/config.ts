@@ -2,12 +2,14 @@ import { ConfigError, UnknownFleetError } from './errors';
 import { type FleetSpec, fleetsSchema } from './model/fleet-spec';
 import { describeIssues } from './model/validation';
 
-/** Everything worker-fleet reads from its environment, parsed once and never mutated. */
-export interface Config {
+/**
+ * Everything worker-fleet reads from its environment, parsed once and never mutated. The fleets are not there: the
+ * functions read them from the fleet configuration store (src/aws/fleet-config-store.ts) and make a Config of both.
+ */
+export interface Settings {
   readonly stage: string;
   /** Value of the managed-by tag: the ownership mark of this deployment (`worker-fleet-<stage>`). */
   readonly managedBy: string;
-  readonly fleets: Readonly<Record<string, FleetSpec>>;
   /** The instance profile workers carry, by name (a `Ref`, which `serverless invoke local` can resolve). */
   readonly instanceProfile: string;
   readonly topicArn: string;
@@ -23,6 +25,13 @@ export interface Config {
   readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
   readonly dryRun: boolean;
+  /** The stage's SSH security group (port 22 from the CIDR it names), which fleets with `ssh: true` join. */
+  readonly sshSecurityGroup?: string;
+}
+
+/** The settings and the fleets a function or the CLI acts on. */
+export interface Config extends Settings {
+  readonly fleets: Readonly<Record<string, FleetSpec>>;
 }
 
 /** A stage name: the functions refuse any other, so the CLI checks it before any call. */
@@ -63,13 +72,12 @@ function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
   return parsed.data;
 }
 
-/** Parses and validates the configuration; fails with the variable's name and what is wrong. */
-export function loadConfig(env: Env = process.env): Config {
+/** Parses and validates the environment's settings; fails with the variable's name and what is wrong. */
+export function loadSettings(env: Env = process.env): Settings {
   const stage = required(env, 'WORKER_FLEET_STAGE', STAGE_NAME, 'a stage name such as "dev"');
   return Object.freeze({
     stage,
     managedBy: `worker-fleet-${stage}`,
-    fleets: Object.freeze(parseFleets(env.WORKER_FLEET_FLEETS)),
     instanceProfile: required(
       env,
       'WORKER_FLEET_INSTANCE_PROFILE',
@@ -83,7 +91,30 @@ export function loadConfig(env: Env = process.env): Config {
     workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),
     region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
+    ...(env.WORKER_FLEET_SSH_SECURITY_GROUP
+      ? {
+          sshSecurityGroup: required(
+            env,
+            'WORKER_FLEET_SSH_SECURITY_GROUP',
+            /^sg-[0-9a-f]{8,17}$/,
+            'a security group id (sg-…)',
+          ),
+        }
+      : {}),
   });
+}
+
+/** The configuration to act on: the settings with the fleets read (and validated) for this invocation. */
+export function withFleets(settings: Settings, fleets: Readonly<Record<string, FleetSpec>>): Config {
+  return Object.freeze({ ...settings, fleets });
+}
+
+/**
+ * The settings with fleets given inline as JSON in WORKER_FLEET_FLEETS, validated like the store's: for the tests
+ * and benchmarks that run the core without a store. Deployed functions read the store instead.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  return withFleets(loadSettings(env), Object.freeze(parseFleets(env.WORKER_FLEET_FLEETS)));
 }
 
 /** The spec of a fleet this deployment manages, or an UnknownFleetError listing the ones it does. */

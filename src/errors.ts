@@ -34,3 +34,16 @@ export class NotAWorkerError extends Error {
 export class ProtectedWorkerError extends Error {
   override name = 'ProtectedWorkerError';
 }
+
+/**
+ * The fleet configuration cannot be used: absent from its store, not JSON, or refused by the fleet schema. At
+ * write nothing was stored; at read the functions keep the last good configuration they have, or act on none.
+ */
+export class FleetConfigError extends Error {
+  override name = 'FleetConfigError';
+}
+
+/** The fleet configuration changed between reading its version and writing a new one: nothing was written. */
+export class FleetConfigChangedError extends Error {
+  override name = 'FleetConfigChangedError';
+}

@@ -1,3 +1,4 @@
+import { DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from '../errors';
 
@@ -18,4 +19,21 @@ export async function resolveImageId(ssm: SSMClient, ami: string): Promise<strin
   }
   resolved.set(ami, value);
   return value;
+}
+
+const rootDevices = new Map<string, string>();
+
+/**
+ * The device name of an AMI's root volume (`/dev/xvda` on Amazon Linux, `/dev/sda1` on Ubuntu), which a block device
+ * mapping must name to replace that volume rather than add one: asked of EC2 once per AMI and container.
+ */
+export async function resolveRootDeviceName(ec2: EC2Client, imageId: string): Promise<string> {
+  const known = rootDevices.get(imageId);
+  if (known !== undefined) return known;
+  const output = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+  const name = output.Images?.[0]?.RootDeviceName;
+  if (name === undefined)
+    throw new ConfigError(`AMI ${imageId} has no root device name; rootVolume cannot apply`);
+  rootDevices.set(imageId, name);
+  return name;
 }

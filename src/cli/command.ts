@@ -5,7 +5,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { Config } from '../config';
+import type { Config, Settings } from '../config';
 import type { logger } from '../logger';
 import type { MetricsSink } from '../model/fleet-metrics';
 import { FLEET_NAME } from '../model/fleet-spec';
@@ -31,6 +31,12 @@ export interface Connected {
   readonly now: () => Date;
 }
 
+/** What `config push` and `config show` need: the deployment's settings (its state bucket) and an S3 client. */
+export interface ConfigStoreConnection {
+  readonly s3: S3Client;
+  readonly settings: Settings;
+}
+
 /** What a command ran to: the result `--output json` prints, and the text `--output table` prints. */
 export interface CommandOutcome {
   readonly result: unknown;
@@ -48,7 +54,12 @@ export interface CliCommand<Args> {
   readonly help: string;
   readonly options: CommandOptions;
   parse(values: OptionValues, positionals: readonly string[]): Args;
-  run(connect: () => Promise<Connected>, args: Args): Promise<CommandOutcome>;
+  /** `connect` reaches the deployment with its fleets; `connectStore`, its settings and S3 alone (for `config`). */
+  run(
+    connect: () => Promise<Connected>,
+    args: Args,
+    connectStore: () => Promise<ConfigStoreConnection>,
+  ): Promise<CommandOutcome>;
 }
 
 /** A string option's value, or undefined; a UsageError when `required` and missing. */

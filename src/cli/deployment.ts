@@ -1,5 +1,9 @@
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { type Config, loadConfig } from '../config';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createClients } from '../aws/clients';
+import { readFleetConfig } from '../aws/fleet-config-store';
+import { type Config, loadSettings, type Settings, withFleets } from '../config';
+import { FleetConfigError } from '../errors';
 
 /** The CLI's view of a deployment could not be had: wrong stage or region, or not deployed. */
 export class DeploymentNotFoundError extends Error {
@@ -7,14 +11,18 @@ export class DeploymentNotFoundError extends Error {
 }
 
 /**
- * The configuration of a deployed stage, read from its launcher's environment: the fleets, buckets, topic and
- * instance profile the functions themselves run with, so the CLI can never disagree with them.
+ * The settings of a deployed stage, read from its launcher's environment: the buckets, topic and instance profile
+ * the functions themselves run with, so the CLI can never disagree with them.
  */
-export async function loadDeployment(lambda: LambdaClient, stage: string, region: string): Promise<Config> {
+export async function loadDeploymentSettings(
+  lambda: LambdaClient,
+  stage: string,
+  region: string,
+): Promise<Settings> {
   const functionName = `worker-fleet-${stage}-launchWorkers`;
   try {
     const found = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
-    return loadConfig({ ...found.Environment?.Variables, AWS_REGION: region });
+    return loadSettings({ ...found.Environment?.Variables, AWS_REGION: region });
   } catch (error) {
     if (error instanceof Error && error.name === 'ResourceNotFoundException') {
       throw new DeploymentNotFoundError(
@@ -23,4 +31,20 @@ export async function loadDeployment(lambda: LambdaClient, stage: string, region
     }
     throw error;
   }
+}
+
+/**
+ * The configuration of a deployed stage: its settings and the fleets of its configuration store, the ones its
+ * functions act on.
+ */
+export async function loadDeployment(lambda: LambdaClient, stage: string, region: string): Promise<Config> {
+  const settings = await loadDeploymentSettings(lambda, stage, region);
+  const { s3 } = createClients({ s3: S3Client }, { region });
+  const stored = await readFleetConfig(s3, settings.stateBucket);
+  if (stored === undefined) {
+    throw new FleetConfigError(
+      `stage "${stage}" has no fleet configuration yet: deploy it, or push one with worker-fleet config push`,
+    );
+  }
+  return withFleets(settings, stored.fleets);
 }

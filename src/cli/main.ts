@@ -20,13 +20,15 @@ import { resolveAwsSettings } from './aws-settings';
 import {
   type CliCommand,
   type CommandOptions,
+  type ConfigStoreConnection,
   type Connected,
   fleetOption,
   type OptionValues,
   parseCount,
   stringOption,
 } from './command';
-import { loadDeployment } from './deployment';
+import { config } from './config-command';
+import { loadDeployment, loadDeploymentSettings } from './deployment';
 import { UsageError } from './usage-error';
 
 export interface CliOutput {
@@ -64,6 +66,8 @@ const EXPECTED_ERRORS = new Set([
   'NotAWorkerError',
   'ProtectedWorkerError',
   'DeploymentNotFoundError',
+  'FleetConfigError',
+  'FleetConfigChangedError',
 ]);
 
 function table(rows: readonly Record<string, string>[]): string {
@@ -217,7 +221,7 @@ deployment's managed-by tag are refused, and so are workers tagged worker-fleet:
  * its help, its options and its parse all come from its row. An option two commands share (`--fleet`) has the same
  * type in both: the command word is found with every command's options at once.
  */
-const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = { status, launch, reap, drain };
+const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = { status, launch, reap, drain, config };
 
 /** The command of that name: own rows only, so `toString` is no command. */
 const commandNamed = (name: string | undefined) =>
@@ -326,6 +330,17 @@ async function connect(
   return { ...clients, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
 }
 
+/** Connect for `config`: the deployment's settings and S3, not its fleets (they are what `config` handles). */
+async function connectStore(
+  invocation: Extract<Invocation, { command: unknown }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ConfigStoreConnection> {
+  const settings = await resolveAwsSettings(invocation, env);
+  logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
+  const { lambda, s3 } = createClients({ lambda: LambdaClient, s3: S3Client }, settings);
+  return { s3, settings: await loadDeploymentSettings(lambda, invocation.stage, settings.region) };
+}
+
 /** Whether a command line asks for JSON, read loosely: errors are printed in the form asked even if it is wrong. */
 const wantsJson = (argv: readonly string[]) =>
   argv.some(
@@ -350,7 +365,11 @@ export async function runCli(
       return invocation.code;
     }
     json = invocation.output === 'json';
-    const { result, text } = await invocation.command.run(() => connect(invocation, env), invocation.args);
+    const { result, text } = await invocation.command.run(
+      () => connect(invocation, env),
+      invocation.args,
+      () => connectStore(invocation, env),
+    );
     io.out(json ? JSON.stringify(result, null, 2) : text);
     return 0;
   } catch (error) {

@@ -4,10 +4,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { composeUserData } from '../agent/user-data';
 import { type InstanceType, runInstances } from '../aws/ec2-workers';
-import { resolveImageId } from '../aws/image';
+import { resolveImageId, resolveRootDeviceName } from '../aws/image';
 import { loadPoolMemory } from '../aws/pool-memory-store';
 import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
+import { ConfigError } from '../errors';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { Pool } from '../model/pool';
 import { TAG, type Tags } from '../model/tags';
@@ -82,11 +83,29 @@ function workerTags(config: Config, order: LaunchOrder): Tag[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
+/**
+ * The fleet's security groups, and the stage's SSH group when the fleet asks for SSH. A fleet that asks in a stage
+ * without one is refused before EC2 is asked: it would launch workers nobody can reach.
+ */
+function securityGroupIds(config: Config, order: LaunchOrder): string[] | undefined {
+  const { spec } = order;
+  if (spec.ssh && config.sshSecurityGroup === undefined) {
+    throw new ConfigError(
+      `fleet ${order.fleet} asks for ssh, but stage ${config.stage} has no SSH security group (params sshIngressCidr and sshVpcId)`,
+    );
+  }
+  const groups =
+    spec.ssh && config.sshSecurityGroup !== undefined
+      ? [...spec.securityGroupIds, config.sshSecurityGroup]
+      : [...spec.securityGroupIds];
+  return groups.length > 0 ? groups : undefined;
+}
+
 /** The RunInstances request for `count` workers in one pool. Pure: tests read it to prove what is asked of EC2. */
 export function runInstancesInput(
   config: Config,
   order: LaunchOrder,
-  request: { imageId: string; pool: Pool; count: number; clientToken: string },
+  request: { imageId: string; pool: Pool; count: number; clientToken: string; rootDeviceName?: string },
 ): RunInstancesCommandInput {
   const { spec } = order;
   const { pool } = request;
@@ -104,8 +123,23 @@ export function runInstancesInput(
       HttpEndpoint: 'enabled',
       HttpPutResponseHopLimit: spec.metadataHopLimit,
     },
+    BlockDeviceMappings:
+      spec.rootVolume === undefined || request.rootDeviceName === undefined
+        ? undefined
+        : [
+            {
+              DeviceName: request.rootDeviceName,
+              Ebs: {
+                VolumeSize: spec.rootVolume.sizeGiB,
+                VolumeType: spec.rootVolume.type,
+                Iops: spec.rootVolume.iops,
+                Encrypted: spec.rootVolume.encrypted,
+                DeleteOnTermination: true,
+              },
+            },
+          ],
     KeyName: spec.keyName,
-    SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
+    SecurityGroupIds: securityGroupIds(config, order),
     UserData: base64(
       composeUserData(spec, { fleetBucket: config.fleetBucket, region: config.region, fleet: order.fleet }),
     ),
@@ -153,6 +187,8 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
       return undefined;
     }),
   ]);
+  const rootDeviceName =
+    order.spec.rootVolume === undefined ? undefined : await resolveRootDeviceName(ec2, imageId);
   const risks = poolRisks(memory, now());
   for (const [pool, risk] of risks) {
     if (risk.score >= RISKY_SCORE)
@@ -179,6 +215,7 @@ export async function launchInstances(deps: LaunchDependencies, order: LaunchOrd
         pool,
         count: chunk.count,
         clientToken: token,
+        rootDeviceName,
       });
       try {
         const workers = await runInstances(ec2, input);

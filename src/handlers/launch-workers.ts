@@ -5,27 +5,24 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { loadSettings, withFleets } from '../config';
 import { parseLaunchTrigger } from '../events/launch';
 import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
 
-const config = loadConfig();
-/** Built once per container, at init: the configuration, the clients and the metrics the launcher uses. */
-const dependencies = {
-  ...createClients({
-    ec2: EC2Client,
-    ssm: SSMClient,
-    sns: SNSClient,
-    s3: S3Client,
-    events: EventBridgeClient,
-  }),
-  config,
-  logger,
-  metrics: new PowertoolsMetricsSink(config.managedBy),
-  now: () => new Date(),
-};
+/** Built once per container, at init: the settings, the clients, the fleets' reader and the metrics the launcher uses. */
+const clients = createClients({
+  ec2: EC2Client,
+  ssm: SSMClient,
+  sns: SNSClient,
+  s3: S3Client,
+  events: EventBridgeClient,
+});
+const settings = loadSettings();
+const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
+const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /**
  * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation.
@@ -35,8 +32,10 @@ export async function handler(event: unknown, context: Context): Promise<FleetLa
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
   try {
-    return await launchWorkers(dependencies, parseLaunchTrigger(event, context.awsRequestId));
+    const trigger = parseLaunchTrigger(event, context.awsRequestId);
+    const config = withFleets(settings, await fleetConfig.fleets());
+    return await launchWorkers({ ...clients, config, logger, metrics, now: () => new Date() }, trigger);
   } finally {
-    dependencies.metrics.flush();
+    metrics.flush();
   }
 }

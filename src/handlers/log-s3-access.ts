@@ -5,11 +5,12 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { loadSettings, withFleets } from '../config';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
 
-const config = loadConfig();
+// Access records need the deployment's tag, buckets and worker role, never a fleet's spec.
+const config = withFleets(loadSettings(), {});
 /** Built once per container, at init: the configuration, the clients and the metrics the access logger uses. */
 const dependencies = {
   ...createClients({ ec2: EC2Client, s3: S3Client, sns: SNSClient, events: EventBridgeClient }),

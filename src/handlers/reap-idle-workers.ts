@@ -6,35 +6,36 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { CallCounter } from '../aws/call-counter';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { loadSettings, withFleets } from '../config';
 import { parseReapRequest } from '../events/reap';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
 
 const calls = new CallCounter();
-const config = loadConfig();
-/** Built once per container, at init: the configuration, the clients (their calls counted) and the metrics. */
-const dependencies = {
-  ...createClients(
-    { ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient, events: EventBridgeClient },
-    {},
-    calls,
-  ),
-  config,
-  logger,
-  metrics: new PowertoolsMetricsSink(config.managedBy),
-  now: () => new Date(),
+/** Built once per container, at init: the settings, the fleets' reader, the clients (their calls counted), metrics. */
+const clients = createClients(
+  { ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient, events: EventBridgeClient },
+  {},
   calls,
-};
+);
+const settings = loadSettings();
+const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
+const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /** Marks, then terminates, idle workers. Samples: events/launch-schedule.json (schedule), events/reap-direct.json. */
 export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
   try {
-    return await reapIdleWorkers(dependencies, parseReapRequest(event));
+    const request = parseReapRequest(event);
+    const config = withFleets(settings, await fleetConfig.fleets());
+    return await reapIdleWorkers(
+      { ...clients, config, logger, metrics, now: () => new Date(), calls },
+      request,
+    );
   } finally {
-    dependencies.metrics.flush();
+    metrics.flush();
   }
 }

@@ -2,19 +2,17 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
-import { loadConfig } from '../config';
+import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { loadSettings, withFleets } from '../config';
 import { parseInstanceEvent } from '../events/instance';
 import { noticeSpotWarning } from '../fleet/interruption-notice';
 import type { InterruptionResult } from '../fleet/spot-interruption';
 import { logger } from '../logger';
 
-/** What a spot warning's notification needs, built at init: the configuration, S3 and SNS. Never EC2. */
-const noticeDependencies = {
-  ...createClients({ s3: S3Client, sns: SNSClient }),
-  config: loadConfig(),
-  logger,
-  now: () => new Date(),
-};
+/** What a spot warning's notification needs, built at init: the settings, the fleets' reader, S3 and SNS. Never EC2. */
+const clients = createClients({ s3: S3Client, sns: SNSClient });
+const settings = loadSettings();
+const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 
 /** The second phase (EC2 above all, and the metrics), loaded once per container after the first notification. */
 let ec2Phase: Promise<typeof import('./spot-interruption-ec2-phase')> | undefined;
@@ -36,6 +34,8 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   const instanceEvent = parseInstanceEvent(event);
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
+    const config = withFleets(settings, await fleetConfig.fleets());
+    const noticeDependencies = { ...clients, config, logger, now: () => new Date() };
     // A warning's notification comes first. Loading the EC2 phase runs on this same thread (parsing and
     // evaluating it is synchronous), so it starts once the notice is done, not beside it (bench/results.md).
     const notice =

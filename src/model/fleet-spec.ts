@@ -75,6 +75,29 @@ const agentSettingsSchema = () =>
       message: 'give busyFile or busyCommand, not both',
     });
 
+/**
+ * The worker's root volume, in place of the AMI's: size, type and encryption (EBS's default key for the account).
+ * `iops` for io1 and io2 (required there), and for gp3 above its baseline of 3,000.
+ */
+const rootVolumeSchema = () =>
+  z
+    .strictObject({
+      sizeGiB: z.number().int().min(1).max(16_384),
+      type: z.enum(['gp3', 'gp2', 'io1', 'io2']).default('gp3'),
+      iops: z.number().int().min(100).max(256_000).optional(),
+      encrypted: z.boolean().default(true),
+    })
+    .refine((volume) => !volume.type.startsWith('io') || volume.iops !== undefined, {
+      message: 'io1 and io2 volumes need iops',
+      path: ['iops'],
+    })
+    .refine((volume) => volume.type !== 'gp2' || volume.iops === undefined, {
+      message: 'gp2 volumes take no iops',
+      path: ['iops'],
+    });
+
+export type RootVolume = z.output<ReturnType<typeof rootVolumeSchema>>;
+
 const distinct = <T extends z.ZodType<string>>(item: T, what: string) =>
   z
     .array(item)
@@ -133,6 +156,9 @@ const fleetSpecBuilder = () =>
         terminateAfterMinutes: 10,
       }),
       metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
+      rootVolume: rootVolumeSchema().optional(),
+      /** Join the stage's SSH security group (port 22 from the CIDR the stage names); pair it with keyName. */
+      ssh: z.boolean().default(false),
       tags: z
         .record(z.string().min(1).max(128), z.string().max(256))
         .refine(

@@ -20,9 +20,13 @@ export function cliFleets(world: FleetWorld) {
   };
 }
 
-/** A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it. */
+/**
+ * A deployed stage as the CLI finds it: the launcher function, with the environment the stack gives it, and the
+ * fleets in its configuration store.
+ */
 export async function deployLauncher(emulator: Emulator, world: FleetWorld, stage = 'test'): Promise<void> {
   const settings = clientConfig(emulator);
+  await world.storeFleets(cliFleets(world));
   const role = await new IAMClient(settings).send(
     new CreateRoleCommand({ RoleName: 'launcher', AssumeRolePolicyDocument: '{}' }),
   );

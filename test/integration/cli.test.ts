@@ -2,28 +2,18 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { TAG } from '../../src/model/tags';
 import { cliFleets, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { cli } from './run-cli';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 let world: FleetWorld;
 
 const fleets = () => cliFleets(world);
-
-async function cli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(['--stage', 'test', ...args], {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 async function launch(count: number): Promise<string[]> {
   const [result] = await launchWorkers(world.deps(fleets()), {

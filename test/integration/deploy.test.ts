@@ -12,13 +12,33 @@ import {
   ListTargetsByRuleCommand,
 } from '@aws-sdk/client-eventbridge';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { runServerless } from '../../local/serverless-cli';
+import { readFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
 import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 
-function fleetsFile(): string {
+/** The fleets of the deploy tests' fleets file, as the store holds them. */
+const FLEETS = {
+  batch: {
+    ami: 'ami-0123456789abcdef0',
+    instanceTypes: ['t4g.small'],
+    subnets: ['subnet-0123456789abcdef0'],
+    market: 'spot',
+    targetCapacity: 1,
+  },
+};
+
+function fleetsFile(targetCapacity = 1): string {
   const file = join(mkdtempSync(join(tmpdir(), 'worker-fleet-')), 'fleets.yml');
   writeFileSync(
     file,
@@ -28,10 +48,28 @@ function fleetsFile(): string {
       '  instanceTypes: [t4g.small]',
       '  subnets: [subnet-0123456789abcdef0]',
       '  market: spot',
-      '  targetCapacity: 1',
+      `  targetCapacity: ${targetCapacity}`,
     ].join('\n'),
   );
   return file;
+}
+
+const deploy = (file: string) =>
+  runServerless(emulator(), ['deploy', '--stage', 'test', '--region', 'us-east-1'], {
+    WORKER_FLEET_FLEETS_FILE: file,
+  });
+
+/** The deployed state bucket (the fleet configuration store's) and an S3 client for it. */
+async function stateBucket() {
+  const settings = clientConfig(emulator());
+  const found = await new CloudFormationClient(settings).send(
+    new ListStackResourcesCommand({ StackName: 'worker-fleet-test' }),
+  );
+  const bucket = found.StackResourceSummaries?.find((r) => r.LogicalResourceId === 'StateBucket');
+  return {
+    s3: new S3Client({ ...settings, forcePathStyle: true }),
+    bucket: bucket?.PhysicalResourceId ?? '',
+  };
 }
 
 describe('serverless deploy to the emulator', () => {
@@ -151,6 +189,94 @@ describe('serverless deploy to the emulator', () => {
       expect(targets[0]?.DeadLetterConfig?.Arn).toMatch(/event-delivery-failures$/);
     }
   });
+
+  it('seeds the fleet configuration store from the fleets file, and a redeploy applies a changed file', async () => {
+    const first = await deploy(fleetsFile());
+    expect(first.code).toBe(0);
+    expect(first.output).toMatch(
+      /Fleet configuration: seeded s3:\/\/\S+\/config\/fleets\.json from the fleets file/,
+    );
+    const { s3, bucket } = await stateBucket();
+    expect(await readFleetConfig(s3, bucket)).toMatchObject({
+      document: FLEETS,
+      version: { writtenBy: 'deploy' },
+    });
+
+    const second = await deploy(fleetsFile(3));
+
+    expect(second.code).toBe(0);
+    expect((await readFleetConfig(s3, bucket))?.document).toMatchObject({ batch: { targetCapacity: 3 } });
+  }, 180_000);
+
+  it('never overwrites a document pushed with config push: the deploy leaves it and says so', async () => {
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const { s3, bucket } = await stateBucket();
+    const seeded = await readFleetConfig(s3, bucket);
+    const pushed = { batch: { ...FLEETS.batch, targetCapacity: 5 } };
+    await writeFleetConfig(s3, bucket, pushed, 'config-push', { etag: seeded?.version.etag ?? '' });
+
+    const redeploy = await deploy(fleetsFile(2));
+
+    expect(redeploy.code).toBe(0);
+    expect(redeploy.output).toContain('holds a document written by config-push');
+    expect(redeploy.output).toContain('the fleets file was not applied');
+    expect(await readFleetConfig(s3, bucket)).toMatchObject({
+      document: pushed,
+      version: { writtenBy: 'config-push' },
+    });
+  }, 180_000);
+
+  it('removes a stack whose versioned buckets hold objects, old versions and delete markers', async () => {
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const settings = clientConfig(emulator());
+    const listed = await new CloudFormationClient(settings).send(
+      new ListStackResourcesCommand({ StackName: 'worker-fleet-test' }),
+    );
+    const buckets = (listed.StackResourceSummaries ?? [])
+      .filter((resource) =>
+        ['StateBucket', 'FleetBucket', 'LogBucket'].includes(resource.LogicalResourceId ?? ''),
+      )
+      .map((resource) => resource.PhysicalResourceId ?? '');
+    expect(buckets).toHaveLength(3);
+    const s3 = new S3Client({ ...settings, forcePathStyle: true });
+    for (const Bucket of buckets) {
+      // The emulator's CloudFormation leaves out the buckets' VersioningConfiguration (the template has it, and
+      // checkov checks it): turned on here as AWS does.
+      await s3.send(
+        new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+      );
+      // Two versions of one object, and a delete marker over another: what a versioned bucket keeps.
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'kept/object', Body: 'one' }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'kept/object', Body: 'two' }));
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'deleted/object', Body: 'gone' }));
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: 'deleted/object' }));
+    }
+    const held = async (Bucket: string) => {
+      const listed = await s3.send(new ListObjectVersionsCommand({ Bucket }));
+      return (listed.Versions?.length ?? 0) + (listed.DeleteMarkers?.length ?? 0);
+    };
+    const before = await Promise.all(buckets.map(held));
+    // Each holds at least the four written here (the state bucket, the seeded fleet configuration too).
+    expect(before.every((count) => count >= 4)).toBe(true);
+    // The emulator deletes a stack's buckets whether they are empty or not (AWS refuses): to see what the remove
+    // leaves in them, its first DeleteStack fails.
+    emulator().faults.push({ action: 'DeleteStack', code: 'ValidationError', status: 400, times: 1 });
+    const stopped = await runServerless(emulator(), ['remove', '--stage', 'test', '--region', 'us-east-1']);
+
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.output).toMatch(/Emptied 3 buckets \(\d+ object versions and delete markers\)/);
+    expect(await Promise.all(buckets.map(held))).toEqual([0, 0, 0]);
+
+    const removed = await runServerless(emulator(), ['remove', '--stage', 'test', '--region', 'us-east-1']);
+
+    expect({ code: removed.code, output: removed.output }).toEqual({
+      code: 0,
+      output: expect.stringContaining('has been successfully removed'),
+    });
+    for (const Bucket of buckets) {
+      await expect(s3.send(new HeadBucketCommand({ Bucket }))).rejects.toMatchObject({ name: 'NotFound' });
+    }
+  }, 240_000);
 
   it('lets serverless invoke local run a function with a sample event against the deployed stack', async () => {
     const env = { WORKER_FLEET_FLEETS_FILE: fleetsFile() };

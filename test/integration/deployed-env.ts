@@ -2,7 +2,7 @@ import type { Emulator } from '../../local/emulator';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 
 /**
- * A fleet world with one small on-demand fleet, and its environment set as a deployed function has it (the
+ * A fleet world with one small on-demand fleet in its fleet configuration store, and its environment set as a deployed function has it (the
  * emulator's endpoint included): what a handler module needs before it is imported, since it builds its
  * configuration and clients at init.
  */
@@ -17,6 +17,7 @@ export async function deployedEnvironment(emulator: Emulator): Promise<FleetWorl
       targetCapacity: 1,
     },
   });
+  await world.storeFleets(fleets);
   Object.assign(process.env, { AWS_ENDPOINT_URL: emulator.endpoint, ...world.env(fleets) });
   return world;
 }

@@ -16,6 +16,7 @@ import { deploymentEnv } from '../../local/deployment-env';
 import type { Emulator } from '../../local/emulator';
 import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
+import { headFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
 import type { ReapDependencies } from '../../src/fleet/reap-idle-workers';
@@ -89,6 +90,8 @@ export interface FleetWorld extends SeededAccount {
   config(fleets: Record<string, unknown>, env?: Record<string, string>): Config;
   /** The environment a deployed function runs with (WORKER_FLEET_*), for these fleets. */
   env(fleets: Record<string, unknown>): Record<string, string>;
+  /** Writes these fleets to the fleet configuration store, as `worker-fleet config push` does: what handlers read. */
+  storeFleets(fleets: Record<string, unknown>): Promise<void>;
   /** Every notification published since the world was made (drains the subscribed queue). */
   notifications(): Promise<ReceivedNotification[]>;
   /** Every `Worker Draining` event put on the default bus since the world was made (their `detail`). */
@@ -213,6 +216,10 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     events,
     metrics,
     deps: (fleets) => interruptionDeps(fleets),
+    async storeFleets(fleets) {
+      const current = await headFleetConfig(s3, stateBucket);
+      await writeFleetConfig(s3, stateBucket, fleets, 'config-push', current ?? { absent: true });
+    },
     cloudwatch,
     reapDeps: (fleets, now, env = {}) => {
       const calls = new CallCounter();

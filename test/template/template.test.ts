@@ -27,6 +27,7 @@ function roleStatements(template: Template, logicalId: string): Statement[] {
 /** What launching workers calls: read what runs, run and tag, pass the worker role, notify, steer by pool memory. */
 const LAUNCH_CALLS = [
   'ec2:DescribeInstances',
+  'ec2:DescribeImages',
   'ec2:RunInstances',
   'ec2:CreateTags',
   'iam:PassRole',
@@ -133,7 +134,8 @@ function functionReferredBy(functions: PackagedFunctions, reference: unknown): s
 /** What is wrong with the functions' and workers' permissions; empty when they are as narrow as promised. */
 function policyViolations(template: Template): string[] {
   const violations: string[] = [];
-  const reads = new Set(['ec2:DescribeInstances', 'cloudwatch:GetMetricData']);
+  // Reads that IAM grants on every resource or not at all.
+  const reads = new Set(['ec2:DescribeInstances', 'ec2:DescribeImages', 'cloudwatch:GetMetricData']);
   for (const { role, never } of Object.values(FUNCTIONS)) {
     const statements = roleStatements(template, role).filter((statement) => statement.Effect === 'Allow');
     const granting = (action: string) =>
@@ -434,7 +436,7 @@ describe('the packaged stack', () => {
     }
   });
 
-  it('gives workers the fleet bucket and nothing else: list it, read, write and delete its objects', () => {
+  it('gives workers the fleet bucket (list it, read, write and delete its objects), Session Manager, and only the managed policies the stage names', () => {
     const statements = roleStatements(template, 'WorkerRole').map((statement) => ({
       actions: actionsOf(statement).sort(),
       resource: statement.Resource,
@@ -448,7 +450,41 @@ describe('the packaged stack', () => {
         resource: { 'Fn::Sub': '${FleetBucket.Arn}/*' },
       },
     ]);
-    expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toBeUndefined();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+    const core = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' };
+    expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toEqual({
+      'Fn::If': [
+        'HasWorkerManagedPolicyArns',
+        {
+          'Fn::Split': [
+            ',',
+            {
+              'Fn::Sub': [
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+                'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore,${Extra}',
+                { Extra: { 'Fn::Join': [',', { Ref: 'WorkerManagedPolicyArns' }] } },
+              ],
+            },
+          ],
+        },
+        [core],
+      ],
+    });
+    const parameter = (
+      template as unknown as { Parameters: Record<string, { Default: string; AllowedPattern: string }> }
+    ).Parameters.WorkerManagedPolicyArns;
+    expect(parameter?.Default).toBe('');
+    const allowed = new RegExp(parameter?.AllowedPattern ?? '');
+    for (const arn of [
+      '',
+      'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+      'arn:aws:iam::123456789012:policy/data/read-batch-inputs',
+    ]) {
+      expect({ arn, allowed: allowed.test(arn) }).toEqual({ arn, allowed: true });
+    }
+    for (const arn of ['*', 'AdministratorAccess', 'arn:aws:iam::aws:policy/*', 'arn:aws:s3:::my-bucket']) {
+      expect({ arn, allowed: allowed.test(arn) }).toEqual({ arn, allowed: false });
+    }
   });
 
   it("tells EventBridge of the fleet bucket's objects and of new access logs, and the access logger reads only those logs", () => {

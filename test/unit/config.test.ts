@@ -1,6 +1,26 @@
-import { fleetSpec, loadConfig } from '../../src/config';
+import { fleetSpec, loadConfig, loadSettings, withFleets } from '../../src/config';
 import { ConfigError, UnknownFleetError } from '../../src/errors';
 import { envWith, fleetJson } from './fixtures';
+
+describe('loadSettings', () => {
+  it('reads a deployed function’s environment, which carries no fleets', () => {
+    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
+
+    expect(settings).toMatchObject({ stage: 'dev', stateBucket: 'worker-fleet-dev-state' });
+    expect(settings).not.toHaveProperty('fleets');
+    expect(Object.isFrozen(settings)).toBe(true);
+  });
+
+  it('makes a frozen config of the settings and the fleets read from the store', () => {
+    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
+    const { fleets } = loadConfig(envWith());
+
+    const config = withFleets(settings, fleets);
+
+    expect(config).toMatchObject({ stage: 'dev', fleets: { batch: { market: 'spot' } } });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});
 
 describe('loadConfig', () => {
   it('parses a valid environment into a frozen config with defaults applied', () => {
@@ -23,6 +43,7 @@ describe('loadConfig', () => {
     ['WORKER_FLEET_STAGE', undefined, 'WORKER_FLEET_STAGE is not set'],
     ['WORKER_FLEET_STAGE', 'dev stage', 'WORKER_FLEET_STAGE is malformed: "dev stage"'],
     ['WORKER_FLEET_FLEETS', undefined, 'WORKER_FLEET_FLEETS is not set'],
+    ['WORKER_FLEET_SSH_SECURITY_GROUP', 'default', 'WORKER_FLEET_SSH_SECURITY_GROUP is malformed: "default"'],
     ['WORKER_FLEET_FLEETS', '{batch:', 'WORKER_FLEET_FLEETS is not valid JSON'],
     ['WORKER_FLEET_FLEETS', '{}', 'WORKER_FLEET_FLEETS is invalid: (root): at least one fleet is required'],
     ['WORKER_FLEET_INSTANCE_PROFILE', '', 'WORKER_FLEET_INSTANCE_PROFILE is not set'],

@@ -41,6 +41,34 @@ describe('runInstancesInput', () => {
     );
   });
 
+  it('replaces the AMI’s root volume with the fleet’s size, type and encryption, deleted with the worker', () => {
+    const withRoot = orderFor({ rootVolume: { sizeGiB: 200, type: 'io2', iops: 4000, encrypted: true } });
+
+    expect(
+      runInstancesInput(config, withRoot, { ...request, rootDeviceName: '/dev/xvda' }).BlockDeviceMappings,
+    ).toEqual([
+      {
+        DeviceName: '/dev/xvda',
+        Ebs: { VolumeSize: 200, VolumeType: 'io2', Iops: 4000, Encrypted: true, DeleteOnTermination: true },
+      },
+    ]);
+    expect(runInstancesInput(config, orderFor(), request).BlockDeviceMappings).toBeUndefined();
+  });
+
+  it('adds the stage’s SSH security group to a fleet that asks for SSH, and refuses one in a stage without it', () => {
+    const withSsh = loadConfig(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
+    const order = orderFor({ ssh: true, keyName: 'ops', securityGroupIds: ['sg-0123456789abcdef0'] });
+
+    expect(runInstancesInput(withSsh, order, request)).toMatchObject({
+      KeyName: 'ops',
+      SecurityGroupIds: ['sg-0123456789abcdef0', 'sg-0fedcba9876543210'],
+    });
+    expect(runInstancesInput(withSsh, orderFor(), request).SecurityGroupIds).toBeUndefined();
+    expect(() => runInstancesInput(config, order, request)).toThrow(
+      'fleet batch asks for ssh, but stage dev has no SSH security group (params sshIngressCidr and sshVpcId)',
+    );
+  });
+
   it('sends no market options for on-demand and the max price for spot', () => {
     expect(
       runInstancesInput(config, orderFor(), { ...request, pool: { ...pool, market: 'on-demand' } }),

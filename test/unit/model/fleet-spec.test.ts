@@ -17,6 +17,7 @@ describe('fleetSpecSchema', () => {
       maxCapacity: 2,
       securityGroupIds: [],
       metadataHopLimit: 1,
+      ssh: false,
       rebalance: 'notify',
       rebalanceRetireAfterMinutes: 2,
       agent: { enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 },
@@ -43,6 +44,8 @@ describe('fleetSpecSchema', () => {
       rebalance: 'replace-early',
       rebalanceRetireAfterMinutes: 120,
       metadataHopLimit: 2,
+      rootVolume: { sizeGiB: 16_384, type: 'gp3', iops: 16_000, encrypted: false },
+      ssh: true,
       agent: {
         enabled: false,
         heartbeatSeconds: 30,
@@ -62,6 +65,15 @@ describe('fleetSpecSchema', () => {
     });
 
     expect(fleetSpecSchema.parse(spec)).toEqual(spec);
+  });
+
+  it('completes a root volume with gp3 and encryption, and leaves the AMI’s without one', () => {
+    expect(fleetSpecSchema.parse(fleetJson({ rootVolume: { sizeGiB: 200 } })).rootVolume).toEqual({
+      sizeGiB: 200,
+      type: 'gp3',
+      encrypted: true,
+    });
+    expect(fleetSpecSchema.parse(fleetJson())).not.toHaveProperty('rootVolume');
   });
 
   it('fills the defaults inside a partial agent and idle section', () => {
@@ -116,6 +128,11 @@ describe('fleetSpecSchema', () => {
     [{ securityGroupIds: ['default'] }, 'securityGroupIds.0: must be a security group id (sg-…)'],
     [{ userData: 'x'.repeat(16 * 1024 + 1) }, 'userData: must be at most 16 KB'],
     [{ metadataHopLimit: 3 }, 'metadataHopLimit: '],
+    [{ rootVolume: { sizeGiB: 0 } }, 'rootVolume.sizeGiB: '],
+    [{ rootVolume: { sizeGiB: 100, type: 'st1' } }, 'rootVolume.type: '],
+    [{ rootVolume: { sizeGiB: 100, type: 'io2' } }, 'rootVolume.iops: io1 and io2 volumes need iops'],
+    [{ rootVolume: { sizeGiB: 100, type: 'gp2', iops: 3000 } }, 'rootVolume.iops: gp2 volumes take no iops'],
+    [{ rootVolume: { sizeGiB: 100, kmsKeyId: 'alias/mine' } }, 'rootVolume: '],
     [{ rebalance: 'drain' }, 'rebalance: '],
     [{ rebalanceRetireAfterMinutes: 121 }, 'rebalanceRetireAfterMinutes: '],
     [

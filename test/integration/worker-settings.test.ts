@@ -1,0 +1,47 @@
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { launchWorkers } from '../../src/fleet/launch-workers';
+import { TAG } from '../../src/model/tags';
+import { fleetOf } from './fleet-documents';
+import { createFleetWorld } from './fleet-world';
+import { useEmulator } from './use-emulator';
+
+const emulator = useEmulator();
+
+describe('worker settings', () => {
+  it('launches workers whose root device is the fleet’s volume: its size, type and encryption', async () => {
+    const world = await createFleetWorld(emulator());
+    const fleets = { batch: fleetOf(world, { rootVolume: { sizeGiB: 200, type: 'gp3', encrypted: true } }) };
+
+    const [result] = await launchWorkers(world.deps(fleets), {
+      kind: 'direct',
+      id: 'root-1',
+      fleet: 'batch',
+    });
+
+    const instanceId = result?.launched[0]?.instanceId ?? '';
+    const [instance] = await world.instances({ tag: TAG.triggerId, value: 'root-1' });
+    const rootDevice = instance?.BlockDeviceMappings?.find(
+      (mapping) => mapping.DeviceName === instance.RootDeviceName,
+    );
+    const volumes = await world.ec2.send(
+      new DescribeVolumesCommand({ VolumeIds: [rootDevice?.Ebs?.VolumeId ?? 'vol-none'] }),
+    );
+    expect(instance?.InstanceId).toBe(instanceId);
+    expect(volumes.Volumes?.[0]).toMatchObject({ Size: 200, VolumeType: 'gp3', Encrypted: true });
+  });
+
+  it('launches the workers of a fleet with ssh: true into the stage’s SSH group, with its key pair', async () => {
+    const world = await createFleetWorld(emulator());
+    const fleets = { batch: fleetOf(world, { ssh: true, keyName: world.keyName }) };
+    const deps = {
+      ...world.deps(fleets),
+      config: world.config(fleets, { WORKER_FLEET_SSH_SECURITY_GROUP: world.securityGroupId }),
+    };
+
+    await launchWorkers(deps, { kind: 'direct', id: 'ssh-1', fleet: 'batch' });
+
+    const [instance] = await world.instances({ tag: TAG.triggerId, value: 'ssh-1' });
+    expect(instance?.KeyName).toBe(world.keyName);
+    expect(instance?.SecurityGroups?.map((group) => group.GroupId)).toEqual([world.securityGroupId]);
+  });
+});
