@@ -54,4 +54,5 @@ function decodeFleetsSeed(seed) {
 
 module.exports = resolveFleets;
 module.exports.loadFleetConfigStore = loadFleetConfigStore;
+module.exports.loadProjectModule = loadProjectModule;
 module.exports.decodeFleetsSeed = decodeFleetsSeed;

@@ -2,22 +2,11 @@
 // watch this stage's fleets: per fleet, an alarm when it stays below its target and one when its replacements fail;
 // for the deployment, one CloudWatch dashboard. Generated at package time from the same fleets the functions get
 // (config/fleets.cjs) and the same metric list the functions emit (src/model/fleet-metrics.ts).
-const path = require('node:path');
-const esbuild = require('esbuild');
 const loadFleets = require('./fleets.cjs');
 
+/** The metric list the functions emit, src/model/fleet-metrics.ts. */
 function loadMetricList() {
-  const bundle = esbuild.buildSync({
-    entryPoints: [path.join(__dirname, '..', 'src/model/fleet-metrics.ts')],
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'cjs',
-    logLevel: 'silent',
-  });
-  const module = { exports: {} };
-  new Function('module', 'exports', 'require', bundle.outputFiles[0].text)(module, module.exports, require);
-  return module.exports;
+  return loadFleets.loadProjectModule("export * from './src/model/fleet-metrics';");
 }
 
 /** `batch-eu` → `BatchEu`: a fleet's part of a logical ID (fleet names are lower-case letters, digits, dashes). */
@@ -183,7 +172,7 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
 }
 
 module.exports = async ({ resolveVariable }) => {
-  const fleets = Object.keys(JSON.parse(await loadFleets({ resolveVariable })));
+  const fleets = Object.keys(loadFleets.decodeFleetsSeed(await loadFleets({ resolveVariable })));
   const stage = await resolveVariable('sls:stage');
   const belowTargetMinutes = Number(await resolveVariable('param:fleetBelowTargetMinutes'));
   if (!Number.isInteger(belowTargetMinutes) || belowTargetMinutes < 1 || belowTargetMinutes > 1440) {
