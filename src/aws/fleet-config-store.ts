@@ -148,31 +148,41 @@ export const FLEET_CONFIG_TTL_MS = 30_000;
 /**
  * The fleets a function acts on, read from the store at most once per `ttlMs` per container. A document that fails
  * to read or validate never replaces a good one: the last good fleets stay in use (and `onStale` is told); with none
- * yet, the error is thrown, so the function acts on no fleets rather than on a part of them.
+ * yet, the error is thrown, so the function acts on no fleets rather than on a part of them. Calls while a read is
+ * under way share it: one GET however many events a container's cache expiry meets.
  */
 export function createFleetConfigReader(options: FleetConfigReaderOptions) {
   const { ttlMs = FLEET_CONFIG_TTL_MS, now: clock = () => Date.now() } = options;
   let good: { readonly fleets: Readonly<Record<string, FleetSpec>>; readonly readAt: number } | undefined;
+  let reading: Promise<Readonly<Record<string, FleetSpec>>> | undefined;
+
+  async function read(startedAt: number): Promise<Readonly<Record<string, FleetSpec>>> {
+    try {
+      const stored = await readFleetConfig(options.s3, options.bucket);
+      if (stored === undefined) {
+        throw new FleetConfigError(
+          `no fleet configuration at ${location(options.bucket)}: deploy seeds it from fleets.yml, or push one with worker-fleet config push`,
+        );
+      }
+      good = { fleets: Object.freeze(stored.fleets), readAt: startedAt };
+      return good.fleets;
+    } catch (error) {
+      if (good === undefined) throw error;
+      options.logger.error('fleet configuration unreadable, the last good one stays in use', {
+        error: error as Error,
+      });
+      return good.fleets;
+    }
+  }
+
   return {
     async fleets(): Promise<Readonly<Record<string, FleetSpec>>> {
       const now = clock();
       if (good !== undefined && now - good.readAt < ttlMs) return good.fleets;
-      try {
-        const stored = await readFleetConfig(options.s3, options.bucket);
-        if (stored === undefined) {
-          throw new FleetConfigError(
-            `no fleet configuration at ${location(options.bucket)}: deploy seeds it from fleets.yml, or push one with worker-fleet config push`,
-          );
-        }
-        good = { fleets: Object.freeze(stored.fleets), readAt: now };
-        return good.fleets;
-      } catch (error) {
-        if (good === undefined) throw error;
-        options.logger.error('fleet configuration unreadable, the last good one stays in use', {
-          error: error as Error,
-        });
-        return good.fleets;
-      }
+      reading ??= read(now).finally(() => {
+        reading = undefined;
+      });
+      return reading;
     },
   };
 }

@@ -122,6 +122,17 @@ describe('the functions’ reader of the fleet configuration', () => {
     expect(storedGets()).toHaveLength(2);
   });
 
+  it('shares one read among the calls that meet it under way', async () => {
+    const world = await createFleetWorld(emulator());
+    await world.storeFleets({ batch: fleet(world) });
+    const reader = createFleetConfigReader({ s3: world.s3, bucket: world.stateBucket, logger: silent });
+
+    const [first, second] = await Promise.all([reader.fleets(), reader.fleets()]);
+
+    expect(second).toBe(first);
+    expect(storedGets()).toHaveLength(1);
+  });
+
   it('keeps the last good fleets when the stored document turns bad, and says so', async () => {
     const world = await createFleetWorld(emulator());
     await world.storeFleets({ batch: fleet(world, { targetCapacity: 2 }) });
