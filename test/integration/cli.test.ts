@@ -7,6 +7,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runCli } from '../../src/cli/main';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { clientConfig, useEmulator } from './use-emulator';
@@ -69,7 +70,11 @@ async function launch(count: number): Promise<string[]> {
 
 const heartbeat = (instanceId: string, status: string) =>
   world.s3.send(
-    new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: status }),
+    new PutObjectCommand({
+      Bucket: world.fleetBucket,
+      Key: heartbeatKey(world.workerRoleId, instanceId),
+      Body: status,
+    }),
   );
 
 beforeEach(async () => {

@@ -44,6 +44,8 @@ export interface FleetWorld extends SeededAccount {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRoleName: string;
+  /** The worker role's id: a worker's heartbeat is `heartbeats/<role-id>:<instance-id>` (heartbeatKey). */
+  readonly workerRoleId: string;
   readonly instanceProfile: string;
   readonly topicArn: string;
   /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
@@ -85,7 +87,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
-  await iam.send(
+  const role = await iam.send(
     new CreateRoleCommand({
       RoleName: 'worker-fleet-test-worker',
       AssumeRolePolicyDocument: JSON.stringify({
@@ -106,6 +108,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     }),
   );
   const instanceProfile = profile.InstanceProfile?.InstanceProfileName ?? '';
+  const workerRoleId = role.Role?.RoleId ?? '';
 
   const topic = await sns.send(new CreateTopicCommand({ Name: 'worker-fleet-test' }));
   const topicArn = topic.TopicArn ?? '';
@@ -133,6 +136,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         fleetBucket,
         logBucket,
         workerRole: 'worker-fleet-test-worker',
+        workerRoleId,
       },
       fleets,
     );
@@ -148,6 +152,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     fleetBucket,
     logBucket,
     workerRoleName: 'worker-fleet-test-worker',
+    workerRoleId,
     imageId,
     subnets,
     keyName,
