@@ -32,13 +32,19 @@ function loadFleetSchema() {
   return module.exports;
 }
 
-module.exports = async ({ resolveVariable }) => {
+/** The stage's fleets file, parsed and validated: `{ file, fleets }` (the fleets as written, before defaults). */
+async function loadFleets({ resolveVariable }) {
   const file = process.env.WORKER_FLEET_FLEETS_FILE || (await resolveVariable('param:fleetsFile'));
   const fullPath = path.resolve(path.join(__dirname, '..'), file);
   const fleets = YAML.parse(readFileSync(fullPath, 'utf8'));
   const { fleetsSchema, describeIssues } = loadFleetSchema();
   const parsed = fleetsSchema.safeParse(fleets);
   if (!parsed.success) throw new Error(`${file} is invalid: ${describeIssues(parsed.error)}`);
+  return { file, fleets };
+}
+
+module.exports = async (source) => {
+  const { file, fleets } = await loadFleets(source);
   const json = JSON.stringify(fleets);
   if (Buffer.byteLength(json) > MAX_FLEETS_BYTES) {
     throw new Error(
@@ -47,3 +53,5 @@ module.exports = async ({ resolveVariable }) => {
   }
   return json;
 };
+
+module.exports.loadFleets = loadFleets;
