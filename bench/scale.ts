@@ -5,6 +5,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -17,6 +18,7 @@ import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
 import { logger } from '../src/logger';
 import { DISCARD_METRICS } from '../src/model/fleet-metrics';
+import { heartbeatKey } from '../src/model/heartbeat';
 import { TAG } from '../src/model/tags';
 
 export interface ScaleRun {
@@ -87,6 +89,8 @@ export async function benchScale(
   const storageSettings = { ...emulatorClientConfig(storage), maxAttempts: 3 };
   const plain = new EC2Client(settings);
   const account = await seedAccount(plain);
+  // Workers run with the deployment's instance profile: without it, an instance is not a worker (isOwnedBy).
+  await new IAMClient(settings).send(new CreateInstanceProfileCommand({ InstanceProfileName: 'bench' }));
   const s3 = new S3Client({ ...storageSettings, forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.fleetBucket }));
@@ -104,7 +108,7 @@ export async function benchScale(
           s3.send(
             new PutObjectCommand({
               Bucket: BENCH_RESOURCES.fleetBucket,
-              Key: `heartbeats/${id}`,
+              Key: heartbeatKey(BENCH_RESOURCES.workerRoleId, id),
               Body: (first + start + index) % 2 === 0 ? 'idle' : 'busy',
             }),
           ),
@@ -121,6 +125,7 @@ export async function benchScale(
         ImageId: account.imageId,
         MinCount: count,
         MaxCount: count,
+        IamInstanceProfile: { Name: 'bench' },
         TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
       }),
     );

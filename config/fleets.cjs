@@ -34,7 +34,8 @@ function loadFleetConfigStore() {
   return loadProjectModule("export * from './src/aws/fleet-config-store';");
 }
 
-async function resolveFleets({ resolveVariable }) {
+/** The stage's fleets file, parsed and validated: `{ file, fleets }` (the fleets as written, before defaults). */
+async function loadFleets({ resolveVariable }) {
   const file = process.env.WORKER_FLEET_FLEETS_FILE || (await resolveVariable('param:fleetsFile'));
   const fleets = YAML.parse(readFileSync(path.resolve(ROOT, file), 'utf8'));
   const { validateFleetConfig } = loadFleetConfigStore();
@@ -43,6 +44,11 @@ async function resolveFleets({ resolveVariable }) {
   } catch (error) {
     throw new Error(`${file} is invalid: ${error.message.replace(/^fleet configuration is invalid: /, '')}`);
   }
+  return { file, fleets };
+}
+
+async function resolveFleets(source) {
+  const { fleets } = await loadFleets(source);
   // Base64, so that the framework resolves no `${…}` inside the fleets (user data is full of them).
   return Buffer.from(JSON.stringify(fleets)).toString('base64');
 }
@@ -53,6 +59,7 @@ function decodeFleetsSeed(seed) {
 }
 
 module.exports = resolveFleets;
+module.exports.loadFleets = loadFleets;
 module.exports.loadFleetConfigStore = loadFleetConfigStore;
 module.exports.loadProjectModule = loadProjectModule;
 module.exports.decodeFleetsSeed = decodeFleetsSeed;

@@ -11,6 +11,8 @@ export interface DeploymentResources {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRole: string;
+  /** The worker role's unique id (`AROA…`): heartbeats are written under `<role-id>:<instance-id>`. */
+  readonly workerRoleId: string;
 }
 
 export function deploymentEnv(
@@ -26,6 +28,7 @@ export function deploymentEnv(
     WORKER_FLEET_FLEET_BUCKET: resources.fleetBucket,
     WORKER_FLEET_LOG_BUCKET: resources.logBucket,
     WORKER_FLEET_WORKER_ROLE: resources.workerRole,
+    WORKER_FLEET_WORKER_ROLE_ID: resources.workerRoleId,
   };
 }
 
@@ -36,6 +39,7 @@ export const BENCH_RESOURCES = {
   fleetBucket: 'bench-fleet',
   logBucket: 'bench-logs',
   workerRole: 'bench-worker',
+  workerRoleId: 'AROABENCHWORKER000000',
 } as const;
 
 /**

@@ -207,6 +207,18 @@ export class Emulator {
       `${this.motoEndpoint}${req.url ?? '/'}`,
       { method: req.method, headers: req.headers },
       (reply) => {
+        if (action === 'RunInstances' && (reply.statusCode ?? 500) < 300 && profileOf(body) !== undefined) {
+          const parts: Buffer[] = [];
+          reply.on('data', (part: Buffer) => parts.push(part));
+          reply.on('end', () => {
+            const answer = Buffer.concat(parts);
+            void this.associateProfileWithTheRest(req, body, answer.toString()).then(() => {
+              res.writeHead(reply.statusCode ?? 502, reply.headers);
+              res.end(answer);
+            });
+          });
+          return;
+        }
         if (action !== 'DescribeInstances' || this.reclaimed.size === 0) {
           res.writeHead(reply.statusCode ?? 502, reply.headers);
           reply.pipe(res);
@@ -229,6 +241,45 @@ export class Emulator {
       res.end(String(error));
     });
     upstream.end(body);
+  }
+
+  /**
+   * moto associates a RunInstances request's instance profile with the first instance it launches only; EC2 gives it
+   * to every one. The proxy associates it with the others (AssociateIamInstanceProfile, as the same caller) before the
+   * launch is answered, so the ownership check (the worker instance profile) sees what EC2 would show.
+   */
+  private async associateProfileWithTheRest(req: IncomingMessage, request: Buffer, answer: string) {
+    const profile = profileOf(request);
+    const launched = [
+      ...new Set([...answer.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1])),
+    ];
+    for (const instanceId of launched.slice(1)) {
+      const form = new URLSearchParams({
+        Action: 'AssociateIamInstanceProfile',
+        Version: '2016-11-15',
+        InstanceId: instanceId ?? '',
+        ...profile,
+      }).toString();
+      await new Promise<void>((resolve, reject) => {
+        const association = httpRequest(
+          `${this.motoEndpoint}/`,
+          {
+            method: 'POST',
+            headers: {
+              authorization: req.headers.authorization ?? '',
+              'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+              'content-length': String(Buffer.byteLength(form)),
+            },
+          },
+          (reply) => {
+            reply.resume();
+            reply.on('end', () => resolve());
+          },
+        );
+        association.on('error', reject);
+        association.end(form);
+      });
+    }
   }
 
   /**
@@ -302,6 +353,16 @@ export class Emulator {
     await exited;
     clearTimeout(stubborn);
   }
+}
+
+/** The instance profile a RunInstances request (a query-API form) asks for, as its form fields; undefined for none. */
+function profileOf(request: Buffer): Record<string, string> | undefined {
+  const params = new URLSearchParams(request.toString());
+  for (const field of ['IamInstanceProfile.Name', 'IamInstanceProfile.Arn']) {
+    const value = params.get(field);
+    if (value !== null && value !== '') return { [field]: value };
+  }
+  return undefined;
 }
 
 /** SDK client settings for the emulator: its endpoint, dummy credentials, and `maxAttempts` as the caller needs. */

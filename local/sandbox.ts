@@ -32,6 +32,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
 import type { FleetLaunchResult } from '../src/fleet/launch-workers';
+import { heartbeatKey } from '../src/model/heartbeat';
 import { TAG } from '../src/model/tags';
 import { accessLogLine, workerSession } from './access-log';
 import { type SeededAccount, seedAccount } from './account';
@@ -132,6 +133,8 @@ interface Story {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRole: string;
+  /** The worker role's id: workers write under `<role-id>:<instance-id>` (heartbeats/, results/). */
+  readonly workerRoleId: string;
   /** The fleets file the stack was deployed with. */
   readonly fleetsFile: string;
   /** The events worker-fleet put on the bus since the last call. */
@@ -258,6 +261,7 @@ async function setUp(emulator: Emulator, timeline: Timeline): Promise<Story> {
     fleetBucket: environment.WORKER_FLEET_FLEET_BUCKET ?? '',
     logBucket,
     workerRole: environment.WORKER_FLEET_WORKER_ROLE ?? '',
+    workerRoleId: environment.WORKER_FLEET_WORKER_ROLE_ID ?? '',
     fleetsFile,
     fleetEvents,
     newNotifications,
@@ -390,12 +394,12 @@ async function writeHeartbeatsAndResults(story: Story): Promise<Change> {
   const writes = workers.flatMap((worker) => [
     {
       instanceId: worker.instanceId,
-      key: `heartbeats/${worker.instanceId}`,
+      key: heartbeatKey(story.workerRoleId, worker.instanceId),
       body: quietIds.includes(worker.instanceId) ? 'idle' : 'busy',
     },
     {
       instanceId: worker.instanceId,
-      key: `results/${worker.instanceId}/part-0.json`,
+      key: `results/${story.workerRoleId}:${worker.instanceId}/part-0.json`,
       body: '{"rows":1024}',
     },
   ]);
@@ -512,7 +516,11 @@ async function reclaimInterrupted(story: Story): Promise<Change> {
   );
   // The replacement reports busy, so that the reaper keeps it.
   await story.s3.send(
-    new PutObjectCommand({ Bucket: story.fleetBucket, Key: `heartbeats/${replacementId}`, Body: 'busy' }),
+    new PutObjectCommand({
+      Bucket: story.fleetBucket,
+      Key: heartbeatKey(story.workerRoleId, replacementId),
+      Body: 'busy',
+    }),
   );
   return {
     change: 'terminated by EC2; already replaced, nothing launched',

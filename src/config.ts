@@ -15,12 +15,17 @@ export interface Settings {
   readonly topicArn: string;
   /** worker-fleet's own state (claims, pool memory); workers cannot reach it. */
   readonly stateBucket: string;
-  /** The bucket workers use (heartbeats/<instance-id> and their own data). */
+  /** The bucket workers use: heartbeats/, notices/ and results/ under their own `<role-id>:<instance-id>`. */
   readonly fleetBucket: string;
   /** Where S3 delivers the buckets' server access logs (the fleet bucket's under `fleet/`). */
   readonly logBucket: string;
   /** The role workers carry: its sessions (`assumed-role/<role>/<instance-id>`) are workers' accesses. */
   readonly workerRoleName: string;
+  /**
+   * The worker role's unique id (`AROA…`): a worker's session is `aws:userid` `<role-id>:<instance-id>`, and its
+   * heartbeat key is bound to it (model/heartbeat.ts); the agent gets it in its settings.
+   */
+  readonly workerRoleId: string;
   /** The region the deployment runs in (Lambda's AWS_REGION): workers' agents sign for it. */
   readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
@@ -39,6 +44,8 @@ export const STAGE_NAME = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+/** An IAM role's unique id, as `GetAtt <role>.RoleId` gives it. */
+const ROLE_ID = /^AROA[A-Z0-9]{1,124}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -89,6 +96,7 @@ export function loadSettings(env: Env = process.env): Settings {
     fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     logBucket: required(env, 'WORKER_FLEET_LOG_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),
+    workerRoleId: required(env, 'WORKER_FLEET_WORKER_ROLE_ID', ROLE_ID, 'an IAM role id (AROA…)'),
     region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
     ...(env.WORKER_FLEET_SSH_SECURITY_GROUP

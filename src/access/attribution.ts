@@ -33,7 +33,7 @@ function attributionOf(
     // EC2 forgets terminated instances after about an hour; the session names an instance that no longer exists.
     return { instanceId, instanceState: 'unknown', afterTermination: true };
   }
-  const ours = isOwnedBy(worker, config.managedBy);
+  const ours = isOwnedBy(worker, config);
   const ended =
     ENDED.has(worker.state) &&
     (worker.stateChangedAt === undefined || Date.parse(time) >= worker.stateChangedAt.getTime());

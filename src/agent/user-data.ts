@@ -11,7 +11,7 @@ const quoted = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 /** The agent's settings file, from the fleet spec and the deployment. */
 export function agentEnv(
   spec: Pick<FleetSpec, 'agent'>,
-  target: { fleetBucket: string; region: string },
+  target: { fleetBucket: string; region: string; workerRoleId: string },
 ): string {
   const { agent } = spec;
   const settings: Record<string, string | number | undefined> = {
@@ -85,7 +85,7 @@ function fleetPart(userData: string): string {
  */
 export function composeUserData(
   spec: Pick<FleetSpec, 'agent' | 'userData'>,
-  target: { fleetBucket: string; region: string; fleet: string },
+  target: { fleetBucket: string; region: string; workerRoleId: string; fleet: string },
 ): string | undefined {
   if (!spec.agent.enabled) return spec.userData;
   const parts = [part('text/x-shellscript', '10-worker-fleet-agent.sh', installer(agentEnv(spec, target)))];

@@ -11,7 +11,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { TAG, type Tags, tagMap } from '../model/tags';
-import { LIVE_STATES, type Worker } from '../model/worker';
+import { isOwnedBy, LIVE_STATES, type Owner, type Worker } from '../model/worker';
 
 /** DescribeInstances' largest page: a fleet of N workers costs ⌈N/1000⌉ calls. */
 const PAGE_SIZE = 1000;
@@ -34,13 +34,17 @@ export function toWorker(instance: Instance): Worker {
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
     stateReason: instance.StateReason?.Code,
     tags: tagMap(instance.Tags),
+    instanceProfileArn: instance.IamInstanceProfile?.Arn,
   };
 }
 
-/** Lists a fleet's live workers: only instances that carry this deployment's managed-by tag and the fleet's name. */
+/**
+ * Lists a fleet's live workers: only instances that carry this deployment's managed-by tag and the fleet's name, and
+ * run with its worker instance profile (isOwnedBy); an instance tagged by hand is neither counted nor touched.
+ */
 export async function listFleetWorkers(
   ec2: EC2Client,
-  owner: { managedBy: string; fleet: string },
+  owner: Owner & { fleet: string },
   pageSize = PAGE_SIZE,
 ): Promise<Worker[]> {
   const workers: Worker[] = [];
@@ -59,7 +63,7 @@ export async function listFleetWorkers(
       for (const instance of reservation.Instances ?? []) workers.push(toWorker(instance));
     }
   }
-  return workers;
+  return workers.filter((worker) => isOwnedBy(worker, owner));
 }
 
 /** EC2's answer for an instance id it does not know (never existed, or terminated long ago). */

@@ -8,19 +8,24 @@ import {
 } from '../model/heartbeat';
 
 /**
- * Every heartbeat in the fleet bucket, by instance id: one ListObjectsV2 per 1,000 heartbeats, and a read only of
- * those whose ETag does not tell the status (see model/heartbeat.ts).
+ * Every heartbeat the worker role's sessions wrote in the fleet bucket, by instance id: one ListObjectsV2 per 1,000
+ * heartbeats (under `heartbeats/<role-id>:`), and a read only of those whose ETag does not tell the status (see
+ * model/heartbeat.ts).
  */
-export async function listHeartbeats(s3: S3Client, bucket: string): Promise<Map<string, Heartbeat>> {
+export async function listHeartbeats(
+  s3: S3Client,
+  bucket: string,
+  roleId: string,
+): Promise<Map<string, Heartbeat>> {
   const heartbeats = new Map<string, Heartbeat>();
   const unread: { instanceId: string; key: string; at: Date }[] = [];
   for await (const page of paginateListObjectsV2(
     { client: s3, pageSize: 1000 },
-    { Bucket: bucket, Prefix: HEARTBEAT_PREFIX },
+    { Bucket: bucket, Prefix: `${HEARTBEAT_PREFIX}${roleId}:` },
   )) {
     for (const object of page.Contents ?? []) {
       const key = object.Key ?? '';
-      const instanceId = heartbeatInstance(key);
+      const instanceId = heartbeatInstance(key, roleId);
       if (instanceId === undefined || object.LastModified === undefined) continue;
       const etag = (object.ETag ?? '').replaceAll('"', '');
       if (HEARTBEAT_STATUS_BY_ETAG.has(etag)) {

@@ -46,7 +46,7 @@ export async function drainWorker(
   const worker = await describeWorker(ec2, instanceId);
   if (worker === undefined) throw new NotAWorkerError(`no such instance: ${instanceId}`);
   const fleet = worker.tags[TAG.fleet];
-  if (!isOwnedBy(worker, config.managedBy) || fleet === undefined) {
+  if (!isOwnedBy(worker, config) || fleet === undefined) {
     throw new NotAWorkerError(`${instanceId} is not a worker of ${config.managedBy}; nothing was changed`);
   }
   if (worker.state === 'shutting-down' || worker.state === 'terminated') {

@@ -51,7 +51,7 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
   const { config } = deps;
   const specs = fleets.map((fleet) => [fleet, fleetSpec(config, fleet)] as const);
   const [heartbeats, memory] = await Promise.all([
-    listHeartbeats(deps.s3, config.fleetBucket),
+    listHeartbeats(deps.s3, config.fleetBucket, config.workerRoleId),
     loadPoolMemory(deps.s3, config.stateBucket, config.managedBy),
   ]);
   const risks = [...poolRisks(memory, now)]

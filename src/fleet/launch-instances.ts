@@ -141,7 +141,12 @@ export function runInstancesInput(
     KeyName: spec.keyName,
     SecurityGroupIds: securityGroupIds(config, order),
     UserData: base64(
-      composeUserData(spec, { fleetBucket: config.fleetBucket, region: config.region, fleet: order.fleet }),
+      composeUserData(spec, {
+        fleetBucket: config.fleetBucket,
+        region: config.region,
+        workerRoleId: config.workerRoleId,
+        fleet: order.fleet,
+      }),
     ),
     InstanceMarketOptions:
       pool.market === 'spot'

@@ -92,9 +92,13 @@ export async function judgeFleet(
 ): Promise<JudgedWorker[]> {
   const { ec2, cloudwatch, config } = deps;
   const settings = fleetSpec(config, fleet).idle;
-  const workers = (await listFleetWorkers(ec2, { managedBy: config.managedBy, fleet })).filter(
-    (worker) => worker.state === 'running',
-  );
+  const workers = (
+    await listFleetWorkers(ec2, {
+      managedBy: config.managedBy,
+      instanceProfile: config.instanceProfile,
+      fleet,
+    })
+  ).filter((worker) => worker.state === 'running');
   const graceMs = settings.bootGraceMinutes * 60_000;
   const measured = workers.filter(
     (worker) => at.getTime() - (worker.launchTime?.getTime() ?? at.getTime()) >= graceMs,
@@ -416,7 +420,9 @@ export async function reapIdleWorkers(
   const dryRun = request.dryRun ?? config.dryRun;
   calls?.reset();
   const needsHeartbeats = specs.some(([, spec]) => spec.idle.heartbeatTimeoutMinutes !== undefined);
-  const heartbeats = needsHeartbeats ? await listHeartbeats(deps.s3, config.fleetBucket) : new Map();
+  const heartbeats = needsHeartbeats
+    ? await listHeartbeats(deps.s3, config.fleetBucket, config.workerRoleId)
+    : new Map();
   const results: FleetReapResult[] = [];
   for (const [fleet, spec] of specs) {
     results.push(await oneRunAtATime(deps, fleet, () => reapFleet(deps, fleet, spec, heartbeats, dryRun)));

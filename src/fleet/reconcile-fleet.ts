@@ -218,7 +218,7 @@ async function reconcileOnce(
   const { ec2, s3, logger, config } = deps;
   const recordKey = fleetRecordKey(config.managedBy, fleet);
   const [workers, stored] = await Promise.all([
-    listFleetWorkers(ec2, { managedBy: config.managedBy, fleet }),
+    listFleetWorkers(ec2, { managedBy: config.managedBy, instanceProfile: config.instanceProfile, fleet }),
     without === undefined ? readJson<FleetRecord>(s3, config.stateBucket, recordKey) : undefined,
   ]);
   const record = without ?? stored?.value ?? {};

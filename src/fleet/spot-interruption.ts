@@ -55,12 +55,15 @@ export interface InterruptionResult {
   readonly replacement?: ReplacementResult;
 }
 
-/** The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets. */
+/**
+ * The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets
+ * (isOwnedBy: its tag and, unless it has ended, the worker instance profile).
+ */
 export function fleetOf(
   worker: Worker | undefined,
   config: Config,
 ): { fleet: string; spec: FleetSpec } | undefined {
-  if (worker === undefined || !isOwnedBy(worker, config.managedBy)) return undefined;
+  if (worker === undefined || !isOwnedBy(worker, config)) return undefined;
   const fleet = worker.tags[TAG.fleet];
   const spec = fleet !== undefined && Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
   return fleet === undefined || spec === undefined ? undefined : { fleet, spec };

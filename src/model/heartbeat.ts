@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 
 /**
  * The heartbeat protocol between the worker agent (src/agent/worker-agent.sh) and the idle reaper. A worker writes
- * `heartbeats/<instance-id>` in the fleet bucket; its body is its status word alone (`busy`, `idle`, `draining`, or
+ * `heartbeats/<role-id>:<instance-id>` in the fleet bucket: the key is its session's `aws:userid`, the only heartbeat
+ * key its role may write (infra/iam.yml), so no worker can speak for another. Its body is its status word alone (`busy`, `idle`, `draining`, or
  * `alive` for no status), so that with S3-managed encryption its ETag (the body's MD5) tells the status without
  * reading the object. An ETag that is none of these (another encryption, another body) is read to find out.
  */
@@ -26,10 +27,19 @@ export const HEARTBEAT_STATUS_BY_ETAG: ReadonlyMap<string, HeartbeatStatus | und
   [md5('alive'), undefined],
 ]);
 
-/** The instance a heartbeat key belongs to, or undefined for a key that is not a heartbeat. */
-export function heartbeatInstance(key: string): string | undefined {
-  const instanceId = key.slice(HEARTBEAT_PREFIX.length);
-  return key.startsWith(HEARTBEAT_PREFIX) && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? instanceId : undefined;
+/** Where the worker role's session on an instance writes its heartbeat (`aws:userid` is `<role-id>:<instance-id>`). */
+export const heartbeatKey = (roleId: string, instanceId: string) =>
+  `${HEARTBEAT_PREFIX}${roleId}:${instanceId}`;
+
+/**
+ * The instance a heartbeat key belongs to, or undefined for any key but `heartbeats/<role-id>:<instance-id>` of
+ * this worker role: a key another principal wrote (an older agent's `heartbeats/<instance-id>`, another role's
+ * session) says nothing about a worker.
+ */
+export function heartbeatInstance(key: string, roleId: string): string | undefined {
+  const prefix = `${HEARTBEAT_PREFIX}${roleId}:`;
+  const instanceId = key.slice(prefix.length);
+  return key.startsWith(prefix) && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? instanceId : undefined;
 }
 
 /** A heartbeat body's status: its first word, or a JSON document's `status`; undefined for anything else. */

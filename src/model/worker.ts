@@ -16,14 +16,40 @@ export interface Worker {
   /** Why it left the running state, as EC2 codes it (`Client.UserInitiatedShutdown`, `Server.SpotInstanceTermination`). */
   readonly stateReason?: string;
   readonly tags: Tags;
+  /** The ARN of the instance profile it runs with (`IamInstanceProfile.Arn`); undefined for none. */
+  readonly instanceProfileArn?: string;
 }
 
 /** States in which an instance still exists as a worker (terminated ones are history). */
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 
-/** The ownership check: only a worker that carries this deployment's managed-by tag is ever changed. */
-export function isOwnedBy(worker: Pick<Worker, 'tags'>, managedBy: string): boolean {
-  return worker.tags[TAG.managedBy] === managedBy;
+/** What marks an instance as this deployment's: its managed-by tag value and the workers' instance profile name. */
+export interface Owner {
+  readonly managedBy: string;
+  readonly instanceProfile: string;
+}
+
+/** States in which an instance has ended: nothing is changed on it any more. */
+const ENDED_STATES: readonly string[] = ['shutting-down', 'terminated'];
+
+/**
+ * The ownership check: only a worker that carries this deployment's managed-by tag *and* runs with its worker
+ * instance profile is ever changed. Anyone allowed to tag can copy a tag; only the launcher (iam:PassRole on the
+ * worker role) gives an instance the profile, so an instance someone tags by hand is never ours. Profile names are
+ * unique in an account, whatever their path: the ARN's last segment names it. An instance that has ended is changed
+ * no more (only counted for a replacement, or named in an access record) and its profile is not to be relied on
+ * (moto drops it at termination): its tag alone says whose it was.
+ */
+export function isOwnedBy(
+  worker: Pick<Worker, 'tags' | 'instanceProfileArn' | 'state'>,
+  owner: Owner,
+): boolean {
+  if (worker.tags[TAG.managedBy] !== owner.managedBy) return false;
+  if (ENDED_STATES.includes(worker.state)) return true;
+  const profile = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/(?:.*\/)?([^/]+)$/.exec(
+    worker.instanceProfileArn ?? '',
+  );
+  return profile?.[1] === owner.instanceProfile;
 }
 
 /** EC2's reason code for an instance a person (console, CLI, API) stopped or terminated. */

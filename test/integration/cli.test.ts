@@ -4,6 +4,7 @@ import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { cliFleets, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
@@ -27,7 +28,11 @@ async function launch(count: number): Promise<string[]> {
 
 const heartbeat = (instanceId: string, status: string) =>
   world.s3.send(
-    new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: status }),
+    new PutObjectCommand({
+      Bucket: world.fleetBucket,
+      Key: heartbeatKey(world.workerRoleId, instanceId),
+      Body: status,
+    }),
   );
 
 beforeEach(async () => {

@@ -14,6 +14,7 @@ import { LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
+import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
@@ -413,7 +414,11 @@ describe('Idle reaping', () => {
   /** The last heartbeat a worker's agent wrote: the status word alone, as the agent writes it. */
   const lastHeartbeat = (instanceId: string, status: string) =>
     world.s3.send(
-      new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: status }),
+      new PutObjectCommand({
+        Bucket: world.fleetBucket,
+        Key: heartbeatKey(world.workerRoleId, instanceId),
+        Body: status,
+      }),
     );
 
   it('F12: two reaper runs at once never take the fleet below its floor', async () => {

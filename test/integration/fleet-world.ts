@@ -76,6 +76,8 @@ export interface FleetWorld extends SeededAccount {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRoleName: string;
+  /** The worker role's id: a worker's heartbeat is `heartbeats/<role-id>:<instance-id>` (heartbeatKey). */
+  readonly workerRoleId: string;
   readonly instanceProfile: string;
   readonly topicArn: string;
   /** What the core measured, through every set of dependencies this world built. */
@@ -123,7 +125,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
-  await iam.send(
+  const role = await iam.send(
     new CreateRoleCommand({
       RoleName: 'worker-fleet-test-worker',
       AssumeRolePolicyDocument: JSON.stringify({
@@ -144,6 +146,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     }),
   );
   const instanceProfile = profile.InstanceProfile?.InstanceProfileName ?? '';
+  const workerRoleId = role.Role?.RoleId ?? '';
 
   const topic = await sns.send(new CreateTopicCommand({ Name: 'worker-fleet-test' }));
   const topicArn = topic.TopicArn ?? '';
@@ -178,6 +181,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         fleetBucket,
         logBucket,
         workerRole: 'worker-fleet-test-worker',
+        workerRoleId,
       },
       fleets,
     );
@@ -205,6 +209,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     fleetBucket,
     logBucket,
     workerRoleName: 'worker-fleet-test-worker',
+    workerRoleId,
     imageId,
     subnets,
     keyName,

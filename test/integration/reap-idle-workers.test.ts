@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, ModifyInstanceAttributeCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { listFleetWorkers } from '../../src/aws/ec2-workers';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
+import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { AgentProcess, eventually } from './agent-process';
 import { FakeImds } from './fake-imds';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
-import { useEmulator } from './use-emulator';
+import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 let world: FleetWorld;
@@ -52,10 +54,14 @@ async function launch(spec: ReturnType<typeof fleets>, count: number): Promise<s
   return (result?.launched ?? []).map((worker) => worker.instanceId);
 }
 
-/** Writes a heartbeat the way the worker agent does: the status word alone, at heartbeats/<instance-id>. */
+/** Writes a heartbeat the way the worker agent does: the status word alone, at heartbeats/<role-id>:<instance-id>. */
 async function heartbeat(instanceId: string, body: string) {
   await world.s3.send(
-    new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: body }),
+    new PutObjectCommand({
+      Bucket: world.fleetBucket,
+      Key: heartbeatKey(world.workerRoleId, instanceId),
+      Body: body,
+    }),
   );
 }
 
@@ -76,12 +82,13 @@ async function stateOf(instanceId: string) {
   return (await world.instances()).find((instance) => instance.InstanceId === instanceId)?.State?.Name;
 }
 
-async function foreignInstance(tags: Record<string, string>): Promise<string> {
+async function foreignInstance(tags: Record<string, string>, instanceProfile?: string): Promise<string> {
   const output = await world.ec2.send(
     new RunInstancesCommand({
       ImageId: world.imageId,
       MinCount: 1,
       MaxCount: 1,
+      IamInstanceProfile: instanceProfile === undefined ? undefined : { Name: instanceProfile },
       TagSpecifications:
         Object.keys(tags).length === 0
           ? undefined
@@ -135,6 +142,60 @@ describe('reapIdleWorkers', () => {
     const kinds = (await world.notifications()).map((notification) => notification.kind);
     expect(kinds.filter((kind) => kind === 'idle-warning')).toHaveLength(1);
     expect(kinds.filter((kind) => kind === 'idle-terminated')).toHaveLength(1);
+  });
+
+  it("never marks nor terminates an instance tagged by hand as this deployment's worker, without the worker instance profile", async () => {
+    const spec = fleets();
+    const [worker] = await launch(spec, 1);
+    const config = world.config(spec);
+    const asWorker = { [TAG.managedBy]: config.managedBy, [TAG.fleet]: 'batch' };
+    const handTagged = await foreignInstance(asWorker);
+    const iam = new IAMClient(clientConfig(emulator()));
+    await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: 'someone-elses' }));
+    const otherProfile = await foreignInstance(asWorker, 'someone-elses');
+    for (const id of [worker ?? '', handTagged, otherProfile]) await heartbeat(id, 'idle');
+
+    // moto describes each instance's IamInstanceProfile (the proxy gives it to every instance of a launch, as EC2
+    // does; moto drops it at termination): the ownership check reads what it says.
+    const profiles = Object.fromEntries(
+      (await world.instances()).map((instance) => [instance.InstanceId, instance.IamInstanceProfile?.Arn]),
+    );
+    expect(profiles[worker ?? '']).toMatch(new RegExp(`:instance-profile/${world.instanceProfile}$`));
+    expect(profiles[handTagged]).toBeUndefined();
+    expect(profiles[otherProfile]).toMatch(/:instance-profile\/someone-elses$/);
+
+    const [first] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    const [second] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(12)));
+
+    expect(first?.workers).toBe(1);
+    expect(first?.marked.map((marked) => marked.instanceId)).toEqual([worker]);
+    expect(second?.terminated.map((terminated) => terminated.instanceId)).toEqual([worker]);
+    for (const id of [handTagged, otherProfile]) {
+      expect({ id, state: await stateOf(id) }).toEqual({ id, state: 'running' });
+      expect({ id, tags: await tagsOf(id) }).toEqual({ id, tags: asWorker });
+    }
+  });
+
+  it("reads only the worker role's heartbeat keys: an old key or another principal's says nothing", async () => {
+    const spec = fleets();
+    const [worker] = await launch(spec, 1);
+    await world.s3.send(
+      new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${worker}`, Body: 'idle' }),
+    );
+    await world.s3.send(
+      new PutObjectCommand({
+        Bucket: world.fleetBucket,
+        Key: `heartbeats/AROAOTHERROLE00000001:${worker}`,
+        Body: 'idle',
+      }),
+    );
+
+    const [misled] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    await heartbeat(worker ?? '', 'idle');
+    const [told] = await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(2)));
+
+    expect(misled?.marked).toEqual([]);
+    expect(told?.marked.map((marked) => marked.instanceId)).toEqual([worker]);
   });
 
   it('unmarks a worker that is busy again', async () => {
@@ -340,7 +401,7 @@ describe('reapIdleWorkers with the worker agent', () => {
             imds,
             emulator: emulator(),
             bucket: world.fleetBucket,
-            env: { WF_BUSY_FILE: join(dir, status) },
+            env: { WF_BUSY_FILE: join(dir, status), WF_ROLE_ID: world.workerRoleId },
           }),
         );
       }
@@ -368,7 +429,7 @@ describe('listFleetWorkers', () => {
     const config = world.config(spec);
     emulator().requests.length = 0;
 
-    const workers = await listFleetWorkers(world.ec2, { managedBy: config.managedBy, fleet: 'batch' }, 2);
+    const workers = await listFleetWorkers(world.ec2, { ...config, fleet: 'batch' }, 2);
 
     expect(workers).toHaveLength(5);
     expect(emulator().sent('DescribeInstances')).toHaveLength(3);

@@ -204,22 +204,25 @@ describe("the stack's alarms, dashboard and notification events", () => {
     const detailTypes = (kinds: readonly NotificationKind[]) =>
       kinds.map((kind) => NOTIFICATION_DETAIL_TYPES[kind]).sort();
     const notificationTypes = new Set<string>(Object.values(NOTIFICATION_DETAIL_TYPES));
+    const condition = (statement: { Condition?: Record<string, Record<string, unknown>> }) =>
+      statement.Condition?.['ForAllValues:StringEquals'];
     for (const [role, kinds] of Object.entries(NOTIFIES)) {
       const granted = roleStatements(template, role).filter(
         (statement) =>
           [statement.Action].flat().includes('events:PutEvents') &&
-          [statement.Condition?.StringEquals?.['events:detail-type'] ?? []]
+          [condition(statement)?.['events:detail-type'] ?? []]
             .flat()
             .some((type) => notificationTypes.has(String(type))),
       );
       for (const statement of granted)
-        expect({ role, source: statement.Condition?.StringEquals?.['events:source'] }).toEqual({
+        expect({ role, source: condition(statement)?.['events:source'] }).toEqual({
           role,
-          source: 'worker-fleet',
+          source: ['worker-fleet'],
         });
-      const types = granted.flatMap((statement) =>
-        [statement.Condition?.StringEquals?.['events:detail-type']].flat(),
-      );
+      // Worker Draining is the interruption handler's own event (docs/interruptions.md), not a notification.
+      const types = granted
+        .flatMap((statement) => [condition(statement)?.['events:detail-type']].flat())
+        .filter((type) => notificationTypes.has(String(type)));
       expect({ role, types: types.map(String).sort() }).toEqual({ role, types: detailTypes(kinds) });
     }
   });

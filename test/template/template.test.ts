@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { packagedFunctionEnv } from '../../local/deployment-env';
 import { extractZip, zipEntries } from '../../local/zip-archive';
 import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
+import { FUNCTIONS } from './functions';
 import { packagedDir, packagedTemplate, STAGE, type Template } from './packaged-stack';
 
 interface Statement {
@@ -23,86 +24,6 @@ function roleStatements(template: Template, logicalId: string): Statement[] {
   }[];
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
-
-/** What launching workers calls: read what runs, run and tag, pass the worker role, notify, steer by pool memory. */
-const LAUNCH_CALLS = [
-  'ec2:DescribeInstances',
-  'ec2:DescribeImages',
-  'ec2:RunInstances',
-  'ec2:CreateTags',
-  'iam:PassRole',
-  'sns:Publish',
-  'ssm:GetParameter',
-  's3:ListBucket',
-  's3:GetObject',
-  's3:PutObject',
-] as const;
-
-/**
- * Every function of serverless.yml, by its name there: its role in infra/iam.yml; the EventBridge rules that
- * invoke it (`schedule`, or the detail-types of the rule's pattern); what its code calls (its role must grant it)
- * and what would be another function's job (its role must not); what it may do with the worker registry; the
- * state bucket prefixes it may write (docs/reconciliation.md: facts and leases; claims; pool memory). The
- * tests below take the functions, their roles and their rules from here: a new function is a new row.
- */
-const FUNCTIONS = {
-  launchWorkers: {
-    role: 'LaunchWorkersRole',
-    rules: ['schedule', 'schedule', 'Launch Workers Requested'],
-    // Its notifications go on the bus too (test/template/observability.test.ts: which detail-types).
-    calls: [...LAUNCH_CALLS, 'events:PutEvents'],
-    never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 's3:DeleteObject', 'cloudwatch:GetMetricData'],
-    registry: ['s3:PutObject'],
-    state: ['fleets', 'leases', 'pool-memory', 'workers'],
-  },
-  handleSpotInterruption: {
-    role: 'SpotInterruptionRole',
-    rules: [
-      'EC2 Spot Instance Interruption Warning',
-      'EC2 Instance Rebalance Recommendation',
-      'EC2 Instance State-change Notification',
-    ],
-    // It launches replacements as launchWorkers does; it also gives claims back and emits Worker Draining.
-    calls: [...LAUNCH_CALLS, 's3:DeleteObject', 'events:PutEvents'],
-    never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 'cloudwatch:GetMetricData'],
-    registry: ['s3:GetObject', 's3:PutObject'],
-    state: ['claims', 'fleets', 'leases', 'pool-memory', 'workers'],
-  },
-  reapIdleWorkers: {
-    role: 'ReapIdleWorkersRole',
-    rules: ['schedule'],
-    calls: [
-      'ec2:DescribeInstances',
-      'cloudwatch:GetMetricData',
-      'ec2:CreateTags',
-      'ec2:DeleteTags',
-      'ec2:TerminateInstances',
-      'sns:Publish',
-      'events:PutEvents',
-      's3:ListBucket',
-      's3:GetObject',
-    ],
-    never: ['ec2:RunInstances', 'iam:PassRole', 'ssm:GetParameter', 's3:DeleteObject'],
-    registry: [],
-    state: ['fleets', 'leases'],
-  },
-  logS3Access: {
-    role: 'LogS3AccessRole',
-    rules: ['Object Created,Object Deleted', 'Object Created', 'AWS API Call via CloudTrail'],
-    calls: ['ec2:DescribeInstances', 's3:GetObject', 'sns:Publish', 'events:PutEvents'],
-    never: [
-      'ec2:RunInstances',
-      'ec2:CreateTags',
-      'ec2:DeleteTags',
-      'ec2:TerminateInstances',
-      'iam:PassRole',
-      's3:PutObject',
-      's3:DeleteObject',
-    ],
-    registry: [],
-    state: [],
-  },
-} as const;
 
 const FUNCTION_TABLE = Object.entries(FUNCTIONS);
 
@@ -178,7 +99,8 @@ function policyViolations(template: Template): string[] {
       const equals = statement.Condition?.StringEquals ?? {};
       if (equals['ec2:MetadataHttpTokens'] !== 'required')
         violations.push(`${role}: RunInstances without IMDSv2 required`);
-      if (!JSON.stringify(equals['ec2:InstanceProfile'] ?? '').includes('WorkerInstanceProfile')) {
+      const profile = statement.Condition?.ArnEquals?.['ec2:InstanceProfile'];
+      if (!JSON.stringify(profile ?? '').includes('WorkerInstanceProfile')) {
         violations.push(`${role}: RunInstances without the worker instance profile`);
       }
     }
@@ -436,20 +358,28 @@ describe('the packaged stack', () => {
     }
   });
 
-  it('gives workers the fleet bucket (list it, read, write and delete its objects), Session Manager, and only the managed policies the stage names', () => {
+  it('gives workers their own keys of the fleet bucket and nothing else there (no delete, no listing beyond them), Session Manager, and only the managed policies the stage names', () => {
     const statements = roleStatements(template, 'WorkerRole').map((statement) => ({
       actions: actionsOf(statement).sort(),
       resource: statement.Resource,
+      condition: statement.Condition,
     }));
+    /* biome-ignore-start lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings */
+    const own = ['heartbeats/${!aws:userid}', 'notices/${!aws:userid}/*', 'results/${!aws:userid}/*'];
 
     expect(statements).toEqual([
-      { actions: ['s3:ListBucket'], resource: { 'Fn::GetAtt': ['FleetBucket', 'Arn'] } },
       {
-        actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
-        resource: { 'Fn::Sub': '${FleetBucket.Arn}/*' },
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resource: own.map((key) => ({ 'Fn::Sub': `\${FleetBucket.Arn}/${key}` })),
+        condition: undefined,
+      },
+      {
+        actions: ['s3:ListBucket'],
+        resource: { 'Fn::GetAtt': ['FleetBucket', 'Arn'] },
+        condition: { StringLike: { 's3:prefix': own.map((prefix) => ({ 'Fn::Sub': prefix })) } },
       },
     ]);
+    /* biome-ignore-end lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings */
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
     const core = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore' };
     expect(template.Resources.WorkerRole?.Properties.ManagedPolicyArns).toEqual({

@@ -26,9 +26,13 @@ export function envWith(
     WORKER_FLEET_FLEET_BUCKET: 'worker-fleet-dev-fleet',
     WORKER_FLEET_LOG_BUCKET: 'worker-fleet-dev-logs',
     WORKER_FLEET_WORKER_ROLE: 'worker-fleet-dev-worker',
+    WORKER_FLEET_WORKER_ROLE_ID: 'AROAEXAMPLEWORKER0001',
     ...overrides,
   };
 }
+
+/** The ARN of envWith()'s worker instance profile, as EC2 describes it on a worker (`IamInstanceProfile.Arn`). */
+export const WORKER_PROFILE_ARN = 'arn:aws:iam::123456789012:instance-profile/worker-fleet-dev-worker';
 
 /** A running spot worker as listFleetWorkers gives it, untagged unless a test overrides a field. */
 export function workerWith(overrides: Partial<Worker> & Pick<Worker, 'instanceId'>): Worker {

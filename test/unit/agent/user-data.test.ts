@@ -5,7 +5,12 @@ import { ConfigError } from '../../../src/errors';
 import { fleetSpecSchema, MAX_USER_DATA_BYTES } from '../../../src/model/fleet-spec';
 import { fleetJson } from '../fixtures';
 
-const target = { fleetBucket: 'worker-fleet-dev-fleet-1a2b3c', region: 'eu-west-1', fleet: 'batch' };
+const target = {
+  fleetBucket: 'worker-fleet-dev-fleet-1a2b3c',
+  region: 'eu-west-1',
+  workerRoleId: 'AROAEXAMPLEWORKER0001',
+  fleet: 'batch',
+};
 const spec = (overrides: Record<string, unknown> = {}) => fleetSpecSchema.parse(fleetJson(overrides));
 const agentSource = readFileSync(join(__dirname, '../../../src/agent/worker-agent.sh'), 'utf8');
 

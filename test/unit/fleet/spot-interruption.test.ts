@@ -4,7 +4,7 @@ import { staleness } from '../../../src/fleet/interruption-notice';
 import { fleetOf } from '../../../src/fleet/spot-interruption';
 import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
-import { envWith } from '../fixtures';
+import { envWith, WORKER_PROFILE_ARN } from '../fixtures';
 
 const time = new Date('2026-11-25T09:10:00Z');
 const at = (seconds: number) => new Date(time.getTime() + seconds * 1000);
@@ -41,7 +41,10 @@ describe('staleness', () => {
 
 describe('fleetOf', () => {
   const config = loadConfig(envWith());
-  const worker = (tags: Record<string, string>): Worker => ({
+  const worker = (
+    tags: Record<string, string>,
+    profile: { arn?: string } = { arn: WORKER_PROFILE_ARN },
+  ): Worker => ({
     instanceId: 'i-0123456789abcdef0',
     instanceType: 'c7g.large',
     subnetId: 'subnet-0123456789abcdef0',
@@ -49,6 +52,7 @@ describe('fleetOf', () => {
     state: 'running',
     market: 'spot',
     tags,
+    instanceProfileArn: profile.arn,
   });
 
   it('finds the fleet of a worker of this deployment', () => {
@@ -64,6 +68,41 @@ describe('fleetOf', () => {
     ['no fleet tag', { [TAG.managedBy]: 'worker-fleet-dev' }],
   ])('says not ours for %s', (_name, tags) => {
     expect(fleetOf(worker(tags), config)).toBeUndefined();
+  });
+
+  it.each([
+    ['no instance profile', {}],
+    ['another instance profile', { arn: 'arn:aws:iam::123456789012:instance-profile/admin' }],
+    [
+      'a profile whose name only ends like the worker one',
+      { arn: 'arn:aws:iam::123456789012:instance-profile/x-worker-fleet-dev-worker' },
+    ],
+    ['a role ARN of the same name', { arn: 'arn:aws:iam::123456789012:role/worker-fleet-dev-worker' }],
+  ])('says not ours for a hand-tagged instance with %s', (_name, profile) => {
+    const tags = { [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'batch' };
+
+    expect(fleetOf(worker(tags, profile), config)).toBeUndefined();
+  });
+
+  it.each(['shutting-down', 'terminated'])(
+    'finds the fleet of a %s worker by its tag alone: nothing is changed on it',
+    (state) => {
+      const tags = { [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'batch' };
+      const ended = (managedBy: string) => ({
+        ...worker({ ...tags, [TAG.managedBy]: managedBy }, {}),
+        state,
+      });
+
+      expect(fleetOf(ended('worker-fleet-dev'), config)?.fleet).toBe('batch');
+      expect(fleetOf(ended('worker-fleet-prod'), config)).toBeUndefined();
+    },
+  );
+
+  it('finds the worker profile under a path', () => {
+    const tags = { [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'batch' };
+    const arn = 'arn:aws:iam::123456789012:instance-profile/fleet/worker-fleet-dev-worker';
+
+    expect(fleetOf(worker(tags, { arn }), config)?.fleet).toBe('batch');
   });
 
   it('says not ours for an instance EC2 does not know', () => {

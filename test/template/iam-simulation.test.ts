@@ -1,0 +1,700 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
+import {
+  ACCOUNT,
+  deployedNames,
+  rolePolicies as deployedRolePolicies,
+  REGION,
+  resourcePolicy,
+  type Template,
+  WORKER_ROLE_ID,
+} from '../../checks/iam-policies';
+import { TAG } from '../../src/model/tags';
+import { FUNCTIONS } from './functions';
+import { packagedTemplate, STAGE } from './packaged-stack';
+
+/**
+ * The emulator does not enforce IAM: this evaluates the packaged template's own policies (each role's identity
+ * policies, and the bucket policies) with an IAM policy simulator (@cloud-copilot/iam-simulate, AGPL-3.0: a dev
+ * dependency of this test, never bundled) that evaluates conditions and policy variables. One row per promise:
+ * every call each function's code makes is allowed, and every attack the trust boundary (issue #20) names is denied.
+ */
+
+const {
+  managedBy: MANAGED_BY,
+  buckets: BUCKETS,
+  workerProfileArn: WORKER_PROFILE_ARN,
+  topicArn: TOPIC_ARN,
+  attributes,
+} = deployedNames(STAGE);
+
+const rolePolicies = (template: Template, role: string) => deployedRolePolicies(template, role, STAGE);
+const bucketPolicy = (template: Template, bucket: keyof typeof BUCKETS) =>
+  resourcePolicy(template, `${bucket}Policy`, STAGE);
+
+/** One request as AWS would authorize it: who, what, on which resource, with which request context. */
+interface Request {
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string | string[]>;
+}
+
+type Verdict = 'Allowed' | 'Denied';
+
+const arn = {
+  instance: (id = 'i-0aaa0aaa0aaa0aaa0') => `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${id}`,
+  object: (bucket: keyof typeof BUCKETS, key: string) => `arn:aws:s3:::${BUCKETS[bucket]}/${key}`,
+  bucket: (bucket: keyof typeof BUCKETS) => `arn:aws:s3:::${BUCKETS[bucket]}`,
+  parameter: (name: string) =>
+    name.startsWith('/aws/service/')
+      ? `arn:aws:ssm:${REGION}::parameter${name}`
+      : `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`,
+  bus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+};
+
+/** An instance of this deployment as EC2 shows it to IAM: its managed-by tag and the worker instance profile. */
+const WORKER_INSTANCE = {
+  [`aws:ResourceTag/${TAG.managedBy}`]: MANAGED_BY,
+  'ec2:InstanceProfile': WORKER_PROFILE_ARN,
+};
+/** Someone copied the tag onto an instance of their own: another profile (or none). */
+const HAND_TAGGED = {
+  [`aws:ResourceTag/${TAG.managedBy}`]: MANAGED_BY,
+  'ec2:InstanceProfile': `arn:aws:iam::${ACCOUNT}:instance-profile/admin`,
+};
+
+const tagging = (instance: Record<string, string>, keys: string[]) => ({
+  ...instance,
+  'aws:TagKeys': keys,
+  ...Object.fromEntries(keys.map((key) => [`aws:RequestTag/${key}`, 'x'])),
+});
+
+const runAtLaunch = {
+  'ec2:MetadataHttpTokens': 'required',
+  'ec2:InstanceProfile': WORKER_PROFILE_ARN,
+  [`aws:RequestTag/${TAG.managedBy}`]: MANAGED_BY,
+  'aws:TagKeys': [TAG.managedBy, TAG.fleet, TAG.launchReason, TAG.triggerId, 'team'],
+};
+
+/**
+ * The requests each function's code makes, per AWS action of its FUNCTIONS row (`calls`): every one must be allowed
+ * (and every action of `calls` must have at least one here).
+ */
+const LAUNCH_REQUESTS: Record<string, Request[]> = {
+  'ec2:DescribeInstances': [{ action: 'ec2:DescribeInstances', resource: '*' }],
+  'ec2:DescribeImages': [{ action: 'ec2:DescribeImages', resource: '*' }],
+  'ec2:RunInstances': [
+    { action: 'ec2:RunInstances', resource: arn.instance('i-0new0new0new0new0'), context: runAtLaunch },
+    {
+      action: 'ec2:RunInstances',
+      resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:volume/vol-0new0new0new0new0`,
+      context: { [`aws:RequestTag/${TAG.managedBy}`]: MANAGED_BY },
+    },
+    ...[
+      'subnet/subnet-0123456789abcdef0',
+      'security-group/sg-0123456789abcdef0',
+      'network-interface/eni-0new0new0new0new0',
+    ].map((resource) => ({
+      action: 'ec2:RunInstances',
+      resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:${resource}`,
+    })),
+    { action: 'ec2:RunInstances', resource: `arn:aws:ec2:${REGION}::image/ami-0123456789abcdef0` },
+  ],
+  'ec2:CreateTags': [
+    {
+      action: 'ec2:CreateTags',
+      resource: arn.instance('i-0new0new0new0new0'),
+      context: { ...runAtLaunch, 'ec2:CreateAction': 'RunInstances' },
+    },
+  ],
+  'iam:PassRole': [
+    {
+      action: 'iam:PassRole',
+      resource: attributes['WorkerRole.Arn'] ?? '',
+      context: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+    },
+  ],
+  'sns:Publish': [{ action: 'sns:Publish', resource: TOPIC_ARN }],
+  'ssm:GetParameter': [
+    {
+      action: 'ssm:GetParameter',
+      resource: arn.parameter('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64'),
+    },
+  ],
+  's3:ListBucket': [{ action: 's3:ListBucket', resource: arn.bucket('StateBucket') }],
+  's3:GetObject': ['pool-memory/x.json', 'fleets/x.json', 'leases/x.json', 'config/fleets.json'].map(
+    (key) => ({
+      action: 's3:GetObject',
+      resource: arn.object('StateBucket', key),
+    }),
+  ),
+  's3:PutObject': ['pool-memory/x.json', 'fleets/x.json', 'leases/x.json', 'workers/i-1.json'].map((key) => ({
+    action: 's3:PutObject',
+    resource: arn.object('StateBucket', key),
+  })),
+  'events:PutEvents': [
+    {
+      action: 'events:PutEvents',
+      resource: arn.bus,
+      context: {
+        'events:source': ['worker-fleet'],
+        'events:detail-type': ['Fleet Workers Launched', 'Fleet Launch Failed', 'Fleet Worker Replacement'],
+      },
+    },
+  ],
+};
+
+const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
+  launchWorkers: LAUNCH_REQUESTS,
+  handleSpotInterruption: {
+    ...LAUNCH_REQUESTS,
+    'ec2:CreateTags': [
+      ...(LAUNCH_REQUESTS['ec2:CreateTags'] ?? []),
+      {
+        action: 'ec2:CreateTags',
+        resource: arn.instance(),
+        context: tagging(WORKER_INSTANCE, [TAG.interruptedAt, TAG.interruption]),
+      },
+    ],
+    's3:GetObject': [
+      ...(LAUNCH_REQUESTS['s3:GetObject'] ?? []),
+      ...['workers/i-1.json', 'claims/x.json'].map((key) => ({
+        action: 's3:GetObject',
+        resource: arn.object('StateBucket', key),
+      })),
+    ],
+    's3:PutObject': [
+      ...(LAUNCH_REQUESTS['s3:PutObject'] ?? []),
+      { action: 's3:PutObject', resource: arn.object('StateBucket', 'claims/x.json') },
+    ],
+    's3:DeleteObject': [{ action: 's3:DeleteObject', resource: arn.object('StateBucket', 'claims/x.json') }],
+    'events:PutEvents': [
+      {
+        action: 'events:PutEvents',
+        resource: arn.bus,
+        context: { 'events:source': ['worker-fleet'], 'events:detail-type': ['Worker Draining'] },
+      },
+      {
+        action: 'events:PutEvents',
+        resource: arn.bus,
+        context: {
+          'events:source': ['worker-fleet'],
+          'events:detail-type': ['Fleet Spot Interruption', 'Fleet Rebalance Recommendation'],
+        },
+      },
+    ],
+  },
+  reapIdleWorkers: {
+    'ec2:DescribeInstances': [{ action: 'ec2:DescribeInstances', resource: '*' }],
+    'cloudwatch:GetMetricData': [{ action: 'cloudwatch:GetMetricData', resource: '*' }],
+    'ec2:CreateTags': [
+      {
+        action: 'ec2:CreateTags',
+        resource: arn.instance(),
+        context: tagging(WORKER_INSTANCE, [TAG.idleSince, TAG.idleReason]),
+      },
+    ],
+    'ec2:DeleteTags': [
+      {
+        action: 'ec2:DeleteTags',
+        resource: arn.instance(),
+        context: { ...WORKER_INSTANCE, 'aws:TagKeys': [TAG.idleSince, TAG.idleReason] },
+      },
+    ],
+    'ec2:TerminateInstances': [
+      { action: 'ec2:TerminateInstances', resource: arn.instance(), context: WORKER_INSTANCE },
+    ],
+    'sns:Publish': [{ action: 'sns:Publish', resource: TOPIC_ARN }],
+    's3:ListBucket': [
+      {
+        action: 's3:ListBucket',
+        resource: arn.bucket('FleetBucket'),
+        context: { 's3:prefix': 'heartbeats/' },
+      },
+      { action: 's3:ListBucket', resource: arn.bucket('StateBucket') },
+    ],
+    's3:GetObject': [
+      { action: 's3:GetObject', resource: arn.object('FleetBucket', `heartbeats/${WORKER_ROLE_ID}:i-0aaa`) },
+      { action: 's3:GetObject', resource: arn.object('StateBucket', 'leases/x.json') },
+      { action: 's3:GetObject', resource: arn.object('StateBucket', 'fleets/x.json') },
+      { action: 's3:GetObject', resource: arn.object('StateBucket', 'config/fleets.json') },
+    ],
+    'events:PutEvents': [
+      {
+        action: 'events:PutEvents',
+        resource: arn.bus,
+        context: {
+          'events:source': ['worker-fleet'],
+          'events:detail-type': ['Fleet Idle Warning', 'Fleet Idle Terminated', 'Fleet Idle Dry Run'],
+        },
+      },
+    ],
+  },
+  logS3Access: {
+    'ec2:DescribeInstances': [{ action: 'ec2:DescribeInstances', resource: '*' }],
+    's3:GetObject': [
+      { action: 's3:GetObject', resource: arn.object('LogBucket', 'fleet/2026-11-25-09-00-00-X') },
+    ],
+    'sns:Publish': [{ action: 'sns:Publish', resource: TOPIC_ARN }],
+    'events:PutEvents': [
+      {
+        action: 'events:PutEvents',
+        resource: arn.bus,
+        context: {
+          'events:source': ['worker-fleet'],
+          'events:detail-type': [
+            'Fleet Access After Termination',
+            'Fleet IMDSv1 Credentials',
+            'Fleet Access Denied Burst',
+          ],
+        },
+      },
+    ],
+  },
+};
+
+const OTHER_WORKER = `${WORKER_ROLE_ID}:i-0bbb0bbb0bbb0bbb0`;
+const SELF = `${WORKER_ROLE_ID}:i-0aaa0aaa0aaa0aaa0`;
+
+/** The requests of the rows below, by what they do. */
+const ask = {
+  put: (bucket: keyof typeof BUCKETS, key: string): Request => ({
+    action: 's3:PutObject',
+    resource: arn.object(bucket, key),
+  }),
+  get: (bucket: keyof typeof BUCKETS, key: string): Request => ({
+    action: 's3:GetObject',
+    resource: arn.object(bucket, key),
+  }),
+  delete: (bucket: keyof typeof BUCKETS, key: string): Request => ({
+    action: 's3:DeleteObject',
+    resource: arn.object(bucket, key),
+  }),
+  list: (bucket: keyof typeof BUCKETS, prefix?: string): Request => ({
+    action: 's3:ListBucket',
+    resource: arn.bucket(bucket),
+    context: prefix === undefined ? {} : { 's3:prefix': prefix },
+  }),
+  tag: (instance: Record<string, string>, keys: string[]): Request => ({
+    action: 'ec2:CreateTags',
+    resource: arn.instance(),
+    context: tagging(instance, keys),
+  }),
+  /** DeleteTags of these keys; without keys, EC2 deletes every tag of the instance. */
+  untag: (keys?: string[]): Request => ({
+    action: 'ec2:DeleteTags',
+    resource: arn.instance(),
+    context: keys === undefined ? WORKER_INSTANCE : { ...WORKER_INSTANCE, 'aws:TagKeys': keys },
+  }),
+  terminate: (instance: Record<string, string>): Request => ({
+    action: 'ec2:TerminateInstances',
+    resource: arn.instance(),
+    context: instance,
+  }),
+  emit: (source: string, ...detailTypes: string[]): Request => ({
+    action: 'events:PutEvents',
+    resource: arn.bus,
+    context: { 'events:source': [source], 'events:detail-type': detailTypes },
+  }),
+  parameter: (name: string): Request => ({ action: 'ssm:GetParameter', resource: arn.parameter(name) }),
+};
+
+/** What a worker's own credentials may do (session `<role-id>:<instance-id>`), and every attack they must not. */
+const WORKER_ROWS: [string, Request, Verdict][] = [
+  ['writes its heartbeat', ask.put('FleetBucket', `heartbeats/${SELF}`), 'Allowed'],
+  ['reads its heartbeat', ask.get('FleetBucket', `heartbeats/${SELF}`), 'Allowed'],
+  ['writes its spot notice', ask.put('FleetBucket', `notices/${SELF}/spot`), 'Allowed'],
+  ['writes its rebalance notice', ask.put('FleetBucket', `notices/${SELF}/rebalance`), 'Allowed'],
+  ['writes its results', ask.put('FleetBucket', `results/${SELF}/part-0.json`), 'Allowed'],
+  ['lists its results', ask.list('FleetBucket', `results/${SELF}/`), 'Allowed'],
+  ["writes another worker's heartbeat", ask.put('FleetBucket', `heartbeats/${OTHER_WORKER}`), 'Denied'],
+  [
+    'writes a heartbeat under the bare instance id',
+    ask.put('FleetBucket', 'heartbeats/i-0bbb0bbb0bbb0bbb0'),
+    'Denied',
+  ],
+  ["writes another worker's notice", ask.put('FleetBucket', `notices/${OTHER_WORKER}/spot`), 'Denied'],
+  ["reads another worker's results", ask.get('FleetBucket', `results/${OTHER_WORKER}/part-0.json`), 'Denied'],
+  ['deletes its heartbeat', ask.delete('FleetBucket', `heartbeats/${SELF}`), 'Denied'],
+  ["deletes another worker's heartbeat", ask.delete('FleetBucket', `heartbeats/${OTHER_WORKER}`), 'Denied'],
+  ["lists every worker's heartbeats", ask.list('FleetBucket', 'heartbeats/'), 'Denied'],
+  ['lists the whole fleet bucket', ask.list('FleetBucket'), 'Denied'],
+  ["writes worker-fleet's own state", ask.put('StateBucket', 'fleets/batch.json'), 'Denied'],
+  ['terminates another worker', ask.terminate(WORKER_INSTANCE), 'Denied'],
+  ['tags another worker idle', ask.tag(WORKER_INSTANCE, [TAG.idleSince]), 'Denied'],
+  ['sends a Launch Workers Requested', ask.emit('worker-fleet', 'Launch Workers Requested'), 'Denied'],
+];
+
+const FORGED_LAUNCH = ask.emit('worker-fleet', 'Launch Workers Requested');
+const SECRET_PARAMETER = ask.parameter('/prod/db/password');
+/** A tag someone copied by hand onto an instance without a profile. */
+const TAG_ONLY = { [`aws:ResourceTag/${TAG.managedBy}`]: MANAGED_BY };
+
+/** The attacks on (or the mistakes of) each function's role: each must be denied. */
+const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
+  [
+    'reapIdleWorkers',
+    'terminates an instance tagged by hand, with another profile',
+    ask.terminate(HAND_TAGGED),
+  ],
+  ['reapIdleWorkers', 'terminates an instance tagged by hand, with no profile', ask.terminate(TAG_ONLY)],
+  [
+    'reapIdleWorkers',
+    "terminates another stage's worker",
+    ask.terminate({ ...WORKER_INSTANCE, [`aws:ResourceTag/${TAG.managedBy}`]: 'worker-fleet-prod' }),
+  ],
+  [
+    'reapIdleWorkers',
+    'marks an instance tagged by hand idle',
+    ask.tag(HAND_TAGGED, [TAG.idleSince, TAG.idleReason]),
+  ],
+  ['reapIdleWorkers', 'rewrites managed-by', ask.tag(WORKER_INSTANCE, [TAG.managedBy])],
+  [
+    'reapIdleWorkers',
+    'rewrites managed-by beside an idle tag',
+    ask.tag(WORKER_INSTANCE, [TAG.idleSince, TAG.managedBy]),
+  ],
+  ['reapIdleWorkers', 'removes protected', ask.untag([TAG.protected])],
+  ['reapIdleWorkers', 'removes managed-by', ask.untag([TAG.managedBy])],
+  ['reapIdleWorkers', 'deletes every tag (DeleteTags without keys)', ask.untag()],
+  ['reapIdleWorkers', 'sends a Launch Workers Requested', FORGED_LAUNCH],
+  ['reapIdleWorkers', 'reads another SSM parameter', SECRET_PARAMETER],
+  ['reapIdleWorkers', 'lists the fleet bucket beyond heartbeats', ask.list('FleetBucket', 'results/')],
+  ['handleSpotInterruption', 'rewrites managed-by on a worker', ask.tag(WORKER_INSTANCE, [TAG.managedBy])],
+  ['handleSpotInterruption', 'sets protected on a worker', ask.tag(WORKER_INSTANCE, [TAG.protected])],
+  [
+    'handleSpotInterruption',
+    "marks a worker idle (the reaper's tags)",
+    ask.tag(WORKER_INSTANCE, [TAG.idleSince]),
+  ],
+  [
+    'handleSpotInterruption',
+    'marks an instance tagged by hand interrupted',
+    ask.tag(HAND_TAGGED, [TAG.interruptedAt, TAG.interruption]),
+  ],
+  ['handleSpotInterruption', 'removes protected', ask.untag([TAG.protected])],
+  ['handleSpotInterruption', 'terminates a worker', ask.terminate(WORKER_INSTANCE)],
+  [
+    'handleSpotInterruption',
+    'stops a worker',
+    { action: 'ec2:StopInstances', resource: arn.instance(), context: WORKER_INSTANCE },
+  ],
+  ['handleSpotInterruption', 'sends a forged Launch Workers Requested', FORGED_LAUNCH],
+  [
+    'handleSpotInterruption',
+    'sends Worker Draining as another source',
+    ask.emit('aws.ec2', 'Worker Draining'),
+  ],
+  [
+    'handleSpotInterruption',
+    'sends Worker Draining beside a forged event',
+    ask.emit('worker-fleet', 'Worker Draining', 'Launch Workers Requested'),
+  ],
+  ['handleSpotInterruption', 'reads another SSM parameter', SECRET_PARAMETER],
+  ['handleSpotInterruption', 'writes a heartbeat', ask.put('FleetBucket', `heartbeats/${SELF}`)],
+  ['launchWorkers', 'rewrites managed-by on a running instance', ask.tag(HAND_TAGGED, [TAG.managedBy])],
+  [
+    'launchWorkers',
+    'launches without IMDSv2',
+    {
+      action: 'ec2:RunInstances',
+      resource: arn.instance(),
+      context: { ...runAtLaunch, 'ec2:MetadataHttpTokens': 'optional' },
+    },
+  ],
+  [
+    'launchWorkers',
+    'launches with another profile',
+    {
+      action: 'ec2:RunInstances',
+      resource: arn.instance(),
+      context: { ...runAtLaunch, 'ec2:InstanceProfile': HAND_TAGGED['ec2:InstanceProfile'] },
+    },
+  ],
+  ['launchWorkers', 'sends a forged Launch Workers Requested', FORGED_LAUNCH],
+  ['launchWorkers', 'reads another SSM parameter', SECRET_PARAMETER],
+  ['launchWorkers', 'terminates a worker', ask.terminate(WORKER_INSTANCE)],
+  ['logS3Access', 'sends a forged Launch Workers Requested', FORGED_LAUNCH],
+  ['logS3Access', 'reads the state bucket', ask.get('StateBucket', 'fleets/batch.json')],
+  [
+    'logS3Access',
+    "reads the state bucket's access logs",
+    ask.get('LogBucket', 'state/2026-11-25-09-00-00-X'),
+  ],
+];
+
+/** Server access log deliveries into the log bucket: only the stack's own buckets, each under its own prefix. */
+const LOG_DELIVERIES: [string, string, string, Verdict][] = [
+  [
+    'the fleet bucket delivers its logs under fleet/',
+    'fleet/2026-11-25-X',
+    arn.bucket('FleetBucket'),
+    'Allowed',
+  ],
+  [
+    'the state bucket delivers its logs under state/',
+    'state/2026-11-25-X',
+    arn.bucket('StateBucket'),
+    'Allowed',
+  ],
+  [
+    'another bucket delivers a log under fleet/',
+    'fleet/2026-11-25-X',
+    'arn:aws:s3:::someone-elses-bucket',
+    'Denied',
+  ],
+  [
+    'another bucket delivers a log under state/',
+    'state/2026-11-25-X',
+    'arn:aws:s3:::someone-elses-bucket',
+    'Denied',
+  ],
+  ['the state bucket delivers a log under fleet/', 'fleet/2026-11-25-X', arn.bucket('StateBucket'), 'Denied'],
+  ['the fleet bucket delivers a log elsewhere', 'trail/x', arn.bucket('FleetBucket'), 'Denied'],
+];
+
+/** The bucket an S3 request is on, for its bucket policy; undefined for any other service. */
+function bucketOf(resource: string): keyof typeof BUCKETS | undefined {
+  const name = /^arn:aws:s3:::([^/]+)/.exec(resource)?.[1];
+  return (Object.keys(BUCKETS) as (keyof typeof BUCKETS)[]).find((bucket) => BUCKETS[bucket] === name);
+}
+
+/** AWS's verdict on a request by a role's session, from its identity policies and the bucket's policy. */
+async function decide(
+  template: Template,
+  role: string,
+  session: { name: string; userId: string },
+  request: Request,
+): Promise<string> {
+  const bucket = bucketOf(request.resource);
+  const simulation = {
+    request: {
+      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session.name}`,
+      action: request.action,
+      resource: { resource: request.resource, accountId: ACCOUNT },
+      contextVariables: {
+        'aws:userid': session.userId,
+        'aws:PrincipalAccount': ACCOUNT,
+        'aws:SecureTransport': 'true',
+        ...request.context,
+      },
+    },
+    identityPolicies: rolePolicies(template, role),
+    resourcePolicy: bucket === undefined ? undefined : bucketPolicy(template, bucket),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  };
+  // AWS's public SSM parameters have no account in their ARN, which the simulator's resource types do not know:
+  // it evaluates them without its input validation (there is no condition key to validate for GetParameter).
+  if (/^arn:aws:ssm:[a-z0-9-]+::parameter\//.test(request.resource))
+    return runUnsafeSimulation(simulation, {});
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === 'error') throw new Error(`simulation refused: ${JSON.stringify(result.errors)}`);
+  // Reads EC2 and CloudWatch cannot scope are authorized on `*` alone.
+  if (result.resultType === 'wildcard' && request.resource !== '*') {
+    throw new Error(`one resource per row, not a pattern: ${request.resource}`);
+  }
+  return result.overallResult;
+}
+
+const asVerdict = (result: string): Verdict => (result === 'Allowed' ? 'Allowed' : 'Denied');
+
+/** A function's role's session, as Lambda names it. */
+const functionSession = (name: string) => ({
+  name: `${MANAGED_BY}-${name}`,
+  userId: `AROAFUNCTIONROLE0001:${MANAGED_BY}-${name}`,
+});
+const workerSession = { name: 'i-0aaa0aaa0aaa0aaa0', userId: SELF };
+
+/** One promise: who does what, how AWS would decide it on a template, and the promised verdict. */
+interface Row {
+  readonly who: string;
+  readonly what: string;
+  readonly decide: (template: Template) => Promise<string>;
+  readonly promised: Verdict;
+}
+
+/** A server access log delivery into the log bucket, decided by the log bucket's policy alone. */
+async function deliver(template: Template, key: string, source: string): Promise<string> {
+  const result = await runSimulation(
+    {
+      request: {
+        principal: 'logging.s3.amazonaws.com',
+        action: 's3:PutObject',
+        resource: { resource: arn.object('LogBucket', key), accountId: ACCOUNT },
+        contextVariables: {
+          'aws:SourceArn': source,
+          'aws:SourceAccount': ACCOUNT,
+          'aws:SecureTransport': 'true',
+        },
+      },
+      identityPolicies: [],
+      resourcePolicy: bucketPolicy(template, 'LogBucket'),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (result.resultType !== 'single') throw new Error(`simulation refused: ${JSON.stringify(result)}`);
+  return result.overallResult;
+}
+
+/** Every row: each call of each function (from FUNCTIONS), each attack, each worker promise, each log delivery. */
+const ROWS: Row[] = [
+  ...(Object.keys(FUNCTIONS) as (keyof typeof FUNCTIONS)[]).flatMap((name) =>
+    FUNCTIONS[name].calls.flatMap((action): Row[] => {
+      const requests = CALLS[name][action] ?? [];
+      if (requests.length === 0)
+        throw new Error(`${name} calls ${action}: simulate a request of it in CALLS`);
+      return requests.map((request) => ({
+        who: name,
+        what: `${action} on ${request.resource}`,
+        decide: (template) => decide(template, FUNCTIONS[name].role, functionSession(name), request),
+        promised: 'Allowed',
+      }));
+    }),
+  ),
+  ...FUNCTION_ATTACKS.map(
+    ([name, what, request]): Row => ({
+      who: name,
+      what,
+      decide: (template) => decide(template, FUNCTIONS[name].role, functionSession(name), request),
+      promised: 'Denied',
+    }),
+  ),
+  ...WORKER_ROWS.map(
+    ([what, request, promised]): Row => ({
+      who: 'a worker',
+      what,
+      decide: (template) => decide(template, 'WorkerRole', workerSession, request),
+      promised,
+    }),
+  ),
+  ...LOG_DELIVERIES.map(
+    ([what, key, source, promised]): Row => ({
+      who: 'the log bucket:',
+      what,
+      decide: (template) => deliver(template, key, source),
+      promised,
+    }),
+  ),
+];
+
+/** The rows a template breaks, one line each: `<who> <what>: <verdict>, promised <verdict>`. */
+async function brokenPromises(template: Template): Promise<string[]> {
+  const broken: string[] = [];
+  for (const { who, what, decide: decideOn, promised } of ROWS) {
+    const got = asVerdict(await decideOn(template));
+    if (got !== promised) broken.push(`${who} ${what}: ${got}, promised ${promised}`);
+  }
+  return broken;
+}
+
+/** A role's statements in a copy of the template, to loosen. */
+function statementsOf(template: Template, role: string): Record<string, unknown>[] {
+  const [policy] = (template.Resources[role]?.Properties.Policies ?? []) as {
+    PolicyDocument: { Statement: Record<string, unknown>[] };
+  }[];
+  if (policy === undefined) throw new Error(`${role} has no policy`);
+  return policy.PolicyDocument.Statement;
+}
+
+describe("the packaged template's policies, evaluated", () => {
+  const template = packagedTemplate();
+
+  it.each(ROWS.map((row) => [`${row.who} ${row.what}`, row.promised, row] as const))(
+    '%s: %s',
+    async (_name, promised, row) => {
+      expect(asVerdict(await row.decide(template))).toBe(promised);
+    },
+  );
+
+  it('breaks the promises of a loosened template, and only those', async () => {
+    const loosened = structuredClone(template);
+    // The worker role as it was before issue #20: the whole fleet bucket.
+    const worker = statementsOf(loosened, 'WorkerRole');
+    worker.splice(0, worker.length, {
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      Resource: { 'Fn::Sub': '${FleetBucket.Arn}/*' },
+    });
+    // The reaper's terminate on the tag alone, without the worker instance profile.
+    for (const statement of statementsOf(loosened, 'ReapIdleWorkersRole')) {
+      const condition = statement.Condition as { ArnEquals?: unknown } | undefined;
+      if (statement.Action === 'ec2:TerminateInstances') delete condition?.ArnEquals;
+    }
+    // Any event on the bus.
+    for (const statement of statementsOf(loosened, 'SpotInterruptionRole')) {
+      if (statement.Action === 'events:PutEvents') delete statement.Condition;
+    }
+
+    expect((await brokenPromises(loosened)).sort()).toEqual(
+      [
+        'a worker deletes its heartbeat: Allowed, promised Denied',
+        "a worker deletes another worker's heartbeat: Allowed, promised Denied",
+        "a worker reads another worker's results: Allowed, promised Denied",
+        'a worker writes a heartbeat under the bare instance id: Allowed, promised Denied',
+        "a worker writes another worker's heartbeat: Allowed, promised Denied",
+        "a worker writes another worker's notice: Allowed, promised Denied",
+        'a worker lists its results: Denied, promised Allowed',
+        'handleSpotInterruption sends Worker Draining as another source: Allowed, promised Denied',
+        'handleSpotInterruption sends Worker Draining beside a forged event: Allowed, promised Denied',
+        'handleSpotInterruption sends a forged Launch Workers Requested: Allowed, promised Denied',
+        'reapIdleWorkers terminates an instance tagged by hand, with another profile: Allowed, promised Denied',
+        'reapIdleWorkers terminates an instance tagged by hand, with no profile: Allowed, promised Denied',
+      ].sort(),
+    );
+  });
+
+  it("lets the launching roles read the account's parameters a fleet names as its ami, and no other", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-ami-parameters-'));
+    const fleetsFile = join(dir, 'fleets.yml');
+    const fleet = (ami: string) =>
+      `{ ami: "${ami}", instanceTypes: [c7g.large], subnets: [subnet-0123456789abcdef0], market: spot, targetCapacity: 1 }`;
+    writeFileSync(
+      fleetsFile,
+      [
+        `batch: ${fleet('/team/ami/batch')}`,
+        `gpu: ${fleet('/aws/service/ami/gpu')}`,
+        `web: ${fleet('ami-0123456789abcdef0')}`,
+      ].join('\n'),
+    );
+    process.env.WORKER_FLEET_FLEETS_FILE = fleetsFile;
+    const amiParameters = createRequire(__filename)('../../config/ami-parameters.cjs') as (
+      source: unknown,
+    ) => Promise<unknown>;
+    let resources: unknown;
+    try {
+      resources = await amiParameters({ resolveVariable: async () => 'unused' });
+    } finally {
+      delete process.env.WORKER_FLEET_FLEETS_FILE;
+    }
+    const named = structuredClone(template);
+    for (const role of [FUNCTIONS.launchWorkers.role, FUNCTIONS.handleSpotInterruption.role]) {
+      for (const statement of statementsOf(named, role)) {
+        if (statement.Action === 'ssm:GetParameter') statement.Resource = resources;
+      }
+    }
+    const reads = async (role: string, name: string) =>
+      asVerdict(
+        await decide(named, role, functionSession('launchWorkers'), {
+          action: 'ssm:GetParameter',
+          resource: arn.parameter(name),
+        }),
+      );
+
+    for (const role of [FUNCTIONS.launchWorkers.role, FUNCTIONS.handleSpotInterruption.role]) {
+      expect({ role, named: await reads(role, '/team/ami/batch') }).toEqual({ role, named: 'Allowed' });
+      expect({ role, public: await reads(role, '/aws/service/ami/gpu') }).toEqual({
+        role,
+        public: 'Allowed',
+      });
+      expect({ role, other: await reads(role, '/team/ami/batch-old') }).toEqual({ role, other: 'Denied' });
+      expect({ role, secret: await reads(role, '/team/db/password') }).toEqual({ role, secret: 'Denied' });
+    }
+  });
+});
