@@ -50,6 +50,8 @@ function installer(env: string): string {
     'ExecStart=/usr/local/bin/worker-fleet-agent',
     'Restart=always',
     'RestartSec=5',
+    // the agent's exit status for a setting or a curl it cannot work with: restarting would not help
+    'RestartPreventExitStatus=78',
     '[Install]',
     'WantedBy=multi-user.target',
     'WF_UNIT',

@@ -19,6 +19,8 @@ export class AgentProcess {
     emulator: Emulator;
     bucket: string;
     env?: Record<string, string>;
+    /** Where S3 is, when not the emulator (a server that never answers, one that records what it receives). */
+    s3Endpoint?: string;
   }) {
     const logFile = join(mkdtempSync(join(tmpdir(), 'worker-fleet-agent-')), 'agent.log');
     const child = spawn('sh', [AGENT], {
@@ -28,13 +30,15 @@ export class AgentProcess {
         WF_BUCKET: options.bucket,
         WF_REGION: 'us-east-1',
         WF_IMDS_ENDPOINT: options.imds.endpoint,
-        WF_S3_ENDPOINT: `${options.emulator.endpoint}/${options.bucket}`,
+        WF_S3_ENDPOINT: options.s3Endpoint ?? `${options.emulator.endpoint}/${options.bucket}`,
         WF_HEARTBEAT_SECONDS: '1',
         WF_POLL_SECONDS: '1',
         WF_LOG_FILE: logFile,
         ...options.env,
       },
       stdio: 'ignore',
+      // Its own process group, so that kill() also ends what it left running (a heartbeat, a drain hook).
+      detached: true,
     });
     return new AgentProcess(child, logFile);
   }
@@ -47,8 +51,14 @@ export class AgentProcess {
     }
   }
 
+  /** Ends the agent and everything it started. */
   kill(): void {
-    this.process.kill('SIGKILL');
+    if (this.process.pid === undefined) return;
+    try {
+      process.kill(-this.process.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }
 
