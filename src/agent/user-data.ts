@@ -29,13 +29,22 @@ export function agentEnv(
     .join('\n');
 }
 
+/**
+ * The settings travel base64-encoded: its alphabet has no `_`, so no line of it is `WF_ENV` and none ends the
+ * here-document early, whatever a fleet's setting holds (a newline, a quote, `WF_ENV` itself).
+ */
+const base64Lines = (text: string) =>
+  Buffer.from(text)
+    .toString('base64')
+    .match(/.{1,76}/g) ?? [];
+
 function installer(env: string): string {
   return [
     '#!/bin/sh',
     '# worker-fleet: install and start the worker agent (heartbeats, spot notice, drain hook).',
     'install -d -m 0755 /etc/worker-fleet',
-    "cat > /etc/worker-fleet/agent.env <<'WF_ENV'",
-    env,
+    "base64 -d > /etc/worker-fleet/agent.env <<'WF_ENV'",
+    ...base64Lines(`${env}\n`),
     'WF_ENV',
     "cat > /usr/local/bin/worker-fleet-agent <<'WF_AGENT'",
     agentScript.trimEnd(),
