@@ -10,6 +10,7 @@ export interface DeploymentResources {
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRole: string;
+  readonly workerRoleId: string;
 }
 
 export function deploymentEnv(
@@ -25,6 +26,7 @@ export function deploymentEnv(
     WORKER_FLEET_FLEET_BUCKET: resources.fleetBucket,
     WORKER_FLEET_LOG_BUCKET: resources.logBucket,
     WORKER_FLEET_WORKER_ROLE: resources.workerRole,
+    WORKER_FLEET_WORKER_ROLE_ID: resources.workerRoleId,
   };
 }
 
@@ -35,6 +37,7 @@ export const BENCH_RESOURCES = {
   fleetBucket: 'bench-fleet',
   logBucket: 'bench-logs',
   workerRole: 'bench-worker',
+  workerRoleId: 'AROABENCHWORKER000001',
 } as const;
 
 /**

@@ -19,6 +19,11 @@ export interface Config {
   readonly logBucket: string;
   /** The role workers carry: its sessions (`assumed-role/<role>/<instance-id>`) are workers' accesses. */
   readonly workerRoleName: string;
+  /**
+   * That role's unique id (`AROA…`): a worker's `${aws:userid}` is `<role-id>:<instance-id>`, and so the name of
+   * its keys in the fleet bucket (its agent is given it).
+   */
+  readonly workerRoleId: string;
   /** The region the deployment runs in (Lambda's AWS_REGION): workers' agents sign for it. */
   readonly region: string;
   /** Log and notify what the idle reaper would terminate, and terminate nothing. */
@@ -29,6 +34,7 @@ const STAGE = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const ROLE_ID = /^AROA[A-Z0-9]{16,124}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -80,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     logBucket: required(env, 'WORKER_FLEET_LOG_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),
+    workerRoleId: required(env, 'WORKER_FLEET_WORKER_ROLE_ID', ROLE_ID, 'an IAM role id such as AROA…'),
     region: required(env, 'AWS_REGION', /^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
     dryRun: flag(env, 'WORKER_FLEET_DRY_RUN'),
   });

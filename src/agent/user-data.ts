@@ -8,15 +8,19 @@ const BOUNDARY = '==worker-fleet-user-data==';
 /** Single-quoted for sh: nothing in a value is ever expanded on the worker. */
 const quoted = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
-/** The agent's settings file, from the fleet spec and the deployment. */
+/**
+ * The agent's settings file, from the fleet spec and the deployment. `WF_ROLE_ID` names the worker's keys
+ * (`<role-id>:<instance-id>`, its `${aws:userid}`).
+ */
 export function agentEnv(
   spec: Pick<FleetSpec, 'agent'>,
-  target: { fleetBucket: string; region: string },
+  target: { fleetBucket: string; region: string; workerRoleId: string },
 ): string {
   const { agent } = spec;
   const settings: Record<string, string | number | undefined> = {
     WF_BUCKET: target.fleetBucket,
     WF_REGION: target.region,
+    WF_ROLE_ID: target.workerRoleId,
     WF_HEARTBEAT_SECONDS: agent.heartbeatSeconds,
     WF_BUSY_FILE: agent.busyFile,
     WF_BUSY_COMMAND: agent.busyCommand,
@@ -96,7 +100,7 @@ function fleetPart(userData: string): string {
  */
 export function composeUserData(
   spec: Pick<FleetSpec, 'agent' | 'userData'>,
-  target: { fleetBucket: string; region: string; fleet: string },
+  target: { fleetBucket: string; region: string; workerRoleId: string; fleet: string },
 ): string | undefined {
   if (!spec.agent.enabled) return spec.userData;
   const parts = [part('text/x-shellscript', '10-worker-fleet-agent.sh', installer(agentEnv(spec, target)))];

@@ -6,7 +6,7 @@
 set -u
 
 [ -r "${WF_ENV_FILE:-/etc/worker-fleet/agent.env}" ] && . "${WF_ENV_FILE:-/etc/worker-fleet/agent.env}"
-: "${WF_BUCKET:?WF_BUCKET is required}" "${WF_REGION:?WF_REGION is required}"
+: "${WF_BUCKET:?WF_BUCKET is required}" "${WF_REGION:?WF_REGION is required}" "${WF_ROLE_ID:?WF_ROLE_ID is required}"
 IMDS="${WF_IMDS_ENDPOINT:-http://169.254.169.254}"
 S3="${WF_S3_ENDPOINT:-https://${WF_BUCKET}.s3.${WF_REGION}.amazonaws.com}"
 HEARTBEAT_SECONDS="${WF_HEARTBEAT_SECONDS:-60}"
@@ -15,7 +15,7 @@ DRAIN_TIMEOUT="${WF_DRAIN_TIMEOUT_SECONDS:-90}"
 # A busy command has 10 s to answer, and never more than a heartbeat interval.
 BUSY_TIMEOUT=10
 [ "$HEARTBEAT_SECONDS" -lt "$BUSY_TIMEOUT" ] && BUSY_TIMEOUT=$HEARTBEAT_SECONDS
-# Exit status for a tool the agent cannot work with: the systemd unit does not restart on it.
+# Exit status for a setting or a tool the agent cannot work with: the systemd unit does not restart on it.
 UNUSABLE=78
 
 token='' token_at=0 key_id='' secret='' session='' creds_until=0 running=1 drained=0 rebalanced=0
@@ -24,6 +24,12 @@ imds_wait=2 beat_pid='' last_beat=0
 log() { printf '%s worker-fleet-agent %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"${WF_LOG_FILE:-/dev/stderr}"; }
 now() { date +%s; }
 
+# With the instance id, the role id names the worker's keys as IAM sees the worker (${aws:userid}): an IAM role
+# id is letters and digits only.
+case "$WF_ROLE_ID" in *[!A-Za-z0-9]*)
+  log "WF_ROLE_ID is not an IAM role id: $WF_ROLE_ID; stopping"
+  exit "$UNUSABLE" ;;
+esac
 if ! curl --aws-sigv4 "aws:amz:${WF_REGION}:s3" --version >/dev/null 2>&1; then
   found=$(curl --version 2>/dev/null | head -n 1)
   log "curl cannot sign requests: --aws-sigv4 needs curl 7.75 or later, found ${found:-no curl}; stopping"
@@ -78,13 +84,14 @@ credentials() {
 s3_put() {
   curl -s -K - --connect-timeout 2 -m 5 -o /dev/null -w '%{http_code}' -X PUT --data-raw "$2" \
     --aws-sigv4 "aws:amz:${WF_REGION}:s3" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
-    -H 'content-type: text/plain' "$S3/$1" <<EOF
+    -H 'content-type: text/plain' "$S3/$(printf '%s' "$1" | sed 's/:/%3A/g')" <<EOF
 user = "${key_id}:${secret}"
 header = "x-amz-security-token: ${session}"
 EOF
 }
 
 # PUT an object to the fleet bucket, signed with the instance profile: short timeouts, one retry, never fatal.
+# The `:` of a worker id goes as %3A, as S3 encodes it in the canonical request it checks the signature against.
 put_object() {
   for attempt in 1 2; do
     if credentials; then
@@ -172,7 +179,7 @@ until imds meta-data/instance-id; do
   [ "$pause" -lt 16 ] && pause=$((pause * 2))
 done
 instance_id=$REPLY
-worker_id=$instance_id
+worker_id="${WF_ROLE_ID}:${instance_id}"
 log "started on $instance_id, heartbeat every ${HEARTBEAT_SECONDS}s to s3://$WF_BUCKET/heartbeats/$worker_id"
 while [ "$running" = 1 ]; do
   imds meta-data/spot/instance-action && on_spot_notice "$REPLY"

@@ -107,7 +107,12 @@ export function runInstancesInput(
     KeyName: spec.keyName,
     SecurityGroupIds: spec.securityGroupIds.length > 0 ? [...spec.securityGroupIds] : undefined,
     UserData: base64(
-      composeUserData(spec, { fleetBucket: config.fleetBucket, region: config.region, fleet: order.fleet }),
+      composeUserData(spec, {
+        fleetBucket: config.fleetBucket,
+        region: config.region,
+        workerRoleId: config.workerRoleId,
+        fleet: order.fleet,
+      }),
     ),
     InstanceMarketOptions:
       pool.market === 'spot'

@@ -6,6 +6,8 @@ import type { Emulator } from '../../local/emulator';
 import type { FakeImds } from './fake-imds';
 
 const AGENT = join(__dirname, '../../src/agent/worker-agent.sh');
+/** The worker role's id, as `agentEnv` writes it (`WF_ROLE_ID`): a worker's keys are `<role-id>:<instance-id>`. */
+export const WORKER_ROLE_ID = 'AROAWORKERFLEETTEST01';
 
 /** The worker agent running for real (sh, curl), against a fake metadata service and the emulator's S3. */
 export class AgentProcess {
@@ -19,6 +21,8 @@ export class AgentProcess {
     emulator: Emulator;
     bucket: string;
     env?: Record<string, string>;
+    /** The worker role's id (`WF_ROLE_ID`); WORKER_ROLE_ID unless given. */
+    roleId?: string;
     /** Where S3 is, when not the emulator (a server that never answers, one that records what it receives). */
     s3Endpoint?: string;
   }) {
@@ -29,6 +33,7 @@ export class AgentProcess {
         WF_ENV_FILE: '/nonexistent',
         WF_BUCKET: options.bucket,
         WF_REGION: 'us-east-1',
+        WF_ROLE_ID: options.roleId ?? WORKER_ROLE_ID,
         WF_IMDS_ENDPOINT: options.imds.endpoint,
         WF_S3_ENDPOINT: options.s3Endpoint ?? `${options.emulator.endpoint}/${options.bucket}`,
         WF_HEARTBEAT_SECONDS: '1',

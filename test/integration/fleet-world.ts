@@ -85,7 +85,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
 
   const { imageId, subnets, keyName, securityGroupId } = await seedAccount(ec2);
 
-  await iam.send(
+  const role = await iam.send(
     new CreateRoleCommand({
       RoleName: 'worker-fleet-test-worker',
       AssumeRolePolicyDocument: JSON.stringify({
@@ -133,6 +133,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         fleetBucket,
         logBucket,
         workerRole: 'worker-fleet-test-worker',
+        workerRoleId: role.Role?.RoleId ?? '',
       },
       fleets,
     );

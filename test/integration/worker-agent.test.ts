@@ -1,18 +1,21 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AgentProcess, eventually as waitFor } from './agent-process';
+import { AgentProcess, WORKER_ROLE_ID, eventually as waitFor } from './agent-process';
 import { FakeImds, WORKER_CREDENTIALS } from './fake-imds';
 import { clientConfig, useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
 const BUCKET = 'worker-fleet-agent-test';
 const INSTANCE_ID = 'i-0a1b2c3d4e5f60718';
-const WORKER_ID = INSTANCE_ID;
+/** What IAM sees as the worker's `${aws:userid}`, and so the name of its keys. */
+const WORKER_ID = `${WORKER_ROLE_ID}:${INSTANCE_ID}`;
 
 let imds: FakeImds;
 let s3: S3Client;
@@ -81,8 +84,76 @@ async function silentServer(): Promise<{ endpoint: string; close: () => Promise<
   };
 }
 
+interface ReceivedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** An S3 that records what it receives and answers 200: to see the request exactly as curl signed it. */
+async function recordingServer(): Promise<{
+  endpoint: string;
+  received: ReceivedRequest[];
+  close: () => Promise<void>;
+}> {
+  const received: ReceivedRequest[] = [];
+  const server = createServer((req, res) => {
+    received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}/${BUCKET}`,
+    received,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+const encodeSegment = (segment: string) =>
+  encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * The signature S3 expects for a request, computed as S3 does (SigV4 for S3): the canonical URI is the object's key
+ * URI-encoded once, segment by segment, from the key S3 decodes out of the path it received. The emulator does not
+ * check signatures; this does.
+ */
+function signatureS3Expects(request: ReceivedRequest, secret: string): string {
+  const authorization = String(request.headers.authorization);
+  const credential = /Credential=[^/]+\/(\d{8})\/([^/]+)\/s3\/aws4_request/.exec(authorization);
+  const signed = /SignedHeaders=([^,]+)/.exec(authorization)?.[1]?.split(';') ?? [];
+  const [date, region] = [credential?.[1] ?? '', credential?.[2] ?? ''];
+  const [path = '', query = ''] = request.url.split('?');
+  const canonicalUri = path
+    .split('/')
+    .map((segment) => encodeSegment(decodeURIComponent(segment)))
+    .join('/');
+  const canonicalRequest = [
+    request.method,
+    canonicalUri,
+    query,
+    ...signed.map((name) => `${name}:${String(request.headers[name]).trim()}`),
+    '',
+    signed.join(';'),
+    String(request.headers['x-amz-content-sha256']),
+  ].join('\n');
+  const stringToSign = [
+    'AWS4-HMAC-SHA256',
+    String(request.headers['x-amz-date']),
+    `${date}/${region}/s3/aws4_request`,
+    createHash('sha256').update(canonicalRequest).digest('hex'),
+  ].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), 's3'), 'aws4_request');
+  return hmac(key, stringToSign).toString('hex');
+}
+
 describe('the worker agent', () => {
-  it('writes heartbeats with the status the workload reports, signed with the instance profile', async () => {
+  it('writes heartbeats to the key of its own principal, with the status the workload reports', async () => {
     const busyFile = join(dir, 'status');
     writeFileSync(busyFile, 'busy\n');
     startAgent({ WF_BUSY_FILE: busyFile });
@@ -101,7 +172,9 @@ describe('the worker agent', () => {
       ({ method, path }) => method === 'PUT' && path.includes('/heartbeats/'),
     );
     expect(puts.length).toBeGreaterThan(0);
-    expect(puts.map(({ path }) => path)).toEqual(puts.map(() => `/${BUCKET}/heartbeats/${INSTANCE_ID}`));
+    expect(puts.map(({ path }) => path)).toEqual(
+      puts.map(() => `/${BUCKET}/heartbeats/${WORKER_ROLE_ID}%3A${INSTANCE_ID}`),
+    );
     expect(imds.refusedWithoutToken).toBe(0);
     expect(imds.tokensIssued).toBe(1);
   });
@@ -285,6 +358,24 @@ describe('the worker agent', () => {
     expect(log()).toContain('stopping on SIGTERM');
   });
 
+  it('signs the %3A of its key as S3 computes the canonical request', async () => {
+    const s3Server = await recordingServer();
+    try {
+      startAgent({}, s3Server.endpoint);
+      const [put] = await eventually(
+        () => s3Server.received.filter(({ url }) => url.includes('/heartbeats/')),
+        (puts) => puts.length > 0,
+      );
+
+      expect(put?.url).toBe(`/${BUCKET}/heartbeats/${WORKER_ROLE_ID}%3A${INSTANCE_ID}`);
+      const sent = /Signature=([0-9a-f]{64})/.exec(String(put?.headers.authorization))?.[1];
+      expect(put && signatureS3Expects(put, WORKER_CREDENTIALS.secretAccessKey)).toBe(sent);
+      expect(put?.headers['x-amz-security-token']).toBe(WORKER_CREDENTIALS.sessionToken);
+    } finally {
+      await s3Server.close();
+    }
+  });
+
   it('starts the drain hook within one poll of a spot notice while S3 never answers, then reports it twice at most', async () => {
     const s3Server = await silentServer();
     try {
@@ -374,6 +465,15 @@ describe('the worker agent', () => {
     expect(log()).toContain(
       'curl cannot sign requests: --aws-sigv4 needs curl 7.75 or later, found curl 7.74.0 (x86_64-pc-linux-gnu)',
     );
+    expect(imds.tokensIssued).toBe(0);
+  });
+
+  it('stops when WF_ROLE_ID is not an IAM role id, before asking for anything', async () => {
+    const process = startAgent({ WF_ROLE_ID: 'AROAX:i-0fffffffffffffff0' });
+    const code = await new Promise<number | null>((resolve) => process.once('exit', (exit) => resolve(exit)));
+
+    expect(code).toBe(78);
+    expect(log()).toContain('WF_ROLE_ID is not an IAM role id: AROAX:i-0fffffffffffffff0; stopping');
     expect(imds.tokensIssued).toBe(0);
   });
 });

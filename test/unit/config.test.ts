@@ -36,6 +36,7 @@ describe('loadConfig', () => {
     ['WORKER_FLEET_FLEET_BUCKET', undefined, 'WORKER_FLEET_FLEET_BUCKET is not set'],
     ['WORKER_FLEET_LOG_BUCKET', undefined, 'WORKER_FLEET_LOG_BUCKET is not set'],
     ['WORKER_FLEET_WORKER_ROLE', 'arn:aws:iam::123456789012:role/w', 'WORKER_FLEET_WORKER_ROLE is malformed'],
+    ['WORKER_FLEET_WORKER_ROLE_ID', 'worker-fleet-dev-worker', 'WORKER_FLEET_WORKER_ROLE_ID is malformed'],
     ['WORKER_FLEET_DRY_RUN', 'yes', 'WORKER_FLEET_DRY_RUN is malformed: "yes"; expected true or false'],
     ['WORKER_FLEET_TOPIC_ARN', 'arn:aws:sqs:us-east-1:123456789012:q', 'WORKER_FLEET_TOPIC_ARN is malformed'],
   ])('fails when %s is %j, naming the variable', (name, value, message) => {

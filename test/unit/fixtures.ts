@@ -26,6 +26,7 @@ export function envWith(
     WORKER_FLEET_FLEET_BUCKET: 'worker-fleet-dev-fleet',
     WORKER_FLEET_LOG_BUCKET: 'worker-fleet-dev-logs',
     WORKER_FLEET_WORKER_ROLE: 'worker-fleet-dev-worker',
+    WORKER_FLEET_WORKER_ROLE_ID: 'AROA3XFRBF535PLBIFPI4',
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import { fleetJson } from '../fixtures';
 const target = {
   fleetBucket: 'worker-fleet-dev-fleet-1a2b3c',
   region: 'eu-west-1',
+  workerRoleId: 'AROA3XFRBF535PLBIFPI4',
   fleet: 'batch',
 };
 const spec = (overrides: Record<string, unknown> = {}) => fleetSpecSchema.parse(fleetJson(overrides));
@@ -70,6 +71,7 @@ describe('agentEnv', () => {
     expect(env.split('\n')).toEqual([
       "WF_BUCKET='worker-fleet-dev-fleet-1a2b3c'",
       "WF_REGION='eu-west-1'",
+      "WF_ROLE_ID='AROA3XFRBF535PLBIFPI4'",
       "WF_HEARTBEAT_SECONDS='60'",
       "WF_BUSY_FILE='/run/work/status'",
       "WF_DRAIN_COMMAND='systemctl stop '\\''my job'\\'' && $HOME/x'",

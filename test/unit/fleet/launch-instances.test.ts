@@ -82,6 +82,7 @@ describe('runInstancesInput', () => {
     const encoded = /<<'WF_ENV'\n([A-Za-z0-9+/=\n]+?)\nWF_ENV\n/.exec(userData)?.[1] ?? '';
     const settings = Buffer.from(encoded.replaceAll('\n', ''), 'base64').toString();
     expect(settings).toContain("WF_BUCKET='worker-fleet-dev-fleet'\n");
+    expect(settings).toContain(`WF_ROLE_ID='${config.workerRoleId}'\n`);
   });
 });
 
