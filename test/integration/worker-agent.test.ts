@@ -237,14 +237,16 @@ describe('the worker agent', () => {
   });
 
   it('says alive when the busy command runs past its time limit, and keeps polling meanwhile', async () => {
-    // With heartbeats every 30 s the busy command has its full 10 s.
-    startAgent({ WF_BUSY_COMMAND: 'sleep 600', WF_HEARTBEAT_SECONDS: '30' });
+    // With heartbeats every 5 s the busy command has 5 s: a notice that comes while it hangs is reported first.
+    startAgent({ WF_BUSY_COMMAND: 'sleep 600', WF_HEARTBEAT_SECONDS: '5' });
+    await eventually(log, (text) => text.includes('started on'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     imds.rebalanceNotice = JSON.stringify({ noticeTime: '2026-11-25T09:08:00Z' });
 
     await eventually(
       () => object(`notices/${WORKER_ID}/rebalance`),
       (body) => body === imds.rebalanceNotice,
-      8,
+      3,
     );
     expect(await object(`heartbeats/${WORKER_ID}`)).toBeUndefined();
     await eventually(
