@@ -8,7 +8,10 @@ const BOUNDARY = '==worker-fleet-user-data==';
 /** Single-quoted for sh: nothing in a value is ever expanded on the worker. */
 const quoted = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
-/** The agent's settings file, from the fleet spec and the deployment. */
+/**
+ * The agent's settings file, from the fleet spec and the deployment. `WF_ROLE_ID` names the worker's keys
+ * (`<role-id>:<instance-id>`, its `${aws:userid}`).
+ */
 export function agentEnv(
   spec: Pick<FleetSpec, 'agent'>,
   target: { fleetBucket: string; region: string; workerRoleId: string },
@@ -17,6 +20,7 @@ export function agentEnv(
   const settings: Record<string, string | number | undefined> = {
     WF_BUCKET: target.fleetBucket,
     WF_REGION: target.region,
+    WF_ROLE_ID: target.workerRoleId,
     WF_HEARTBEAT_SECONDS: agent.heartbeatSeconds,
     WF_BUSY_FILE: agent.busyFile,
     WF_BUSY_COMMAND: agent.busyCommand,
@@ -29,13 +33,22 @@ export function agentEnv(
     .join('\n');
 }
 
+/**
+ * The settings travel base64-encoded: its alphabet has no `_`, so no line of it is `WF_ENV` and none ends the
+ * here-document early, whatever a fleet's setting holds (a newline, a quote, `WF_ENV` itself).
+ */
+const base64Lines = (text: string) =>
+  Buffer.from(text)
+    .toString('base64')
+    .match(/.{1,76}/g) ?? [];
+
 function installer(env: string): string {
   return [
     '#!/bin/sh',
     '# worker-fleet: install and start the worker agent (heartbeats, spot notice, drain hook).',
     'install -d -m 0755 /etc/worker-fleet',
-    "cat > /etc/worker-fleet/agent.env <<'WF_ENV'",
-    env,
+    "base64 -d > /etc/worker-fleet/agent.env <<'WF_ENV'",
+    ...base64Lines(`${env}\n`),
     'WF_ENV',
     "cat > /usr/local/bin/worker-fleet-agent <<'WF_AGENT'",
     agentScript.trimEnd(),
@@ -50,6 +63,8 @@ function installer(env: string): string {
     'ExecStart=/usr/local/bin/worker-fleet-agent',
     'Restart=always',
     'RestartSec=5',
+    // the agent's exit status for a setting or a curl it cannot work with: restarting would not help
+    'RestartPreventExitStatus=78',
     '[Install]',
     'WantedBy=multi-user.target',
     'WF_UNIT',

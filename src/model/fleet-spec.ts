@@ -62,9 +62,9 @@ const agentSettingsSchema = () =>
     .strictObject({
       enabled: z.boolean().default(true),
       heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
-      /** A file whose first word is busy or idle, written by the workload. */
+      /** A file whose first word is busy or idle (any case), written by the workload; anything else is alive. */
       busyFile: z.string().min(1).max(1024).optional(),
-      /** A command whose exit status says busy (0) or idle (anything else). */
+      /** A command whose exit status says busy (0) or idle (1); anything else, or no answer in 10 s, is alive. */
       busyCommand: z.string().min(1).max(1024).optional(),
       /** Run once on a spot interruption notice, to checkpoint or hand work back. */
       drainCommand: z.string().min(1).max(2048).optional(),

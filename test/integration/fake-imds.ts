@@ -2,14 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** The instance profile's temporary credentials the fake metadata service hands out. */
+export const WORKER_CREDENTIALS = {
+  accessKeyId: 'ASIAWORKERTESTKEY',
+  secretAccessKey: 'worker-test-secret',
+  sessionToken: 'worker-test-session-token',
+} as const;
+
 /**
  * An EC2 instance metadata service with IMDSv2 semantics, for the agent's tests: a token comes from PUT
  * /latest/api/token; any other request without a valid token is refused (401), as on an instance with
- * HttpTokens=required. Notices are set by the test.
+ * HttpTokens=required. Notices and how long each answer takes are set by the test.
  */
 export class FakeImds {
   spotNotice: string | undefined;
   rebalanceNotice: string | undefined;
+  /** How long every answer takes, token included. */
+  delayMs = 0;
   /** Requests refused for want of a valid token: an IMDSv1 client would show up here. */
   refusedWithoutToken = 0;
   tokensIssued = 0;
@@ -44,8 +53,12 @@ export class FakeImds {
     res: import('node:http').ServerResponse,
   ): void {
     const [status, body] = this.answer(method, url, headers);
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    res.end(body);
+    const send = () => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(body);
+    };
+    if (this.delayMs > 0) setTimeout(send, this.delayMs);
+    else send();
   }
 
   private answer(
@@ -78,9 +91,9 @@ export class FakeImds {
           JSON.stringify({
             Code: 'Success',
             Type: 'AWS-HMAC',
-            AccessKeyId: 'ASIAWORKERTESTKEY',
-            SecretAccessKey: 'worker-test-secret',
-            Token: 'worker-test-session-token',
+            AccessKeyId: WORKER_CREDENTIALS.accessKeyId,
+            SecretAccessKey: WORKER_CREDENTIALS.secretAccessKey,
+            Token: WORKER_CREDENTIALS.sessionToken,
             Expiration: new Date(Date.now() + 6 * 3_600_000).toISOString(),
           }),
         ];
@@ -94,6 +107,7 @@ export class FakeImds {
   }
 
   async stop(): Promise<void> {
+    this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

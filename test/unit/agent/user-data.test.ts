@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentEnv, composeUserData } from '../../../src/agent/user-data';
 import { ConfigError } from '../../../src/errors';
@@ -69,10 +71,54 @@ describe('agentEnv', () => {
     expect(env.split('\n')).toEqual([
       "WF_BUCKET='worker-fleet-dev-fleet-1a2b3c'",
       "WF_REGION='eu-west-1'",
+      "WF_ROLE_ID='AROA3XFRBF535PLBIFPI4'",
       "WF_HEARTBEAT_SECONDS='60'",
       "WF_BUSY_FILE='/run/work/status'",
       "WF_DRAIN_COMMAND='systemctl stop '\\''my job'\\'' && $HOME/x'",
       "WF_DRAIN_TIMEOUT_SECONDS='90'",
     ]);
+  });
+
+  describe('with a setting written to break out of the settings file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-user-data-'));
+    const pwned = join(dir, 'pwned');
+    const hostile = `/run/status'\nWF_ENV\ntouch ${pwned}\n`;
+    const userData =
+      composeUserData(
+        spec({ agent: { busyFile: hostile, drainCommand: `x\nWF_ENV\ntouch ${pwned}` } }),
+        target,
+      ) ?? '';
+    const lines = userData.split('\n');
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const start = lines.indexOf("base64 -d > /etc/worker-fleet/agent.env <<'WF_ENV'");
+    const end = lines.indexOf('WF_ENV', start);
+
+    it('carries it inside the here-document, where no line can end it early', () => {
+      const body = lines.slice(start + 1, end);
+
+      expect(start).toBeGreaterThan(0);
+      expect(body.every((line) => /^[A-Za-z0-9+/=]+$/.test(line))).toBe(true);
+      expect(Buffer.from(body.join(''), 'base64').toString()).toBe(
+        `${agentEnv(spec({ agent: { busyFile: hostile, drainCommand: `x\nWF_ENV\ntouch ${pwned}` } }), target)}\n`,
+      );
+      expect(lines.filter((line) => line.includes('touch'))).toEqual([]);
+    });
+
+    it('runs no line of it as a command, and the agent reads the value back unchanged', () => {
+      // The installer up to the agent's own install, run for real with the settings file moved into a test folder.
+      const agentInstall = lines.indexOf("cat > /usr/local/bin/worker-fleet-agent <<'WF_AGENT'");
+      const script = lines
+        .slice(lines.indexOf('#!/bin/sh'), agentInstall)
+        .join('\n')
+        .replaceAll('/etc/worker-fleet', join(dir, 'etc'));
+      execFileSync('sh', ['-c', script], { cwd: dir });
+
+      expect(existsSync(pwned)).toBe(false);
+      expect(
+        execFileSync('sh', ['-c', '. "$0"; printf %s "$WF_BUSY_FILE"', join(dir, 'etc', 'agent.env')], {
+          encoding: 'utf8',
+        }),
+      ).toBe(hostile);
+    });
   });
 });

@@ -106,7 +106,11 @@ describe('runInstancesInput', () => {
     const userData = Buffer.from(input.UserData ?? '', 'base64').toString();
 
     expect(userData.indexOf('worker-fleet-agent')).toBeLessThan(userData.indexOf('echo hi'));
-    expect(userData).toContain("WF_BUCKET='worker-fleet-dev-fleet'");
+    // The agent's settings travel base64-encoded in the installer's here-document.
+    const encoded = /<<'WF_ENV'\n([A-Za-z0-9+/=\n]+?)\nWF_ENV\n/.exec(userData)?.[1] ?? '';
+    const settings = Buffer.from(encoded.replaceAll('\n', ''), 'base64').toString();
+    expect(settings).toContain("WF_BUCKET='worker-fleet-dev-fleet'\n");
+    expect(settings).toContain(`WF_ROLE_ID='${config.workerRoleId}'\n`);
   });
 });
 
