@@ -71,7 +71,7 @@ describe('agentEnv', () => {
     expect(env.split('\n')).toEqual([
       "WF_BUCKET='worker-fleet-dev-fleet-1a2b3c'",
       "WF_REGION='eu-west-1'",
-      "WF_ROLE_ID='AROA3XFRBF535PLBIFPI4'",
+      "WF_ROLE_ID='AROAEXAMPLEWORKER0001'",
       "WF_HEARTBEAT_SECONDS='60'",
       "WF_BUSY_FILE='/run/work/status'",
       "WF_DRAIN_COMMAND='systemctl stop '\\''my job'\\'' && $HOME/x'",
