@@ -32,6 +32,8 @@ export interface Settings {
   readonly dryRun: boolean;
   /** The stage's SSH security group (port 22 from the CIDR it names), which fleets with `ssh: true` join. */
   readonly sshSecurityGroup?: string;
+  /** The key pair the stack created (param sshCreateKeyPair), for fleets with `ssh: true` that name none. */
+  readonly sshKeyPair?: string;
 }
 
 /** The settings and the fleets a function or the CLI acts on. */
@@ -46,6 +48,8 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** An IAM role's unique id, as `GetAtt <role>.RoleId` gives it. */
 const ROLE_ID = /^AROA[A-Z0-9]{1,124}$/;
+/** An EC2 key pair name: ASCII, at most 255 characters. */
+const KEY_PAIR_NAME = /^[\x20-\x7e]{1,255}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -108,6 +112,9 @@ export function loadSettings(env: Env = process.env): Settings {
             'a security group id (sg-…)',
           ),
         }
+      : {}),
+    ...(env.WORKER_FLEET_SSH_KEY_PAIR
+      ? { sshKeyPair: required(env, 'WORKER_FLEET_SSH_KEY_PAIR', KEY_PAIR_NAME, 'an EC2 key pair name') }
       : {}),
   });
 }

@@ -101,6 +101,21 @@ function securityGroupIds(config: Config, order: LaunchOrder): string[] | undefi
   return groups.length > 0 ? groups : undefined;
 }
 
+/**
+ * The fleet's own key pair, else, for a fleet that asks for SSH, the one the stack created. A fleet that asks for SSH
+ * with neither is refused before EC2 is asked: its workers would accept no key.
+ */
+function keyName(config: Config, order: LaunchOrder): string | undefined {
+  const { spec } = order;
+  if (spec.keyName !== undefined || !spec.ssh) return spec.keyName;
+  if (config.sshKeyPair === undefined) {
+    throw new ConfigError(
+      `fleet ${order.fleet} asks for ssh, but names no keyName and stage ${config.stage} creates no key pair (param sshCreateKeyPair)`,
+    );
+  }
+  return config.sshKeyPair;
+}
+
 /** The RunInstances request for `count` workers in one pool. Pure: tests read it to prove what is asked of EC2. */
 export function runInstancesInput(
   config: Config,
@@ -138,7 +153,7 @@ export function runInstancesInput(
               },
             },
           ],
-    KeyName: spec.keyName,
+    KeyName: keyName(config, order),
     SecurityGroupIds: securityGroupIds(config, order),
     UserData: base64(
       composeUserData(spec, {

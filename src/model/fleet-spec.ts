@@ -157,7 +157,10 @@ const fleetSpecBuilder = () =>
       }),
       metadataHopLimit: z.union([z.literal(1), z.literal(2)]).default(1),
       rootVolume: rootVolumeSchema().optional(),
-      /** Join the stage's SSH security group (port 22 from the CIDR the stage names); pair it with keyName. */
+      /**
+       * Join the stage's SSH security group (port 22 from the CIDR the stage names), with keyName, or without it the
+       * key pair the stage's stack creates (param sshCreateKeyPair).
+       */
       ssh: z.boolean().default(false),
       tags: z
         .record(z.string().min(1).max(128), z.string().max(256))

@@ -1,4 +1,5 @@
-import { packagedTemplate } from './packaged-stack';
+import { createRequire } from 'node:module';
+import { packagedTemplate, STAGE } from './packaged-stack';
 
 interface Ingress {
   readonly IpProtocol: string;
@@ -9,8 +10,15 @@ interface Ingress {
 }
 
 const template = packagedTemplate() as ReturnType<typeof packagedTemplate> & {
-  Parameters: Record<string, { Default: string; AllowedPattern: string }>;
+  Parameters: Record<string, { Default: string; AllowedPattern: string; AllowedValues?: string[] }>;
+  Conditions: Record<string, unknown>;
+  Outputs: Record<string, { Condition?: string; Description: string; Value: unknown }>;
 };
+
+// What the functions' WORKER_FLEET_SSH_KEY_PAIR holds for a stage's sshCreateKeyPair, as serverless.yml resolves it.
+const sshKeyPairVariable = createRequire(__filename)('../../config/ssh-key-pair.cjs') as (source: {
+  resolveVariable: (name: string) => Promise<unknown>;
+}) => Promise<unknown>;
 
 describe('SSH to workers in the packaged stack', () => {
   it('opens port 22 in one security group, only when the stage names a CIDR, only from that CIDR', () => {
@@ -51,4 +59,48 @@ describe('SSH to workers in the packaged stack', () => {
       expect(new RegExp(template.Parameters.SshIngressCidr?.AllowedPattern ?? '').test(cidr)).toBe(false);
     },
   );
+
+  it('creates a key pair only when the stage sets sshCreateKeyPair to "true", ed25519, its private key left to EC2', () => {
+    const keyPairs = Object.entries(template.Resources).filter(
+      ([, resource]) => resource.Type === 'AWS::EC2::KeyPair',
+    );
+
+    expect(keyPairs.map(([logicalId, keyPair]) => [logicalId, keyPair.Condition])).toEqual([
+      ['WorkerSshKeyPair', 'CreatesSshKeyPair'],
+    ]);
+    expect(template.Conditions.CreatesSshKeyPair).toEqual({
+      'Fn::Equals': [{ Ref: 'SshCreateKeyPair' }, 'true'],
+    });
+    expect(template.Parameters.SshCreateKeyPair).toMatchObject({
+      Default: 'false',
+      AllowedValues: ['true', 'false'],
+    });
+    // No PublicKeyMaterial: EC2 generates the key and CloudFormation keeps the private half in Parameter Store.
+    expect(keyPairs[0]?.[1].Properties).toEqual({
+      KeyName: `worker-fleet-${STAGE}`,
+      KeyType: 'ed25519',
+      KeyFormat: 'pem',
+    });
+  });
+
+  it('says where the created key pair’s private key is: Parameter Store, /ec2/keypair/<key-pair-id>', () => {
+    expect(template.Outputs.WorkerSshKeyPairId).toEqual({
+      Condition: 'CreatesSshKeyPair',
+      Description: expect.stringContaining(
+        'aws ssm get-parameter --name /ec2/keypair/<this id> --with-decryption',
+      ),
+      Value: { 'Fn::GetAtt': ['WorkerSshKeyPair', 'KeyPairId'] },
+    });
+  });
+
+  it('tells the functions the created key pair’s name only in a stage that creates it', async () => {
+    const launcher = template.Resources.LaunchWorkersLambdaFunction?.Properties.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    const resolvedFor = (value: string) => sshKeyPairVariable({ resolveVariable: async () => value });
+
+    expect(launcher.Variables.WORKER_FLEET_SSH_KEY_PAIR).toBe('');
+    expect(await resolvedFor('true')).toEqual({ Ref: 'WorkerSshKeyPair' });
+    expect(await resolvedFor('false')).toBe('');
+  });
 });

@@ -44,6 +44,7 @@ describe('loadConfig', () => {
     ['WORKER_FLEET_STAGE', 'dev stage', 'WORKER_FLEET_STAGE is malformed: "dev stage"'],
     ['WORKER_FLEET_FLEETS', undefined, 'WORKER_FLEET_FLEETS is not set'],
     ['WORKER_FLEET_SSH_SECURITY_GROUP', 'default', 'WORKER_FLEET_SSH_SECURITY_GROUP is malformed: "default"'],
+    ['WORKER_FLEET_SSH_KEY_PAIR', 'clé', 'WORKER_FLEET_SSH_KEY_PAIR is malformed: "clé"'],
     ['WORKER_FLEET_FLEETS', '{batch:', 'WORKER_FLEET_FLEETS is not valid JSON'],
     ['WORKER_FLEET_FLEETS', '{}', 'WORKER_FLEET_FLEETS is invalid: (root): at least one fleet is required'],
     ['WORKER_FLEET_INSTANCE_PROFILE', '', 'WORKER_FLEET_INSTANCE_PROFILE is not set'],

@@ -69,6 +69,23 @@ describe('runInstancesInput', () => {
     );
   });
 
+  it('gives a fleet that asks for SSH without a keyName the stack’s key pair, and refuses it in a stage without one', () => {
+    const withSsh = loadConfig(
+      envWith({
+        WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210',
+        WORKER_FLEET_SSH_KEY_PAIR: 'worker-fleet-dev',
+      }),
+    );
+    const groupOnly = loadConfig(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
+
+    expect(runInstancesInput(withSsh, orderFor({ ssh: true }), request).KeyName).toBe('worker-fleet-dev');
+    expect(runInstancesInput(withSsh, orderFor({ ssh: true, keyName: 'ops' }), request).KeyName).toBe('ops');
+    expect(runInstancesInput(withSsh, orderFor(), request).KeyName).toBeUndefined();
+    expect(() => runInstancesInput(groupOnly, orderFor({ ssh: true }), request)).toThrow(
+      'fleet batch asks for ssh, but names no keyName and stage dev creates no key pair (param sshCreateKeyPair)',
+    );
+  });
+
   it('sends no market options for on-demand and the max price for spot', () => {
     expect(
       runInstancesInput(config, orderFor(), { ...request, pool: { ...pool, market: 'on-demand' } }),
