@@ -108,7 +108,7 @@ async function runConfigCommand(
 
 export const config: CliCommand<ConfigArgs> = {
   summary: [
-    'config validate|push <file>, config show',
+    'config validate <file> | push <file> | show',
     'the fleets: check a file, push it, show what is stored',
   ],
   help: CONFIG_HELP,
