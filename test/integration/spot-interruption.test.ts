@@ -286,7 +286,7 @@ describe('handleInstanceEvent: spot interruption warning', () => {
   });
 
   it('steers later launches away from the interrupted pool', async () => {
-    const spec = fleets({ subnets: [world.subnets[0]?.subnetId], targetCapacity: 1 });
+    const spec = fleets({ subnets: [world.subnets[0]?.subnetId], targetCapacity: 1, maxCapacity: 3 });
     const worker = await oneWorker(spec);
     await handleInstanceEvent(world.interruptionDeps(spec), warning(worker.instanceId));
 
