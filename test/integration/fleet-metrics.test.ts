@@ -5,6 +5,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { workerSession } from '../../local/access-log';
 import { FLEET_METRICS, type FleetMetricName, METRIC_NAMESPACE } from '../../src/model/fleet-metrics';
+import { heartbeatKey } from '../../src/model/heartbeat';
 import { NOTIFICATION_DETAIL_TYPES, type NotificationKind } from '../../src/model/notification';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
@@ -96,6 +97,7 @@ describe('the metrics and notification events of a fleet story, through the hand
       },
     };
     const service = world.config(fleets).managedBy;
+    await world.storeFleets(fleets);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator().endpoint,
       ...world.env(fleets),
@@ -173,7 +175,11 @@ describe('the metrics and notification events of a fleet story, through the hand
     const replacement = replaced.replacement?.instanceIds[0] ?? '';
     for (const instanceId of [kept ?? '', replacement]) {
       await world.s3.send(
-        new PutObjectCommand({ Bucket: world.fleetBucket, Key: `heartbeats/${instanceId}`, Body: 'idle' }),
+        new PutObjectCommand({
+          Bucket: world.fleetBucket,
+          Key: heartbeatKey(world.workerRoleId, instanceId),
+          Body: 'idle',
+        }),
       );
     }
     await world.ec2.send(
