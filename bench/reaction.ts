@@ -20,6 +20,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
 import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
+import { writeFleetConfig } from '../src/aws/fleet-config-store';
 import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
@@ -157,7 +158,10 @@ process.stdout.write(result.status);`;
         (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(stderr))),
       );
     });
-    if (status !== 'replaced') throw new Error(`cold warning for ${worker.instanceId}: ${status}`);
+    // Metrics on, as deployed: the embedded-metric documents come first on stdout, the status last.
+    if (status.trim().split('\n').at(-1) !== 'replaced') {
+      throw new Error(`cold warning for ${worker.instanceId}: ${status}`);
+    }
     const publish = emulator.requests.find((request) => request.action === 'Publish');
     const ec2 = emulator.requests.find((request) => request.action === 'DescribeInstances');
     if (publish === undefined || ec2 === undefined)
@@ -192,6 +196,19 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   await iam.send(
     new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'bench-worker', RoleName: 'bench-worker' }),
   );
+  const fleets = {
+    batch: {
+      ami: account.imageId,
+      instanceTypes: ['c7g.large', 'm7g.large'],
+      subnets: account.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
+      market: 'spot-with-on-demand-fallback',
+      targetCapacity: warnings,
+      maxCapacity: warnings * 3,
+      agent: { enabled: false },
+    },
+  };
+  // The packaged functions read their fleets from the store, as deployed ones do.
+  await writeFleetConfig(s3, BENCH_RESOURCES.stateBucket, fleets, 'deploy', { absent: true });
   const env = {
     ...deploymentEnv(
       {
@@ -199,17 +216,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
         instanceProfile: profile.InstanceProfile?.InstanceProfileName ?? '',
         topicArn: topic.TopicArn ?? '',
       },
-      {
-        batch: {
-          ami: account.imageId,
-          instanceTypes: ['c7g.large', 'm7g.large'],
-          subnets: account.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
-          market: 'spot-with-on-demand-fallback',
-          targetCapacity: warnings,
-          maxCapacity: warnings * 3,
-          agent: { enabled: false },
-        },
-      },
+      fleets,
     ),
     AWS_REGION: 'us-east-1',
   };
