@@ -34,9 +34,11 @@ function attributionOf(
     return { instanceId, instanceState: 'unknown', afterTermination: true };
   }
   const ours = isOwnedBy(worker, config);
+  // Both times are to the second (a log line's, EC2's state transition reason): an access in the very second the
+  // instance ended is not known to be after it, and is not said to be.
   const ended =
     ENDED.has(worker.state) &&
-    (worker.stateChangedAt === undefined || Date.parse(time) >= worker.stateChangedAt.getTime());
+    (worker.stateChangedAt === undefined || Date.parse(time) > worker.stateChangedAt.getTime());
   return {
     instanceId,
     ...(ours

@@ -14,6 +14,7 @@ import { accessLogLine, workerSession } from '../../local/access-log';
 import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
 import { type AccessDependencies, logS3Access } from '../../src/access/log-s3-access';
+import { describeWorker } from '../../src/aws/ec2-workers';
 import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { logger } from '../../src/logger';
@@ -293,12 +294,17 @@ describe('logS3Access against the emulator', () => {
     await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker ?? ''] }));
 
     const before = await logS3Access(deps(), trailEvent(worker ?? '', { time: hourAgo }));
+    // EC2 says when it ended to the second, as logs say when an access was: the same second is not "after".
+    const endedAt = (await describeWorker(world.ec2, worker ?? ''))?.stateChangedAt;
+    expect(endedAt).toBeInstanceOf(Date);
+    const sameSecond = await logS3Access(deps(), trailEvent(worker ?? '', { time: endedAt }));
     const after = await logS3Access(
       deps(),
       trailEvent(worker ?? '', { time: new Date(Date.now() + 60_000) }),
     );
 
     expect(before.alerts).toEqual([]);
+    expect(sameSecond.alerts).toEqual([]);
     expect(after.alerts).toEqual([
       expect.objectContaining({
         kind: 'access-after-termination',
