@@ -1,6 +1,5 @@
 import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
-import { createClients } from '../aws/clients';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { readFleetConfig } from '../aws/fleet-config-store';
 import { type Config, loadSettings, type Settings, withFleets } from '../config';
 import { FleetConfigError } from '../errors';
@@ -37,10 +36,13 @@ export async function loadDeploymentSettings(
  * The configuration of a deployed stage: its settings and the fleets of its configuration store, the ones its
  * functions act on.
  */
-export async function loadDeployment(lambda: LambdaClient, stage: string, region: string): Promise<Config> {
-  const settings = await loadDeploymentSettings(lambda, stage, region);
-  const { s3 } = createClients({ s3: S3Client }, { region });
-  const stored = await readFleetConfig(s3, settings.stateBucket);
+export async function loadDeployment(
+  clients: { readonly lambda: LambdaClient; readonly s3: S3Client },
+  stage: string,
+  region: string,
+): Promise<Config> {
+  const settings = await loadDeploymentSettings(clients.lambda, stage, region);
+  const stored = await readFleetConfig(clients.s3, settings.stateBucket);
   if (stored === undefined) {
     throw new FleetConfigError(
       `stage "${stage}" has no fleet configuration yet: deploy it, or push one with worker-fleet config push`,

@@ -314,7 +314,6 @@ async function connect(
   const settings = await resolveAwsSettings(invocation, env);
   logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
   const { lambda } = createClients({ lambda: LambdaClient }, settings);
-  const config = await loadDeployment(lambda, invocation.stage, settings.region);
   const clients = createClients(
     {
       ec2: EC2Client,
@@ -326,6 +325,8 @@ async function connect(
     },
     settings,
   );
+  // The fleets are read with the same credentials as everything else (the profile too).
+  const config = await loadDeployment({ lambda, s3: clients.s3 }, invocation.stage, settings.region);
   // The CLI is not an invocation: its launches and reaps are told (SNS, EventBridge), not measured.
   return { ...clients, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
 }
