@@ -6,6 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
@@ -20,7 +21,9 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
 import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
+import { createStateTable } from '../local/state-table';
 import { writeFleetConfig } from '../src/aws/fleet-config-store';
+import { createFleetStateTable } from '../src/aws/fleet-state-table';
 import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
@@ -184,6 +187,8 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   const account = await seedAccount(new EC2Client(settings));
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
+  const dynamodb = new DynamoDBClient(settings);
+  await createStateTable(dynamodb, BENCH_RESOURCES.stateTable);
   const topic = await new SNSClient(settings).send(new CreateTopicCommand({ Name: 'bench' }));
   const iam = new IAMClient(settings);
   await iam.send(
@@ -228,6 +233,7 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
     now: () => new Date(),
     ec2: timed('EC2', new EC2Client(settings), calls),
     s3: timed('S3', new S3Client({ ...settings, forcePathStyle: true }), calls),
+    state: createFleetStateTable(timed('DynamoDB', dynamodb, calls), BENCH_RESOURCES.stateTable),
     sns: timed('SNS', new SNSClient(settings), calls),
     ssm: timed('SSM', new SSMClient(settings), calls),
     events: timed('EventBridge', new EventBridgeClient(settings), calls),

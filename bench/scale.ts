@@ -3,6 +3,7 @@
  * (counted by an SDK middleware) against the lower bound, wall time and this process's CPU time.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -12,7 +13,9 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
 import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
+import { createStateTable } from '../local/state-table';
 import { CallCounter, countCalls } from '../src/aws/call-counter';
+import { createFleetStateTable } from '../src/aws/fleet-state-table';
 import { loadConfig } from '../src/config';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
@@ -94,6 +97,7 @@ export async function benchScale(
   const s3 = new S3Client({ ...storageSettings, forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.stateBucket }));
   await s3.send(new CreateBucketCommand({ Bucket: BENCH_RESOURCES.fleetBucket }));
+  await createStateTable(new DynamoDBClient(storageSettings), BENCH_RESOURCES.stateTable);
   const topic = await new SNSClient(storageSettings).send(new CreateTopicCommand({ Name: 'bench' }));
   const tags = [
     { Key: TAG.managedBy, Value: 'worker-fleet-bench' },
@@ -166,6 +170,10 @@ export async function benchScale(
   const clients = {
     ec2,
     s3: countCalls(new S3Client({ ...storageSettings, forcePathStyle: true }), calls),
+    state: createFleetStateTable(
+      countCalls(new DynamoDBClient(storageSettings), calls),
+      BENCH_RESOURCES.stateTable,
+    ),
     sns: countCalls(new SNSClient(storageSettings), calls),
     ssm: countCalls(new SSMClient(settings), calls),
     cloudwatch: countCalls(new CloudWatchClient(settings), calls),
@@ -195,9 +203,9 @@ export async function benchScale(
       { kind: 'schedule', id: `bench-${workers}` },
     ),
   );
-  // describe pages + the reconciliation's own (docs/reconciliation.md): the request recorded (read, conditional
-  // write), the lease read, taken and given back, the facts read, the applied request recorded (read, write)
-  record('launcher capacity count (fleet full)', ceilK(workers) + 8, count);
+  // describe pages + the reconciliation's own (docs/reconciliation.md): the request recorded, the lease taken and
+  // given back, the facts read (one query), the applied request and the size recorded (one fenced transaction)
+  record('launcher capacity count (fleet full)', ceilK(workers) + 5, count);
 
   const idle = Math.ceil(workers / 2);
   const at = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
@@ -205,13 +213,13 @@ export async function benchScale(
     reapIdleWorkers({ ...clients, logger, config, now: at(1), calls }),
   );
   // describe pages + heartbeat pages + one CreateTags per 1,000 marked + one notification (SNS and EventBridge) +
-  // the lease (read, take, give back)
+  // the lease (taken, given back) + the fence checked before acting
   record('reaper run that marks the idle half', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3, mark);
   const reap = await measure(calls, describes, () =>
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
   // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification (SNS and EventBridge) +
-  // the lease + the fleet's desired size lowered by the idle workers terminated (read, conditional write)
-  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 2, reap);
+  // the lease and fence + the request that lowers the fleet's size by the idle workers terminated
+  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 1, reap);
   return runs;
 }

@@ -8,6 +8,7 @@ export interface DeploymentResources {
   readonly instanceProfile: string;
   readonly topicArn: string;
   readonly stateBucket: string;
+  readonly stateTable: string;
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRole: string;
@@ -25,6 +26,7 @@ export function deploymentEnv(
     WORKER_FLEET_INSTANCE_PROFILE: resources.instanceProfile,
     WORKER_FLEET_TOPIC_ARN: resources.topicArn,
     WORKER_FLEET_STATE_BUCKET: resources.stateBucket,
+    WORKER_FLEET_STATE_TABLE: resources.stateTable,
     WORKER_FLEET_FLEET_BUCKET: resources.fleetBucket,
     WORKER_FLEET_LOG_BUCKET: resources.logBucket,
     WORKER_FLEET_WORKER_ROLE: resources.workerRole,
@@ -36,6 +38,7 @@ export function deploymentEnv(
 export const BENCH_RESOURCES = {
   stage: 'bench',
   stateBucket: 'bench-state',
+  stateTable: 'bench-state',
   fleetBucket: 'bench-fleet',
   logBucket: 'bench-logs',
   workerRole: 'bench-worker',

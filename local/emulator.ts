@@ -36,7 +36,10 @@ export interface CapturedRequest {
 export interface Fault {
   readonly action: string;
   /** Which requests fail: by query parameters, or by method and path for REST APIs such as S3. */
-  readonly when?: (params: URLSearchParams, request: { method: string; path: string }) => boolean;
+  readonly when?: (
+    params: URLSearchParams,
+    request: { method: string; path: string; body: string },
+  ) => boolean;
   readonly code: string;
   readonly status?: number;
   /** How many matching requests fail; unlimited when absent. */
@@ -148,7 +151,8 @@ export class Emulator {
         (candidate) =>
           candidate.action === action &&
           (candidate.times ?? 1) > 0 &&
-          (candidate.when?.(params, { method: req.method ?? '', path: req.url ?? '' }) ?? true),
+          (candidate.when?.(params, { method: req.method ?? '', path: req.url ?? '', body: captured.body }) ??
+            true),
       );
       if (fault !== undefined) {
         if (fault.times !== undefined) fault.times -= 1;
@@ -162,6 +166,15 @@ export class Emulator {
           `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code>` +
             `<Message>injected by the test harness</Message></Error></Errors><RequestID>fault</RequestID></Response>`,
         );
+        return;
+      }
+      if (typeof target === 'string' && target.startsWith('DynamoDB_') && DYNAMODB_WRITES.has(action)) {
+        // DynamoDB decides each write, condition and transaction atomically; moto checks, then writes, and two racing
+        // writers can both win. The proxy lets one DynamoDB write reach moto at a time.
+        const done = this.dynamoWrites.then(
+          () => new Promise<void>((resolve) => this.forwardUpstream(req, res, action, body, resolve)),
+        );
+        this.dynamoWrites = done;
         return;
       }
       const conditional =
@@ -184,6 +197,9 @@ export class Emulator {
       });
     });
   }
+
+  /** DynamoDB writes in flight: each waits for the one before it. */
+  private dynamoWrites: Promise<void> = Promise.resolve();
 
   /** Conditional writes in flight, by key: each waits for the one before it. */
   private readonly conditionalWrites = new Map<string, Promise<void>>();
@@ -354,6 +370,15 @@ export class Emulator {
     clearTimeout(stubborn);
   }
 }
+
+/** DynamoDB's actions that write: the proxy serialises them, as DynamoDB's own atomicity would order them. */
+const DYNAMODB_WRITES: ReadonlySet<string> = new Set([
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'BatchWriteItem',
+]);
 
 /** The instance profile a RunInstances request (a query-API form) asks for, as its form fields; undefined for none. */
 function profileOf(request: Buffer): Record<string, string> | undefined {

@@ -13,8 +13,10 @@ export interface Settings {
   /** The instance profile workers carry, by name (a `Ref`, which `serverless invoke local` can resolve). */
   readonly instanceProfile: string;
   readonly topicArn: string;
-  /** worker-fleet's own state (claims, pool memory); workers cannot reach it. */
+  /** worker-fleet's own bucket: the fleet configuration store; workers cannot reach it. */
   readonly stateBucket: string;
+  /** The control plane's state (facts, leases, intents, claims, registry, pool memory); workers cannot reach it. */
+  readonly stateTable: string;
   /** The bucket workers use: heartbeats/, notices/ and results/ under their own `<role-id>:<instance-id>`. */
   readonly fleetBucket: string;
   /** Where S3 delivers the buckets' server access logs (the fleet bucket's under `fleet/`). */
@@ -45,6 +47,7 @@ export interface Config extends Settings {
 export const STAGE_NAME = /^[a-zA-Z0-9-]{1,32}$/;
 const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** An IAM role's unique id, as `GetAtt <role>.RoleId` gives it. */
 const ROLE_ID = /^AROA[A-Z0-9]{1,124}$/;
@@ -97,6 +100,7 @@ export function loadSettings(env: Env = process.env): Settings {
     ),
     topicArn: required(env, 'WORKER_FLEET_TOPIC_ARN', TOPIC_ARN, 'an SNS topic ARN'),
     stateBucket: required(env, 'WORKER_FLEET_STATE_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
+    stateTable: required(env, 'WORKER_FLEET_STATE_TABLE', TABLE_NAME, 'a DynamoDB table name'),
     fleetBucket: required(env, 'WORKER_FLEET_FLEET_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     logBucket: required(env, 'WORKER_FLEET_LOG_BUCKET', BUCKET_NAME, 'an S3 bucket name'),
     workerRoleName: required(env, 'WORKER_FLEET_WORKER_ROLE', ROLE_NAME, 'an IAM role name'),

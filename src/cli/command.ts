@@ -9,6 +9,7 @@ import type { Config, Settings } from '../config';
 import type { logger } from '../logger';
 import type { MetricsSink } from '../model/fleet-metrics';
 import { FLEET_NAME } from '../model/fleet-spec';
+import type { FleetState } from '../model/fleet-state';
 import { UsageError } from './usage-error';
 
 /** A command's own options, in `node:util` parseArgs' terms (never `multiple`). */
@@ -22,6 +23,7 @@ export interface Connected {
   readonly config: Config;
   readonly ec2: EC2Client;
   readonly s3: S3Client;
+  readonly state: FleetState;
   readonly sns: SNSClient;
   readonly ssm: SSMClient;
   readonly cloudwatch: CloudWatchClient;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -9,6 +10,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { version } from '../../package.json';
 import { createClients } from '../aws/clients';
+import { createFleetStateTable } from '../aws/fleet-state-table';
 import { STAGE_NAME } from '../config';
 import { drainWorker } from '../fleet/drain-worker';
 import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
@@ -322,13 +324,15 @@ async function connect(
       ssm: SSMClient,
       cloudwatch: CloudWatchClient,
       events: EventBridgeClient,
+      dynamodb: DynamoDBClient,
     },
     settings,
   );
   // The fleets are read with the same credentials as everything else (the profile too).
   const config = await loadDeployment({ lambda, s3: clients.s3 }, invocation.stage, settings.region);
   // The CLI is not an invocation: its launches and reaps are told (SNS, EventBridge), not measured.
-  return { ...clients, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
+  const state = createFleetStateTable(clients.dynamodb, config.stateTable);
+  return { ...clients, state, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
 }
 
 /** Connect for `config`: the deployment's settings and S3, not its fleets (they are what `config` handles). */

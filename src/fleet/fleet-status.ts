@@ -2,15 +2,16 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listHeartbeats } from '../aws/heartbeats';
-import { loadPoolMemory } from '../aws/pool-memory-store';
 import { type Config, fleetSpec } from '../config';
-import { poolRisks, RISKY_SCORE } from '../fleet/pool-memory';
+import { poolMemoryOf, poolRisks, RISKY_SCORE } from '../fleet/pool-memory';
 import { judgeFleet } from '../fleet/reap-idle-workers';
+import type { FleetState } from '../model/fleet-state';
 import { TAG } from '../model/tags';
 
 export interface StatusDependencies {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
+  readonly state: FleetState;
   readonly cloudwatch: CloudWatchClient;
   readonly config: Config;
 }
@@ -50,11 +51,11 @@ const minutesSince = (then: Date | undefined, now: Date) =>
 export async function fleetStatus(deps: StatusDependencies, fleets: readonly string[], now: Date) {
   const { config } = deps;
   const specs = fleets.map((fleet) => [fleet, fleetSpec(config, fleet)] as const);
-  const [heartbeats, memory] = await Promise.all([
+  const [heartbeats, events] = await Promise.all([
     listHeartbeats(deps.s3, config.fleetBucket, config.workerRoleId),
-    loadPoolMemory(deps.s3, config.stateBucket, config.managedBy),
+    deps.state.poolEvents(now),
   ]);
-  const risks = [...poolRisks(memory, now)]
+  const risks = [...poolRisks(poolMemoryOf(events), now)]
     .filter(([, risk]) => risk.score >= RISKY_SCORE)
     .map(([pool, risk]) => ({ pool, ...risk }));
   const statuses: FleetStatus[] = [];

@@ -1,21 +1,21 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { publishNotification } from '../aws/notify';
-import { claimOnce, readJson, replaceIfUnchanged, writeState } from '../aws/state-store';
-import { lookUpWorker } from '../aws/worker-registry';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
+import type { ClaimKind, ClaimProgress, FleetState } from '../model/fleet-state';
 import type { Notification } from '../model/notification';
 
+export type { ClaimProgress };
+
 /**
- * The first step of a spot interruption warning, which needs S3 and SNS only: whether this is the first delivery
- * of the warning (a claim), whose worker it is (the registry), and the notification. It imports nothing of EC2, so
- * that on a cold start the handler runs it while the EC2 client is still loading.
+ * The first step of a spot interruption warning, which needs the state table and SNS only: whether this is the
+ * first delivery of the warning (a claim), whose worker it is (the registry), and the notification. It imports
+ * nothing of EC2, so that on a cold start the handler runs it while the EC2 client is still loading.
  */
 export interface NoticeDependencies {
-  readonly s3: S3Client;
+  readonly state: FleetState;
   readonly sns: SNSClient;
   readonly config: Config;
   readonly logger: Logger;
@@ -49,10 +49,6 @@ export function staleness(event: InstanceEvent, now: Date): string | undefined {
   }
 }
 
-/** Where the once-per-instance claims live in the state bucket. */
-export const claimKey = (managedBy: string, what: 'warning' | 'rebalance', instanceId: string) =>
-  `claims/${managedBy}/${what}/${instanceId}`;
-
 /** What the notification says of the worker. */
 export interface NoticedWorker {
   readonly instanceId: string;
@@ -62,37 +58,17 @@ export interface NoticedWorker {
 }
 
 /**
- * An event's claim in the state bucket (a spot warning's, a rebalance recommendation's): one delivery at a time acts
- * on it. A delivery that fails leaves it `open` with what it got done, so that a retry of the event takes it over
- * and does the rest (and nothing twice); one that succeeds leaves it `done`. A claim still `working` after
- * CLAIM_TTL_MS belongs to an invocation that died (a timeout leaves no chance to reopen it): it is taken over as an
- * open one. Claims written before `state` existed read as `working`; before the marking steps were recorded one by
- * one, `marked` stood for all three.
+ * An event's claim (a spot warning's, a rebalance recommendation's): one delivery at a time acts on it. A delivery
+ * that fails leaves it `open` with what it got done, so that a retry of the event takes it over and does the rest
+ * (and nothing twice); one that succeeds leaves it `done`. A claim still `working` after CLAIM_TTL_MS belongs to an
+ * invocation that died (a timeout leaves no chance to reopen it): it is taken over as an open one. One item per
+ * instance, taken with one conditional write.
  */
-interface ProgressClaim extends Partial<ClaimProgress> {
-  readonly eventId: string;
-  readonly at: string;
-  readonly state?: 'working' | 'open' | 'done';
-  readonly marked?: boolean;
-}
-
 /**
  * How long a claim may stay `working`: longer than the interruption function's timeout (30 s), shorter than
  * Lambda's first retry of a failed asynchronous invocation (about a minute after it failed).
  */
 export const CLAIM_TTL_MS = 60_000;
-
-/** What a delivery that holds an event's claim has done so far: what a retry need not do again. */
-export interface ClaimProgress {
-  /** The notification is out. */
-  readonly notified: boolean;
-  /** The worker carries the interrupted tags. */
-  readonly tagged: boolean;
-  /** Worker Draining is on the bus. */
-  readonly announced: boolean;
-  /** The pool's memory has counted the event. */
-  readonly counted: boolean;
-}
 
 export const NOTHING_DONE: ClaimProgress = {
   notified: false,
@@ -101,9 +77,6 @@ export const NOTHING_DONE: ClaimProgress = {
   counted: false,
 };
 export const ALL_DONE: ClaimProgress = { notified: true, tagged: true, announced: true, counted: true };
-
-/** The events whose handling is claimed with progress. */
-type ProgressClaimed = 'warning' | 'rebalance';
 
 export interface WarningNotice extends ClaimProgress {
   /** This delivery holds the warning's claim: it does what is not done yet (notify, mark) and replaces. */
@@ -172,15 +145,19 @@ export function otherRegion(event: InstanceEvent, region: string): string | unde
  */
 export async function settleClaim(
   deps: NoticeDependencies,
-  what: ProgressClaimed,
+  what: ClaimKind,
   event: InstanceEvent,
   state: 'open' | 'done',
   progress: ClaimProgress,
 ): Promise<void> {
-  const { s3, config, logger } = deps;
-  const claim: ProgressClaim = { eventId: event.id, at: deps.now().toISOString(), state, ...progress };
+  const { logger } = deps;
   try {
-    await writeState(s3, config.stateBucket, claimKey(config.managedBy, what, event.instanceId), claim);
+    await deps.state.settleClaim(
+      what,
+      event.instanceId,
+      { eventId: event.id, now: deps.now(), state },
+      progress,
+    );
     if (state === 'open')
       logger.info(`${what} left open for a retry`, { instanceId: event.instanceId, ...progress });
   } catch (error) {
@@ -191,17 +168,6 @@ export async function settleClaim(
   }
 }
 
-/** What a claim says is done. */
-function progressOf(claim: ProgressClaim): ClaimProgress {
-  const marked = claim.marked === true;
-  return {
-    notified: claim.notified === true,
-    tagged: claim.tagged === true || marked,
-    announced: claim.announced === true || marked,
-    counted: claim.counted === true || marked,
-  };
-}
-
 /**
  * Takes an event's claim: the first delivery takes it fresh; a later one takes it over if a failed delivery left it
  * open or a dead one left it working past CLAIM_TTL_MS, and learns what is done. Undefined when another delivery
@@ -209,35 +175,20 @@ function progressOf(claim: ProgressClaim): ClaimProgress {
  */
 export async function takeClaim(
   deps: NoticeDependencies,
-  what: ProgressClaimed,
+  what: ClaimKind,
   event: InstanceEvent,
 ): Promise<ClaimProgress | undefined> {
-  const { s3, config, logger } = deps;
-  const key = claimKey(config.managedBy, what, event.instanceId);
-  const now = deps.now();
-  const fresh: ProgressClaim = { eventId: event.id, at: now.toISOString(), state: 'working' };
-  if (await claimOnce(s3, config.stateBucket, key, fresh)) return NOTHING_DONE;
-  const current = await readJson<ProgressClaim>(s3, config.stateBucket, key);
-  if (current === undefined) {
-    // Given back in between (the instance was not ours): take it as a first delivery would.
-    return (await claimOnce(s3, config.stateBucket, key, fresh)) ? NOTHING_DONE : undefined;
-  }
-  const { value } = current;
-  const expired =
-    (value.state ?? 'working') === 'working' && now.getTime() - Date.parse(value.at) >= CLAIM_TTL_MS;
-  if (value.state !== 'open' && !expired) return undefined;
-  const progress = progressOf(value);
-  const taken = await replaceIfUnchanged(s3, config.stateBucket, key, current.etag, {
-    ...fresh,
-    ...progress,
+  const taken = await deps.state.takeClaim(what, event.instanceId, {
+    eventId: event.id,
+    now: deps.now(),
+    ttlMs: CLAIM_TTL_MS,
   });
-  if (taken && expired)
-    logger.warn(`${what} claim of a dead delivery taken over`, {
+  if (taken?.takenOver === true)
+    deps.logger.warn(`${what} claim of a dead delivery taken over`, {
       instanceId: event.instanceId,
-      claimedAt: value.at,
-      ...progress,
+      ...taken.progress,
     });
-  return taken ? progress : undefined;
+  return taken?.progress;
 }
 
 /**
@@ -250,21 +201,19 @@ export async function noticeSpotWarning(
   deps: NoticeDependencies,
   event: SpotWarning,
 ): Promise<WarningNotice> {
-  const { s3, config, logger } = deps;
+  const { state, config, logger } = deps;
   const unclaimed = { claimed: false, ...ALL_DONE };
   if (staleness(event, deps.now()) !== undefined || otherRegion(event, config.region) !== undefined) {
     return unclaimed;
   }
   // Read while the claim is taken: one round trip for both.
-  const registered = lookUpWorker(s3, config.stateBucket, config.managedBy, event.instanceId).catch(
-    (error: unknown) => {
-      logger.warn('worker registry not readable, notifying after EC2', {
-        instanceId: event.instanceId,
-        error,
-      });
-      return undefined;
-    },
-  );
+  const registered = state.lookUpWorker(event.instanceId).catch((error: unknown) => {
+    logger.warn('worker registry not readable, notifying after EC2', {
+      instanceId: event.instanceId,
+      error,
+    });
+    return undefined;
+  });
   const progress = await takeClaim(deps, 'warning', event);
   if (progress === undefined) return unclaimed;
   const worker = await registered;

@@ -1,22 +1,20 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client, RunInstancesCommandInput, Tag } from '@aws-sdk/client-ec2';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { composeUserData } from '../agent/user-data';
 import { type InstanceType, runInstances } from '../aws/ec2-workers';
 import { resolveImageId, resolveRootDeviceName } from '../aws/image';
-import { loadPoolMemory } from '../aws/pool-memory-store';
-import { registerWorkers } from '../aws/worker-registry';
 import type { Config } from '../config';
 import { ConfigError } from '../errors';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { Pool } from '../model/pool';
+import type { FleetState, HeldLease, LaunchIntent } from '../model/fleet-state';
+import { type Pool, placementKey } from '../model/pool';
 import { TAG, type Tags } from '../model/tags';
 import type { Worker } from '../model/worker';
 import { clientToken } from './client-token';
-import { orderByRisk, poolRisks, RISKY_SCORE } from './pool-memory';
-import { candidatePools, spreadAcrossSubnets } from './pools';
-import { recordPoolEvents } from './record-pool-events';
+import { orderByRisk, type PoolRisk, poolMemoryOf, poolRisks, RISKY_SCORE } from './pool-memory';
+import { candidatePools } from './pools';
+import type { PlannedLaunch } from './reconcile-plan';
 
 /** EC2 errors that mean "no capacity in this pool right now": the launcher moves on to the next pool. */
 export const CAPACITY_ERRORS: ReadonlySet<string> = new Set([
@@ -31,26 +29,19 @@ export type LaunchReason = 'schedule' | 'event' | 'direct' | 'replacement';
 export interface LaunchDependencies {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
-  readonly s3: S3Client;
+  readonly state: FleetState;
   readonly logger: Logger;
   readonly config: Config;
   readonly now: () => Date;
 }
 
-/** What to launch: the fleet, how many, why, and the id of the trigger that makes it idempotent. */
+/** What to launch: the fleet, how many, why, and the trigger its workers are tagged with. */
 export interface LaunchOrder {
   readonly fleet: string;
   readonly spec: FleetSpec;
   readonly count: number;
   readonly reason: LaunchReason;
   readonly triggerId: string;
-  /**
-   * What the ClientTokens derive from when it is not the trigger: the slot the launch fills (a replaced worker, or
-   * the fleet as observed), so that a retry after a crash asks EC2 for the same instances again.
-   */
-  readonly slot?: string;
-  /** Spot pools (placement keys) not to use, such as the one a worker was just interrupted in. */
-  readonly avoidSpotPools?: ReadonlySet<string>;
   readonly extraTags?: Tags;
 }
 
@@ -58,16 +49,6 @@ export interface CapacityError {
   readonly pool: Pool;
   readonly code: string;
   readonly message: string;
-}
-
-export interface LaunchOutcome {
-  readonly launched: Worker[];
-  readonly capacityErrors: CapacityError[];
-  /** Workers launched on-demand because spot could not supply them. */
-  readonly onDemandFallback: number;
-  readonly shortfall: number;
-  /** Errors other than capacity (a throttle, a refused request) that stopped a subnet's share: the caller throws. */
-  readonly failures: readonly unknown[];
 }
 
 function workerTags(config: Config, order: LaunchOrder): Tag[] {
@@ -188,121 +169,155 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : '';
 }
 
-/**
- * Launches `order.count` workers of a fleet: spread over its subnets, each share trying its pools in order (spot
- * before on-demand, see `candidatePools`; pools that interrupted us or ran out of capacity lately go last, see
- * `orderByRisk`) and moving to the next pool on a capacity error, which is remembered. Any other error is thrown.
- * Every launch in worker-fleet goes through here.
- */
-export async function launchInstances(deps: LaunchDependencies, order: LaunchOrder): Promise<LaunchOutcome> {
-  const { ec2, ssm, s3, logger, config, now } = deps;
-  if (order.count <= 0) {
-    return { launched: [], capacityErrors: [], onDemandFallback: 0, shortfall: 0, failures: [] };
-  }
-  const [imageId, memory] = await Promise.all([
-    resolveImageId(ssm, order.spec.ami),
-    // Pool memory is advice: without it, pools are tried in the fleet's own order.
-    loadPoolMemory(s3, config.stateBucket, config.managedBy).catch((error: unknown) => {
-      logger.warn('pool memory not readable, pools tried in the fleet order', { fleet: order.fleet, error });
-      return undefined;
+/** What every launch of one pass shares: the image, its root device, and the pools' risks, read once. */
+export interface LaunchContext {
+  readonly imageId: string;
+  readonly rootDeviceName?: string;
+  readonly risks: ReadonlyMap<string, PoolRisk>;
+}
+
+/** Reads what a pass's launches share. Pool memory is advice: unreadable, pools are tried in the fleet's order. */
+export async function prepareLaunches(
+  deps: LaunchDependencies,
+  fleet: string,
+  spec: FleetSpec,
+): Promise<LaunchContext> {
+  const { ec2, ssm, state, logger, now } = deps;
+  const [imageId, events] = await Promise.all([
+    resolveImageId(ssm, spec.ami),
+    state.poolEvents(now()).catch((error: unknown) => {
+      logger.warn('pool memory not readable, pools tried in the fleet order', { fleet, error });
+      return [];
     }),
   ]);
   const rootDeviceName =
-    order.spec.rootVolume === undefined ? undefined : await resolveRootDeviceName(ec2, imageId);
-  const risks = poolRisks(memory, now());
+    spec.rootVolume === undefined ? undefined : await resolveRootDeviceName(ec2, imageId);
+  const risks = poolRisks(poolMemoryOf(events), now());
   for (const [pool, risk] of risks) {
-    if (risk.score >= RISKY_SCORE)
-      logger.info('risky pool tried last', { fleet: order.fleet, pool, ...risk });
+    if (risk.score >= RISKY_SCORE) logger.info('risky pool tried last', { fleet, pool, ...risk });
   }
-  const chunks = spreadAcrossSubnets(order.count, order.spec.subnets);
+  return { imageId, ...(rootDeviceName === undefined ? {} : { rootDeviceName }), risks };
+}
+
+/** What became of one slot's launch: its intent as it now stands (to be committed), and what it met. */
+export interface SlotOutcome {
+  readonly intent: LaunchIntent;
+  readonly launched: readonly Worker[];
+  readonly capacityErrors: readonly CapacityError[];
+  /** A failure other than capacity (a throttle, a refused request): the intent stays open, re-sent by a later pass. */
+  readonly failure?: unknown;
+}
+
+/** An answer made only of instances that have already ended: EC2 remembered a token whose launch is over. */
+const onlyEnded = (workers: readonly Worker[]) =>
+  workers.length > 0 &&
+  workers.every((worker) => worker.state === 'shutting-down' || worker.state === 'terminated');
+
+/**
+ * Launches one slot under the fleet's lease. An intent with an attempt is re-sent exactly as recorded (EC2 answers
+ * a repeated ClientToken with the instances it launched, and launches nothing). Otherwise, or when that pool had no
+ * capacity, the slot's pools are tried in order (spot before on-demand, risky pools last, avoided ones left out):
+ * each attempt is recorded under the fence, with a ClientToken never used before, before it is sent. An answer of
+ * ended instances only means "not launched": the next attempt gets a new token. Every launch goes through here.
+ */
+export async function launchSlot(
+  deps: LaunchDependencies,
+  lease: HeldLease,
+  order: LaunchOrder & { readonly launch: PlannedLaunch; readonly context: LaunchContext },
+): Promise<SlotOutcome> {
+  const { ec2, state, logger, config, now } = deps;
+  const { launch, context, spec, fleet } = order;
+  let intent: LaunchIntent = launch.intent ?? {
+    slot: launch.slot,
+    count: launch.count,
+    ...(launch.replaces === undefined ? {} : { replaces: launch.replaces }),
+    ...(launch.subnetId === undefined ? {} : { subnetId: launch.subnetId }),
+    avoid: launch.avoid,
+    status: 'open',
+    at: now().toISOString(),
+  };
   const capacityErrors: CapacityError[] = [];
-  const onDemandFirst = order.spec.market === 'on-demand';
+  const tried = new Set<string>();
 
-  const launchChunk = async (chunk: (typeof chunks)[number], chunkIndex: number): Promise<Worker[]> => {
-    const pools = orderByRisk(candidatePools(order.spec, chunk.subnetId, order.avoidSpotPools), risks);
-    for (const pool of pools) {
-      const token = clientToken([
-        config.managedBy,
-        order.fleet,
-        order.slot ?? order.triggerId,
-        chunkIndex,
-        pool.instanceType,
-        pool.subnetId,
-        pool.market,
-      ]);
-      const input = runInstancesInput(config, order, {
-        imageId,
-        pool,
-        count: chunk.count,
-        clientToken: token,
-        rootDeviceName,
+  const send = async (pool: Pool, input: RunInstancesCommandInput): Promise<Worker[] | undefined> => {
+    try {
+      const workers = await runInstances(ec2, input);
+      if (!onlyEnded(workers)) return workers.map((worker) => ({ ...worker, market: pool.market }));
+      logger.warn('launch answered with ended instances only: not launched', {
+        fleet,
+        slot: intent.slot,
+        instanceIds: workers.map((worker) => worker.instanceId),
       });
-      try {
-        const workers = await runInstances(ec2, input);
-        for (const worker of workers) {
-          logger.info('worker launched', {
-            fleet: order.fleet,
-            instanceId: worker.instanceId,
-            instanceType: worker.instanceType,
-            subnetId: worker.subnetId,
-            availabilityZone: worker.availabilityZone,
-            market: pool.market,
-            reason: order.reason,
-            triggerId: order.triggerId,
-          });
-        }
-        return workers.map((worker) => ({ ...worker, market: pool.market }));
-      } catch (error) {
-        const code = errorName(error);
-        if (!CAPACITY_ERRORS.has(code)) throw error;
-        const message = (error as Error).message;
-        capacityErrors.push({ pool, code, message });
-        logger.warn('no capacity in pool, trying the next', {
-          fleet: order.fleet,
-          ...pool,
-          code,
-          count: chunk.count,
-        });
-      }
+    } catch (error) {
+      const code = errorName(error);
+      if (!CAPACITY_ERRORS.has(code)) throw error;
+      capacityErrors.push({ pool, code, message: (error as Error).message });
+      logger.warn('no capacity in pool, trying the next', { fleet, ...pool, code, count: intent.count });
     }
-    logger.error('no pool had capacity', {
-      fleet: order.fleet,
-      subnetId: chunk.subnetId,
-      count: chunk.count,
-    });
-    return [];
+    tried.add(`${pool.market}:${placementKey(pool)}`);
+    return undefined;
+  };
+  const answered = (workers: readonly Worker[]): SlotOutcome => {
+    for (const worker of workers) {
+      logger.info('worker launched', {
+        fleet,
+        instanceId: worker.instanceId,
+        instanceType: worker.instanceType,
+        subnetId: worker.subnetId,
+        availabilityZone: worker.availabilityZone,
+        market: worker.market,
+        reason: order.reason,
+        slot: intent.slot,
+      });
+    }
+    const { attempt: _attempt, ...rest } = intent;
+    return {
+      intent: {
+        ...rest,
+        status: 'answered',
+        instanceIds: workers.map((worker) => worker.instanceId),
+        answeredAt: now().toISOString(),
+      },
+      launched: workers,
+      capacityErrors,
+    };
   };
 
-  // Every share runs to its end: what launched is registered and reported even when another share failed.
-  const settled = await Promise.allSettled(chunks.map(launchChunk));
-  const launched = settled.flatMap((share) => (share.status === 'fulfilled' ? share.value : []));
-  const failures = settled.flatMap((share) => (share.status === 'rejected' ? [share.reason as unknown] : []));
-  for (const error of failures) logger.error('launch of a share failed', { fleet: order.fleet, error });
-  const [unregistered] = await Promise.all([
-    registerWorkers(s3, config.stateBucket, config.managedBy, order.fleet, launched, now()),
-    recordPoolEvents(
-      s3,
-      config.stateBucket,
-      config.managedBy,
-      capacityErrors
-        .filter(({ pool }) => pool.market === 'spot')
-        .map(({ pool }) => ({ pool, kind: 'capacity-error' })),
-      now(),
-    ).catch((error: unknown) => {
-      logger.warn('capacity errors not remembered in pool memory', { fleet: order.fleet, error });
-    }),
-  ]);
-  if (unregistered.length > 0) {
-    logger.warn('workers not recorded in the registry: their warnings go through EC2 first', {
-      fleet: order.fleet,
-      instanceIds: unregistered,
-    });
+  try {
+    if (intent.status === 'open' && intent.attempt !== undefined) {
+      const { pool, input } = intent.attempt;
+      const workers = await send(pool, JSON.parse(input) as RunInstancesCommandInput);
+      if (workers !== undefined) return answered(workers);
+    }
+    const subnetId = intent.subnetId ?? spec.subnets[0] ?? '';
+    const pools = orderByRisk(candidatePools(spec, subnetId, new Set(intent.avoid)), context.risks).filter(
+      (pool) => !tried.has(`${pool.market}:${placementKey(pool)}`),
+    );
+    for (const pool of pools) {
+      const { generation, first } = await state.nextTokens(1);
+      const token = clientToken([generation, first]);
+      const input = runInstancesInput(config, order, {
+        imageId: context.imageId,
+        pool,
+        count: intent.count,
+        clientToken: token,
+        rootDeviceName: context.rootDeviceName,
+      });
+      intent = {
+        ...intent,
+        status: 'open',
+        attempt: { clientToken: token, pool, input: JSON.stringify(input) },
+      };
+      await state.commit(lease, [{ kind: 'intent', intent }]);
+      const workers = await send(pool, input);
+      if (workers !== undefined) return answered(workers);
+    }
+  } catch (error) {
+    if (error instanceof Error && error.name === 'FenceLostError') throw error;
+    logger.error('launch failed, the slot is re-sent by the next pass', { fleet, slot: intent.slot, error });
+    return { intent, launched: [], capacityErrors, failure: error };
   }
-  return {
-    launched,
-    capacityErrors,
-    onDemandFallback: onDemandFirst ? 0 : launched.filter((worker) => worker.market === 'on-demand').length,
-    shortfall: order.count - launched.length,
-    failures,
-  };
+  logger.error('no pool had capacity', { fleet, slot: intent.slot, count: intent.count });
+  const { attempt: _attempt, ...rest } = intent;
+  return { intent: { ...rest, status: 'short' }, launched: [], capacityErrors };
 }

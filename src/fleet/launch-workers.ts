@@ -1,12 +1,7 @@
 import { fleetSpec } from '../config';
 import type { LaunchTrigger } from '../events/launch';
-import {
-  type ReconcileDependencies,
-  type ReconcileOutcome,
-  reconcileFleet,
-  recordTriggerFact,
-} from './reconcile-fleet';
-import type { SizeRequest } from './reconcile-plan';
+import type { SizeRequest } from '../model/fleet-state';
+import { type ReconcileDependencies, type ReconcileOutcome, reconcileFleet } from './reconcile-fleet';
 
 export type LaunchWorkersDependencies = ReconcileDependencies;
 
@@ -37,8 +32,8 @@ export interface FleetLaunchResult {
 }
 
 /**
- * One fleet's launch: the trigger's request becomes a fact of the fleet (once per request id, so a redelivery
- * asks nothing more), then the fleet is reconciled, here or by the invocation already reconciling it.
+ * One fleet's launch: the trigger's request becomes a fact of the fleet (once per request id, remembered for 14
+ * days, so a redelivery asks nothing more), then the fleet is reconciled, here or by the holder of its lease.
  */
 async function launchFleet(
   deps: LaunchWorkersDependencies,
@@ -48,7 +43,7 @@ async function launchFleet(
   const { logger, config, now } = deps;
   const spec = fleetSpec(config, fleet);
   if (trigger.kind === 'reconcile') {
-    return resultOf(fleet, false, await reconcileFleet(deps, fleet, spec, {}));
+    return resultOf(fleet, false, await reconcileFleet(deps, fleet, spec));
   }
   const request: SizeRequest = {
     id: trigger.id,
@@ -58,20 +53,14 @@ async function launchFleet(
       : { count: trigger.count }),
     at: now().toISOString(),
   };
-  let seen = false;
-  await recordTriggerFact(
-    deps,
+  const seen = !(await deps.state.addRequest(fleet, request));
+  logger.info(seen ? 'launch request already known' : 'launch requested', {
     fleet,
-    (record) => {
-      seen =
-        (record.applied ?? []).includes(request.id) ||
-        (record.requests ?? []).some(({ id }) => id === request.id);
-      return seen ? record : { ...record, requests: [...(record.requests ?? []), request] };
-    },
-    { triggerId: trigger.id },
-  );
-  logger.info('launch requested', { fleet, triggerId: trigger.id, trigger: trigger.kind, ...request });
-  return resultOf(fleet, seen, await reconcileFleet(deps, fleet, spec, { requests: [request] }));
+    triggerId: trigger.id,
+    trigger: trigger.kind,
+    ...request,
+  });
+  return resultOf(fleet, seen, await reconcileFleet(deps, fleet, spec));
 }
 
 /** What a launch trigger's reconciliation did for one fleet, told as the launcher tells it. */

@@ -1,3 +1,4 @@
+import type { PoolEventRecord } from '../model/fleet-state';
 import { type Pool, type PoolEvent, type PoolEventKind, type PoolMemory, placementKey } from '../model/pool';
 
 export interface PoolRisk {
@@ -86,4 +87,14 @@ export function orderByRisk(pools: readonly Pool[], risks: ReadonlyMap<string, P
     .map((pool, index) => ({ pool, index }))
     .sort((a, b) => rank(a.pool) - rank(b.pool) || a.index - b.index)
     .map(({ pool }) => pool);
+}
+
+/** The memory the stored pool events make: one list of events per placement. Pure. */
+export function poolMemoryOf(events: readonly PoolEventRecord[]): PoolMemory {
+  const pools: Record<string, PoolEvent[]> = {};
+  for (const event of events) {
+    const key = placementKey(event.pool);
+    pools[key] = [...(pools[key] ?? []), { kind: event.kind, at: event.at }];
+  }
+  return { pools };
 }

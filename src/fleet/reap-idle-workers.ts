@@ -15,14 +15,13 @@ import {
   untagWorkers,
 } from '../aws/ec2-workers';
 import { listHeartbeats } from '../aws/heartbeats';
-import { acquireLease, releaseLease } from '../aws/lease';
 import { fetchWorkerMetrics, type WorkerMetrics } from '../aws/metrics';
 import { notify } from '../aws/notification-event';
-import { stateUnavailable } from '../aws/state-store';
 import { type Config, fleetSpec } from '../config';
 import type { ReapRequest } from '../events/reap';
 import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
+import type { FleetState, HeldLease } from '../model/fleet-state';
 import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import { judgeIdle } from './idle-policy';
@@ -33,11 +32,11 @@ import {
   type ReapAction,
   type ReapHold,
 } from './reap-plan';
-import { recordFleetFacts } from './reconcile-fleet';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
   readonly s3: S3Client;
+  readonly state: FleetState;
   readonly cloudwatch: CloudWatchClient;
   readonly sns: SNSClient;
   readonly events: EventBridgeClient;
@@ -281,25 +280,28 @@ async function notifyDryRun(
 
 /**
  * Idle workers about to be terminated are demand gone: the fleet's desired size drops by as many (never below its
- * floor) before they are terminated, so that no reconciliation in between launches them again. Retired workers (max
- * lifetime, replaced early) are not: their slots are refilled. A termination that then fails leaves the size lower
- * than the workers running, which only means none is launched. A size that cannot be recorded is logged; the next
- * launch request sets it again.
+ * floor) before they are terminated: a request of the fleet, applied by its reconciliation under its fence. Retired
+ * workers (max lifetime, replaced early) are not: their slots are refilled. A termination that then fails leaves the
+ * size lower than the workers running, which only means none is launched. A request that cannot be recorded is
+ * logged; the next launch request sets the size again.
  */
 async function lowerDesired(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
   plan: FleetPlan,
+  lease: HeldLease,
 ): Promise<void> {
   const idle = plan.toTerminate.filter((action) => action.verdict.kind === 'idle').length;
   if (idle === 0) return;
   try {
-    await recordFleetFacts(deps, fleet, (record) =>
-      record.desired === undefined
-        ? record
-        : { ...record, desired: Math.max(spec.idle.minWorkers, record.desired - idle) },
-    );
+    await deps.state.addRequest(fleet, {
+      id: `reap-${lease.epoch}`,
+      kind: 'reap',
+      shrink: idle,
+      floor: spec.idle.minWorkers,
+      at: deps.now().toISOString(),
+    });
   } catch (error) {
     deps.logger.warn('desired size not lowered for the idle workers terminated', { fleet, idle, error });
   }
@@ -312,6 +314,7 @@ async function reapFleet(
   spec: FleetSpec,
   heartbeats: ReadonlyMap<string, Heartbeat>,
   dryRun: boolean,
+  lease: HeldLease,
 ): Promise<FleetReapResult> {
   const at = deps.now();
   const judged = await judgeFleet(deps, fleet, heartbeats, at);
@@ -330,7 +333,9 @@ async function reapFleet(
     const wouldTerminate = plan.toTerminate.map(reaped);
     return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
-  await lowerDesired(deps, fleet, spec, plan);
+  await lowerDesired(deps, fleet, spec, plan, lease);
+  // The fence: a run whose lease was taken over (it stalled past REAP_LEASE_TTL_MS) changes nothing.
+  await deps.state.commit(lease, []);
   const applied = await applyPlan(deps, fleet, plan, at);
   measureReap(deps.metrics, fleet, plan, applied);
   await notifyApplied(deps, fleet, spec.idle, plan, applied);
@@ -343,48 +348,40 @@ async function reapFleet(
   };
 }
 
-/** Where a fleet's reaper lease lives: runs of the reaper are serialised per fleet (the reconciliation has its own). */
-export const reapLeaseKey = (managedBy: string, fleet: string) => `leases/${managedBy}/${fleet}-reap.json`;
-/** The reaper's timeout: a run that dies holding its lease blocks the next runs of its fleet no longer. */
-export const REAP_LEASE_TTL_MS = 300_000;
+/**
+ * The reaper's timeout (300 s) and a margin: a run Lambda kills has stopped before its lease expires, and one that
+ * dies holding it blocks the next runs of its fleet no longer.
+ */
+export const REAP_LEASE_TTL_MS = 330_000;
 /** How long a run waits for another run of the same fleet, in steps, before it leaves the fleet to the next run. */
 const REAP_LEASE_WAITS_MS = [250, 500, 1000, 2000, 4000];
 
 /**
  * Runs `reap` holding the fleet's reaper lease, so that two runs at once never judge the same fleet together (each
  * would allow itself the floor's terminations). A run that finds the lease held waits for it a while, then leaves
- * the fleet held for the next run. Without the state bucket, the run goes on unserialised and says so; its order is
- * deterministic, so runs that see the same fleet choose the same workers.
+ * the fleet held for the next run. The lease is fenced: a run whose lease was taken over terminates nothing.
  */
 async function oneRunAtATime(
   deps: ReapDependencies,
   fleet: string,
-  reap: () => Promise<FleetReapResult>,
+  reap: (lease: HeldLease) => Promise<FleetReapResult>,
 ): Promise<FleetReapResult> {
-  const { s3, config, logger, now } = deps;
-  const key = reapLeaseKey(config.managedBy, fleet);
+  const { state, logger, now } = deps;
   const holder = randomUUID();
   for (const wait of [...REAP_LEASE_WAITS_MS, undefined]) {
-    let attempt: Awaited<ReturnType<typeof acquireLease>>;
-    try {
-      attempt = await acquireLease(s3, config.stateBucket, key, {
-        holder,
-        now: now(),
-        ttlMs: REAP_LEASE_TTL_MS,
-        handOff: false,
-      });
-    } catch (error) {
-      if (!stateUnavailable(error)) throw error;
-      logger.warn('state bucket unavailable, reaping without the lease', { fleet, error });
-      return reap();
-    }
+    const attempt = await state.takeLease(fleet, 'reap', {
+      holder,
+      now: now(),
+      ttlMs: REAP_LEASE_TTL_MS,
+      handOff: false,
+    });
     if (attempt.kind === 'held') {
       try {
-        return await reap();
+        return await reap(attempt.lease);
       } finally {
-        await releaseLease(s3, attempt.lease, { now: now(), ttlMs: REAP_LEASE_TTL_MS }).catch(
-          (error: unknown) => logger.warn('reaper lease not released, it expires', { fleet, error }),
-        );
+        await state
+          .releaseLease(attempt.lease, { now: now(), ttlMs: REAP_LEASE_TTL_MS, keepPending: true })
+          .catch((error: unknown) => logger.warn('reaper lease not released, it expires', { fleet, error }));
       }
     }
     if (wait !== undefined) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -425,7 +422,9 @@ export async function reapIdleWorkers(
     : new Map();
   const results: FleetReapResult[] = [];
   for (const [fleet, spec] of specs) {
-    results.push(await oneRunAtATime(deps, fleet, () => reapFleet(deps, fleet, spec, heartbeats, dryRun)));
+    results.push(
+      await oneRunAtATime(deps, fleet, (lease) => reapFleet(deps, fleet, spec, heartbeats, dryRun, lease)),
+    );
   }
   logger.info('reap finished', {
     dryRun,

@@ -2,44 +2,42 @@ import { randomUUID } from 'node:crypto';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { listFleetWorkers } from '../aws/ec2-workers';
-import { acquireLease, type HeldLease, releaseLease } from '../aws/lease';
 import { notify } from '../aws/notification-event';
-import { readJson, stateUnavailable, updateState } from '../aws/state-store';
 import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
+import type { FactChange, HeldLease, LaunchIntent, ReplacementFact } from '../model/fleet-state';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
+import { settleBounded } from './bounded';
 import {
   type CapacityError,
   type LaunchDependencies,
-  type LaunchOutcome,
-  launchInstances,
+  launchSlot,
+  prepareLaunches,
+  type SlotOutcome,
 } from './launch-instances';
-import {
-  APPLIED_MEMORY,
-  type FleetRecord,
-  type Growth,
-  type PlannedReplacement,
-  planReconcile,
-  type ReconcilePlan,
-  type ReplacementFact,
-} from './reconcile-plan';
+import { type PlannedLaunch, planReconcile, type ReconcilePlan } from './reconcile-plan';
 
 export interface ReconcileDependencies extends LaunchDependencies {
   readonly sns: SNSClient;
   readonly events: EventBridgeClient;
   readonly metrics: MetricsSink;
+  /** The time the invocation has left (Lambda's `getRemainingTimeInMillis`); unbounded when absent. */
+  readonly remainingMs?: () => number;
 }
-
-/** Where a fleet's facts and its reconciliation lease live in the state bucket. */
-export const fleetRecordKey = (managedBy: string, fleet: string) => `fleets/${managedBy}/${fleet}.json`;
-export const fleetLeaseKey = (managedBy: string, fleet: string) => `leases/${managedBy}/${fleet}.json`;
 
 /**
  * How long a reconciliation may hold its fleet's lease: the longest timeout of the functions that reconcile
- * (launchWorkers, 60 s). An invocation that dies holding it blocks the fleet no longer than this.
+ * (launchWorkers, 60 s) plus a margin, so an invocation Lambda kills has always stopped before the lease expires
+ * (test/template asserts it against serverless.yml). One that dies holding it blocks the fleet no longer than this.
  */
-export const LEASE_TTL_MS = 60_000;
+export const LEASE_TTL_MS = 90_000;
+/** The longest timeout among the functions that hold the lease, which LEASE_TTL_MS must exceed by LEASE_MARGIN_MS. */
+export const LEASE_MARGIN_MS = 30_000;
+/** A holder with less time than this left hands the rest on instead of starting another pass. */
+export const PASS_BUDGET_MS = 20_000;
+/** RunInstances calls one pass makes at once: a wave's launches stay inside EC2's request rates. */
+export const LAUNCH_CONCURRENCY = 20;
 
 export interface ReplacementResult {
   /** `handed-off`: the invocation reconciling the fleet was asked to run again, and launches it. */
@@ -52,7 +50,7 @@ export interface ReplacementResult {
 /** What one reconciliation of a fleet did. */
 export interface ReconcileOutcome {
   /** `handed-off`: another invocation held the lease and was asked to run again; it does the work. */
-  readonly status: 'reconciled' | 'handed-off' | 'without-state';
+  readonly status: 'reconciled' | 'handed-off';
   readonly fleet: string;
   readonly active: number;
   readonly desired?: number;
@@ -67,117 +65,15 @@ export interface ReconcileOutcome {
   readonly replacements: ReadonlyMap<string, ReplacementResult>;
 }
 
-/** Adds to a fleet's facts (a size request, a replacement), safely against concurrent writers. */
-export async function recordFleetFacts(
-  deps: Pick<ReconcileDependencies, 's3' | 'config'>,
-  fleet: string,
-  change: (record: FleetRecord) => FleetRecord,
-): Promise<FleetRecord> {
-  const { s3, config } = deps;
-  return updateState<FleetRecord>(
-    s3,
-    config.stateBucket,
-    fleetRecordKey(config.managedBy, fleet),
-    (current) => change(current ?? {}),
-  );
-}
+const onDemandFallbackOf = (spec: FleetSpec, workers: readonly Worker[]) =>
+  spec.market === 'on-demand' ? 0 : workers.filter((worker) => worker.market === 'on-demand').length;
 
-/**
- * Records a trigger's fact. When the state bucket is unavailable, says so and resolves to false: the trigger then
- * reconciles on its own facts, without the lease (see reconcileFleet). Any other failure is thrown.
- */
-export async function recordTriggerFact(
-  deps: Pick<ReconcileDependencies, 's3' | 'config' | 'logger'>,
-  fleet: string,
-  change: (record: FleetRecord) => FleetRecord,
-  context: Readonly<Record<string, unknown>>,
-): Promise<boolean> {
-  try {
-    await recordFleetFacts(deps, fleet, change);
-    return true;
-  } catch (error) {
-    if (!stateUnavailable(error)) throw error;
-    deps.logger.warn('state bucket unavailable, the fact is acted on unrecorded', {
-      fleet,
-      ...context,
-      error,
-    });
-    return false;
-  }
-}
-
-const replacementResult = (outcome: LaunchOutcome): ReplacementResult => ({
+const replacementResult = (spec: FleetSpec, outcome: SlotOutcome): ReplacementResult => ({
   status: outcome.launched.length > 0 ? 'launched' : 'no-capacity',
   instanceIds: outcome.launched.map((worker) => worker.instanceId),
   pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({ instanceType, subnetId, market })),
-  onDemandFallback: outcome.onDemandFallback,
+  onDemandFallback: onDemandFallbackOf(spec, outcome.launched),
 });
-
-async function launchReplacement(
-  deps: ReconcileDependencies,
-  fleet: string,
-  spec: FleetSpec,
-  replacement: PlannedReplacement,
-): Promise<LaunchOutcome> {
-  return launchInstances(deps, {
-    fleet,
-    spec,
-    count: 1,
-    reason: 'replacement',
-    triggerId: `replace-${replacement.instanceId}`,
-    slot: `replace-${replacement.instanceId}`,
-    avoidSpotPools: new Set([replacement.avoid]),
-    extraTags: { [TAG.replaces]: replacement.instanceId },
-  });
-}
-
-/** The facts after a plan's requests are applied and the replacements it found running are recorded. */
-function withPlanApplied(record: FleetRecord, plan: ReconcilePlan, now: Date): FleetRecord {
-  const applied = new Set(plan.applied.map((request) => request.id));
-  const replacements: Record<string, ReplacementFact> = { ...record.replacements };
-  for (const { instanceId, by } of plan.satisfied) {
-    const fact = replacements[instanceId];
-    if (fact?.status === 'pending') {
-      replacements[instanceId] = {
-        ...fact,
-        status: 'launched',
-        instanceIds: by,
-        launchedAt: now.toISOString(),
-      };
-    }
-  }
-  return {
-    ...record,
-    desired: plan.desired,
-    ...(plan.desiredBy === undefined ? {} : { desiredBy: plan.desiredBy }),
-    ...(plan.growth === undefined ? {} : { growth: plan.growth }),
-    requests: (record.requests ?? []).filter((request) => !applied.has(request.id)),
-    applied: [...(record.applied ?? []), ...applied].slice(-APPLIED_MEMORY),
-    replacements,
-  };
-}
-
-/** Replacement facts told this long ago are forgotten: the fleet's document stays small. */
-const FORGET_TOLD_AFTER_MS = 24 * 60 * 60 * 1000;
-
-/** Moves replacement facts on: to `launched` with their instances, or to `notified`; forgets old told ones. */
-function withReplacements(
-  record: FleetRecord,
-  changes: ReadonlyMap<
-    string,
-    Partial<Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt' | 'toldNoCapacity'>>
-  >,
-  now: Date,
-): FleetRecord {
-  const replacements: Record<string, ReplacementFact> = {};
-  for (const [instanceId, fact] of Object.entries(record.replacements ?? {})) {
-    const told =
-      fact.status === 'notified' &&
-      Date.parse(fact.launchedAt ?? fact.at) < now.getTime() - FORGET_TOLD_AFTER_MS;
-    if (!told) replacements[instanceId] = { ...fact, ...changes.get(instanceId) };
-  }
-  return { ...record, replacements };
-}
 
 /** How a replacement notification names its cause. */
 const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
@@ -189,8 +85,7 @@ const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
 async function notifyReplacement(
   deps: ReconcileDependencies,
   fleet: string,
-  instanceId: string,
-  fact: Pick<ReplacementFact, 'cause' | 'correlationId'>,
+  fact: ReplacementFact,
   replacement: ReplacementResult,
 ): Promise<void> {
   await notify(deps, deps.config.topicArn, {
@@ -198,94 +93,226 @@ async function notifyReplacement(
     fleet,
     subject:
       replacement.status === 'launched'
-        ? `worker-fleet ${fleet}: ${instanceId} replaced by ${replacement.instanceIds.join(', ')}`
-        : `worker-fleet ${fleet}: no capacity to replace ${instanceId}`,
-    details: { correlationId: fact.correlationId, instanceId, cause: CAUSE_TEXT[fact.cause], replacement },
+        ? `worker-fleet ${fleet}: ${fact.instanceId} replaced by ${replacement.instanceIds.join(', ')}`
+        : `worker-fleet ${fleet}: no capacity to replace ${fact.instanceId}`,
+    details: {
+      correlationId: fact.correlationId,
+      instanceId: fact.instanceId,
+      cause: CAUSE_TEXT[fact.cause],
+      replacement,
+    },
   });
 }
 
+/** What a plan records before anything is launched: requests applied, the size, what is done or set aside. */
+function planChanges(
+  plan: ReconcilePlan,
+  facts: Readonly<Record<string, ReplacementFact>>,
+  lease: HeldLease,
+  now: Date,
+) {
+  const changes: FactChange[] = [
+    ...plan.applied.map((request): FactChange => ({ kind: 'applied', requestId: request.id })),
+    ...(plan.size === undefined ? [] : [{ kind: 'size', size: plan.size } as const]),
+    ...plan.done.map((slot): FactChange => ({ kind: 'intent-done', slot })),
+    ...plan.rebuilt.map((fact): FactChange => ({ kind: 'replacement', fact })),
+  ];
+  for (const { instanceId, by } of plan.satisfied) {
+    const fact = facts[instanceId];
+    if (fact === undefined) continue;
+    changes.push({
+      kind: 'replacement',
+      fact: {
+        ...fact,
+        status: 'launched',
+        instanceIds: by,
+        launchedAt: now.toISOString(),
+        tellingEpoch: lease.epoch,
+      },
+    });
+  }
+  return changes;
+}
+
 /**
- * One pass: read the facts and what EC2 says exists, plan, record the requests applied (before anything launches, so
- * a retry never applies a count twice), launch the replacements and the growth, then record and tell what
- * launched. Without the state bucket (`record` given), it acts on the trigger's own facts and records nothing.
+ * One pass under the fleet's lease: read the facts (one query) and what EC2 lists, plan, record what the plan applies
+ * (before anything is launched, so a retry never applies a count twice), launch every slot (each attempt recorded
+ * before it is sent), record the answers, then tell. Every record is fenced: a holder whose lease was taken over
+ * records nothing and stops (FenceLostError).
  */
 async function reconcileOnce(
   deps: ReconcileDependencies,
+  lease: HeldLease,
   fleet: string,
   spec: FleetSpec,
-  without?: FleetRecord,
 ): Promise<ReconcileOutcome> {
-  const { ec2, s3, logger, config } = deps;
-  const recordKey = fleetRecordKey(config.managedBy, fleet);
-  const [workers, stored] = await Promise.all([
+  const { ec2, state, logger, config, now, metrics } = deps;
+  const [workers, facts] = await Promise.all([
     listFleetWorkers(ec2, { managedBy: config.managedBy, instanceProfile: config.instanceProfile, fleet }),
-    without === undefined ? readJson<FleetRecord>(s3, config.stateBucket, recordKey) : undefined,
+    state.readFacts(fleet, now()),
   ]);
-  const record = without ?? stored?.value ?? {};
-  const plan = planReconcile(spec, workers, record);
+  for (const key of facts.unreadable) {
+    logger.error('state item unreadable, set aside and rebuilt from EC2', { fleet, key });
+    metrics.add('StateItemsUnreadable', 1, { fleet });
+  }
+  const plan = planReconcile(spec, workers, facts, now());
   logger.info('reconcile planned', {
     fleet,
+    epoch: lease.epoch,
     active: plan.active,
+    inFlight: plan.inFlight,
     desired: plan.desired,
     capped: plan.capped,
     grow: plan.grow,
-    replacements: plan.replacements.map((replacement) => replacement.instanceId),
+    replacements: plan.replacements.map((replacement) => replacement.replaces),
     waiting: plan.waiting,
     applied: plan.applied.map((request) => request.id),
   });
-  let current = record;
-  const growthChanged =
-    plan.growth !== undefined &&
-    (plan.growth.seq !== record.growth?.seq || plan.growth.basis !== record.growth?.basis);
-  if (without === undefined && (plan.applied.length > 0 || plan.satisfied.length > 0 || growthChanged)) {
-    current = await recordFleetFacts(deps, fleet, (latest) => withPlanApplied(latest, plan, deps.now()));
+  const replacementFacts: Record<string, ReplacementFact> = { ...facts.replacements };
+  for (const fact of plan.rebuilt) replacementFacts[fact.instanceId] = fact;
+  const changes = [
+    ...planChanges(plan, replacementFacts, lease, now()),
+    ...facts.unreadable.map((key): FactChange => ({ kind: 'set-aside', key })),
+  ];
+  if (changes.length > 0) await state.commit(lease, changes);
+  for (const change of changes) {
+    if (change.kind === 'replacement') replacementFacts[change.fact.instanceId] = change.fact;
   }
 
-  const slot = plan.growth === undefined ? 'grow-none' : `grow-${plan.growth.seq}-${plan.growth.basis}`;
-  const [replacing, growing] = await Promise.all([
-    Promise.all(plan.replacements.map((replacement) => launchReplacement(deps, fleet, spec, replacement))),
-    launchInstances(deps, {
-      fleet,
-      spec,
-      count: plan.grow,
-      reason: plan.desiredBy?.kind ?? 'schedule',
-      triggerId: plan.desiredBy?.id ?? slot,
-      slot,
-    }),
-  ]);
+  // New growth shares get slots numbered from the deployment's sequence: a refill never reuses a slot.
+  const fresh = plan.growth.filter((launch) => launch.intent === undefined);
+  const numbered =
+    fresh.length === 0 ? undefined : await state.nextTokens(1).then(({ first }) => `grow-${first}`);
+  const growth = plan.growth.map((launch) =>
+    launch.intent === undefined
+      ? { ...launch, slot: launch.slot.replace('grow-new', numbered ?? '') }
+      : launch,
+  );
+  const launches: { launch: PlannedLaunch; growth: boolean }[] = [
+    ...plan.replacements.map((launch) => ({ launch, growth: false })),
+    ...growth.map((launch) => ({ launch, growth: true })),
+  ];
+  const context = launches.length === 0 ? undefined : await prepareLaunches(deps, fleet, spec);
+  const reason = facts.size?.desiredBy?.kind ?? 'schedule';
+  const triggerId = plan.size?.desiredBy?.id ?? facts.size?.desiredBy?.id;
+  const settled =
+    context === undefined
+      ? []
+      : await settleBounded(launches, LAUNCH_CONCURRENCY, ({ launch, growth: isGrowth }) =>
+          launchSlot(deps, lease, {
+            fleet,
+            spec,
+            count: launch.count,
+            reason: isGrowth ? (reason === 'reap' ? 'schedule' : reason) : 'replacement',
+            triggerId: isGrowth ? (triggerId ?? launch.slot) : launch.slot,
+            ...(launch.replaces === undefined ? {} : { extraTags: { [TAG.replaces]: launch.replaces } }),
+            launch,
+            context,
+          }),
+        );
+  const fenceLost = settled.find(
+    (outcome) => outcome.status === 'rejected' && (outcome.reason as Error).name === 'FenceLostError',
+  );
+  if (fenceLost !== undefined && fenceLost.status === 'rejected') throw fenceLost.reason;
+  const outcomes = settled.map(
+    (outcome, index): { launch: PlannedLaunch; growth: boolean; outcome?: SlotOutcome; error?: unknown } =>
+      outcome.status === 'fulfilled'
+        ? { ...(launches[index] as { launch: PlannedLaunch; growth: boolean }), outcome: outcome.value }
+        : { ...(launches[index] as { launch: PlannedLaunch; growth: boolean }), error: outcome.reason },
+  );
 
-  measurePass(deps, fleet, plan, record, replacing, growing);
+  // Record the answers (and who tells what) before telling: a stale holder records nothing, so tells nothing.
+  const answers: FactChange[] = [];
   const replacements = new Map<string, ReplacementResult>();
-  const launchedFacts = new Map<string, Pick<ReplacementFact, 'status' | 'instanceIds' | 'launchedAt'>>();
-  plan.replacements.forEach((replacement, index) => {
-    const outcome = replacing[index];
-    if (outcome === undefined) return;
-    const result = replacementResult(outcome);
-    replacements.set(replacement.instanceId, result);
+  const toTell: { fact: ReplacementFact; result: ReplacementResult }[] = [];
+  const growthAnswers: SlotOutcome[] = [];
+  for (const { launch, growth: isGrowth, outcome } of outcomes) {
+    if (outcome === undefined || outcome.failure !== undefined) continue;
+    let intent: LaunchIntent = outcome.intent;
+    if (isGrowth) {
+      const tell = intent.told !== true && (intent.status === 'answered' || intent.status === 'short');
+      if (tell) {
+        intent = { ...intent, told: true };
+        growthAnswers.push(outcome);
+      }
+      answers.push({ kind: 'intent', intent });
+      continue;
+    }
+    answers.push({ kind: 'intent', intent });
+    const fact = launch.replaces === undefined ? undefined : replacementFacts[launch.replaces];
+    if (fact === undefined) continue;
+    const result = replacementResult(spec, outcome);
+    replacements.set(fact.instanceId, result);
     if (result.status === 'launched') {
-      launchedFacts.set(replacement.instanceId, {
+      const launched: ReplacementFact = {
+        ...fact,
         status: 'launched',
         instanceIds: result.instanceIds,
-        launchedAt: deps.now().toISOString(),
-      });
-    } else
+        launchedAt: now().toISOString(),
+        tellingEpoch: lease.epoch,
+      };
+      replacementFacts[fact.instanceId] = launched;
+      answers.push({ kind: 'replacement', fact: launched });
+    } else {
       logger.warn('no capacity to replace, kept for the next reconciliation', {
         fleet,
-        instanceId: replacement.instanceId,
+        instanceId: fact.instanceId,
       });
-  });
-  if (without === undefined && launchedFacts.size > 0) {
-    current = await recordFleetFacts(deps, fleet, (latest) =>
-      withReplacements(latest, launchedFacts, deps.now()),
-    );
+      if (fact.toldNoCapacity !== true) {
+        const told: ReplacementFact = { ...fact, toldNoCapacity: true };
+        replacementFacts[fact.instanceId] = told;
+        answers.push({ kind: 'replacement', fact: told });
+        toTell.push({ fact: told, result });
+      }
+    }
   }
-  await tellReplacements(deps, fleet, current, replacements, without === undefined);
+  // Launched replacements a holder recorded and did not tell (it died, or this pass found them running).
+  for (const fact of Object.values(replacementFacts)) {
+    if (fact.status !== 'launched') continue;
+    if (fact.tellingEpoch !== lease.epoch) {
+      const mine = { ...fact, tellingEpoch: lease.epoch };
+      replacementFacts[fact.instanceId] = mine;
+      answers.push({ kind: 'replacement', fact: mine });
+    }
+    toTell.push({
+      fact: replacementFacts[fact.instanceId] as ReplacementFact,
+      result: replacements.get(fact.instanceId) ?? {
+        status: 'launched',
+        instanceIds: fact.instanceIds ?? [],
+        pools: [],
+        onDemandFallback: 0,
+      },
+    });
+  }
+  if (answers.length > 0) await state.commit(lease, answers);
 
-  const failures = [...replacing, growing].flatMap((outcome) => outcome.failures);
-  if (plan.growth !== undefined && plan.growth.told !== true) {
-    await tellGrowth(deps, fleet, plan, growing);
-    if (without === undefined) await recordGrowthTold(deps, fleet, plan.growth);
+  const launchedHere = outcomes.flatMap(({ outcome }) => outcome?.launched ?? []);
+  await bookkeep(
+    deps,
+    fleet,
+    launchedHere,
+    outcomes.flatMap(({ outcome }) => outcome?.capacityErrors ?? []),
+  );
+  const growthLaunched = outcomes
+    .filter(({ growth: isGrowth }) => isGrowth)
+    .flatMap(({ outcome }) => outcome?.launched ?? []);
+  const growthErrors = outcomes
+    .filter(({ growth: isGrowth }) => isGrowth)
+    .flatMap(({ outcome }) => outcome?.capacityErrors ?? []);
+  const shortfall = Math.max(0, plan.grow - growthLaunched.length);
+  measurePass(deps, fleet, plan, spec, outcomes, replacementFacts, growthLaunched, shortfall);
+
+  const told: FactChange[] = [];
+  for (const { fact, result } of toTell) {
+    await notifyReplacement(deps, fleet, fact, result);
+    if (fact.status === 'launched') told.push({ kind: 'replacement', fact: { ...fact, status: 'notified' } });
   }
+  if (told.length > 0) await state.commit(lease, told);
+  if (growthAnswers.length > 0) await tellGrowth(deps, fleet, plan, growthLaunched, growthErrors, shortfall);
+
+  const failures = outcomes.flatMap(({ outcome, error }) =>
+    error !== undefined ? [error] : outcome?.failure !== undefined ? [outcome.failure] : [],
+  );
   const [failure, ...more] = failures;
   if (failure !== undefined) {
     throw more.length === 0
@@ -293,18 +320,63 @@ async function reconcileOnce(
       : new AggregateError(failures, `${failures.length} launch requests failed`);
   }
   return {
-    status: without === undefined ? 'reconciled' : 'without-state',
+    status: 'reconciled',
     fleet,
-    active: plan.active,
+    active: plan.active + plan.inFlight,
     desired: plan.desired,
     capped: plan.capped,
-    launched: growing.launched,
+    launched: growthLaunched,
     requested: plan.grow,
-    onDemandFallback: growing.onDemandFallback,
-    shortfall: growing.shortfall,
-    capacityErrors: growing.capacityErrors,
+    onDemandFallback: onDemandFallbackOf(spec, growthLaunched),
+    shortfall,
+    capacityErrors: growthErrors,
     replacements,
   };
+}
+
+/**
+ * After the answers are recorded: the launched workers in the registry (what a warning's notification reads) and
+ * the capacity errors in pool memory. Both are advice; their failure is logged and never undoes a launch.
+ */
+async function bookkeep(
+  deps: ReconcileDependencies,
+  fleet: string,
+  launched: readonly Worker[],
+  capacityErrors: readonly CapacityError[],
+): Promise<void> {
+  const { state, logger, now } = deps;
+  const at = now().toISOString();
+  const [unregistered] = await Promise.all([
+    state
+      .registerWorkers(
+        launched.map((worker) => ({
+          instanceId: worker.instanceId,
+          fleet,
+          instanceType: worker.instanceType,
+          availabilityZone: worker.availabilityZone,
+          subnetId: worker.subnetId,
+          market: worker.market,
+          launchedAt: at,
+        })),
+      )
+      .catch(() => launched.map((worker) => worker.instanceId)),
+    state
+      .recordPoolEvents(
+        capacityErrors
+          .filter(({ pool }) => pool.market === 'spot')
+          .map(({ pool }) => ({ pool, kind: 'capacity-error', id: randomUUID(), at })),
+        now(),
+      )
+      .catch((error: unknown) => {
+        logger.warn('capacity errors not remembered in pool memory', { fleet, error });
+      }),
+  ]);
+  if (unregistered.length > 0) {
+    logger.warn('workers not recorded in the registry: their warnings go through EC2 first', {
+      fleet,
+      instanceIds: unregistered,
+    });
+  }
 }
 
 /**
@@ -315,93 +387,46 @@ function measurePass(
   deps: ReconcileDependencies,
   fleet: string,
   plan: ReconcilePlan,
-  record: FleetRecord,
-  replacing: readonly LaunchOutcome[],
-  growing: LaunchOutcome,
+  spec: FleetSpec,
+  outcomes: readonly { launch: PlannedLaunch; growth: boolean; outcome?: SlotOutcome }[],
+  facts: Readonly<Record<string, ReplacementFact>>,
+  growthLaunched: readonly Worker[],
+  shortfall: number,
 ): void {
   const { metrics } = deps;
   metrics.add('WorkersRunning', plan.active, { fleet });
   metrics.add('WorkersRunning', plan.activeSpot, { fleet, market: 'spot' });
   metrics.add('WorkersRunning', plan.active - plan.activeSpot, { fleet, market: 'on-demand' });
   metrics.add('WorkersTarget', plan.desired ?? 0, { fleet });
-  metrics.add('LaunchShortfall', growing.shortfall, { fleet });
-  metrics.add(
-    'OnDemandFallbacks',
-    [growing, ...replacing].reduce((sum, outcome) => sum + outcome.onDemandFallback, 0),
-    { fleet },
-  );
-  for (const worker of growing.launched) metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
+  metrics.add('LaunchShortfall', shortfall, { fleet });
+  const launchedAll = outcomes.flatMap(({ outcome }) => outcome?.launched ?? []);
+  metrics.add('OnDemandFallbacks', onDemandFallbackOf(spec, launchedAll), { fleet });
+  for (const worker of growthLaunched) metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
   const now = deps.now().getTime();
-  plan.replacements.forEach((replacement, index) => {
-    const launched = replacing[index]?.launched ?? [];
-    if (launched.length === 0) {
+  for (const { launch, growth, outcome } of outcomes) {
+    if (growth || outcome === undefined || outcome.failure !== undefined) continue;
+    if (outcome.launched.length === 0) {
       metrics.add('ReplacementsFailed', 1, { fleet });
-      return;
+      continue;
     }
-    for (const worker of launched) {
+    for (const worker of outcome.launched) {
       metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
       metrics.add('Replacements', 1, { fleet, market: worker.market });
     }
-    const requestedAt = Date.parse(record.replacements?.[replacement.instanceId]?.at ?? '');
+    const requestedAt = Date.parse(facts[launch.replaces ?? '']?.at ?? '');
     if (Number.isFinite(requestedAt))
       metrics.add('ReplacementLatency', Math.max(0, now - requestedAt), { fleet });
-  });
-}
-
-/**
- * Tells each replacement once: every fact launched and not yet told (this pass's, or one a failed pass launched),
- * then records it told; and each replacement this pass found no capacity for.
- */
-async function tellReplacements(
-  deps: ReconcileDependencies,
-  fleet: string,
-  record: FleetRecord,
-  tried: ReadonlyMap<string, ReplacementResult>,
-  recorded: boolean,
-): Promise<void> {
-  const told = new Map<string, Partial<Pick<ReplacementFact, 'status' | 'toldNoCapacity'>>>();
-  for (const [instanceId, fact] of Object.entries(record.replacements ?? {})) {
-    if (fact.status !== 'launched') continue;
-    const result = tried.get(instanceId) ?? {
-      status: 'launched' as const,
-      instanceIds: fact.instanceIds ?? [],
-      pools: [],
-      onDemandFallback: 0,
-    };
-    await notifyReplacement(deps, fleet, instanceId, fact, result);
-    told.set(instanceId, { status: 'notified' });
   }
-  for (const [instanceId, result] of tried) {
-    const fact = record.replacements?.[instanceId];
-    // Told once: the reconcile schedule retries a replacement without capacity every minute.
-    if (result.status === 'no-capacity' && fact !== undefined && fact.toldNoCapacity !== true) {
-      await notifyReplacement(deps, fleet, instanceId, fact, result);
-      told.set(instanceId, { toldNoCapacity: true });
-    }
-  }
-  if (recorded && told.size > 0)
-    await recordFleetFacts(deps, fleet, (latest) => withReplacements(latest, told, deps.now()));
-}
-
-/**
- * Records that a growth's outcome was told: a pass that launched nothing sees the same fleet, the same slot, and
- * does not tell it again (the reconcile schedule retries every minute through a capacity drought).
- */
-async function recordGrowthTold(deps: ReconcileDependencies, fleet: string, growth: Growth): Promise<void> {
-  await recordFleetFacts(deps, fleet, (latest) =>
-    latest.growth?.seq === growth.seq && latest.growth.basis === growth.basis
-      ? { ...latest, growth: { ...latest.growth, told: true } }
-      : latest,
-  );
 }
 
 async function tellGrowth(
   deps: ReconcileDependencies,
   fleet: string,
   plan: ReconcilePlan,
-  outcome: LaunchOutcome,
+  launched: readonly Worker[],
+  capacityErrors: readonly CapacityError[],
+  shortfall: number,
 ): Promise<void> {
-  const { launched } = outcome;
   await notify(deps, deps.config.topicArn, {
     kind: launched.length > 0 ? 'launch' : 'launch-failed',
     fleet,
@@ -420,74 +445,77 @@ async function tellGrowth(
         subnetId,
         market,
       })),
-      onDemandFallback: outcome.onDemandFallback,
-      shortfall: outcome.shortfall,
-      capacityErrors: outcome.capacityErrors.map(({ pool, code }) => ({ ...pool, code })),
+      onDemandFallback: launched.filter((worker) => worker.market === 'on-demand').length,
+      shortfall,
+      capacityErrors: capacityErrors.map(({ pool, code }) => ({ ...pool, code })),
     },
   });
 }
 
-/** Releases a lease after a failed pass; a lease that cannot be released expires (LEASE_TTL_MS). */
-async function releaseAfterFailure(deps: ReconcileDependencies, lease: HeldLease): Promise<void> {
-  try {
-    while ((await releaseLease(deps.s3, lease, { now: deps.now(), ttlMs: LEASE_TTL_MS })) === 'again') {
-      // Asked to run again while failing: the failure is thrown and retried, which reconciles anyway.
-    }
-  } catch (error) {
-    deps.logger.warn('lease not released, it expires', { key: lease.key, error });
-  }
-}
+const handedOff = (fleet: string): ReconcileOutcome => ({
+  status: 'handed-off',
+  fleet,
+  active: 0,
+  capped: false,
+  launched: [],
+  requested: 0,
+  onDemandFallback: 0,
+  shortfall: 0,
+  capacityErrors: [],
+  replacements: new Map(),
+});
 
 /**
- * Reconciles one fleet, one invocation at a time (a lease in the state bucket): compares what its facts ask for
- * with what EC2 says exists and launches what is missing. When another invocation holds the lease, it is asked to
- * run again and this call returns `handed-off`. When the state bucket cannot be reached, `without` (the trigger's
- * own facts) is acted on without a lease: the ClientTokens derived from the fleet's slots keep concurrent passes
- * from launching twice on EC2.
+ * Reconciles one fleet, one holder at a time (its fenced lease): compares what its facts ask for with what EC2 lists
+ * and what is in flight, and launches what is missing. When another invocation holds the lease, it is asked to run
+ * again and this call returns `handed-off`. The holder runs again while asked, as long as its invocation has
+ * PASS_BUDGET_MS left; then it gives the lease back with the request kept, for the next trigger (the reconcile
+ * schedule runs every minute).
  */
 export async function reconcileFleet(
   deps: ReconcileDependencies,
   fleet: string,
   spec: FleetSpec,
-  without: FleetRecord,
 ): Promise<ReconcileOutcome> {
-  const { s3, config, logger, now } = deps;
-  const holder = randomUUID();
-  let attempt: Awaited<ReturnType<typeof acquireLease>>;
-  try {
-    attempt = await acquireLease(s3, config.stateBucket, fleetLeaseKey(config.managedBy, fleet), {
-      holder,
-      now: now(),
-      ttlMs: LEASE_TTL_MS,
-      handOff: true,
-    });
-  } catch (error) {
-    if (!stateUnavailable(error)) throw error;
-    logger.warn('state bucket unavailable, reconciling without the lease', { fleet, error });
-    return reconcileOnce(deps, fleet, spec, without);
-  }
+  const { state, logger, now } = deps;
+  const attempt = await state.takeLease(fleet, 'reconcile', {
+    holder: randomUUID(),
+    now: now(),
+    ttlMs: LEASE_TTL_MS,
+    handOff: true,
+  });
   if (attempt.kind !== 'held') {
     logger.info('reconciliation handed off', { fleet, holder: attempt.holder });
-    return {
-      status: 'handed-off',
-      fleet,
-      active: 0,
-      capped: false,
-      launched: [],
-      requested: 0,
-      onDemandFallback: 0,
-      shortfall: 0,
-      capacityErrors: [],
-      replacements: new Map(),
-    };
+    return handedOff(fleet);
   }
   const { lease } = attempt;
   const passes: ReconcileOutcome[] = [];
   try {
-    do passes.push(await reconcileOnce(deps, fleet, spec));
-    while ((await releaseLease(s3, lease, { now: now(), ttlMs: LEASE_TTL_MS })) === 'again');
+    for (;;) {
+      passes.push(await reconcileOnce(deps, lease, fleet, spec));
+      const outOfTime = (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) < PASS_BUDGET_MS;
+      const released = await state.releaseLease(lease, {
+        now: now(),
+        ttlMs: LEASE_TTL_MS,
+        keepPending: outOfTime,
+      });
+      if (released !== 'again') {
+        if (outOfTime) logger.warn('out of time, the next run is handed on', { fleet, epoch: lease.epoch });
+        break;
+      }
+    }
   } catch (error) {
-    await releaseAfterFailure(deps, lease);
+    if ((error as Error).name !== 'FenceLostError') {
+      await state
+        .releaseLease(lease, { now: now(), ttlMs: LEASE_TTL_MS, keepPending: true })
+        .catch((failure: unknown) => {
+          logger.warn('lease not released, it expires', { fleet, error: failure });
+        });
+    } else
+      logger.warn('lease taken over: this pass stopped, nothing more recorded or done', {
+        fleet,
+        epoch: lease.epoch,
+      });
     throw error;
   }
   return mergePasses(passes);

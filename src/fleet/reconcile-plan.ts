@@ -1,124 +1,137 @@
 import type { FleetSpec } from '../model/fleet-spec';
+import type {
+  FleetFacts,
+  FleetSize,
+  LaunchIntent,
+  ReplacementCause,
+  ReplacementFact,
+  SizeRequest,
+} from '../model/fleet-state';
 import { placementKey } from '../model/pool';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
-import { clientToken } from './client-token';
+import { spreadAcrossSubnets } from './pools';
+
+export type { ReplacementCause, ReplacementFact, SizeRequest };
 
 /**
- * A fleet's facts, kept in the state bucket: what triggers asked for and which workers need a replacement. Every
- * trigger only adds to it; the fleet's reconciliation (one at a time per fleet) reads it with what EC2 says exists
- * and acts, so a retry after a crash recomputes the same answer. A new source of a fleet's size is one more kind of
- * request here; a new reason to replace a worker is one more cause.
+ * How long a launched instance that DescribeInstances does not list yet counts as capacity (EC2's listing is
+ * eventually consistent: seconds, "up to several minutes" at worst). After it, an unlisted instance is gone.
  */
-export interface FleetRecord {
-  /** The size last asked for; absent until a trigger asks (then only replacements are launched). */
-  readonly desired?: number;
-  /** Requests not applied yet, in the order they came. */
-  readonly requests?: readonly SizeRequest[];
-  /** Ids of the requests applied lately: a redelivered request is applied once. */
-  readonly applied?: readonly string[];
-  /** Workers to replace, by instance id. */
-  readonly replacements?: Readonly<Record<string, ReplacementFact>>;
-  /** The request that set the desired size: what growth's workers are tagged with, on every pass alike. */
-  readonly desiredBy?: Pick<SizeRequest, 'id' | 'kind'>;
-  /**
-   * The last growth planned: the fleet as observed then (`basis`) and a number that changes whenever the basis does.
-   * Growth's ClientTokens derive from both: a retry that observes the same fleet asks for the same instances; a
-   * fleet refilled later, even to the same size, asks for new ones (EC2 keeps a token's answer for a day or more).
-   */
-  readonly growth?: Growth;
-}
-
-/** A growth's slot, and whether its outcome was told (a pass that launches nothing sees the same slot again). */
-export interface Growth {
-  readonly seq: number;
-  readonly basis: string;
-  readonly told?: boolean;
-}
-
-export type SizeRequestKind = 'schedule' | 'event' | 'direct';
-
-/** What a trigger asks of a fleet's size: a target, or this many more than it has. */
-export interface SizeRequest {
-  readonly id: string;
-  readonly kind: SizeRequestKind;
-  readonly target?: number;
-  readonly count?: number;
-  readonly at: string;
-}
-
-export type ReplacementCause = 'spot-interruption' | 'rebalance-recommendation' | 'missed-warning';
-
-/** A worker that is going or gone and needs one replacement, away from its pool. */
-export interface ReplacementFact {
-  readonly cause: ReplacementCause;
-  /** The event that told us (its id: what notifications carry as correlationId). */
-  readonly correlationId: string;
-  readonly pool: { readonly instanceType: string; readonly subnetId: string };
-  readonly at: string;
-  /** `pending` until launched; `launched` once its replacement runs; `notified` once that is told. */
-  readonly status: 'pending' | 'launched' | 'notified';
-  readonly instanceIds?: readonly string[];
-  /** When its replacement was seen launched (ISO). */
-  readonly launchedAt?: string;
-  /** The fleet topic was told there is no capacity for it (once: it is retried every reconciliation). */
-  readonly toldNoCapacity?: boolean;
-}
+export const IN_FLIGHT_MS = 3 * 60 * 1000;
 
 /** Workers that count as capacity: pending or running, and not on their way out after an interruption. */
 export function countsAsCapacity(worker: Worker): boolean {
   return (worker.state === 'pending' || worker.state === 'running') && !(TAG.interruptedAt in worker.tags);
 }
 
-/** A replacement to launch now: for which worker, away from which pool, told under which correlation id. */
-export interface PlannedReplacement {
-  readonly instanceId: string;
-  readonly avoid: string;
-  readonly correlationId: string;
-  readonly cause: ReplacementCause;
+/** A launch this pass makes: an intent to (re-)send, or a new slot to record first. */
+export interface PlannedLaunch {
+  readonly slot: string;
+  readonly count: number;
+  readonly replaces?: string;
+  readonly subnetId?: string;
+  readonly avoid: readonly string[];
+  /** The recorded intent, when the slot has one: re-sent as recorded when it has an attempt. */
+  readonly intent?: LaunchIntent;
+  /** For a replacement: why, and under which correlation id it is told. */
+  readonly cause?: ReplacementCause;
 }
 
 export interface ReconcilePlan {
   /** The size after the requests applied now; undefined when no trigger ever asked. */
   readonly desired?: number;
-  /** Requests applied by this plan (to be recorded as applied before anything is launched). */
+  /** The size to record, when it changed. */
+  readonly size?: FleetSize;
+  /** Requests applied by this plan (recorded as applied before anything is launched). */
   readonly applied: readonly SizeRequest[];
-  /** Workers that count as capacity now. */
+  /** Workers listed that count as capacity now. */
   readonly active: number;
-  /** Of them, on the spot market (the rest are on-demand). */
+  /** Of them, on the spot market. */
   readonly activeSpot: number;
+  /** Instances launched but not listed yet (in-flight): capacity too, never launched again. */
+  readonly inFlight: number;
   /** A request asked for more than maxCapacity allows. */
   readonly capped: boolean;
-  readonly replacements: readonly PlannedReplacement[];
-  /** Workers to launch beyond the replacements, to reach `desired`. */
+  /** Replacements to launch now, oldest fact first. */
+  readonly replacements: readonly PlannedLaunch[];
+  /** Growth to launch now: recorded shares first, then new ones (`grow-<n>-<share>` with n to be numbered). */
+  readonly growth: readonly PlannedLaunch[];
+  /** Workers to launch for growth this pass (the sum of `growth`). */
   readonly grow: number;
-  /** Growth's slot, when it grows: what its ClientTokens derive from (see FleetRecord.growth). */
-  readonly growth?: Growth;
-  /** The request that set the size (see FleetRecord.desiredBy). */
-  readonly desiredBy?: Pick<SizeRequest, 'id' | 'kind'>;
-  /** Replacement facts a running worker now satisfies, with the workers that replace them. */
+  /** Growth intents no longer needed, and answered intents whose instances are listed or past IN_FLIGHT_MS. */
+  readonly done: readonly string[];
+  /** Replacement facts a launched instance now satisfies, with its instances. */
   readonly satisfied: readonly { readonly instanceId: string; readonly by: readonly string[] }[];
   /** Replacements still needed that maxCapacity leaves no room for now. */
   readonly waiting: readonly string[];
+  /** Replacement facts rebuilt from EC2 (an interrupted worker whose fact was unreadable). */
+  readonly rebuilt: readonly ReplacementFact[];
 }
 
-/** How many applied request ids are remembered: far more than a trigger's retries span. */
-export const APPLIED_MEMORY = 100;
+const open = (intent: LaunchIntent) => intent.status !== 'answered';
+const isGrowth = (intent: LaunchIntent) => intent.replaces === undefined;
+const sumOf = (intents: readonly { count: number }[]) =>
+  intents.reduce((sum, intent) => sum + intent.count, 0);
+
+/** The size the requests ask for, applied in order: a target sets it, a count adds, a shrink lowers. Pure. */
+function applyRequests(
+  size: number | undefined,
+  requests: readonly SizeRequest[],
+  active: number,
+): number | undefined {
+  let wanted = size;
+  // What a count adds to: the workers counting as capacity, or the size an earlier request of this batch set.
+  let base: number | undefined;
+  for (const request of requests) {
+    if (request.shrink !== undefined) {
+      if (wanted !== undefined) wanted = Math.max(request.floor ?? 0, wanted - request.shrink);
+      base = wanted;
+      continue;
+    }
+    base = request.target ?? (base ?? active) + (request.count ?? 0);
+    wanted = base;
+  }
+  return wanted;
+}
 
 /**
- * What the fleet needs now. Requests are applied in order (a target sets the size; a count adds to the workers
- * that count as capacity, or to the size a target just set); the size is capped at maxCapacity. Each worker with a
- * pending replacement fact and no running replacement gets one, first, while the fleet is under maxCapacity; the
- * rest of the gap to `desired` is growth. Interrupted workers (tagged, or with a replacement fact) do not count, so
- * a replacement fills their slot and is never doubled by growth. Retiring workers is the reaper's
- * (reap-plan.ts). Pure.
+ * What the fleet needs now, from what EC2 lists and the fleet's facts. Capacity is the workers listed (not going)
+ * plus the instances launched and not listed yet (in-flight, IN_FLIGHT_MS at most), plus intents that may have been
+ * sent: none of them is launched twice, and maxCapacity is checked against all of them. Each pending replacement
+ * without a launched instance gets one, oldest first, while there is room; growth fills the rest of the gap to
+ * `desired`, recorded shares first. Interrupted workers do not count; their slots are left to their replacements.
+ * Pure.
  */
 export function planReconcile(
-  spec: Pick<FleetSpec, 'targetCapacity' | 'maxCapacity'>,
+  spec: Pick<FleetSpec, 'targetCapacity' | 'maxCapacity' | 'subnets'>,
   workers: readonly Worker[],
-  record: FleetRecord,
+  facts: FleetFacts,
+  now: Date,
 ): ReconcilePlan {
-  const facts = record.replacements ?? {};
+  const listed = new Set(workers.map((worker) => worker.instanceId));
+  const facts_ = { ...facts.replacements };
+  const rebuilt: ReplacementFact[] = [];
+  if (facts.unreadable.some((key) => key.startsWith('replacement#'))) {
+    for (const worker of workers) {
+      const interruptedAt = worker.tags[TAG.interruptedAt];
+      if (interruptedAt === undefined || facts_[worker.instanceId] !== undefined) continue;
+      const fact: ReplacementFact = {
+        instanceId: worker.instanceId,
+        cause:
+          worker.tags[TAG.interruption] === 'rebalance' ? 'rebalance-recommendation' : 'spot-interruption',
+        correlationId: `rebuilt-${worker.instanceId}`,
+        pool: { instanceType: worker.instanceType, subnetId: worker.subnetId },
+        at: interruptedAt,
+        status: 'pending',
+      };
+      facts_[worker.instanceId] = fact;
+      rebuilt.push(fact);
+    }
+  }
+
+  const done: string[] = [];
+  let inFlight = 0;
   const replacedBy = new Map<string, string[]>();
   for (const worker of workers) {
     const replaces = worker.tags[TAG.replaces];
@@ -126,68 +139,118 @@ export function planReconcile(
       replacedBy.set(replaces, [...(replacedBy.get(replaces) ?? []), worker.instanceId]);
     }
   }
+  for (const intent of facts.intents.filter((candidate) => candidate.status === 'answered')) {
+    const ids = intent.instanceIds ?? [];
+    const young = now.getTime() - Date.parse(intent.answeredAt ?? intent.at) < IN_FLIGHT_MS;
+    const unlisted = ids.filter((id) => !listed.has(id));
+    if (unlisted.length === 0 || !young) done.push(intent.slot);
+    if (young) inFlight += unlisted.length;
+    if (intent.replaces !== undefined && young && ids.length > 0) {
+      replacedBy.set(intent.replaces, [...new Set([...(replacedBy.get(intent.replaces) ?? []), ...ids])]);
+    }
+  }
+
   // Going: interrupted (tagged, or with a replacement fact even before its tags are on). Not capacity.
   const going = new Set([
-    ...Object.keys(facts),
+    ...Object.keys(facts_),
     ...workers.filter((worker) => TAG.interruptedAt in worker.tags).map((worker) => worker.instanceId),
   ]);
   const capacity = workers.filter((worker) => countsAsCapacity(worker) && !going.has(worker.instanceId));
   const active = capacity.length;
-  // Slots a replacement fills or is about to (a tagged worker's fact may still be on its way): growth leaves them.
-  const reserved = [...going].filter(
-    (instanceId) => !replacedBy.has(instanceId) && (facts[instanceId]?.status ?? 'pending') === 'pending',
-  ).length;
 
-  const seen = new Set(record.applied ?? []);
-  const applied = (record.requests ?? []).filter((request) => !seen.has(request.id));
-  let wanted = record.desired;
-  // What a count adds to: the workers counting as capacity, or the size an earlier request of this batch set.
-  let base: number | undefined;
-  for (const request of applied) {
-    base = request.target ?? (base ?? active) + (request.count ?? 0);
-    wanted = base;
-  }
+  const applied = facts.requests;
+  const sizeWas = facts.unreadable.includes('size') ? spec.targetCapacity : facts.size?.desired;
+  const wanted = applyRequests(sizeWas, applied, active);
   const desired = wanted === undefined ? undefined : Math.min(wanted, spec.maxCapacity);
   const capped = desired !== wanted;
-
-  const satisfied: { instanceId: string; by: string[] }[] = [];
-  const needed: PlannedReplacement[] = [];
-  for (const [instanceId, fact] of Object.entries(facts).sort(([, a], [, b]) => a.at.localeCompare(b.at))) {
-    if (fact.status !== 'pending') continue;
-    const by = replacedBy.get(instanceId);
-    if (by !== undefined) satisfied.push({ instanceId, by });
-    else {
-      needed.push({
-        instanceId,
-        avoid: placementKey(fact.pool),
-        correlationId: fact.correlationId,
-        cause: fact.cause,
-      });
-    }
-  }
-  const room = Math.max(0, spec.maxCapacity - active);
-  const replacements = needed.slice(0, room);
-  const grow = Math.max(0, (desired ?? 0) - active - Math.max(reserved, replacements.length));
-  const basis = clientToken([...capacity.map((worker) => worker.instanceId).sort(), desired ?? 0]).slice(
-    0,
-    16,
-  );
-  const last = record.growth;
-  const growth = grow === 0 ? undefined : last?.basis === basis ? last : { seq: (last?.seq ?? 0) + 1, basis };
   const lastApplied = applied.at(-1);
   const desiredBy =
-    lastApplied === undefined ? record.desiredBy : { id: lastApplied.id, kind: lastApplied.kind };
+    lastApplied === undefined ? facts.size?.desiredBy : { id: lastApplied.id, kind: lastApplied.kind };
+  const size =
+    desired !== undefined && (desired !== facts.size?.desired || lastApplied !== undefined)
+      ? { desired, ...(desiredBy === undefined ? {} : { desiredBy }) }
+      : undefined;
+
+  const intents = new Map(facts.intents.map((intent) => [intent.slot, intent]));
+  const satisfied: { instanceId: string; by: string[] }[] = [];
+  const needed: PlannedLaunch[] = [];
+  for (const fact of Object.values(facts_).sort((a, b) => a.at.localeCompare(b.at))) {
+    if (fact.status !== 'pending') continue;
+    const by = replacedBy.get(fact.instanceId);
+    if (by !== undefined) {
+      satisfied.push({ instanceId: fact.instanceId, by });
+      continue;
+    }
+    const slot = `replace-${fact.instanceId}`;
+    const intent = intents.get(slot);
+    needed.push({
+      slot,
+      count: 1,
+      replaces: fact.instanceId,
+      avoid: intent?.avoid ?? [placementKey(fact.pool)],
+      ...(intent !== undefined && open(intent) ? { intent } : {}),
+      cause: fact.cause,
+    });
+  }
+  // Slots a replacement fills or is about to (a tagged worker's fact may still be on its way): growth leaves them.
+  const reserved = [...going].filter(
+    (instanceId) => !replacedBy.has(instanceId) && (facts_[instanceId]?.status ?? 'pending') === 'pending',
+  ).length;
+
+  // Intents that may have been sent (open, with an attempt) count against maxCapacity as if launched.
+  const sent = (launch: PlannedLaunch) =>
+    launch.intent?.status === 'open' && launch.intent.attempt !== undefined ? launch.count : 0;
+  const openGrowth = facts.intents.filter((intent) => open(intent) && isGrowth(intent));
+  const sentGrowth = sumOf(
+    openGrowth.filter((intent) => intent.status === 'open' && intent.attempt !== undefined),
+  );
+  let room = Math.max(0, spec.maxCapacity - active - inFlight - sentGrowth);
+  const replacements: PlannedLaunch[] = [];
+  const waiting: string[] = [];
+  for (const launch of needed) {
+    const counted = sent(launch);
+    if (counted > 0 || room > 0) {
+      replacements.push(launch);
+      room = Math.max(0, room - (counted > 0 ? 0 : 1));
+    } else waiting.push(launch.replaces ?? launch.slot);
+  }
+
+  // Growth: the gap to `desired` left by what is listed, in flight, reserved for replacements and already recorded.
+  let gap = Math.max(0, (desired ?? 0) - active - inFlight - Math.max(reserved, replacements.length));
+  const growth: PlannedLaunch[] = [];
+  for (const intent of openGrowth) {
+    const mustResend = intent.status === 'open' && intent.attempt !== undefined;
+    if (mustResend || (gap >= intent.count && room >= intent.count)) {
+      growth.push({
+        slot: intent.slot,
+        count: intent.count,
+        avoid: intent.avoid,
+        subnetId: intent.subnetId,
+        intent,
+      });
+      gap = Math.max(0, gap - intent.count);
+      if (!mustResend) room -= intent.count;
+    } else done.push(intent.slot);
+  }
+  const fresh = Math.min(gap, room);
+  spreadAcrossSubnets(fresh, spec.subnets).forEach((share, index) => {
+    growth.push({ slot: `grow-new-${index}`, count: share.count, subnetId: share.subnetId, avoid: [] });
+  });
+
   return {
     desired,
+    size,
     applied,
     active,
     activeSpot: capacity.filter((worker) => worker.market === 'spot').length,
+    inFlight,
     capped,
     replacements,
-    grow,
     growth,
-    desiredBy,
+    grow: sumOf(growth),
+    done,
     satisfied,
-    waiting: needed.slice(room).map((replacement) => replacement.instanceId),
+    waiting,
+    rebuilt,
   };
 }

@@ -1,16 +1,26 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { updatePoolMemory } from '../aws/pool-memory-store';
+import type { FleetState, PoolEventRecord } from '../model/fleet-state';
 import type { Pool, PoolEventKind } from '../model/pool';
-import { rememberPoolEvents } from './pool-memory';
 
-/** Records what pools did in the deployment's pool memory: merged and decayed by `rememberPoolEvents`. */
+/**
+ * Records what pools did, one item per event keyed by what it is about (the interrupted instance): a retry, or a
+ * terminated event that follows a handled warning, counts an interruption once.
+ */
 export async function recordPoolEvents(
-  s3: S3Client,
-  bucket: string,
-  managedBy: string,
-  events: readonly { pool: Pick<Pool, 'instanceType' | 'subnetId'>; kind: PoolEventKind }[],
+  state: FleetState,
+  events: readonly { pool: Pick<Pool, 'instanceType' | 'subnetId'>; kind: PoolEventKind; id: string }[],
   now: Date,
 ): Promise<void> {
   if (events.length === 0) return;
-  await updatePoolMemory(s3, bucket, managedBy, (memory) => rememberPoolEvents(memory, events, now));
+  const at = now.toISOString();
+  await state.recordPoolEvents(
+    events.map(
+      ({ pool, kind, id }): PoolEventRecord => ({
+        pool: { instanceType: pool.instanceType, subnetId: pool.subnetId },
+        kind,
+        id,
+        at,
+      }),
+    ),
+    now,
+  );
 }

@@ -2,11 +2,11 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { putWorkerDraining } from '../aws/draining-event';
 import { describeWorker, tagWorkers } from '../aws/ec2-workers';
 import { notify, putNotificationEvent } from '../aws/notification-event';
-import { releaseClaim } from '../aws/state-store';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
 import type { FleetSpec } from '../model/fleet-spec';
+import type { ReplacementCause, ReplacementFact } from '../model/fleet-state';
 import type { Notification, WorkerDraining } from '../model/notification';
 import type { PoolEventKind } from '../model/pool';
 import { TAG } from '../model/tags';
@@ -14,7 +14,6 @@ import { isOwnedBy, USER_INITIATED, type Worker } from '../model/worker';
 import {
   ALL_DONE,
   type ClaimProgress,
-  claimKey,
   noticeOf,
   noticeSpotWarning,
   otherRegion,
@@ -25,13 +24,7 @@ import {
   type WarningNotice,
   warningDeadline,
 } from './interruption-notice';
-import {
-  type ReconcileDependencies,
-  type ReplacementResult,
-  reconcileFleet,
-  recordTriggerFact,
-} from './reconcile-fleet';
-import type { ReplacementCause, ReplacementFact } from './reconcile-plan';
+import { type ReconcileDependencies, type ReplacementResult, reconcileFleet } from './reconcile-fleet';
 import { recordPoolEvents } from './record-pool-events';
 
 export interface InterruptionDependencies extends ReconcileDependencies {
@@ -86,7 +79,7 @@ async function markDraining(
   poolEvent: PoolEventKind,
   steps: ClaimedSteps,
 ): Promise<void> {
-  const { ec2, events, s3, config, now, logger } = deps;
+  const { ec2, events, state, now, logger } = deps;
   await settleAll([
     steps.run('tagged', () =>
       tagWorkers(ec2, [worker.instanceId], {
@@ -97,13 +90,7 @@ async function markDraining(
     steps.run('announced', () => putWorkerDraining(events, draining)),
     steps.run('counted', () =>
       worker.market === 'spot'
-        ? recordPoolEvents(
-            s3,
-            config.stateBucket,
-            config.managedBy,
-            [{ pool: worker, kind: poolEvent }],
-            now(),
-          )
+        ? recordPoolEvents(state, [{ pool: worker, kind: poolEvent, id: worker.instanceId }], now())
         : Promise.resolve(),
     ),
   ]);
@@ -119,8 +106,8 @@ const nothingLaunched = (status: ReplacementResult['status']): ReplacementResult
 
 /**
  * Records that a worker needs a replacement (once: a fact of its fleet) and reconciles the fleet, which launches it
- * away from the worker's pool, here or in the invocation already reconciling the fleet. Without the state bucket the
- * fact is acted on directly. Resolves to what this call's reconciliation did for the worker.
+ * away from the worker's pool, here or in the invocation already reconciling the fleet (one item per worker: a
+ * wave's deliveries never contend). Resolves to what this call's reconciliation did for the worker.
  */
 async function requestReplacement(
   deps: InterruptionDependencies,
@@ -130,24 +117,14 @@ async function requestReplacement(
 ): Promise<{ result: ReplacementResult; recorded: boolean }> {
   const { instanceId } = worker;
   const fact: ReplacementFact = {
+    instanceId,
     ...why,
     pool: { instanceType: worker.instanceType, subnetId: worker.subnetId },
     at: deps.now().toISOString(),
     status: 'pending',
   };
-  let recorded = false;
-  await recordTriggerFact(
-    deps,
-    owner.fleet,
-    (record) => {
-      recorded = record.replacements?.[instanceId] === undefined;
-      return recorded ? { ...record, replacements: { ...record.replacements, [instanceId]: fact } } : record;
-    },
-    { instanceId },
-  );
-  const outcome = await reconcileFleet(deps, owner.fleet, owner.spec, {
-    replacements: { [instanceId]: fact },
-  });
+  const recorded = await deps.state.addReplacement(owner.fleet, fact);
+  const outcome = await reconcileFleet(deps, owner.fleet, owner.spec);
   const result =
     outcome.replacements.get(instanceId) ??
     nothingLaunched(outcome.status === 'handed-off' ? 'handed-off' : 'already-replaced');
@@ -203,7 +180,7 @@ async function onSpotWarning(
   event: Extract<InstanceEvent, { kind: 'spot-warning' }>,
   notice?: Promise<WarningNotice>,
 ): Promise<InterruptionResult> {
-  const { ec2, s3, config, logger } = deps;
+  const { ec2, state, config, logger } = deps;
   const { instanceId } = event;
   // Both run to the end: a notification under way goes out even when EC2 fails to answer.
   const [described, noticed] = await Promise.allSettled([
@@ -224,8 +201,7 @@ async function onSpotWarning(
     if (worker === undefined || owner === undefined) {
       // Told already, from the registry: its event too, before the claim is given back.
       await announcing;
-      if (claimed)
-        await releaseClaim(s3, config.stateBucket, claimKey(config.managedBy, 'warning', instanceId));
+      if (claimed) await state.releaseClaim('warning', instanceId);
       if (claimed && noticed.value.notified)
         logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
           instanceId,
@@ -278,7 +254,7 @@ async function onRebalance(
   deps: InterruptionDependencies,
   event: Extract<InstanceEvent, { kind: 'rebalance' }>,
 ): Promise<InterruptionResult> {
-  const { ec2, s3, config, logger, now } = deps;
+  const { ec2, state, config, logger, now } = deps;
   const { instanceId } = event;
   const worker = await describeWorker(ec2, instanceId);
   const owner = fleetOf(worker, config);
@@ -311,13 +287,7 @@ async function onRebalance(
     if (mode === 'notify') {
       await steps.run('counted', () =>
         worker.market === 'spot'
-          ? recordPoolEvents(
-              s3,
-              config.stateBucket,
-              config.managedBy,
-              [{ pool: worker, kind: 'rebalance' }],
-              now(),
-            )
+          ? recordPoolEvents(state, [{ pool: worker, kind: 'rebalance', id: instanceId }], now())
           : Promise.resolve(),
       );
       await settleClaim(deps, 'rebalance', event, 'done', steps.done);
@@ -377,13 +347,7 @@ async function onStateChange(
       state,
       reason: worker.stateReason,
     });
-    await recordPoolEvents(
-      deps.s3,
-      deps.config.stateBucket,
-      deps.config.managedBy,
-      [{ pool: worker, kind: 'interruption' }],
-      deps.now(),
-    );
+    await recordPoolEvents(deps.state, [{ pool: worker, kind: 'interruption', id: instanceId }], deps.now());
   }
   const launchedHere = result.status === 'launched' || result.status === 'no-capacity';
   return launchedHere

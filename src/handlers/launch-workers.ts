@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -6,6 +7,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
 import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { createFleetStateTable } from '../aws/fleet-state-table';
 import { loadSettings, withFleets } from '../config';
 import { parseLaunchTrigger } from '../events/launch';
 import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
@@ -19,8 +21,10 @@ const clients = createClients({
   sns: SNSClient,
   s3: S3Client,
   events: EventBridgeClient,
+  dynamodb: DynamoDBClient,
 });
 const settings = loadSettings();
+const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
 const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
@@ -34,7 +38,18 @@ export async function handler(event: unknown, context: Context): Promise<FleetLa
   try {
     const trigger = parseLaunchTrigger(event, context.awsRequestId);
     const config = withFleets(settings, await fleetConfig.fleets());
-    return await launchWorkers({ ...clients, config, logger, metrics, now: () => new Date() }, trigger);
+    return await launchWorkers(
+      {
+        ...clients,
+        state,
+        config,
+        logger,
+        metrics,
+        now: () => new Date(),
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      },
+      trigger,
+    );
   } finally {
     metrics.flush();
   }

@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -7,6 +8,7 @@ import type { Context } from 'aws-lambda';
 import { CallCounter } from '../aws/call-counter';
 import { createClients } from '../aws/clients';
 import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { createFleetStateTable } from '../aws/fleet-state-table';
 import { loadSettings, withFleets } from '../config';
 import { parseReapRequest } from '../events/reap';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
@@ -16,11 +18,19 @@ import { PowertoolsMetricsSink } from '../metrics';
 const calls = new CallCounter();
 /** Built once per container, at init: the settings, the fleets' reader, the clients (their calls counted), metrics. */
 const clients = createClients(
-  { ec2: EC2Client, s3: S3Client, cloudwatch: CloudWatchClient, sns: SNSClient, events: EventBridgeClient },
+  {
+    ec2: EC2Client,
+    s3: S3Client,
+    cloudwatch: CloudWatchClient,
+    sns: SNSClient,
+    events: EventBridgeClient,
+    dynamodb: DynamoDBClient,
+  },
   {},
   calls,
 );
 const settings = loadSettings();
+const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
 const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
@@ -32,7 +42,7 @@ export async function handler(event: unknown, context: Context): Promise<FleetRe
     const request = parseReapRequest(event);
     const config = withFleets(settings, await fleetConfig.fleets());
     return await reapIdleWorkers(
-      { ...clients, config, logger, metrics, now: () => new Date(), calls },
+      { ...clients, state, config, logger, metrics, now: () => new Date(), calls },
       request,
     );
   } finally {

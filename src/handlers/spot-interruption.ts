@@ -1,17 +1,23 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
 import { createFleetConfigReader } from '../aws/fleet-config-store';
+import { createFleetStateTable } from '../aws/fleet-state-table';
 import { loadSettings, withFleets } from '../config';
 import { parseInstanceEvent } from '../events/instance';
 import { noticeSpotWarning } from '../fleet/interruption-notice';
 import type { InterruptionResult } from '../fleet/spot-interruption';
 import { logger } from '../logger';
 
-/** What a spot warning's notification needs, built at init: the settings, the fleets' reader, S3 and SNS. Never EC2. */
-const clients = createClients({ s3: S3Client, sns: SNSClient });
+/**
+ * What a spot warning's notification needs, built at init: the settings, the fleets' reader (S3), the state table
+ * and SNS. Never EC2.
+ */
+const clients = createClients({ s3: S3Client, sns: SNSClient, dynamodb: DynamoDBClient });
 const settings = loadSettings();
+const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
 const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 
 /** The second phase (EC2 above all, and the metrics), loaded once per container after the first notification. */
@@ -35,7 +41,14 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
     const config = withFleets(settings, await fleetConfig.fleets());
-    const noticeDependencies = { ...clients, config, logger, now: () => new Date() };
+    const noticeDependencies = {
+      ...clients,
+      state,
+      config,
+      logger,
+      now: () => new Date(),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    };
     // A warning's notification comes first. Loading the EC2 phase runs on this same thread (parsing and
     // evaluating it is synchronous), so it starts once the notice is done, not beside it (bench/results.md).
     const notice =

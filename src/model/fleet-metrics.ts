@@ -57,6 +57,12 @@ export const FLEET_METRICS = {
     dimensions: [FLEET],
     description: 'workers launched on-demand because no spot pool had capacity',
   },
+  StateItemsUnreadable: {
+    unit: 'Count',
+    aggregation: 'sum',
+    dimensions: [FLEET],
+    description: 'state items that did not parse: set aside, the fleet rebuilt from EC2',
+  },
   Interruptions: {
     unit: 'Count',
     aggregation: 'sum',

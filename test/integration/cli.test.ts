@@ -67,10 +67,14 @@ describe('npx worker-fleet', () => {
     );
     const subnet = world.subnets[0]?.subnetId ?? '';
     await recordPoolEvents(
-      world.s3,
-      world.stateBucket,
-      'worker-fleet-test',
-      [{ pool: { instanceType: 'c7g.large', subnetId: subnet }, kind: 'interruption' }],
+      world.state,
+      [
+        {
+          pool: { instanceType: 'c7g.large', subnetId: subnet },
+          kind: 'interruption',
+          id: interrupted ?? '',
+        },
+      ],
       new Date(),
     );
 

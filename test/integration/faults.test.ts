@@ -6,9 +6,9 @@
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
-import { poolMemoryKey } from '../../src/aws/pool-memory-store';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
+import { poolMemoryOf } from '../../src/fleet/pool-memory';
 import { REAP_LEASE_TTL_MS, reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
@@ -95,18 +95,19 @@ describe('Interruptions', () => {
 
   it('F2: a delivery whose notification and then whose claim write fail is finished by the retry, notified once', async () => {
     const worker = await oneWorker();
-    let claimWrites = 0;
     emulator().faults.push(
       { action: 'Publish', code: 'InternalError', status: 500, times: 1 },
+      // The claim's write that leaves it open for the retry.
       {
-        action: '',
-        when: (_params, { method, path }) =>
-          method === 'PUT' && path.includes('/claims/') && ++claimWrites === 2,
+        action: 'PutItem',
+        when: (_params, { body }) => body.includes('claim#warning'),
         code: 'InternalError',
         status: 500,
         times: 1,
       },
     );
+    const claimWrites = () =>
+      emulator().requests.filter((request) => request.body.includes('claim#warning')).length;
     await expect(
       handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
     ).rejects.toThrow();
@@ -116,7 +117,7 @@ describe('Interruptions', () => {
       warning(worker.instanceId),
     );
 
-    expect(claimWrites).toBeGreaterThanOrEqual(2);
+    expect(claimWrites()).toBeGreaterThanOrEqual(3);
     expect(retry.status).toBe('replaced');
     expect(count(await kinds(), 'spot-interruption')).toBe(1);
     expect(await world.drainingEvents()).toHaveLength(1);
@@ -143,16 +144,15 @@ describe('Interruptions', () => {
     expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
   });
 
-  const poolMemory = async () => (await world.stateObject(poolMemoryKey('worker-fleet-test'))) as PoolMemory;
+  const poolMemory = async (): Promise<PoolMemory> => poolMemoryOf(await world.state.poolEvents(new Date()));
   it.each([
     ['CreateTags', { action: 'CreateTags' }],
     ['PutEvents', { action: 'PutEvents' }],
     [
       'the pool-memory write',
       {
-        action: '',
-        when: (_: URLSearchParams, { method, path }: { method: string; path: string }) =>
-          method === 'PUT' && path.includes('/pool-memory/'),
+        action: 'PutItem',
+        when: (_: URLSearchParams, { body }: { body: string }) => body.includes('"pools"'),
       },
     ],
   ] as const)(
@@ -218,10 +218,10 @@ describe('Interruptions', () => {
     const worker = await oneWorker();
     emulator().faults.push(
       { action: 'RunInstances', code: 'InsufficientInstanceCapacity', times: 1 },
+      // The record of the launch's answer.
       {
-        action: '',
-        when: (_params, { method, path }) =>
-          method === 'PUT' && path.includes('/fleets/') && emulator().sent('RunInstances').length >= 3,
+        action: 'TransactWriteItems',
+        when: (_params, { body }) => body.includes('"answered"'),
         code: 'InternalError',
         status: 500,
         times: 1,
@@ -265,13 +265,7 @@ describe('Interruptions', () => {
 
     await Promise.all(
       pools.map((pool) =>
-        recordPoolEvents(
-          world.s3,
-          world.stateBucket,
-          'worker-fleet-test',
-          [{ pool, kind: 'interruption' }],
-          new Date(),
-        ),
+        recordPoolEvents(world.state, [{ pool, kind: 'interruption', id: `i-${pool.subnetId}` }], new Date()),
       ),
     );
 
@@ -301,7 +295,7 @@ describe('Launch', () => {
     expect(first).toHaveLength(2);
     expect(told).toMatchObject({ kind: 'launch', subject: 'worker-fleet batch: launched 2 of 4 workers' });
     for (const instance of first) {
-      expect(await world.stateObject(`workers/worker-fleet-test/${instance.InstanceId}.json`)).toBeDefined();
+      expect(await world.state.lookUpWorker(instance.InstanceId ?? '')).toBeDefined();
     }
     expect(retry?.launched).toHaveLength(2);
     expect(await runningIn('batch')).toHaveLength(4);

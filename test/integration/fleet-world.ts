@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
@@ -7,7 +8,7 @@ import {
   CreateRoleCommand,
   IAMClient,
 } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -15,14 +16,17 @@ import { type SeededAccount, seedAccount } from '../../local/account';
 import { deploymentEnv } from '../../local/deployment-env';
 import type { Emulator } from '../../local/emulator';
 import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
+import { createStateTable } from '../../local/state-table';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
 import { headFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
+import { createFleetStateTable } from '../../src/aws/fleet-state-table';
 import { type Config, loadConfig } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
 import type { ReapDependencies } from '../../src/fleet/reap-idle-workers';
 import type { InterruptionDependencies } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
 import type { FleetMetricName, MetricDimensions, MetricsSink } from '../../src/model/fleet-metrics';
+import type { FleetState } from '../../src/model/fleet-state';
 import { NOTIFICATION_DETAIL_TYPES } from '../../src/model/notification';
 import { clientConfig } from './use-emulator';
 
@@ -73,6 +77,10 @@ export interface FleetWorld extends SeededAccount {
   readonly s3: S3Client;
   readonly events: EventBridgeClient;
   readonly stateBucket: string;
+  readonly stateTable: string;
+  readonly dynamodb: DynamoDBClient;
+  /** The control plane's state, through the adapter the functions use. */
+  readonly state: FleetState;
   readonly fleetBucket: string;
   readonly logBucket: string;
   readonly workerRoleName: string;
@@ -100,10 +108,8 @@ export interface FleetWorld extends SeededAccount {
   drainingEvents(): Promise<Record<string, unknown>[]>;
   /** Every notification event (source `worker-fleet`, a notification detail-type) put on the default bus. */
   notificationEvents(): Promise<ReceivedNotificationEvent[]>;
-  /** Keys in the state bucket. */
+  /** Keys of the items in the state table (`<pk> <sk>`). */
   stateKeys(): Promise<string[]>;
-  /** A JSON document of the state bucket, or undefined when there is none. */
-  stateObject(key: string): Promise<unknown>;
   /** Instances as the emulator describes them, optionally only those carrying a tag value. */
   instances(filter?: { tag: string; value: string }): Promise<Instance[]>;
 }
@@ -118,6 +124,10 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
   const cloudwatch = new CloudWatchClient(settings);
   const stateBucket = 'worker-fleet-test-state';
+  const stateTable = 'worker-fleet-test-state';
+  const dynamodb = new DynamoDBClient(settings);
+  await createStateTable(dynamodb, stateTable);
+  const state = createFleetStateTable(dynamodb, stateTable);
   const fleetBucket = 'worker-fleet-test-fleet';
   const logBucket = 'worker-fleet-test-logs';
   for (const Bucket of [stateBucket, fleetBucket, logBucket])
@@ -178,6 +188,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
         instanceProfile,
         topicArn,
         stateBucket,
+        stateTable,
         fleetBucket,
         logBucket,
         workerRole: 'worker-fleet-test-worker',
@@ -193,6 +204,8 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     ssm,
     sns,
     s3,
+    // Each set of dependencies has clients of its own, as each Lambda container does.
+    state: createFleetStateTable(new DynamoDBClient(settings), stateTable),
     events,
     metrics,
     logger,
@@ -206,6 +219,9 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     sns,
     s3,
     stateBucket,
+    stateTable,
+    dynamodb,
+    state,
     fleetBucket,
     logBucket,
     workerRoleName: 'worker-fleet-test-worker',
@@ -231,6 +247,7 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       return {
         ec2: countCalls(new EC2Client(settings), calls),
         s3: countCalls(new S3Client({ ...settings, forcePathStyle: true }), calls),
+        state: createFleetStateTable(countCalls(new DynamoDBClient(settings), calls), stateTable),
         cloudwatch: countCalls(new CloudWatchClient(settings), calls),
         sns: countCalls(new SNSClient(settings), calls),
         events: countCalls(new EventBridgeClient(settings), calls),
@@ -280,14 +297,8 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       return notificationEvents;
     },
     async stateKeys() {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: stateBucket }));
-      return (listed.Contents ?? []).map((object) => object.Key ?? '');
-    },
-    async stateObject(key) {
-      const found = await s3
-        .send(new GetObjectCommand({ Bucket: stateBucket, Key: key }))
-        .catch((error: Error) => (error.name === 'NoSuchKey' ? undefined : Promise.reject(error)));
-      return found === undefined ? undefined : JSON.parse((await found.Body?.transformToString()) ?? '');
+      const scanned = await dynamodb.send(new ScanCommand({ TableName: stateTable }));
+      return (scanned.Items ?? []).map((item) => `${item.pk?.S} ${item.sk?.S}`);
     },
     async instances(filter) {
       const output = await ec2.send(

@@ -1,6 +1,5 @@
 import { DescribeVolumesCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError, UnknownFleetError } from '../../src/errors';
 import { parseLaunchTrigger } from '../../src/events/launch';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
@@ -96,7 +95,7 @@ describe('launchWorkers', () => {
     const launched = result?.launched ?? [];
     expect(launched).toHaveLength(3);
     for (const worker of launched) {
-      expect(await world.stateObject(registryKey('worker-fleet-test', worker.instanceId))).toEqual({
+      expect(await world.state.lookUpWorker(worker.instanceId)).toEqual({
         instanceId: worker.instanceId,
         fleet: 'batch',
         instanceType: worker.instanceType,

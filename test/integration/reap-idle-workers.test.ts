@@ -341,9 +341,10 @@ describe('reapIdleWorkers', () => {
     const workers = await launch(spec, 3);
     for (const id of workers) await heartbeat(id, 'idle');
     await reapIdleWorkers(world.reapDeps(spec, minutesFromNow(1)));
+    // Frozen as it records the request that lowers the fleet's size.
     emulator().faults.push({
-      action: '',
-      when: (_params, { method, path }) => method === 'PUT' && path.includes('/fleets/'),
+      action: 'PutItem',
+      when: (_params, { body }) => body.includes('request#reap-'),
       code: 'Frozen',
       freeze: true,
       times: 1,
@@ -364,17 +365,17 @@ describe('reapIdleWorkers', () => {
 
     await reapIdleWorkers(deps);
 
-    // The fleet's reaper lease: read, taken by one conditional write, given back by another. The idle warning goes
-    // to the topic and on the bus.
+    // The fleet's reaper lease: taken by one conditional write, given back by another, its fence checked once before
+    // the run acts. The idle warning goes to the topic and on the bus.
     expect(deps.calls?.snapshot()).toEqual({
       total: 8,
       calls: {
+        'DynamoDB.TransactWriteItems': 1,
+        'DynamoDB.UpdateItem': 2,
         'EC2.CreateTags': 1,
         'EC2.DescribeInstances': 1,
         'EventBridge.PutEvents': 1,
-        'S3.GetObject': 1,
         'S3.ListObjectsV2': 1,
-        'S3.PutObject': 2,
         'SNS.Publish': 1,
       },
     });

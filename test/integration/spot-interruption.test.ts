@@ -1,6 +1,5 @@
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { registryKey } from '../../src/aws/worker-registry';
 import { InvalidEventError } from '../../src/errors';
 import { parseInstanceEvent } from '../../src/events/instance';
 import { launchWorkers } from '../../src/fleet/launch-workers';
@@ -177,10 +176,10 @@ describe('handleInstanceEvent: spot interruption warning', () => {
 
   it('notifies after asking EC2 when the registry does not know the worker', async () => {
     const worker = await oneWorker();
-    await world.s3.send(
-      new DeleteObjectCommand({
-        Bucket: world.stateBucket,
-        Key: registryKey('worker-fleet-test', worker.instanceId),
+    await world.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: world.stateTable,
+        Key: { pk: { S: `worker#${worker.instanceId}` }, sk: { S: 'registry' } },
       }),
     );
     emulator().requests.length = 0;

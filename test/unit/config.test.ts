@@ -55,6 +55,8 @@ describe('loadConfig', () => {
     ],
     ['WORKER_FLEET_STATE_BUCKET', undefined, 'WORKER_FLEET_STATE_BUCKET is not set'],
     ['WORKER_FLEET_STATE_BUCKET', 'My_Bucket', 'WORKER_FLEET_STATE_BUCKET is malformed: "My_Bucket"'],
+    ['WORKER_FLEET_STATE_TABLE', undefined, 'WORKER_FLEET_STATE_TABLE is not set'],
+    ['WORKER_FLEET_STATE_TABLE', 'a b', 'WORKER_FLEET_STATE_TABLE is malformed: "a b"'],
     ['WORKER_FLEET_FLEET_BUCKET', undefined, 'WORKER_FLEET_FLEET_BUCKET is not set'],
     ['WORKER_FLEET_LOG_BUCKET', undefined, 'WORKER_FLEET_LOG_BUCKET is not set'],
     ['WORKER_FLEET_WORKER_ROLE', 'arn:aws:iam::123456789012:role/w', 'WORKER_FLEET_WORKER_ROLE is malformed'],

@@ -23,6 +23,7 @@ export function envWith(
     WORKER_FLEET_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:worker-fleet-dev',
     AWS_REGION: 'us-east-1',
     WORKER_FLEET_STATE_BUCKET: 'worker-fleet-dev-state',
+    WORKER_FLEET_STATE_TABLE: 'worker-fleet-dev-state',
     WORKER_FLEET_FLEET_BUCKET: 'worker-fleet-dev-fleet',
     WORKER_FLEET_LOG_BUCKET: 'worker-fleet-dev-logs',
     WORKER_FLEET_WORKER_ROLE: 'worker-fleet-dev-worker',

@@ -1,15 +1,17 @@
-import {
-  type FleetRecord,
-  planReconcile,
-  type ReplacementFact,
-  type SizeRequest,
-} from '../../../src/fleet/reconcile-plan';
+import { IN_FLIGHT_MS, planReconcile } from '../../../src/fleet/reconcile-plan';
+import type {
+  FleetFacts,
+  LaunchIntent,
+  ReplacementFact,
+  SizeRequest,
+  SizeRequestKind,
+} from '../../../src/model/fleet-state';
 import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
 import { workerWith } from '../fixtures';
 
 const now = new Date('2026-11-27T12:00:00Z');
-const spec = { targetCapacity: 2, maxCapacity: 4 };
+const spec = { targetCapacity: 2, maxCapacity: 4, subnets: ['subnet-a', 'subnet-b'] };
 const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
 
 const worker = (id: string, tags: Record<string, string> = {}, state = 'running') =>
@@ -24,6 +26,7 @@ const request = (id: string, ask: { target?: number; count?: number }): SizeRequ
   ...ask,
 });
 const fact = (overrides: Partial<ReplacementFact> = {}): ReplacementFact => ({
+  instanceId: 'i-1',
   cause: 'spot-interruption',
   correlationId: 'warning-1',
   pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
@@ -31,7 +34,32 @@ const fact = (overrides: Partial<ReplacementFact> = {}): ReplacementFact => ({
   status: 'pending',
   ...overrides,
 });
-const plan = (workers: Worker[], record: FleetRecord = {}) => planReconcile(spec, workers, record);
+/** The facts a pass reads, written as the tests think of them. */
+interface Record_ {
+  readonly desired?: number;
+  readonly desiredBy?: { id: string; kind: SizeRequestKind };
+  readonly requests?: readonly SizeRequest[];
+  readonly replacements?: Readonly<Record<string, Partial<ReplacementFact>>>;
+  readonly intents?: readonly LaunchIntent[];
+  readonly unreadable?: readonly string[];
+}
+const factsOf = (record: Record_): FleetFacts => ({
+  ...(record.desired === undefined
+    ? {}
+    : { size: { desired: record.desired, ...(record.desiredBy ? { desiredBy: record.desiredBy } : {}) } }),
+  requests: record.requests ?? [],
+  replacements: Object.fromEntries(
+    Object.entries(record.replacements ?? {}).map(([id, given]) => [
+      id,
+      { ...fact(), ...given, instanceId: id },
+    ]),
+  ),
+  intents: record.intents ?? [],
+  unreadable: record.unreadable ?? [],
+});
+const plan = (workers: Worker[], record: Record_ = {}, at = now) =>
+  planReconcile(spec, workers, factsOf(record), at);
+const replaced = (result: ReturnType<typeof plan>) => result.replacements.map((launch) => launch.replaces);
 
 describe('planReconcile: the size a fleet should have', () => {
   it('launches nothing while no trigger ever asked for a size', () => {
@@ -52,10 +80,17 @@ describe('planReconcile: the size a fleet should have', () => {
     expect(plan([worker('i-1'), worker('i-2')], record)).toMatchObject({ desired: 4, grow: 2 });
   });
 
-  it('applies a request once: one already applied asks nothing more', () => {
-    const record = { desired: 2, requests: [request('r-1', { count: 2 })], applied: ['r-1'] };
+  it('lowers the size by a shrink request, never below its floor', () => {
+    const shrink = (n: number, floor: number): SizeRequest => ({
+      id: `reap-${n}`,
+      kind: 'reap',
+      shrink: n,
+      floor,
+      at: minutesAgo(0),
+    });
 
-    expect(plan([worker('i-1'), worker('i-2')], record)).toMatchObject({ desired: 2, grow: 0, applied: [] });
+    expect(plan([], { desired: 4, requests: [shrink(2, 1)] }).desired).toBe(2);
+    expect(plan([], { desired: 4, requests: [shrink(5, 1)] }).desired).toBe(1);
   });
 
   it.each([
@@ -100,9 +135,10 @@ describe('planReconcile: replacements', () => {
 
     expect(result.replacements).toEqual([
       {
-        instanceId: 'i-1',
-        avoid: 'c7g.large@subnet-a',
-        correlationId: 'warning-1',
+        slot: 'replace-i-1',
+        count: 1,
+        replaces: 'i-1',
+        avoid: ['c7g.large@subnet-a'],
         cause: 'spot-interruption',
       },
     ]);
@@ -119,7 +155,7 @@ describe('planReconcile: replacements', () => {
     ).toMatchObject({
       active: 1,
       grow: 0,
-      replacements: [expect.objectContaining({ instanceId: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: 'i-1' })],
     });
   });
 
@@ -155,7 +191,7 @@ describe('planReconcile: replacements', () => {
       },
     };
 
-    expect(plan([], record).replacements.map((r) => r.instanceId)).toEqual(['i-old', 'i-new']);
+    expect(replaced(plan([], record))).toEqual(['i-old', 'i-new']);
   });
 });
 
@@ -197,7 +233,7 @@ describe('planReconcile: the slots growth leaves to replacements', () => {
     const workers = [interrupted('i-1'), worker('i-9', { [TAG.replaces]: 'i-1' }, 'stopped')];
 
     expect(plan(workers, { desired: 1, replacements: { 'i-1': fact() } })).toMatchObject({
-      replacements: [expect.objectContaining({ instanceId: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: 'i-1' })],
       satisfied: [],
     });
   });
@@ -209,7 +245,7 @@ describe('planReconcile: the slots growth leaves to replacements', () => {
     };
 
     expect(plan(workers, record)).toMatchObject({
-      replacements: [expect.objectContaining({ instanceId: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: 'i-1' })],
       waiting: ['i-2'],
     });
   });
@@ -225,75 +261,133 @@ describe('planReconcile: the request that set the size', () => {
       ],
     };
 
-    expect(plan([], record).desiredBy).toEqual({ id: 'r-3', kind: 'direct' });
+    expect(plan([], record).size).toEqual({ desired: 3, desiredBy: { id: 'r-3', kind: 'direct' } });
   });
 
-  it('keeps the request that set the size while no new one comes', () => {
-    const desiredBy = { id: 'r-1', kind: 'schedule' as const };
-
-    expect(plan([], { desired: 1, desiredBy }).desiredBy).toEqual(desiredBy);
-  });
-
-  it('names none while no trigger ever asked', () => {
-    expect(plan([]).desiredBy).toBeUndefined();
+  it('records no size while nothing changed it', () => {
+    expect(plan([], { desired: 1, desiredBy: { id: 'r-1', kind: 'schedule' } }).size).toBeUndefined();
   });
 });
 
-describe('planReconcile: growth’s slot, what its ClientTokens derive from', () => {
-  const fleet = [worker('i-1'), worker('i-2')];
-  const record = { desired: 3 };
+const answered = (
+  slot: string,
+  instanceIds: string[],
+  overrides: Partial<LaunchIntent> = {},
+): LaunchIntent => ({
+  slot,
+  count: instanceIds.length,
+  avoid: [],
+  status: 'answered',
+  instanceIds,
+  answeredAt: minutesAgo(0),
+  at: minutesAgo(0),
+  ...overrides,
+});
+const sentIntent = (slot: string, count: number, overrides: Partial<LaunchIntent> = {}): LaunchIntent => ({
+  slot,
+  count,
+  avoid: [],
+  status: 'open',
+  attempt: {
+    clientToken: `token-${slot}`,
+    pool: { instanceType: 'c7g.large', subnetId: 'subnet-a', market: 'spot' },
+    input: '{}',
+  },
+  at: minutesAgo(0),
+  ...overrides,
+});
 
-  it('opens the first slot when a fleet first grows', () => {
-    expect(plan(fleet, record).growth).toEqual({ seq: 1, basis: expect.stringMatching(/^[0-9a-f]{16}$/) });
+describe('planReconcile: in-flight accounting', () => {
+  it('counts instances launched but not listed yet as capacity: nothing is launched again', () => {
+    const result = plan([worker('i-1')], { desired: 3, intents: [answered('grow-1-0', ['i-2', 'i-3'])] });
+
+    expect(result).toMatchObject({ active: 1, inFlight: 2, grow: 0, growth: [] });
   });
 
-  it('has no slot when nothing grows', () => {
-    expect(plan(fleet, { desired: 2 }).growth).toBeUndefined();
+  it('counts in-flight instances against maxCapacity', () => {
+    const result = plan([worker('i-1'), worker('i-2')], {
+      desired: 8,
+      intents: [answered('grow-1-0', ['i-3', 'i-4'])],
+    });
+
+    expect(result.grow).toBe(0);
+    expect(result.capped).toBe(true);
   });
 
-  it('keeps the slot, told or not, for a retry that observes the same fleet', () => {
-    const first = plan(fleet, record).growth;
-    const told = { ...first, told: true } as typeof first;
+  it('forgets an intent once its instances are listed', () => {
+    const result = plan([worker('i-2')], { desired: 1, intents: [answered('grow-1-0', ['i-2'])] });
 
-    expect(plan(fleet, { ...record, growth: first }).growth).toEqual(first);
-    expect(plan(fleet, { ...record, growth: told }).growth).toEqual(told);
+    expect(result).toMatchObject({ inFlight: 0, done: ['grow-1-0'] });
   });
 
-  it('keeps the slot whatever order EC2 lists the workers in', () => {
-    const first = plan(fleet, record).growth;
+  it('stops counting an unlisted instance after IN_FLIGHT_MS: it never came', () => {
+    const late = new Date(now.getTime() + IN_FLIGHT_MS + 1);
+    const result = plan([], { desired: 1, intents: [answered('grow-1-0', ['i-2'])] }, late);
 
-    expect(plan([...fleet].reverse(), { ...record, growth: first }).growth).toEqual(first);
+    expect(result).toMatchObject({ inFlight: 0, done: ['grow-1-0'], grow: 1 });
   });
 
-  it('keeps the slot when a worker that is not capacity comes or goes', () => {
-    const first = plan(fleet, { desired: 4 }).growth;
-    const withOthers = [...fleet, worker('i-3', {}, 'stopped'), interrupted('i-4')];
+  it('keeps a replacement in flight as the replacement: the worker is not replaced twice', () => {
+    const result = plan([interrupted('i-1')], {
+      desired: 1,
+      replacements: { 'i-1': {} },
+      intents: [answered('replace-i-1', ['i-9'], { replaces: 'i-1' })],
+    });
 
-    expect(plan(withOthers, { desired: 4, growth: first }).growth).toEqual(first);
-  });
-
-  it('opens the next slot, not yet told, when the fleet observed changes', () => {
-    const first = { seq: 3, basis: 'an-older-fleet', told: true };
-
-    expect(plan(fleet, { ...record, growth: first }).growth).toEqual({
-      seq: 4,
-      basis: plan(fleet, record).growth?.basis,
+    expect(result).toMatchObject({
+      replacements: [],
+      grow: 0,
+      satisfied: [{ instanceId: 'i-1', by: ['i-9'] }],
     });
   });
+});
 
-  it('derives the slot from which workers count, not only how many', () => {
-    const other = [worker('i-7'), worker('i-8')];
+describe('planReconcile: write-ahead intents', () => {
+  it('re-sends a recorded growth share, whatever the fleet looks like now', () => {
+    const intent = sentIntent('grow-7-0', 2);
+    const result = plan([], { desired: 2, intents: [intent] });
 
-    expect(plan(other, record).growth?.basis).not.toBe(plan(fleet, record).growth?.basis);
+    expect(result.growth).toEqual([expect.objectContaining({ slot: 'grow-7-0', intent })]);
+    expect(result.grow).toBe(2);
   });
 
-  it('derives the slot from the size asked for', () => {
-    expect(plan(fleet, { desired: 4 }).growth?.basis).not.toBe(plan(fleet, record).growth?.basis);
+  it('re-sends a recorded replacement with its intent', () => {
+    const intent = sentIntent('replace-i-1', 1, { replaces: 'i-1', avoid: ['c7g.large@subnet-a'] });
+    const result = plan([interrupted('i-1')], { replacements: { 'i-1': {} }, intents: [intent] });
+
+    expect(result.replacements).toEqual([expect.objectContaining({ slot: 'replace-i-1', intent })]);
   });
 
-  it('leaves out of the slot a worker whose fact says it is going, tags or not', () => {
-    const going = { ...record, replacements: { 'i-3': fact({ status: 'launched' }) } };
+  it('drops a share no longer needed that was never sent', () => {
+    const unsent: LaunchIntent = {
+      slot: 'grow-7-0',
+      count: 2,
+      avoid: [],
+      status: 'short',
+      at: minutesAgo(1),
+    };
+    const result = plan([worker('i-1'), worker('i-2')], { desired: 2, intents: [unsent] });
 
-    expect(plan([...fleet, worker('i-3')], going).growth?.basis).toBe(plan(fleet, record).growth?.basis);
+    expect(result).toMatchObject({ growth: [], done: ['grow-7-0'] });
+  });
+
+  it('opens new shares across the subnets for the rest of the gap', () => {
+    expect(plan([], { desired: 3 }).growth).toEqual([
+      expect.objectContaining({ slot: 'grow-new-0', count: 2, subnetId: 'subnet-a' }),
+      expect.objectContaining({ slot: 'grow-new-1', count: 1, subnetId: 'subnet-b' }),
+    ]);
+  });
+});
+
+describe('planReconcile: state that could not be read', () => {
+  it('takes the target capacity for a size item that did not parse', () => {
+    expect(plan([], { unreadable: ['size'] })).toMatchObject({ desired: 2, size: { desired: 2 } });
+  });
+
+  it('rebuilds the fact of an interrupted worker from its tags when replacement items did not parse', () => {
+    const result = plan([interrupted('i-1')], { desired: 1, unreadable: ['replacement#i-1'] });
+
+    expect(result.rebuilt).toEqual([expect.objectContaining({ instanceId: 'i-1', status: 'pending' })]);
+    expect(replaced(result)).toEqual(['i-1']);
   });
 });
