@@ -1,8 +1,23 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import {
+  describedInstances,
+  ec2ErrorXml,
+  launchedInstances,
+  withInstancesSet,
+  withoutInstances,
+} from './ec2-xml';
 
 const ROOT = join(__dirname, '..');
 const MOTO_SERVER = join(ROOT, '.venv', 'bin', 'moto_server');
@@ -63,6 +78,16 @@ export class Emulator {
    * a person's (`Client.UserInitiatedShutdown`); for these it says `Server.SpotInstanceTermination`.
    */
   readonly reclaimed = new Set<string>();
+  /**
+   * EC2's eventual consistency, as a fault: for this long after RunInstances answered, DescribeInstances does not list
+   * the instances it launched, whether asked by filter or by id. 0 (the default, and after each reset): listed at
+   * once, as moto lists them.
+   */
+  listingLagMs = 0;
+  /** The first answer to each ClientToken's RunInstances, kept for the emulator's life (reset forgets them). */
+  private readonly launches = new Map<string, TokenLaunch>();
+  /** When RunInstances answered for each instance launched through the proxy (performance.now()). */
+  private readonly launchedAt = new Map<string, number>();
   private readonly frozen: { request: CapturedRequest; resolve: () => void }[] = [];
   private readonly frozenWaiters: ((request: CapturedRequest) => void)[] = [];
   private log = '';
@@ -126,7 +151,7 @@ export class Emulator {
     return emulator;
   }
 
-  private forward(req: IncomingMessage, res: import('node:http').ServerResponse): void {
+  private forward(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -161,18 +186,22 @@ export class Emulator {
           for (const waiter of this.frozenWaiters.splice(0)) waiter(captured);
           return;
         }
-        res.writeHead(fault.status ?? 400, { 'content-type': 'text/xml' });
-        res.end(
-          `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${fault.code}</Code>` +
-            `<Message>injected by the test harness</Message></Error></Errors><RequestID>fault</RequestID></Response>`,
-        );
+        answerError(res, fault.status ?? 400, fault.code, 'injected by the test harness');
+        return;
+      }
+      if (action === 'RunInstances' && isForm) {
+        answerWith(res, this.runInstances(req, res, params, body));
+        return;
+      }
+      if (action === 'DescribeInstances' && (this.listingLagMs > 0 || this.reclaimed.size > 0)) {
+        answerWith(res, this.describeInstances(req, res, params, body));
         return;
       }
       if (typeof target === 'string' && target.startsWith('DynamoDB_') && DYNAMODB_WRITES.has(action)) {
         // DynamoDB decides each write, condition and transaction atomically; moto checks, then writes, and two racing
         // writers can both win. The proxy lets one DynamoDB write reach moto at a time.
         const done = this.dynamoWrites.then(
-          () => new Promise<void>((resolve) => this.forwardUpstream(req, res, action, body, resolve)),
+          () => new Promise<void>((resolve) => this.pipeUpstream(req, res, body, resolve)),
         );
         this.dynamoWrites = done;
         return;
@@ -181,7 +210,7 @@ export class Emulator {
         req.method === 'PUT' &&
         (req.headers['if-match'] !== undefined || req.headers['if-none-match'] !== undefined);
       if (!conditional) {
-        this.forwardUpstream(req, res, action, body, () => undefined);
+        this.pipeUpstream(req, res, body, () => undefined);
         return;
       }
       // S3 decides a conditional write atomically; moto checks, then writes, and two racing writers can both win.
@@ -189,7 +218,7 @@ export class Emulator {
       const key = (req.url ?? '').split('?')[0] ?? '';
       const previous = this.conditionalWrites.get(key) ?? Promise.resolve();
       const done = previous.then(
-        () => new Promise<void>((resolve) => this.forwardUpstream(req, res, action, body, resolve)),
+        () => new Promise<void>((resolve) => this.pipeUpstream(req, res, body, resolve)),
       );
       this.conditionalWrites.set(key, done);
       void done.then(() => {
@@ -204,14 +233,8 @@ export class Emulator {
   /** Conditional writes in flight, by key: each waits for the one before it. */
   private readonly conditionalWrites = new Map<string, Promise<void>>();
 
-  /** Sends a request on to moto and its answer back (rewritten where the harness says so); `finished` once sent. */
-  private forwardUpstream(
-    req: IncomingMessage,
-    res: import('node:http').ServerResponse,
-    action: string,
-    body: Buffer,
-    finished: () => void,
-  ): void {
+  /** Sends a request on to moto and its answer back as it comes; `finished` once sent. */
+  private pipeUpstream(req: IncomingMessage, res: ServerResponse, body: Buffer, finished: () => void): void {
     let sent = false;
     const once = () => {
       if (!sent) finished();
@@ -223,33 +246,8 @@ export class Emulator {
       `${this.motoEndpoint}${req.url ?? '/'}`,
       { method: req.method, headers: req.headers },
       (reply) => {
-        if (action === 'RunInstances' && (reply.statusCode ?? 500) < 300 && profileOf(body) !== undefined) {
-          const parts: Buffer[] = [];
-          reply.on('data', (part: Buffer) => parts.push(part));
-          reply.on('end', () => {
-            const answer = Buffer.concat(parts);
-            void this.associateProfileWithTheRest(req, body, answer.toString()).then(() => {
-              res.writeHead(reply.statusCode ?? 502, reply.headers);
-              res.end(answer);
-            });
-          });
-          return;
-        }
-        if (action !== 'DescribeInstances' || this.reclaimed.size === 0) {
-          res.writeHead(reply.statusCode ?? 502, reply.headers);
-          reply.pipe(res);
-          return;
-        }
-        const parts: Buffer[] = [];
-        reply.on('data', (part: Buffer) => parts.push(part));
-        reply.on('end', () => {
-          const answer = this.withReclaimed(Buffer.concat(parts).toString());
-          res.writeHead(reply.statusCode ?? 502, {
-            ...reply.headers,
-            'content-length': String(Buffer.byteLength(answer)),
-          });
-          res.end(answer);
-        });
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
       },
     );
     upstream.on('error', (error) => {
@@ -259,48 +257,189 @@ export class Emulator {
     upstream.end(body);
   }
 
-  /**
-   * moto associates a RunInstances request's instance profile with the first instance it launches only; EC2 gives it
-   * to every one. The proxy associates it with the others (AssociateIamInstanceProfile, as the same caller) before the
-   * launch is answered, so the ownership check (the worker instance profile) sees what EC2 would show.
-   */
-  private async associateProfileWithTheRest(req: IncomingMessage, request: Buffer, answer: string) {
-    const profile = profileOf(request);
-    const launched = [
-      ...new Set([...answer.matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map((m) => m[1])),
-    ];
-    for (const instanceId of launched.slice(1)) {
-      const form = new URLSearchParams({
-        Action: 'AssociateIamInstanceProfile',
-        Version: '2016-11-15',
-        InstanceId: instanceId ?? '',
-        ...profile,
-      }).toString();
-      await new Promise<void>((resolve, reject) => {
-        const association = httpRequest(
-          `${this.motoEndpoint}/`,
-          {
-            method: 'POST',
-            headers: {
-              authorization: req.headers.authorization ?? '',
-              'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-              'content-length': String(Buffer.byteLength(form)),
-            },
-          },
-          (reply) => {
-            reply.resume();
-            reply.on('end', () => resolve());
-          },
+  /** Sends a request to moto and reads its whole answer; a connection error is answered 502. */
+  private upstream(path: string, method: string, headers: OutgoingHttpHeaders, body: Buffer | string) {
+    return new Promise<Reply>((resolve) => {
+      const upstream = httpRequest(`${this.motoEndpoint}${path}`, { method, headers }, (reply) => {
+        const parts: Buffer[] = [];
+        reply.on('data', (part: Buffer) => parts.push(part));
+        reply.on('end', () =>
+          resolve({
+            status: reply.statusCode ?? 502,
+            headers: reply.headers,
+            body: Buffer.concat(parts).toString(),
+          }),
         );
-        association.on('error', reject);
-        association.end(form);
       });
-    }
+      upstream.on('error', (error) => resolve({ status: 502, headers: {}, body: String(error) }));
+      upstream.end(body);
+    });
+  }
+
+  /** The client's request, sent on to moto as it came. */
+  private send(req: IncomingMessage, body: Buffer): Promise<Reply> {
+    return this.upstream(req.url ?? '/', req.method ?? 'POST', req.headers, body);
+  }
+
+  /** An EC2 action the proxy asks of moto itself, with the credentials of the client request it serves. */
+  private ask(req: IncomingMessage, action: string, fields: Record<string, string>): Promise<Reply> {
+    const form = new URLSearchParams({ Action: action, Version: EC2_VERSION, ...fields }).toString();
+    return this.upstream(
+      '/',
+      'POST',
+      {
+        authorization: req.headers.authorization ?? '',
+        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+        'content-length': String(Buffer.byteLength(form)),
+      },
+      form,
+    );
   }
 
   /**
-   * A DescribeInstances answer where each reclaimed instance's state reason is EC2's own, not a person's. moto renders
-   * an instance's `stateReason` before its `instanceId`: the instance's is the last one before its id.
+   * RunInstances as EC2 keeps ClientTokens, which moto ignores: a token seen before, with the same parameters, is
+   * answered with the first launch's instances as they are now, and nothing is launched; with other parameters,
+   * `IdempotentParameterMismatch`. A request whose token is still being launched waits for that answer. A launch that
+   * failed leaves its token unused, as EC2 only keeps the tokens of requests that succeeded.
+   */
+  private async runInstances(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: URLSearchParams,
+    body: Buffer,
+  ): Promise<void> {
+    // The SDK always sends one: ClientToken is an idempotency token, a UUID when the caller gives none.
+    const token = params.get('ClientToken');
+    if (token === null) {
+      sendReply(res, await this.launch(req, body));
+      return;
+    }
+    const parameters = launchParameters(params);
+    const earlier = this.launches.get(token);
+    if (earlier !== undefined) {
+      if (earlier.parameters !== parameters) {
+        answerError(
+          res,
+          400,
+          'IdempotentParameterMismatch',
+          'Arguments on this idempotent request are inconsistent with arguments used in previous request(s).',
+        );
+        return;
+      }
+      const first = await earlier.answer;
+      if (first === undefined) return this.runInstances(req, res, params, body);
+      sendReply(res, await this.repeatLaunch(req, first));
+      return;
+    }
+    let settle: (answer: string | undefined) => void = () => undefined;
+    const launch: TokenLaunch = { parameters, answer: new Promise((resolve) => (settle = resolve)) };
+    this.launches.set(token, launch);
+    let reply: Reply | undefined;
+    try {
+      reply = await this.launch(req, body);
+    } finally {
+      const launched = reply !== undefined && reply.status < 300;
+      if (!launched && this.launches.get(token) === launch) this.launches.delete(token);
+      settle(launched ? reply?.body : undefined);
+    }
+    sendReply(res, reply);
+  }
+
+  /**
+   * Launches through moto and notes when each instance was launched (see listingLagMs). moto associates the
+   * request's instance profile with the first instance it launches only; EC2 gives it to every one. The proxy
+   * associates it with the others (AssociateIamInstanceProfile, as the same caller) before the launch is answered,
+   * so the ownership check (the worker instance profile) sees what EC2 would show.
+   */
+  private async launch(req: IncomingMessage, body: Buffer): Promise<Reply> {
+    const reply = await this.send(req, body);
+    if (reply.status >= 300) return reply;
+    const instanceIds = launchedInstances(reply.body).map((instance) => instance.instanceId);
+    const at = performance.now();
+    for (const instanceId of instanceIds) this.launchedAt.set(instanceId, at);
+    const profile = profileOf(body);
+    if (profile === undefined) return reply;
+    for (const instanceId of instanceIds.slice(1)) {
+      const associated = await this.ask(req, 'AssociateIamInstanceProfile', {
+        InstanceId: instanceId,
+        ...profile,
+      });
+      if (associated.status >= 300) return associated;
+    }
+    return reply;
+  }
+
+  /** A repeated launch's answer: the first answer, with its instances as DescribeInstances shows them now. */
+  private async repeatLaunch(req: IncomingMessage, first: string): Promise<Reply> {
+    const instanceIds = launchedInstances(first).map((instance) => instance.instanceId);
+    const described = await this.ask(
+      req,
+      'DescribeInstances',
+      Object.fromEntries(instanceIds.map((instanceId, index) => [`InstanceId.${index + 1}`, instanceId])),
+    );
+    if (described.status >= 300) return described;
+    const now = new Map(
+      describedInstances(described.body).map((item) => [
+        item.instanceId,
+        described.body.slice(item.start, item.end),
+      ]),
+    );
+    const items = instanceIds.map((instanceId) => {
+      const item = now.get(instanceId);
+      if (item === undefined) throw new Error(`the emulator no longer describes ${instanceId}`);
+      return item;
+    });
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/xml' },
+      body: this.withReclaimed(withInstancesSet(first, items)),
+    };
+  }
+
+  /**
+   * DescribeInstances as EC2 shows it: instances launched within the last listingLagMs are not listed yet (a request
+   * that names only such instances is answered `InvalidInstanceID.NotFound`), and reclaimed instances give EC2's own
+   * state reason.
+   */
+  private async describeInstances(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: URLSearchParams,
+    body: Buffer,
+  ): Promise<void> {
+    const unlisted = this.unlisted();
+    const named = [...params].filter(([name]) => /^InstanceId\.\d+$/.test(name)).map(([, value]) => value);
+    if (named.length > 0 && named.every((instanceId) => unlisted.has(instanceId))) {
+      const message =
+        named.length === 1
+          ? `The instance ID '${named[0]}' does not exist`
+          : `The instance IDs '${named.join(', ')}' do not exist`;
+      answerError(res, 400, 'InvalidInstanceID.NotFound', message);
+      return;
+    }
+    const reply = await this.send(req, body);
+    sendReply(
+      res,
+      reply.status < 300
+        ? { ...reply, body: this.withReclaimed(withoutInstances(reply.body, unlisted)) }
+        : reply,
+    );
+  }
+
+  /** The instances launched through the proxy within the last listingLagMs. */
+  private unlisted(): Set<string> {
+    const unlisted = new Set<string>();
+    if (this.listingLagMs <= 0) return unlisted;
+    const since = performance.now() - this.listingLagMs;
+    for (const [instanceId, at] of this.launchedAt) {
+      if (at > since) unlisted.add(instanceId);
+    }
+    return unlisted;
+  }
+
+  /**
+   * An answer describing instances where each reclaimed instance's state reason is EC2's own, not a person's. moto
+   * renders an instance's `stateReason` before its `instanceId`: the instance's is the last one before its id.
    */
   private withReclaimed(xml: string): string {
     let answer = xml;
@@ -340,13 +479,16 @@ export class Emulator {
     return this.requests.filter((request) => request.action === action);
   }
 
-  /** Empties the emulator (POST /moto-api/reset) and forgets captured requests and faults. */
+  /** Empties the emulator (POST /moto-api/reset) and forgets captured requests, faults, lag and ClientTokens. */
   async reset(): Promise<void> {
     const response = await fetch(`${this.motoEndpoint}/moto-api/reset`, { method: 'POST' });
     if (!response.ok) throw new Error(`emulator reset failed: ${response.status}`);
     this.requests.length = 0;
     this.faults.length = 0;
     this.reclaimed.clear();
+    this.listingLagMs = 0;
+    this.launches.clear();
+    this.launchedAt.clear();
   }
 
   /** Fails when the emulator met a call it does not implement: such a test proves nothing. */
@@ -379,6 +521,51 @@ const DYNAMODB_WRITES: ReadonlySet<string> = new Set([
   'TransactWriteItems',
   'BatchWriteItem',
 ]);
+
+/** moto's whole answer to a request. */
+interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders | OutgoingHttpHeaders;
+  readonly body: string;
+}
+
+/** The first RunInstances request with a ClientToken. */
+interface TokenLaunch {
+  /** Its parameters (see launchParameters): a repeat with others is a mismatch. */
+  readonly parameters: string;
+  /** moto's answer once it launched; undefined when the launch failed, which leaves the token unused. */
+  readonly answer: Promise<string | undefined>;
+}
+
+const EC2_VERSION = '2016-11-15';
+
+/**
+ * What a repeated RunInstances must repeat: its form fields but the ClientToken and the Availability Zone (EC2's
+ * idempotency allows a retry to name another zone), by name. The SDK puts nothing else in the form that changes
+ * between two sends of one request.
+ */
+function launchParameters(params: URLSearchParams): string {
+  const ignored = new Set(['ClientToken', 'Placement.AvailabilityZone', 'Placement.AvailabilityZoneId']);
+  const fields = [...params].filter(([name]) => !ignored.has(name));
+  return new URLSearchParams(fields.sort(([a], [b]) => a.localeCompare(b))).toString();
+}
+
+function sendReply(res: ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) });
+  res.end(reply.body);
+}
+
+/** Answers an EC2 error in the XML shape the SDK parses. */
+function answerError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendReply(res, { status, headers: { 'content-type': 'text/xml' }, body: ec2ErrorXml(code, message) });
+}
+
+/** Waits for one of the proxy's own answers; a harness error is answered 500 with its message, not left hanging. */
+function answerWith(res: ServerResponse, answering: Promise<void>): void {
+  answering.catch((error: unknown) => {
+    if (!res.headersSent) answerError(res, 500, 'InternalError', `emulator proxy: ${String(error)}`);
+  });
+}
 
 /** The instance profile a RunInstances request (a query-API form) asks for, as its form fields; undefined for none. */
 function profileOf(request: Buffer): Record<string, string> | undefined {
