@@ -18,8 +18,24 @@ export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
 /** The worker role's id as `GetAtt WorkerRole.RoleId` would give it. */
 export const WORKER_ROLE_ID = 'AROAWORKERROLEID00001';
-/** Conditions of the template, as a stage that opts into everything has them (every optional statement present). */
-const CONDITIONS: Record<string, boolean> = { HasAccessTrail: true, HasAlertEmail: true };
+/**
+ * Conditions of the template, as a stage that opts into everything has them (every optional statement present); the
+ * worker role carries only the managed policy the stack always attaches (none of a stage's own).
+ */
+const CONDITIONS: Record<string, boolean> = {
+  HasAccessTrail: true,
+  HasAlertEmail: true,
+  HasWorkerManagedPolicyArns: false,
+  HasConfigWriters: true,
+};
+/** The template's list parameters, as that stage sets them. */
+const LIST_PARAMETERS: Record<string, string[]> = {
+  /** Who deploys, and an SSO role of operators: the principals that may write the fleet configuration. */
+  ConfigWriters: [
+    `arn:aws:iam::${ACCOUNT}:role/deployer`,
+    `arn:aws:iam::${ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AdministratorAccess*`,
+  ],
+};
 const NO_VALUE = Symbol('AWS::NoValue');
 
 /** What the stage's references and attributes resolve to once deployed. */
@@ -76,7 +92,12 @@ export function resolve(value: unknown, stage: string): unknown {
     const entries = Object.entries(node);
     const [fn, argument] = entries[0] ?? [];
     if (entries.length === 1 && fn !== undefined) {
-      if (fn === 'Ref') return argument === 'AWS::NoValue' ? NO_VALUE : known(refs, String(argument));
+      if (fn === 'Ref') {
+        if (argument === 'AWS::NoValue') return NO_VALUE;
+        return Object.hasOwn(LIST_PARAMETERS, String(argument))
+          ? known(LIST_PARAMETERS, String(argument))
+          : known(refs, String(argument));
+      }
       if (fn === 'Fn::GetAtt') return known(attributes, (argument as string[]).join('.'));
       if (fn === 'Fn::Sub') return substitute(argument as string);
       if (fn === 'Fn::If') {
@@ -104,6 +125,12 @@ export function rolePolicies(template: Template, role: string, stage: string) {
     name: PolicyName,
     policy: resolve(PolicyDocument, stage) as Policy,
   }));
+}
+
+/** The ARNs of the managed policies a role carries, resolved (AWS's own, such as AmazonSSMManagedInstanceCore). */
+export function managedPolicyArns(template: Template, role: string, stage: string): string[] {
+  const arns = known(template.Resources, role).Properties.ManagedPolicyArns;
+  return arns === undefined ? [] : (resolve(arns, stage) as string[]);
 }
 
 /** The policy document of a policy resource (a bucket, topic or queue policy), resolved. */

@@ -160,6 +160,10 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
       'access records',
       [...fleets, NO_FLEET].map((fleet) => [...metric('AccessRecords', fleet), { label: fleet }]),
     ),
+    // Read before any fleet is judged: counted under fleet `none` (the reaper logs each worker's id).
+    widget('heartbeats the reaper could not read', [
+      [...metric('HeartbeatsUnreadable', NO_FLEET), { label: 'unreadable (judged unknown)' }],
+    ]),
   );
   resources.FleetDashboard = {
     Type: 'AWS::CloudWatch::Dashboard',

@@ -53,39 +53,68 @@ function attributionOf(
   };
 }
 
+/** How long a lookup answers for later accesses of the same instance or address. */
+export const WORKER_LOOKUP_TTL_MS = 60_000;
+/** Lookups kept at most; the oldest goes first. */
+const WORKER_LOOKUPS_KEPT = 10_000;
+
 /**
- * Joins accesses with workers, for one invocation: a worker session of the deployment's account names its instance
- * (a session of another account's role of the same name is nobody's); an S3 event, which only
- * carries an account and an address, is matched by the worker's private or public address (exact when workers reach
- * S3 through a gateway endpoint or their own public address, impossible behind a NAT). Each instance and address is
- * looked up once per attributor, however many accesses it made.
+ * Workers looked up by instance or address, kept for WORKER_LOOKUP_TTL_MS across invocations (the handler holds one
+ * per container): every object a worker writes is an event, and without it each asked EC2 again. So
+ * DescribeInstances calls are bounded by the distinct instances and addresses a container sees per minute (two
+ * calls for an address: private, then public), not by the objects written. A worker's state may be a minute old:
+ * an access after its termination is alerted on at the first lookup after the termination, at most a minute late.
+ * An address no worker has is kept too (a NAT's, a stranger's). A failed lookup is not kept.
  */
-export function createAttributor(ec2: EC2Client, config: Config) {
-  // Workers run in the deployment's account: the one of the topic its own stack created.
-  const account = accountOf(config.topicArn);
-  const byInstance = new Map<string, Promise<Worker | undefined>>();
-  const byAddress = new Map<string, Promise<Worker | undefined>>();
-  const once = <K>(
-    cache: Map<K, Promise<Worker | undefined>>,
-    key: K,
-    look: () => Promise<Worker | undefined>,
-  ) => {
-    let found = cache.get(key);
-    if (found === undefined) {
-      found = look();
-      cache.set(key, found);
+export class WorkerLookups {
+  readonly #entries = new Map<string, { readonly at: number; readonly found: Promise<Worker | undefined> }>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly ttlMs = WORKER_LOOKUP_TTL_MS,
+  ) {}
+
+  /** The worker under this key, looked up with `look` when no lookup of the last TTL is kept. */
+  get(key: string, look: () => Promise<Worker | undefined>): Promise<Worker | undefined> {
+    const at = this.now();
+    const kept = this.#entries.get(key);
+    if (kept !== undefined && at - kept.at < this.ttlMs) return kept.found;
+    this.#entries.delete(key);
+    const found = look();
+    const entry = { at, found };
+    this.#entries.set(key, entry);
+    found.catch(() => {
+      if (this.#entries.get(key) === entry) this.#entries.delete(key);
+    });
+    if (this.#entries.size > WORKER_LOOKUPS_KEPT) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
     }
     return found;
-  };
+  }
+}
+
+/**
+ * Joins accesses with workers: a worker session of the deployment's account names its instance (a session of
+ * another account's role of the same name is nobody's); an S3 event, which only carries an account and an address,
+ * is matched by the worker's private or public address (exact when workers reach S3 through a gateway endpoint or
+ * their own public address, impossible behind a NAT). Lookups come from `lookups`, which may outlive the invocation
+ * (see WorkerLookups); by default, one per attributor.
+ */
+export function createAttributor(ec2: EC2Client, config: Config, lookups = new WorkerLookups()) {
+  // Workers run in the deployment's account: the one of the topic its own stack created.
+  const account = accountOf(config.topicArn);
 
   return async function attribute(record: AccessRecord): Promise<AttributedAccess> {
     const sessionInstance = workerSessionInstance(record.principal, config.workerRoleName, account);
     if (sessionInstance !== undefined) {
-      const worker = await once(byInstance, sessionInstance, () => describeWorker(ec2, sessionInstance));
+      const worker = await lookups.get(`instance ${sessionInstance}`, () =>
+        describeWorker(ec2, sessionInstance),
+      );
       return { ...record, ...attributionOf(sessionInstance, worker, config, record.time) };
     }
     if (record.source !== 'event' || record.sourceIp === '') return record;
-    const worker = await once(byAddress, record.sourceIp, () =>
+    const worker = await lookups.get(`address ${record.sourceIp}`, () =>
       findWorkerByAddress(ec2, config.managedBy, record.sourceIp),
     );
     return worker === undefined

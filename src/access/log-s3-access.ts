@@ -12,7 +12,7 @@ import { type MetricsSink, NO_FLEET } from '../model/fleet-metrics';
 import type { Notification } from '../model/notification';
 import { type AccessAlert, AccessAlerts } from './access-alerts';
 import { accessFromLogEntry } from './access-record';
-import { createAttributor } from './attribution';
+import { createAttributor, type WorkerLookups } from './attribution';
 import { parseServerAccessLog } from './server-access-log';
 
 export interface AccessDependencies {
@@ -23,6 +23,8 @@ export interface AccessDependencies {
   readonly metrics: MetricsSink;
   readonly logger: Logger;
   readonly config: Config;
+  /** Workers looked up, kept across invocations (the handler's, built once); by default, one invocation's. */
+  readonly lookups?: WorkerLookups;
 }
 
 /** Where S3 delivers the fleet bucket's server access logs in the log bucket (serverless.yml, LogFilePrefix). */
@@ -73,7 +75,7 @@ class AccessRun {
   #skipped = 0;
 
   constructor(private readonly deps: AccessDependencies) {
-    this.#attribute = createAttributor(deps.ec2, deps.config);
+    this.#attribute = createAttributor(deps.ec2, deps.config, deps.lookups);
   }
 
   async record(record: AccessRecord): Promise<void> {

@@ -10,7 +10,9 @@ import {
 /**
  * Every heartbeat the worker role's sessions wrote in the fleet bucket, by instance id: one ListObjectsV2 per 1,000
  * heartbeats (under `heartbeats/<role-id>:`), and a read only of those whose ETag does not tell the status (see
- * model/heartbeat.ts).
+ * model/heartbeat.ts). A worker writes its heartbeat as it likes (an archive storage class, its own encryption key,
+ * an empty body a range cannot read): a read that fails marks that one heartbeat `unreadable` with the error's name,
+ * and never fails the listing of the others.
  */
 export async function listHeartbeats(
   s3: S3Client,
@@ -35,11 +37,17 @@ export async function listHeartbeats(
   }
   await Promise.all(
     unread.map(async ({ instanceId, key, at }) => {
-      const output = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-255' }));
-      heartbeats.set(instanceId, {
-        at,
-        status: heartbeatStatus((await output.Body?.transformToString()) ?? ''),
-      });
+      try {
+        const output = await s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-255' }),
+        );
+        heartbeats.set(instanceId, {
+          at,
+          status: heartbeatStatus((await output.Body?.transformToString()) ?? ''),
+        });
+      } catch (error) {
+        heartbeats.set(instanceId, { at, unreadable: error instanceof Error ? error.name : String(error) });
+      }
     }),
   );
   return heartbeats;

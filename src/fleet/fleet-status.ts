@@ -83,7 +83,7 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           state: worker.state,
           ageMinutes: minutesSince(worker.launchTime, now),
           heartbeatMinutesAgo: minutesSince(heartbeat?.at, now),
-          heartbeatStatus: heartbeat?.status,
+          heartbeatStatus: heartbeat?.unreadable === undefined ? heartbeat?.status : 'unreadable',
           verdict: verdict.kind,
           explanation: verdict.explanation,
           idleSince: worker.tags[TAG.idleSince],

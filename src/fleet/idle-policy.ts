@@ -1,10 +1,10 @@
 import type { IdleSettings } from '../model/fleet-spec';
-import type { HeartbeatStatus } from '../model/heartbeat';
+import type { Heartbeat } from '../model/heartbeat';
 
 /** Everything the policy looks at for one worker. Absent means "no data", which is never "idle". */
 export interface WorkerSignals {
   readonly launchTime?: Date;
-  readonly heartbeat?: { readonly at: Date; readonly status?: HeartbeatStatus };
+  readonly heartbeat?: Heartbeat;
   /** One value per period in the window, oldest first; an empty list is no data. */
   readonly cpu?: { readonly average: readonly number[]; readonly maximum: readonly number[] };
   /** Network in + out bytes per period in the window. */
@@ -47,6 +47,10 @@ const isStale = (timeoutMinutes: number, heartbeat: { readonly at: Date }, now: 
 
 function heartbeatVote(timeoutMinutes: number, heartbeat: WorkerSignals['heartbeat'], now: Date): SignalVote {
   if (heartbeat === undefined) return { vote: 'unknown', text: 'no heartbeat' };
+  // Written by the worker, so its own to spoil: an unreadable heartbeat is neither idle nor busy, fresh or not.
+  if (heartbeat.unreadable !== undefined) {
+    return { vote: 'unknown', text: `heartbeat unreadable (${heartbeat.unreadable})` };
+  }
   const age = now.getTime() - heartbeat.at.getTime();
   if (isStale(timeoutMinutes, heartbeat, now)) {
     const text = `heartbeat ${minutesText(age)} > ${timeoutMinutes}m`;

@@ -19,7 +19,7 @@ import { fetchWorkerMetrics, type WorkerMetrics } from '../aws/metrics';
 import { notify } from '../aws/notification-event';
 import { type Config, fleetSpec } from '../config';
 import type { ReapRequest } from '../events/reap';
-import type { MetricsSink } from '../model/fleet-metrics';
+import { type MetricsSink, NO_FLEET } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { FleetState, HeldLease } from '../model/fleet-state';
 import type { Heartbeat } from '../model/heartbeat';
@@ -402,6 +402,18 @@ const EMPTY_RESULT = {
   failed: [],
 } as const;
 
+/** Every worker's heartbeat; one that cannot be read is told (a warning, a metric) and judged unknown, alone. */
+async function readHeartbeats(deps: ReapDependencies): Promise<ReadonlyMap<string, Heartbeat>> {
+  const { config, logger, metrics } = deps;
+  const heartbeats = await listHeartbeats(deps.s3, config.fleetBucket, config.workerRoleId);
+  const unreadable = [...heartbeats].filter(([, heartbeat]) => heartbeat.unreadable !== undefined);
+  for (const [instanceId, { unreadable: error }] of unreadable) {
+    logger.warn('heartbeat unreadable, worker judged unknown', { instanceId, error });
+  }
+  if (unreadable.length > 0) metrics.add('HeartbeatsUnreadable', unreadable.length, { fleet: NO_FLEET });
+  return heartbeats;
+}
+
 /**
  * Judges every running worker of the fleet (or of every fleet) and acts on the verdicts in two phases: mark, then
  * terminate at a later run. Only workers carrying this deployment's managed-by tag are ever listed, so nothing else
@@ -417,9 +429,7 @@ export async function reapIdleWorkers(
   const dryRun = request.dryRun ?? config.dryRun;
   calls?.reset();
   const needsHeartbeats = specs.some(([, spec]) => spec.idle.heartbeatTimeoutMinutes !== undefined);
-  const heartbeats = needsHeartbeats
-    ? await listHeartbeats(deps.s3, config.fleetBucket, config.workerRoleId)
-    : new Map();
+  const heartbeats = needsHeartbeats ? await readHeartbeats(deps) : new Map<string, Heartbeat>();
   const results: FleetReapResult[] = [];
   for (const [fleet, spec] of specs) {
     results.push(

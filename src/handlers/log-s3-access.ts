@@ -3,6 +3,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
+import { WorkerLookups } from '../access/attribution';
 import { type AccessRunResult, logS3Access } from '../access/log-s3-access';
 import { createClients } from '../aws/clients';
 import { loadSettings, withFleets } from '../config';
@@ -17,6 +18,8 @@ const dependencies = {
   config,
   logger,
   metrics: new PowertoolsMetricsSink(config.managedBy),
+  // Kept for the container's life: a worker writing fast is looked up once a minute, not once per object.
+  lookups: new WorkerLookups(),
 };
 
 /**

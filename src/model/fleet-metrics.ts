@@ -117,6 +117,13 @@ export const FLEET_METRICS = {
     dimensions: [FLEET],
     description: "idle workers kept by the fleet's minWorkers floor",
   },
+  HeartbeatsUnreadable: {
+    unit: 'Count',
+    aggregation: 'sum',
+    dimensions: [FLEET],
+    description:
+      'heartbeats the reaper listed but could not read, each judged unknown (fleet `none`: read before any fleet is judged)',
+  },
   AccessRecords: {
     unit: 'Count',
     aggregation: 'sum',

@@ -15,6 +15,11 @@ export type HeartbeatStatus = 'busy' | 'idle' | 'draining';
 export interface Heartbeat {
   readonly at: Date;
   readonly status?: HeartbeatStatus;
+  /**
+   * Set when the heartbeat is listed but could not be read (the error's name: an archived object's
+   * InvalidObjectState, a key the reader does not hold): its status is unknown, and says nothing of the worker.
+   */
+  readonly unreadable?: string;
 }
 
 const STATUSES: readonly HeartbeatStatus[] = ['busy', 'idle', 'draining'];

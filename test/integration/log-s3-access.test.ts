@@ -13,6 +13,7 @@ import type { Context } from 'aws-lambda';
 import { accessLogLine, workerSession } from '../../local/access-log';
 import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
+import { WORKER_LOOKUP_TTL_MS, WorkerLookups } from '../../src/access/attribution';
 import { type AccessDependencies, logS3Access } from '../../src/access/log-s3-access';
 import { describeWorker } from '../../src/aws/ec2-workers';
 import { InvalidEventError } from '../../src/errors';
@@ -80,6 +81,20 @@ async function launch(spec: ReturnType<typeof fleets>, count: number): Promise<s
 }
 
 /**
+ * A worker whose private address is the one the emulator's S3 events always come from (1.2.3.4): a subnet holding
+ * that address gives it to the first worker launched in it.
+ */
+async function workerAtEventAddress() {
+  const vpc = await world.ec2.send(new CreateVpcCommand({ CidrBlock: '1.2.0.0/16' }));
+  const subnet = await world.ec2.send(
+    new CreateSubnetCommand({ VpcId: vpc.Vpc?.VpcId, CidrBlock: '1.2.3.0/24' }),
+  );
+  const spec = fleets(subnet.Subnet?.SubnetId);
+  const [worker] = await launch(spec, 1);
+  return { spec, worker };
+}
+
+/**
  * Turns on EventBridge notifications for the fleet and log buckets (the deployed stack does; the emulator's
  * CloudFormation ignores the setting) and routes every S3 event to a queue, so the events the function receives are
  * the ones the emulator's S3 really emits.
@@ -131,13 +146,7 @@ const describeCalls = () =>
 
 describe('logS3Access against the emulator', () => {
   it('logs an object a worker writes to the fleet bucket, attributed to the worker by its address', async () => {
-    // The emulator's S3 events always come from 1.2.3.4: a subnet holding that address gives it to the first worker.
-    const vpc = await world.ec2.send(new CreateVpcCommand({ CidrBlock: '1.2.0.0/16' }));
-    const subnet = await world.ec2.send(
-      new CreateSubnetCommand({ VpcId: vpc.Vpc?.VpcId, CidrBlock: '1.2.3.0/24' }),
-    );
-    const spec = fleets(subnet.Subnet?.SubnetId);
-    const [worker] = await launch(spec, 1);
+    const { spec, worker } = await workerAtEventAddress();
     const s3Events = await captureS3Events();
 
     await world.s3.send(
@@ -163,6 +172,34 @@ describe('logS3Access against the emulator', () => {
         instanceState: 'running',
       }),
     ]);
+  });
+
+  it('attributes 1,000 object events of a worker, one invocation each, with one DescribeInstances a minute', async () => {
+    const { spec, worker } = await workerAtEventAddress();
+    const s3Events = await captureS3Events();
+    await world.s3.send(new PutObjectCommand({ Bucket: world.fleetBucket, Key: 'results/x', Body: 'x' }));
+    const [event] = await s3Events();
+    let clock = Date.parse('2026-11-25T09:00:00Z');
+    // The handler's lookups, kept across its invocations.
+    const lookups = new WorkerLookups(() => clock);
+    const describes = () => emulator().sent('DescribeInstances').length;
+    const before = describes();
+
+    let attributed = 0;
+    for (let object = 0; object < 1000; object += 1) {
+      clock += 50;
+      attributed += (await logS3Access({ ...deps(spec), lookups }, event)).attributed;
+    }
+    const withinAMinute = describes() - before;
+    clock += WORKER_LOOKUP_TTL_MS;
+    await logS3Access({ ...deps(spec), lookups }, event);
+
+    expect({ attributed, withinAMinute, aMinuteLater: describes() - before }).toEqual({
+      attributed: 1000,
+      withinAMinute: 1,
+      aMinuteLater: 2,
+    });
+    expect(accessLines().at(-1)).toMatchObject({ instanceId: worker, fleet: 'batch' });
   });
 
   it('streams a several-MB access log landing in the log bucket: one attributed record per line, each worker looked up once', async () => {

@@ -8,6 +8,8 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { listFleetWorkers } from '../../src/aws/ec2-workers';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
+import { logger } from '../../src/logger';
+import { NO_FLEET } from '../../src/model/fleet-metrics';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { AgentProcess, eventually } from './agent-process';
@@ -44,11 +46,11 @@ function fleets(idle: Record<string, unknown> = {}, overrides: Record<string, un
   };
 }
 
-async function launch(spec: ReturnType<typeof fleets>, count: number): Promise<string[]> {
+async function launch(spec: Record<string, unknown>, count: number, fleet = 'batch'): Promise<string[]> {
   const [result] = await launchWorkers(world.deps(spec), {
     kind: 'direct',
     id: `setup-${count}-${Math.random()}`,
-    fleet: 'batch',
+    fleet,
     target: count,
   });
   return (result?.launched ?? []).map((worker) => worker.instanceId);
@@ -321,6 +323,49 @@ describe('reapIdleWorkers', () => {
       ({ method, path }) => method === 'GET' && path.includes('/heartbeats/'),
     );
     expect(reads).toHaveLength(1);
+  });
+
+  it('judges a worker whose heartbeat it cannot read (archived, empty) unknown, says so, and still judges every other worker and fleet', async () => {
+    const spec = { ...fleets(), other: fleets().batch };
+    const [archived, empty, idle] = await launch(spec, 3);
+    const [otherIdle] = await launch(spec, 1, 'other');
+    // A body whose ETag tells no status, so that the reaper has to read it: GetObject answers InvalidObjectState.
+    await world.s3.send(
+      new PutObjectCommand({
+        Bucket: world.fleetBucket,
+        Key: heartbeatKey(world.workerRoleId, archived ?? ''),
+        Body: 'idle\n',
+        StorageClass: 'GLACIER',
+      }),
+    );
+    await heartbeat(empty ?? '', '');
+    for (const id of [idle, otherIdle]) await heartbeat(id ?? '', 'idle');
+    const warnings: { message: unknown; instanceId?: unknown; error?: unknown }[] = [];
+    jest.spyOn(logger, 'warn').mockImplementation((message, ...extras) => {
+      warnings.push({ message, ...(extras[0] as object) });
+    });
+    const deps = world.reapDeps(spec, minutesFromNow(1));
+
+    const results = await reapIdleWorkers(deps);
+
+    expect(results.map(({ fleet, marked }) => [fleet, marked.map(({ instanceId }) => instanceId)])).toEqual([
+      ['batch', [idle]],
+      ['other', [otherIdle]],
+    ]);
+    expect(results[0]?.verdicts).toEqual({ idle: 1, unknown: 2 });
+    const unreadable = warnings.filter(
+      ({ message }) => message === 'heartbeat unreadable, worker judged unknown',
+    );
+    // S3 answers a range of an empty object with InvalidRange (416).
+    expect(new Map(unreadable.map(({ instanceId, error }) => [instanceId, error]))).toEqual(
+      new Map([
+        [archived, 'InvalidObjectState'],
+        [empty, 'InvalidRange'],
+      ]),
+    );
+    expect(unreadable).toHaveLength(2);
+    expect(world.metrics.sum('HeartbeatsUnreadable', { fleet: NO_FLEET })).toBe(2);
+    for (const id of [archived, empty]) expect(await tagsOf(id ?? '')).not.toHaveProperty(TAG.idleSince);
   });
 
   it('lowers the fleet size by the idle workers it terminates, so the reconciliation launches none of them again', async () => {

@@ -7,12 +7,15 @@ import {
   ACCOUNT,
   deployedNames,
   rolePolicies as deployedRolePolicies,
+  managedPolicyArns,
+  type Policy,
   REGION,
   resourcePolicy,
   type Template,
   WORKER_ROLE_ID,
 } from '../../checks/iam-policies';
 import { TAG } from '../../src/model/tags';
+import { managedPolicy } from './aws-managed-policies';
 import { FUNCTIONS } from './functions';
 import { packagedTemplate, STAGE } from './packaged-stack';
 
@@ -31,7 +34,11 @@ const {
   attributes,
 } = deployedNames(STAGE);
 
-const rolePolicies = (template: Template, role: string) => deployedRolePolicies(template, role, STAGE);
+/** A role's identity policies: the template's own, and the AWS managed policies it carries, as pinned. */
+const rolePolicies = (template: Template, role: string) => [
+  ...deployedRolePolicies(template, role, STAGE),
+  ...managedPolicyArns(template, role, STAGE).map(managedPolicy),
+];
 const bucketPolicy = (template: Template, bucket: keyof typeof BUCKETS) =>
   resourcePolicy(template, `${bucket}Policy`, STAGE);
 
@@ -206,6 +213,11 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
     ],
     'ec2:TerminateInstances': [
       { action: 'ec2:TerminateInstances', resource: arn.instance(), context: WORKER_INSTANCE },
+      {
+        action: 'ec2:TerminateInstances',
+        resource: arn.instance(),
+        context: { ...WORKER_INSTANCE, [`aws:ResourceTag/${TAG.protected}`]: 'False' },
+      },
     ],
     'sns:Publish': [{ action: 'sns:Publish', resource: TOPIC_ARN }],
     's3:ListBucket': [
@@ -302,6 +314,16 @@ const ask = {
   parameter: (name: string): Request => ({ action: 'ssm:GetParameter', resource: arn.parameter(name) }),
 };
 
+const PUBLIC_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
+/** Where EC2 keeps the private key of the key pair the stack creates for `ssh: true` fleets. */
+const SSH_PRIVATE_KEY = '/ec2/keypair/key-0123456789abcdef0';
+const STORAGE = (storageClass: string) => ({ 's3:x-amz-storage-class': storageClass });
+/** A PutObject in the fleet bucket with these request headers, as condition keys. */
+const writeAs = (key: string, context: Record<string, string>): Request => ({
+  ...ask.put('FleetBucket', key),
+  context,
+});
+
 /** What a worker's own credentials may do (session `<role-id>:<instance-id>`), and every attack they must not. */
 const WORKER_ROWS: [string, Request, Verdict][] = [
   ['writes its heartbeat', ask.put('FleetBucket', `heartbeats/${SELF}`), 'Allowed'],
@@ -326,10 +348,46 @@ const WORKER_ROWS: [string, Request, Verdict][] = [
   ['terminates another worker', ask.terminate(WORKER_INSTANCE), 'Denied'],
   ['tags another worker idle', ask.tag(WORKER_INSTANCE, [TAG.idleSince]), 'Denied'],
   ['sends a Launch Workers Requested', ask.emit('worker-fleet', 'Launch Workers Requested'), 'Denied'],
+  // Issue #27: what the managed policy for Session Manager allows, and what a worker's writes could break.
+  ["reads AWS's public parameters", ask.parameter(PUBLIC_PARAMETER), 'Allowed'],
+  ['opens a Session Manager channel', { action: 'ssmmessages:OpenDataChannel', resource: '*' }, 'Allowed'],
+  [
+    'tells Systems Manager it is online',
+    { action: 'ssm:UpdateInstanceInformation', resource: arn.instance() },
+    'Allowed',
+  ],
+  ["reads the stack's SSH private key", ask.parameter(SSH_PRIVATE_KEY), 'Denied'],
+  ["reads the account's other parameters", ask.parameter('/prod/db/password'), 'Denied'],
+  [
+    "reads the account's other parameters in bulk",
+    { action: 'ssm:GetParameters', resource: arn.parameter('/prod/db/password') },
+    'Denied',
+  ],
+  ['writes its heartbeat in STANDARD', writeAs(`heartbeats/${SELF}`, STORAGE('STANDARD')), 'Allowed'],
+  [
+    "writes its heartbeat with the bucket's encryption",
+    writeAs(`heartbeats/${SELF}`, { 's3:x-amz-server-side-encryption': 'AES256' }),
+    'Allowed',
+  ],
+  ['writes its heartbeat in GLACIER', writeAs(`heartbeats/${SELF}`, STORAGE('GLACIER')), 'Denied'],
+  ['writes its heartbeat in DEEP_ARCHIVE', writeAs(`heartbeats/${SELF}`, STORAGE('DEEP_ARCHIVE')), 'Denied'],
+  ['writes its results in GLACIER', writeAs(`results/${SELF}/part-0.json`, STORAGE('GLACIER')), 'Denied'],
+  [
+    'writes its heartbeat with a key of its own (SSE-C)',
+    writeAs(`heartbeats/${SELF}`, { 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' }),
+    'Denied',
+  ],
+  [
+    'writes its heartbeat with a KMS key (SSE-KMS)',
+    writeAs(`heartbeats/${SELF}`, { 's3:x-amz-server-side-encryption': 'aws:kms' }),
+    'Denied',
+  ],
 ];
 
 const FORGED_LAUNCH = ask.emit('worker-fleet', 'Launch Workers Requested');
 const SECRET_PARAMETER = ask.parameter('/prod/db/password');
+/** A worker of this deployment whose protected tag has this value (any but "false" protects it). */
+const PROTECTED = (value: string) => ({ ...WORKER_INSTANCE, [`aws:ResourceTag/${TAG.protected}`]: value });
 /** A tag someone copied by hand onto an instance without a profile. */
 const TAG_ONLY = { [`aws:ResourceTag/${TAG.managedBy}`]: MANAGED_BY };
 
@@ -341,6 +399,8 @@ const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
     ask.terminate(HAND_TAGGED),
   ],
   ['reapIdleWorkers', 'terminates an instance tagged by hand, with no profile', ask.terminate(TAG_ONLY)],
+  ['reapIdleWorkers', 'terminates a protected worker', ask.terminate(PROTECTED('true'))],
+  ['reapIdleWorkers', 'terminates a worker protected with any value', ask.terminate(PROTECTED('yes'))],
   [
     'reapIdleWorkers',
     "terminates another stage's worker",
@@ -456,6 +516,85 @@ const LOG_DELIVERIES: [string, string, string, Verdict][] = [
   ['the fleet bucket delivers a log elsewhere', 'trail/x', arn.bucket('FleetBucket'), 'Denied'],
 ];
 
+/** The stack's trail (param accessTrail), as CloudTrail names itself when it delivers. */
+const TRAIL_ARN = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/${MANAGED_BY}-fleet-bucket`;
+
+/** CloudTrail's deliveries into the log bucket: the stack's trail only, under trail/AWSLogs/<account>/. */
+const TRAIL_DELIVERIES: [string, string, string, Verdict][] = [
+  [
+    'the access trail delivers its logs',
+    `trail/AWSLogs/${ACCOUNT}/CloudTrail/x.json.gz`,
+    TRAIL_ARN,
+    'Allowed',
+  ],
+  [
+    'another trail of the account delivers under trail/',
+    `trail/AWSLogs/${ACCOUNT}/CloudTrail/x.json.gz`,
+    `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/other`,
+    'Denied',
+  ],
+];
+
+/**
+ * A principal of the account whose own policies let it write anywhere in S3 (an application role with s3:PutObject
+ * on `*`): no log prefix of the log bucket takes its objects.
+ */
+const BROAD_WRITER = {
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/app/session`,
+  userId: 'AROAAPPLICATIONROLE01:session',
+  roleArn: `arn:aws:iam::${ACCOUNT}:role/app`,
+};
+const WRITES_ANYWHERE: { name: string; policy: Policy }[] = [
+  {
+    name: 'writes-anywhere',
+    policy: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: ['s3:PutObject', 's3:DeleteObject'], Resource: '*' }],
+    },
+  },
+];
+/** A session of a role of the account (`path` included), as aws:PrincipalArn names its role. */
+const sessionOf = (rolePath: string) => ({
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${rolePath.split('/').pop()}/session`,
+  userId: 'AROAOTHERROLE00000001:session',
+  roleArn: `arn:aws:iam::${ACCOUNT}:role/${rolePath}`,
+});
+/**
+ * The fleet configuration: written only by the principals the stage names (the simulated stage names a deployer
+ * role and an SSO role of operators: LIST_PARAMETERS of checks/iam-policies.ts), whatever another may write.
+ */
+const CONFIG_WRITES: [string, ReturnType<typeof sessionOf>, Request, Verdict][] = [
+  [
+    'the deployer seeds the fleet configuration',
+    sessionOf('deployer'),
+    ask.put('StateBucket', 'config/fleets.json'),
+    'Allowed',
+  ],
+  [
+    'an operator pushes the fleet configuration',
+    sessionOf('aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123456789abcdef'),
+    ask.put('StateBucket', 'config/fleets.json'),
+    'Allowed',
+  ],
+  [
+    'a role that may write anywhere in S3 rewrites the fleet configuration',
+    BROAD_WRITER,
+    ask.put('StateBucket', 'config/fleets.json'),
+    'Denied',
+  ],
+  [
+    'a role that may write anywhere in S3 deletes the fleet configuration',
+    BROAD_WRITER,
+    ask.delete('StateBucket', 'config/fleets.json'),
+    'Denied',
+  ],
+];
+const FORGED_LOGS: [string, string][] = [
+  ["writes a forged access log where logS3Access reads the fleet bucket's", 'fleet/2026-11-25-09-00-00-X'],
+  ["writes a forged access log under the state bucket's prefix", 'state/2026-11-25-09-00-00-X'],
+  ['writes a forged trail log', `trail/AWSLogs/${ACCOUNT}/CloudTrail/x.json.gz`],
+];
+
 /** The bucket an S3 request is on, for its bucket policy; undefined for any other service. */
 function bucketOf(resource: string): keyof typeof BUCKETS | undefined {
   const name = /^arn:aws:s3:::([^/]+)/.exec(resource)?.[1];
@@ -463,26 +602,42 @@ function bucketOf(resource: string): keyof typeof BUCKETS | undefined {
 }
 
 /** AWS's verdict on a request by a role's session, from its identity policies and the bucket's policy. */
-async function decide(
+function decide(
   template: Template,
   role: string,
   session: { name: string; userId: string },
   request: Request,
 ): Promise<string> {
+  return simulate(
+    template,
+    { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session.name}`, userId: session.userId },
+    rolePolicies(template, role),
+    request,
+  );
+}
+
+/** AWS's verdict on a request by a principal of the account with these identity policies, and the bucket's policy. */
+async function simulate(
+  template: Template,
+  principal: { arn: string; userId: string; roleArn?: string },
+  identityPolicies: { name: string; policy: Policy }[],
+  request: Request,
+): Promise<string> {
   const bucket = bucketOf(request.resource);
   const simulation = {
     request: {
-      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session.name}`,
+      principal: principal.arn,
       action: request.action,
       resource: { resource: request.resource, accountId: ACCOUNT },
       contextVariables: {
-        'aws:userid': session.userId,
+        'aws:userid': principal.userId,
         'aws:PrincipalAccount': ACCOUNT,
         'aws:SecureTransport': 'true',
+        ...(principal.roleArn === undefined ? {} : { 'aws:PrincipalArn': principal.roleArn }),
         ...request.context,
       },
     },
-    identityPolicies: rolePolicies(template, role),
+    identityPolicies,
     resourcePolicy: bucket === undefined ? undefined : bucketPolicy(template, bucket),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
@@ -517,12 +672,12 @@ interface Row {
   readonly promised: Verdict;
 }
 
-/** A server access log delivery into the log bucket, decided by the log bucket's policy alone. */
-async function deliver(template: Template, key: string, source: string): Promise<string> {
+/** A service's delivery into the log bucket, for a source bucket or trail, decided by the log bucket's policy alone. */
+async function deliver(template: Template, principal: string, key: string, source: string): Promise<string> {
   const result = await runSimulation(
     {
       request: {
-        principal: 'logging.s3.amazonaws.com',
+        principal,
         action: 's3:PutObject',
         resource: { resource: arn.object('LogBucket', key), accountId: ACCOUNT },
         contextVariables: {
@@ -577,8 +732,32 @@ const ROWS: Row[] = [
     ([what, key, source, promised]): Row => ({
       who: 'the log bucket:',
       what,
-      decide: (template) => deliver(template, key, source),
+      decide: (template) => deliver(template, 'logging.s3.amazonaws.com', key, source),
       promised,
+    }),
+  ),
+  ...TRAIL_DELIVERIES.map(
+    ([what, key, source, promised]): Row => ({
+      who: 'the log bucket:',
+      what,
+      decide: (template) => deliver(template, 'cloudtrail.amazonaws.com', key, source),
+      promised,
+    }),
+  ),
+  ...CONFIG_WRITES.map(
+    ([what, principal, request, promised]): Row => ({
+      who: 'the state bucket:',
+      what,
+      decide: (template) => simulate(template, principal, WRITES_ANYWHERE, request),
+      promised,
+    }),
+  ),
+  ...FORGED_LOGS.map(
+    ([what, key]): Row => ({
+      who: 'a role that may write anywhere in S3',
+      what,
+      decide: (template) => simulate(template, BROAD_WRITER, WRITES_ANYWHERE, ask.put('LogBucket', key)),
+      promised: 'Denied',
     }),
   ),
 ];
@@ -640,6 +819,11 @@ describe("the packaged template's policies, evaluated", () => {
         'a worker writes a heartbeat under the bare instance id: Allowed, promised Denied',
         "a worker writes another worker's heartbeat: Allowed, promised Denied",
         "a worker writes another worker's notice: Allowed, promised Denied",
+        'a worker writes its heartbeat in DEEP_ARCHIVE: Allowed, promised Denied',
+        'a worker writes its heartbeat in GLACIER: Allowed, promised Denied',
+        'a worker writes its heartbeat with a KMS key (SSE-KMS): Allowed, promised Denied',
+        'a worker writes its heartbeat with a key of its own (SSE-C): Allowed, promised Denied',
+        'a worker writes its results in GLACIER: Allowed, promised Denied',
         'a worker lists its results: Denied, promised Allowed',
         'handleSpotInterruption sends Worker Draining as another source: Allowed, promised Denied',
         'handleSpotInterruption sends Worker Draining beside a forged event: Allowed, promised Denied',
@@ -648,6 +832,113 @@ describe("the packaged template's policies, evaluated", () => {
         'reapIdleWorkers terminates an instance tagged by hand, with no profile: Allowed, promised Denied',
       ].sort(),
     );
+  });
+
+  it("breaks the rows of issue #27's findings when its statements are undone, and only those", async () => {
+    const undone = structuredClone(template);
+    const ISSUE_27 = [
+      'StandardStorageOnly',
+      'NoCustomerKeys',
+      'BucketEncryptionOnly',
+      'NeverTerminateProtected',
+      'FleetLogsFromTheFleetBucketOnly',
+      'StateLogsFromTheStateBucketOnly',
+      'TrailLogsFromTheAccessTrailOnly',
+      'ConfigWrittenByItsWritersOnly',
+    ];
+    const keep = (statements: unknown[]) =>
+      statements.filter((statement) => {
+        const sid = (statement as { Sid?: string; 'Fn::If'?: [string, { Sid?: string }] }).Sid;
+        const optional = (statement as { 'Fn::If'?: [string, { Sid?: string }] })['Fn::If']?.[1].Sid;
+        return !ISSUE_27.includes(sid ?? optional ?? '');
+      });
+    for (const resource of Object.values(undone.Resources)) {
+      const properties = resource.Properties as {
+        Policies?: { PolicyName: string; PolicyDocument: Policy }[];
+        PolicyDocument?: Policy;
+      };
+      // The worker role's deny of every parameter but its own, and the allow beside it.
+      if (properties.Policies !== undefined) {
+        properties.Policies = properties.Policies.filter(
+          ({ PolicyName }) => PolicyName !== 'named-parameters',
+        );
+        for (const { PolicyDocument } of properties.Policies) {
+          PolicyDocument.Statement = keep(PolicyDocument.Statement) as Policy['Statement'];
+        }
+      }
+      if (properties.PolicyDocument !== undefined) {
+        properties.PolicyDocument.Statement = keep(
+          properties.PolicyDocument.Statement,
+        ) as Policy['Statement'];
+      }
+    }
+
+    expect((await brokenPromises(undone)).sort()).toEqual(
+      [
+        "a worker reads the stack's SSH private key: Allowed, promised Denied",
+        "a worker reads the account's other parameters: Allowed, promised Denied",
+        "a worker reads the account's other parameters in bulk: Allowed, promised Denied",
+        'a worker writes its heartbeat in GLACIER: Allowed, promised Denied',
+        'a worker writes its heartbeat in DEEP_ARCHIVE: Allowed, promised Denied',
+        'a worker writes its results in GLACIER: Allowed, promised Denied',
+        'a worker writes its heartbeat with a key of its own (SSE-C): Allowed, promised Denied',
+        'a worker writes its heartbeat with a KMS key (SSE-KMS): Allowed, promised Denied',
+        'reapIdleWorkers terminates a protected worker: Allowed, promised Denied',
+        'reapIdleWorkers terminates a worker protected with any value: Allowed, promised Denied',
+        "a role that may write anywhere in S3 writes a forged access log where logS3Access reads the fleet bucket's: Allowed, promised Denied",
+        "a role that may write anywhere in S3 writes a forged access log under the state bucket's prefix: Allowed, promised Denied",
+        'a role that may write anywhere in S3 writes a forged trail log: Allowed, promised Denied',
+        'the log bucket: another trail of the account delivers under trail/: Allowed, promised Denied',
+        'the state bucket: a role that may write anywhere in S3 rewrites the fleet configuration: Allowed, promised Denied',
+        'the state bucket: a role that may write anywhere in S3 deletes the fleet configuration: Allowed, promised Denied',
+      ].sort(),
+    );
+  });
+
+  it('lets workers read the parameters the stage names for them, and refuses a name that reaches the key pairs', async () => {
+    const workerParameters = createRequire(__filename)('../../config/worker-parameters.cjs') as ((source: {
+      resolveVariable: (name: string) => Promise<string>;
+    }) => Promise<unknown>) & { parameterNames: (value: string) => string[] };
+    const resources = await workerParameters({
+      resolveVariable: async () => '/team/worker/*, /team/license',
+    });
+    const named = structuredClone(template);
+    const policies = named.Resources.WorkerRole?.Properties.Policies as {
+      PolicyName: string;
+      PolicyDocument: Policy;
+    }[];
+    for (const { PolicyDocument } of policies) {
+      for (const statement of PolicyDocument.Statement) {
+        if ('NotResource' in statement) statement.NotResource = resources;
+        else if (JSON.stringify(statement.Action).includes('ssm:')) statement.Resource = resources;
+      }
+    }
+    const reads = async (name: string) =>
+      asVerdict(await decide(named, 'WorkerRole', workerSession, ask.parameter(name)));
+
+    expect({
+      token: await reads('/team/worker/token'),
+      license: await reads('/team/license'),
+      public: await reads(PUBLIC_PARAMETER),
+      sibling: await reads('/team/license-old'),
+      other: await reads('/team/db/password'),
+      key: await reads(SSH_PRIVATE_KEY),
+    }).toEqual({
+      token: 'Allowed',
+      license: 'Allowed',
+      public: 'Allowed',
+      sibling: 'Denied',
+      other: 'Denied',
+      key: 'Denied',
+    });
+    for (const name of ['/*', '/ec2/*', '/ec2/keypair/key-0123456789abcdef0', 'team/worker']) {
+      expect(() => workerParameters.parameterNames(name)).toThrow(/param workerParameters/);
+    }
+    expect(workerParameters.parameterNames(' /ec2, /team/b ,/team/a,')).toEqual([
+      '/ec2',
+      '/team/a',
+      '/team/b',
+    ]);
   });
 
   it("lets the launching roles read the account's parameters a fleet names as its ami, and no other", async () => {

@@ -52,6 +52,8 @@ function functionReferredBy(functions: PackagedFunctions, reference: unknown): s
   return [...functions].find(([, fn]) => fn.logicalId === logicalId)?.[0];
 }
 
+const WORKER_PARAMETER_READS = ['ssm:GetParameter', 'ssm:GetParameters'];
+
 /** What is wrong with the functions' and workers' permissions; empty when they are as narrow as promised. */
 function policyViolations(template: Template): string[] {
   const violations: string[] = [];
@@ -105,12 +107,14 @@ function policyViolations(template: Template): string[] {
       }
     }
   }
-  for (const statement of roleStatements(template, 'WorkerRole')) {
+  // The worker role's own allows: its keys in the fleet bucket, and reading the parameters named for workers.
+  for (const statement of roleStatements(template, 'WorkerRole').filter(({ Effect }) => Effect === 'Allow')) {
+    const parameters = actionsOf(statement).every((action) => WORKER_PARAMETER_READS.includes(action));
     for (const action of actionsOf(statement)) {
-      if (!action.startsWith('s3:')) violations.push(`worker role may ${action}`);
+      if (!action.startsWith('s3:') && !parameters) violations.push(`worker role may ${action}`);
     }
-    if (!resourcesOf(statement).includes('FleetBucket'))
-      violations.push('worker role reaches beyond the fleet bucket');
+    if (!resourcesOf(statement).includes(parameters ? ':parameter/' : 'FleetBucket'))
+      violations.push('worker role reaches beyond the fleet bucket and its parameters');
   }
   return violations;
 }
@@ -230,6 +234,32 @@ describe('the packaged stack', () => {
         .sort();
 
     expect(byFunction(({ role }) => writes(role))).toEqual(byFunction(({ state }) => [...state]));
+  });
+
+  it("caps logS3Access's concurrency, and only its own, so that a worker's writes never starve the other functions", () => {
+    const reserved = Object.fromEntries(
+      FUNCTION_TABLE.map(([name]) => [name, packaged(name).ReservedConcurrentExecutions]),
+    );
+
+    expect(reserved).toEqual({ ...byFunction(() => undefined as unknown), logS3Access: 5 });
+  });
+
+  it('expires what workers write (results, notices, heartbeats) and aborts the uploads they never complete', () => {
+    const lifecycle = template.Resources.FleetBucket?.Properties.LifecycleConfiguration as
+      | { Rules: { Prefix?: string; ExpirationInDays?: number }[] }
+      | undefined;
+    const rules = lifecycle?.Rules ?? [];
+    const expiring = Object.fromEntries(
+      rules.filter((rule) => rule.Prefix !== undefined).map((rule) => [rule.Prefix, rule.ExpirationInDays]),
+    );
+
+    expect(expiring).toEqual({ 'heartbeats/': 7, 'results/': 30, 'notices/': 7 });
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Status: 'Enabled',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      }),
+    );
   });
 
   it('notices a loosened policy', () => {
@@ -359,7 +389,12 @@ describe('the packaged stack', () => {
   });
 
   it('gives workers their own keys of the fleet bucket and nothing else there (no delete, no listing beyond them), Session Manager, and only the managed policies the stage names', () => {
-    const statements = roleStatements(template, 'WorkerRole').map((statement) => ({
+    // What the worker role denies beside these (storage classes, encryption, parameters) is evaluated in
+    // iam-simulation.test.ts.
+    const s3Allows = roleStatements(template, 'WorkerRole').filter(
+      (statement) => statement.Effect === 'Allow' && actionsOf(statement).every((a) => a.startsWith('s3:')),
+    );
+    const statements = s3Allows.map((statement) => ({
       actions: actionsOf(statement).sort(),
       resource: statement.Resource,
       condition: statement.Condition,

@@ -62,6 +62,18 @@ describe('judgeIdle: lifetime', () => {
 describe('judgeIdle: heartbeat', () => {
   it.each([
     ['no heartbeat', undefined, 'unknown', 'unknown: no heartbeat'],
+    [
+      'a fresh heartbeat it could not read',
+      { at: minutesAgo(2), unreadable: 'InvalidObjectState' },
+      'unknown',
+      'unknown: heartbeat unreadable (InvalidObjectState)',
+    ],
+    [
+      'a stale heartbeat it could not read',
+      { at: minutesAgo(34), status: 'idle' as const, unreadable: 'AccessDenied' },
+      'unknown',
+      'unknown: heartbeat unreadable (AccessDenied)',
+    ],
     ['a heartbeat older than the timeout', { at: minutesAgo(34) }, 'idle', 'idle: heartbeat 34m > 15m'],
     [
       'a busy heartbeat older than the timeout',
