@@ -50,6 +50,9 @@ export function deployedNames(stage: string) {
   } as const;
   const workerProfileArn = `arn:aws:iam::${ACCOUNT}:instance-profile/${managedBy}-worker`;
   const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:${managedBy}`;
+  /** The control plane's state table, as CloudFormation names it (the stack, the logical id, a suffix). */
+  const stateTable = `${managedBy}-StateTable-1A2B3C`;
+  const stateTableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${stateTable}`;
   const refs: Record<string, string> = {
     'AWS::AccountId': ACCOUNT,
     'AWS::Region': REGION,
@@ -58,11 +61,13 @@ export function deployedNames(stage: string) {
     FleetKey: '0a1b2c3d-0000-0000-0000-000000000000',
     WorkerRole: `${managedBy}-worker`,
     WorkerInstanceProfile: `${managedBy}-worker`,
+    StateTable: stateTable,
     EventDeliveryFailureQueue: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${managedBy}-event-delivery-failures`,
     ...buckets,
   };
   const attributes: Record<string, string> = {
     ...Object.fromEntries(Object.entries(buckets).map(([id, name]) => [`${id}.Arn`, `arn:aws:s3:::${name}`])),
+    'StateTable.Arn': stateTableArn,
     'WorkerRole.Arn': `arn:aws:iam::${ACCOUNT}:role/${managedBy}-worker`,
     'WorkerRole.RoleId': WORKER_ROLE_ID,
     'WorkerInstanceProfile.Arn': workerProfileArn,
@@ -70,7 +75,7 @@ export function deployedNames(stage: string) {
     'FunctionFailureQueue.Arn': `arn:aws:sqs:${REGION}:${ACCOUNT}:${managedBy}-function-failures`,
     'EventDeliveryFailureQueue.Arn': `arn:aws:sqs:${REGION}:${ACCOUNT}:${managedBy}-event-delivery-failures`,
   };
-  return { managedBy, buckets, workerProfileArn, topicArn, refs, attributes };
+  return { managedBy, buckets, stateTable, stateTableArn, workerProfileArn, topicArn, refs, attributes };
 }
 
 function known<T>(table: Record<string, T>, name: string): T {

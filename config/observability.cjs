@@ -123,6 +123,11 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
       [
         [...metric('WorkersRunning', fleet), { stat: 'Minimum', label: 'running' }],
         [...metric('WorkersTarget', fleet), { stat: 'Maximum', label: 'target' }],
+        // A state item that did not parse is set aside and the fleet rebuilt from EC2: rare, worth seeing.
+        [
+          ...metric('StateItemsUnreadable', fleet),
+          { stat: 'Sum', label: 'state items unreadable (rebuilt from EC2)', yAxis: 'right' },
+        ],
       ],
       { stat: 'Maximum' },
     ),

@@ -69,6 +69,26 @@ export async function listFleetWorkers(
 /** EC2's answer for an instance id it does not know (never existed, or terminated long ago). */
 const INSTANCE_NOT_FOUND = 'InvalidInstanceID.NotFound';
 
+/**
+ * Of instances launched and not listed yet, the ones EC2 says have already ended (shutting-down, terminated): they
+ * are no longer in flight. An id EC2 does not know yet (its listing lags) is not among them.
+ */
+export async function endedAmong(ec2: EC2Client, instanceIds: readonly string[]): Promise<Set<string>> {
+  if (instanceIds.length === 0) return new Set();
+  try {
+    const output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds] }));
+    return new Set(
+      (output.Reservations ?? [])
+        .flatMap((reservation) => reservation.Instances ?? [])
+        .filter((instance) => ['shutting-down', 'terminated'].includes(instance.State?.Name ?? ''))
+        .map((instance) => instance.InstanceId ?? ''),
+    );
+  } catch (error) {
+    if (error instanceof Error && error.name === INSTANCE_NOT_FOUND) return new Set();
+    throw error;
+  }
+}
+
 /** Describes one instance, in any state; undefined when EC2 does not know it. */
 export async function describeWorker(ec2: EC2Client, instanceId: string): Promise<Worker | undefined> {
   try {

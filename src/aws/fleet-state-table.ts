@@ -49,7 +49,8 @@ const REGISTRY_MEMORY_S = 90 * DAY_S;
 const POOL_EVENT_MEMORY_S = 7 * DAY_S;
 /** TransactWriteItems takes 100 actions: the lease's check and 99 changes. */
 const CHANGES_PER_TRANSACTION = 99;
-const LEASE_ATTEMPTS = 5;
+/** Each lost attempt means another caller took or gave back the lease: progress, not a livelock. */
+const LEASE_ATTEMPTS = 50;
 
 const fleetKey = (fleet: string) => `fleet#${fleet}`;
 const workerKey = (instanceId: string) => `worker#${instanceId}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { listFleetWorkers } from '../aws/ec2-workers';
+import { endedAmong, listFleetWorkers } from '../aws/ec2-workers';
 import { notify } from '../aws/notification-event';
 import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
@@ -16,7 +16,7 @@ import {
   prepareLaunches,
   type SlotOutcome,
 } from './launch-instances';
-import { type PlannedLaunch, planReconcile, type ReconcilePlan } from './reconcile-plan';
+import { type PlannedLaunch, planReconcile, type ReconcilePlan, unlistedLaunches } from './reconcile-plan';
 
 export interface ReconcileDependencies extends LaunchDependencies {
   readonly sns: SNSClient;
@@ -155,7 +155,9 @@ async function reconcileOnce(
     logger.error('state item unreadable, set aside and rebuilt from EC2', { fleet, key });
     metrics.add('StateItemsUnreadable', 1, { fleet });
   }
-  const plan = planReconcile(spec, workers, facts, now());
+  // Launched, not listed: in flight while EC2's listing lags, unless EC2 says by id that they have already ended.
+  const ended = await endedAmong(ec2, unlistedLaunches(workers, facts, now()));
+  const plan = planReconcile(spec, workers, facts, now(), ended);
   logger.info('reconcile planned', {
     fleet,
     epoch: lease.epoch,

@@ -20,6 +20,19 @@ export type { ReplacementCause, ReplacementFact, SizeRequest };
  */
 export const IN_FLIGHT_MS = 3 * 60 * 1000;
 
+/** Instances answered to young intents that DescribeInstances does not list: in flight, unless they have ended. */
+export function unlistedLaunches(workers: readonly Worker[], facts: FleetFacts, now: Date): string[] {
+  const listed = new Set(workers.map((worker) => worker.instanceId));
+  return facts.intents
+    .filter(
+      (intent) =>
+        intent.status === 'answered' &&
+        now.getTime() - Date.parse(intent.answeredAt ?? intent.at) < IN_FLIGHT_MS,
+    )
+    .flatMap((intent) => intent.instanceIds ?? [])
+    .filter((id) => !listed.has(id));
+}
+
 /** Workers that count as capacity: pending or running, and not on their way out after an interruption. */
 export function countsAsCapacity(worker: Worker): boolean {
   return (worker.state === 'pending' || worker.state === 'running') && !(TAG.interruptedAt in worker.tags);
@@ -108,8 +121,10 @@ export function planReconcile(
   workers: readonly Worker[],
   facts: FleetFacts,
   now: Date,
+  /** Instances launched and not listed that EC2 says have ended: not in flight (see unlistedLaunches). */
+  ended: ReadonlySet<string> = new Set(),
 ): ReconcilePlan {
-  const listed = new Set(workers.map((worker) => worker.instanceId));
+  const listed = new Set([...workers.map((worker) => worker.instanceId), ...ended]);
   const facts_ = { ...facts.replacements };
   const rebuilt: ReplacementFact[] = [];
   if (facts.unreadable.some((key) => key.startsWith('replacement#'))) {

@@ -2,7 +2,23 @@
  * The functions of serverless.yml and what each may do: the table both template.test.ts (what the packaged
  * template holds) and iam-simulation.test.ts (what its policies allow, evaluated) take their rows from.
  */
-/** What launching workers calls: read what runs, run and tag, pass the worker role, notify, steer by pool memory. */
+/**
+ * What the control plane does with its state table (docs/reconciliation.md: facts, fenced leases, launch intents,
+ * claims, the worker registry and pool memory, one item each; a fenced commit is a transaction with a condition check).
+ */
+const STATE_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
+
+/**
+ * What launching workers calls: read what runs, run and tag, pass the worker role, notify, read the fleet
+ * configuration, keep its state in the state table.
+ */
 const LAUNCH_CALLS = [
   'ec2:DescribeInstances',
   'ec2:DescribeImages',
@@ -13,15 +29,15 @@ const LAUNCH_CALLS = [
   'ssm:GetParameter',
   's3:ListBucket',
   's3:GetObject',
-  's3:PutObject',
+  ...STATE_TABLE_ACTIONS,
 ] as const;
 
 /**
  * Every function of serverless.yml, by its name there: its role in infra/iam.yml; the EventBridge rules that
  * invoke it (`schedule`, or the detail-types of the rule's pattern); what its code calls (its role must grant it)
- * and what would be another function's job (its role must not); what it may do with the worker registry; the
- * state bucket prefixes it may write (docs/reconciliation.md: facts and leases; claims; pool memory). The
- * template tests take the functions, their roles, their rules and their calls from here: a new function is a new row.
+ * and what would be another function's job (its role must not); the actions it may take on the state table (the
+ * control plane's state; the state bucket keeps only the fleet configuration). The template tests take the
+ * functions, their roles, their rules and their calls from here: a new function is a new row.
  */
 export const FUNCTIONS = {
   launchWorkers: {
@@ -29,9 +45,16 @@ export const FUNCTIONS = {
     rules: ['schedule', 'schedule', 'Launch Workers Requested'],
     // Its notifications go on the bus too (test/template/observability.test.ts: which detail-types).
     calls: [...LAUNCH_CALLS, 'events:PutEvents'],
-    never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 's3:DeleteObject', 'cloudwatch:GetMetricData'],
-    registry: ['s3:PutObject'],
-    state: ['fleets', 'leases', 'pool-memory', 'workers'],
+    never: [
+      'ec2:TerminateInstances',
+      'ec2:DeleteTags',
+      's3:PutObject',
+      's3:DeleteObject',
+      'cloudwatch:GetMetricData',
+      'dynamodb:Scan',
+      'dynamodb:DeleteTable',
+    ],
+    stateTable: STATE_TABLE_ACTIONS,
   },
   handleSpotInterruption: {
     role: 'SpotInterruptionRole',
@@ -40,11 +63,19 @@ export const FUNCTIONS = {
       'EC2 Instance Rebalance Recommendation',
       'EC2 Instance State-change Notification',
     ],
-    // It launches replacements as launchWorkers does; it also gives claims back and emits Worker Draining.
-    calls: [...LAUNCH_CALLS, 's3:DeleteObject', 'events:PutEvents'],
-    never: ['ec2:TerminateInstances', 'ec2:DeleteTags', 'cloudwatch:GetMetricData'],
-    registry: ['s3:GetObject', 's3:PutObject'],
-    state: ['claims', 'fleets', 'leases', 'pool-memory', 'workers'],
+    // It launches replacements as launchWorkers does; it also gives claims back (items of the state table, not
+    // objects) and emits Worker Draining.
+    calls: [...LAUNCH_CALLS, 'events:PutEvents'],
+    never: [
+      'ec2:TerminateInstances',
+      'ec2:DeleteTags',
+      's3:PutObject',
+      's3:DeleteObject',
+      'cloudwatch:GetMetricData',
+      'dynamodb:Scan',
+      'dynamodb:DeleteTable',
+    ],
+    stateTable: STATE_TABLE_ACTIONS,
   },
   reapIdleWorkers: {
     role: 'ReapIdleWorkersRole',
@@ -59,10 +90,29 @@ export const FUNCTIONS = {
       'events:PutEvents',
       's3:ListBucket',
       's3:GetObject',
+      // Its fenced lease, and the request that lowers the fleet's size by the workers it terminates.
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
     ],
-    never: ['ec2:RunInstances', 'iam:PassRole', 'ssm:GetParameter', 's3:DeleteObject'],
-    registry: [],
-    state: ['fleets', 'leases'],
+    // It neither removes state (claims, registry entries) nor reads beyond its own items.
+    never: [
+      'ec2:RunInstances',
+      'iam:PassRole',
+      'ssm:GetParameter',
+      's3:PutObject',
+      's3:DeleteObject',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+    ],
+    stateTable: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
+    ],
   },
   logS3Access: {
     role: 'LogS3AccessRole',
@@ -76,8 +126,11 @@ export const FUNCTIONS = {
       'iam:PassRole',
       's3:PutObject',
       's3:DeleteObject',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
     ],
-    registry: [],
-    state: [],
+    stateTable: [],
   },
 } as const;

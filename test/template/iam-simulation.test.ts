@@ -31,6 +31,7 @@ const {
   buckets: BUCKETS,
   workerProfileArn: WORKER_PROFILE_ARN,
   topicArn: TOPIC_ARN,
+  stateTableArn: STATE_TABLE_ARN,
   attributes,
 } = deployedNames(STAGE);
 
@@ -60,7 +61,18 @@ const arn = {
       ? `arn:aws:ssm:${REGION}::parameter${name}`
       : `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`,
   bus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+  /** The control plane's state table; another stage's, by its stage. */
+  table: (stage = STAGE) =>
+    stage === STAGE
+      ? STATE_TABLE_ARN
+      : STATE_TABLE_ARN.replace(`worker-fleet-${STAGE}-`, `worker-fleet-${stage}-`),
 };
+
+/** A request of this action on the state table (of another stage, if named). */
+const onTable = (action: string, stage?: string): Request => ({ action, resource: arn.table(stage) });
+/** The requests of these actions on the state table, per action (the shape of CALLS). */
+const tableCalls = (...actions: string[]) =>
+  Object.fromEntries(actions.map((action) => [action, [onTable(action)]]));
 
 /** An instance of this deployment as EC2 shows it to IAM: its managed-by tag and the worker instance profile. */
 const WORKER_INSTANCE = {
@@ -132,16 +144,15 @@ const LAUNCH_REQUESTS: Record<string, Request[]> = {
     },
   ],
   's3:ListBucket': [{ action: 's3:ListBucket', resource: arn.bucket('StateBucket') }],
-  's3:GetObject': ['pool-memory/x.json', 'fleets/x.json', 'leases/x.json', 'config/fleets.json'].map(
-    (key) => ({
-      action: 's3:GetObject',
-      resource: arn.object('StateBucket', key),
-    }),
+  's3:GetObject': [{ action: 's3:GetObject', resource: arn.object('StateBucket', 'config/fleets.json') }],
+  ...tableCalls(
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:ConditionCheckItem',
   ),
-  's3:PutObject': ['pool-memory/x.json', 'fleets/x.json', 'leases/x.json', 'workers/i-1.json'].map((key) => ({
-    action: 's3:PutObject',
-    resource: arn.object('StateBucket', key),
-  })),
   'events:PutEvents': [
     {
       action: 'events:PutEvents',
@@ -166,18 +177,6 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
         context: tagging(WORKER_INSTANCE, [TAG.interruptedAt, TAG.interruption]),
       },
     ],
-    's3:GetObject': [
-      ...(LAUNCH_REQUESTS['s3:GetObject'] ?? []),
-      ...['workers/i-1.json', 'claims/x.json'].map((key) => ({
-        action: 's3:GetObject',
-        resource: arn.object('StateBucket', key),
-      })),
-    ],
-    's3:PutObject': [
-      ...(LAUNCH_REQUESTS['s3:PutObject'] ?? []),
-      { action: 's3:PutObject', resource: arn.object('StateBucket', 'claims/x.json') },
-    ],
-    's3:DeleteObject': [{ action: 's3:DeleteObject', resource: arn.object('StateBucket', 'claims/x.json') }],
     'events:PutEvents': [
       {
         action: 'events:PutEvents',
@@ -230,10 +229,14 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
     ],
     's3:GetObject': [
       { action: 's3:GetObject', resource: arn.object('FleetBucket', `heartbeats/${WORKER_ROLE_ID}:i-0aaa`) },
-      { action: 's3:GetObject', resource: arn.object('StateBucket', 'leases/x.json') },
-      { action: 's3:GetObject', resource: arn.object('StateBucket', 'fleets/x.json') },
       { action: 's3:GetObject', resource: arn.object('StateBucket', 'config/fleets.json') },
     ],
+    ...tableCalls(
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
+    ),
     'events:PutEvents': [
       {
         action: 'events:PutEvents',
@@ -344,7 +347,9 @@ const WORKER_ROWS: [string, Request, Verdict][] = [
   ["deletes another worker's heartbeat", ask.delete('FleetBucket', `heartbeats/${OTHER_WORKER}`), 'Denied'],
   ["lists every worker's heartbeats", ask.list('FleetBucket', 'heartbeats/'), 'Denied'],
   ['lists the whole fleet bucket', ask.list('FleetBucket'), 'Denied'],
-  ["writes worker-fleet's own state", ask.put('StateBucket', 'fleets/batch.json'), 'Denied'],
+  ["reads worker-fleet's own state", onTable('dynamodb:GetItem'), 'Denied'],
+  ["writes worker-fleet's own state", onTable('dynamodb:PutItem'), 'Denied'],
+  ['rewrites the fleet configuration', ask.put('StateBucket', 'config/fleets.json'), 'Denied'],
   ['terminates another worker', ask.terminate(WORKER_INSTANCE), 'Denied'],
   ['tags another worker idle', ask.tag(WORKER_INSTANCE, [TAG.idleSince]), 'Denied'],
   ['sends a Launch Workers Requested', ask.emit('worker-fleet', 'Launch Workers Requested'), 'Denied'],
@@ -423,6 +428,9 @@ const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
   ['reapIdleWorkers', 'sends a Launch Workers Requested', FORGED_LAUNCH],
   ['reapIdleWorkers', 'reads another SSM parameter', SECRET_PARAMETER],
   ['reapIdleWorkers', 'lists the fleet bucket beyond heartbeats', ask.list('FleetBucket', 'results/')],
+  ['reapIdleWorkers', 'deletes a state item (a claim, a registry entry)', onTable('dynamodb:DeleteItem')],
+  ['reapIdleWorkers', "writes another stage's state", onTable('dynamodb:PutItem', 'prod')],
+  ['reapIdleWorkers', 'writes the state bucket', ask.put('StateBucket', 'leases/batch.json')],
   ['handleSpotInterruption', 'rewrites managed-by on a worker', ask.tag(WORKER_INSTANCE, [TAG.managedBy])],
   ['handleSpotInterruption', 'sets protected on a worker', ask.tag(WORKER_INSTANCE, [TAG.protected])],
   [
@@ -455,6 +463,13 @@ const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
   ],
   ['handleSpotInterruption', 'reads another SSM parameter', SECRET_PARAMETER],
   ['handleSpotInterruption', 'writes a heartbeat', ask.put('FleetBucket', `heartbeats/${SELF}`)],
+  [
+    'handleSpotInterruption',
+    'deletes an object of the state bucket',
+    ask.delete('StateBucket', 'claims/x.json'),
+  ],
+  ['handleSpotInterruption', "deletes another stage's state", onTable('dynamodb:DeleteItem', 'prod')],
+  ['handleSpotInterruption', 'scans the whole state table', onTable('dynamodb:Scan')],
   ['launchWorkers', 'rewrites managed-by on a running instance', ask.tag(HAND_TAGGED, [TAG.managedBy])],
   [
     'launchWorkers',
@@ -477,8 +492,13 @@ const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
   ['launchWorkers', 'sends a forged Launch Workers Requested', FORGED_LAUNCH],
   ['launchWorkers', 'reads another SSM parameter', SECRET_PARAMETER],
   ['launchWorkers', 'terminates a worker', ask.terminate(WORKER_INSTANCE)],
+  ['launchWorkers', 'writes the state bucket', ask.put('StateBucket', 'workers/i-1.json')],
+  ['launchWorkers', "writes another stage's state", onTable('dynamodb:PutItem', 'prod')],
+  ['launchWorkers', 'deletes the state table', onTable('dynamodb:DeleteTable')],
   ['logS3Access', 'sends a forged Launch Workers Requested', FORGED_LAUNCH],
-  ['logS3Access', 'reads the state bucket', ask.get('StateBucket', 'fleets/batch.json')],
+  ['logS3Access', 'reads the fleet configuration', ask.get('StateBucket', 'config/fleets.json')],
+  ['logS3Access', 'reads the state table', onTable('dynamodb:GetItem')],
+  ['logS3Access', 'writes the state table', onTable('dynamodb:PutItem')],
   [
     'logS3Access',
     "reads the state bucket's access logs",

@@ -1,10 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { packagedFunctionEnv } from '../../local/deployment-env';
+import { createStateTable } from '../../local/state-table';
 import { extractZip, zipEntries } from '../../local/zip-archive';
 import { FLEET_ACCESS_LOG_PREFIX } from '../../src/access/log-s3-access';
+import { REAP_LEASE_TTL_MS } from '../../src/fleet/reap-idle-workers';
+import { LEASE_MARGIN_MS, LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
 import { FUNCTIONS } from './functions';
 import { packagedDir, packagedTemplate, STAGE, type Template } from './packaged-stack';
 
@@ -212,28 +216,113 @@ describe('the packaged stack', () => {
     expect(policyViolations(template)).toEqual([]);
   });
 
-  it('lets the launching functions record workers in the registry, and only the interruption handler read it', () => {
-    const onRegistry = (role: string) =>
+  it('lets each function reach the state table with its own actions only, and no other principal reach it', () => {
+    const onTable = (role: string) =>
       roleStatements(template, role)
-        .filter((statement) => JSON.stringify(statement.Resource).includes('/workers/*'))
+        .filter((statement) => JSON.stringify(statement).includes('StateTable'))
+        .map((statement) => {
+          expect({ role, statement }).toEqual({
+            role,
+            statement: expect.objectContaining({
+              Effect: 'Allow',
+              Resource: { 'Fn::GetAtt': ['StateTable', 'Arn'] },
+            }),
+          });
+          return statement;
+        })
         .flatMap(actionsOf)
         .sort();
 
-    expect(byFunction(({ role }) => onRegistry(role))).toEqual(byFunction(({ registry }) => [...registry]));
+    expect(byFunction(({ role }) => onTable(role))).toEqual(
+      byFunction(({ stateTable }) => [...stateTable].sort()),
+    );
+    // Nor may a worker, on this table or any other.
+    expect(onTable('WorkerRole')).toEqual([]);
+    expect(
+      roleStatements(template, 'WorkerRole')
+        .filter(({ Effect }) => Effect === 'Allow')
+        .flatMap(actionsOf)
+        .filter((action) => action.startsWith('dynamodb:')),
+    ).toEqual([]);
   });
 
-  it('lets each function write only its own prefixes of the state bucket', () => {
-    const writes = (role: string) =>
+  it('keeps no state in the state bucket: the functions list it and read the fleet configuration, nothing else', () => {
+    const onBucket = (role: string) =>
       roleStatements(template, role)
-        .filter((statement) => actionsOf(statement).includes('s3:PutObject'))
-        .flatMap((statement) =>
-          [...JSON.stringify(statement.Resource).matchAll(/StateBucket\.Arn\}\/([a-z-]+)\//g)].map(
-            ([, prefix]) => prefix,
-          ),
-        )
+        .filter((statement) => resourcesOf(statement).includes('StateBucket'))
+        .flatMap((statement) => actionsOf(statement).map((action) => `${action} ${resourcesOf(statement)}`))
         .sort();
+    const readsConfig = [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string
+      's3:GetObject {"Fn::Sub":"${StateBucket.Arn}/config/fleets.json"}',
+      's3:ListBucket {"Fn::GetAtt":["StateBucket","Arn"]}',
+    ];
 
-    expect(byFunction(({ role }) => writes(role))).toEqual(byFunction(({ state }) => [...state]));
+    expect(byFunction(({ role }) => onBucket(role))).toEqual({
+      launchWorkers: readsConfig,
+      handleSpotInterruption: readsConfig,
+      reapIdleWorkers: readsConfig,
+      logS3Access: [],
+    });
+  });
+
+  it('declares the state table as the adapter and local/state-table.ts expect it: on demand, recoverable, encrypted, expiring', async () => {
+    // The table the local tests and benchmarks create (local/state-table.ts), as its CreateTable request.
+    let created: { KeySchema?: unknown; AttributeDefinitions?: unknown; BillingMode?: unknown } = {};
+    await createStateTable(
+      {
+        send: async (command: { input: typeof created }) => {
+          created = command.input;
+        },
+      } as unknown as DynamoDBClient,
+      'state',
+    );
+    const table = template.Resources.StateTable as
+      | (Template['Resources'][string] & { DeletionPolicy?: string; UpdateReplacePolicy?: string })
+      | undefined;
+
+    expect(table?.Type).toBe('AWS::DynamoDB::Table');
+    expect(table?.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    expect(table?.Properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect({
+      KeySchema: table?.Properties.KeySchema,
+      AttributeDefinitions: table?.Properties.AttributeDefinitions,
+      BillingMode: table?.Properties.BillingMode,
+    }).toEqual({
+      KeySchema: created.KeySchema,
+      AttributeDefinitions: created.AttributeDefinitions,
+      BillingMode: created.BillingMode,
+    });
+    // The stage's param stateTableDeletionPolicy, Delete unless a stage keeps its state.
+    expect({ deletion: table?.DeletionPolicy, replace: table?.UpdateReplacePolicy }).toEqual({
+      deletion: 'Delete',
+      replace: 'Delete',
+    });
+    expect(readFileSync('infra/storage.yml', 'utf8')).toMatch(
+      /StateTable:\n\s+Type: AWS::DynamoDB::Table\n\s+DeletionPolicy: \$\{param:stateTableDeletionPolicy\}\n\s+UpdateReplacePolicy: \$\{param:stateTableDeletionPolicy\}/,
+    );
+  });
+
+  it('lets every lease outlive the longest invocation that may hold it', () => {
+    const timeout = (name: string) => {
+      const seconds = packaged(name).Timeout;
+      if (typeof seconds !== 'number') throw new Error(`${name} has no packaged Timeout`);
+      return seconds;
+    };
+    // launchWorkers and handleSpotInterruption reconcile under the fleet's lease; reapIdleWorkers holds the reap
+    // lease; the CLI holds none (it only requests, through events).
+    const reconcilers = Math.max(timeout('launchWorkers'), timeout('handleSpotInterruption'));
+
+    expect(LEASE_TTL_MS).toBeGreaterThanOrEqual(reconcilers * 1000 + LEASE_MARGIN_MS);
+    expect(REAP_LEASE_TTL_MS).toBeGreaterThanOrEqual(timeout('reapIdleWorkers') * 1000 + 30_000);
   });
 
   it("caps logS3Access's concurrency, and only its own, so that a worker's writes never starve the other functions", () => {
