@@ -10,7 +10,6 @@
  */
 import './quiet-sdk-node-warning';
 import './text-modules';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,6 @@ import {
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
 import type { FleetLaunchResult } from '../src/fleet/launch-workers';
 import { heartbeatKey } from '../src/model/heartbeat';
@@ -39,6 +37,7 @@ import { type SeededAccount, seedAccount } from './account';
 import { captureEmittedMetrics, type EmfDocument, summarizeMetrics } from './emitted-metrics';
 import { Emulator, emulatorClientConfig } from './emulator';
 import { type BusEvent, type DeliveredEvent, type Delivery, EventRouter } from './event-router';
+import { lambdaContext } from './lambda-context';
 import { createQueue, drainQueue } from './queues';
 import { runServerless } from './serverless-cli';
 import { ACCOUNT_ID, cloudTrailPutObject, instanceEvent, scheduledEvent } from './story-events';
@@ -76,8 +75,7 @@ type FunctionName = keyof typeof FUNCTIONS;
 /** The name a function has in the deployed stack. */
 const deployedName = (fn: string) => `${STACK}-${fn}`;
 
-const contextFor = (fn: FunctionName) =>
-  ({ awsRequestId: randomUUID(), functionName: deployedName(fn) }) as Context;
+const contextFor = (fn: FunctionName) => lambdaContext(deployedName(fn));
 
 type LaunchedWorker = FleetLaunchResult['launched'][number];
 

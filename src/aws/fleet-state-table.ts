@@ -287,7 +287,6 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
                 ':now': now.getTime(),
               },
               ReturnValues: 'ALL_NEW',
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             }),
           );
           const epoch = Number(taken.Attributes?.epoch);
@@ -298,7 +297,7 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
             continue;
           }
           if (!isNamed(error, 'ConditionalCheckFailedException')) throw error;
-          current = await itemOf(error, Key);
+          current = await itemOf(Key);
         }
         const lease = leaseItem.safeParse(current);
         if (!lease.success) {
@@ -343,7 +342,6 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
               ':zero': 0,
               ...(renewal.keepPending ? {} : { ':true': true }),
             },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
       try {
@@ -355,7 +353,7 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         return 'released';
       } catch (error) {
         if (!isNamed(error, 'ConditionalCheckFailedException')) throw error;
-        const current = await itemOf(error, Key);
+        const current = await itemOf(Key);
         if (current?.holder !== lease.holder || current?.epoch !== lease.epoch) return 'lost';
       }
       try {
@@ -562,10 +560,11 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
     },
   };
 
-  /** The item a failed condition met: as DynamoDB returns it (ALL_OLD), else read again, strongly consistent. */
-  async function itemOf(error: unknown, Key: { pk: string; sk: string }) {
-    const returned = (error as { Item?: Record<string, unknown> }).Item;
-    if (returned !== undefined) return returned;
+  /**
+   * The item a failed condition met, read again, strongly consistent. (The `Item` a ConditionalCheckFailedException
+   * carries is in DynamoDB's wire format, which the document client does not convert.)
+   */
+  async function itemOf(Key: { pk: string; sk: string }) {
     const output = await send(new GetCommand({ TableName: table, Key, ConsistentRead: true }));
     return output.Item;
   }

@@ -295,13 +295,16 @@ async function reconcileOnce(
     launchedHere,
     outcomes.flatMap(({ outcome }) => outcome?.capacityErrors ?? []),
   );
-  const growthLaunched = outcomes
+  const growthAnswered = outcomes
     .filter(({ growth: isGrowth }) => isGrowth)
     .flatMap(({ outcome }) => outcome?.launched ?? []);
+  // A re-sent attempt is answered with the instances an earlier pass launched: already listed, not launched here.
+  const listed = new Set(workers.map((worker) => worker.instanceId));
+  const growthLaunched = growthAnswered.filter((worker) => !listed.has(worker.instanceId));
   const growthErrors = outcomes
     .filter(({ growth: isGrowth }) => isGrowth)
     .flatMap(({ outcome }) => outcome?.capacityErrors ?? []);
-  const shortfall = Math.max(0, plan.grow - growthLaunched.length);
+  const shortfall = Math.max(0, plan.grow - growthAnswered.length);
   measurePass(deps, fleet, plan, spec, outcomes, replacementFacts, growthLaunched, shortfall);
 
   const told: FactChange[] = [];

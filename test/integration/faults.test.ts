@@ -328,9 +328,7 @@ describe('Launch', () => {
     expect(results.flat().reduce((sum, result) => sum + result.launched.length, 0)).toBe(3);
   });
 
-  // Skipped: since the state moved to DynamoDB, the take-over after expiry fails here ("attempts lost in a row") while
-  // F22 (a stale holder taken over) passes; not understood yet, see the closing note of session 9.
-  it.skip("a reconciliation that dies holding its fleet's lease blocks the fleet no longer than the lease's expiry", async () => {
+  it("a reconciliation that dies holding its fleet's lease blocks the fleet no longer than the lease's expiry", async () => {
     const spec = fleets({ targetCapacity: 2 });
     await freezeDuring(() => launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-1' }), {
       action: 'RunInstances',

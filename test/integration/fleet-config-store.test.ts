@@ -1,5 +1,5 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from '../../local/lambda-context';
 import {
   createFleetConfigReader,
   FLEET_CONFIG_KEY,
@@ -181,10 +181,7 @@ describe('the functions’ reader of the fleet configuration', () => {
 });
 
 describe('launchWorkers handler and the fleet configuration store', () => {
-  const context = {
-    awsRequestId: 'lambda-request-1',
-    functionName: 'worker-fleet-test-launchWorkers',
-  } as Context;
+  const context = lambdaContext('worker-fleet-test-launchWorkers', 60_000, 'lambda-request-1');
 
   it('launches a fleet pushed after it loaded, without a redeploy, once its cached configuration has expired', async () => {
     const world = await deployedEnvironment(emulator());

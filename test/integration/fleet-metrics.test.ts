@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
 import { workerSession } from '../../local/access-log';
+import { lambdaContext } from '../../local/lambda-context';
 import { FLEET_METRICS, type FleetMetricName, METRIC_NAMESPACE } from '../../src/model/fleet-metrics';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { NOTIFICATION_DETAIL_TYPES, type NotificationKind } from '../../src/model/notification';
@@ -12,8 +12,7 @@ import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
-const context = (name: string) =>
-  ({ awsRequestId: `request-${name}`, functionName: `worker-fleet-test-${name}` }) as Context;
+const context = (name: string) => lambdaContext(`worker-fleet-test-${name}`, 60_000, `request-${name}`);
 const sample = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
 
 /** An embedded-metric document as a function writes it to its log. */

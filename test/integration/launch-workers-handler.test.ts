@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from '../../local/lambda-context';
 import { InvalidEventError } from '../../src/errors';
 import { TAG } from '../../src/model/tags';
 import { deployedEnvironment } from './deployed-env';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
-const context = {
-  awsRequestId: 'lambda-request-1',
-  functionName: 'worker-fleet-test-launchWorkers',
-} as Context;
+const context = lambdaContext('worker-fleet-test-launchWorkers', 60_000, 'lambda-request-1');
 const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
 

@@ -9,8 +9,8 @@ import {
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context } from 'aws-lambda';
 import { accessLogLine, workerSession } from '../../local/access-log';
+import { lambdaContext } from '../../local/lambda-context';
 import { drainQueue, ruleToQueue } from '../../local/queues';
 import { DENIED_BURST } from '../../src/access/access-alerts';
 import { WORKER_LOOKUP_TTL_MS, WorkerLookups } from '../../src/access/attribution';
@@ -431,7 +431,7 @@ describe('logS3Access against the emulator', () => {
     Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets()) });
     const { handler } = await import('../../src/handlers/log-s3-access');
 
-    const result = await handler(event, { awsRequestId: 'request-1' } as Context);
+    const result = await handler(event, lambdaContext('worker-fleet-test-logS3Access', 60_000, 'request-1'));
 
     expect(result).toMatchObject({ records: 2, attributed: 2, skipped: 3, malformed: 0 });
     expect(accessLines().map((line) => line.key)).toEqual(['results/1.json', 'results/5.json']);

@@ -1,10 +1,11 @@
 import type { Context } from 'aws-lambda';
+import { lambdaContext } from '../../local/lambda-context';
 import { InvalidEventError } from '../../src/errors';
 import { deployedEnvironment } from './deployed-env';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
-const context = { awsRequestId: 'lambda-request-1', functionName: 'worker-fleet-test' } as Context;
+const context = lambdaContext('worker-fleet-test', 60_000, 'lambda-request-1');
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from '../../local/lambda-context';
 import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { TAG } from '../../src/model/tags';
@@ -8,10 +8,7 @@ import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
-const context = {
-  awsRequestId: 'lambda-request-1',
-  functionName: 'worker-fleet-test-handleSpotInterruption',
-} as Context;
+const context = lambdaContext('worker-fleet-test-handleSpotInterruption', 30_000, 'lambda-request-1');
 const sample = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../events', name), 'utf8'));
 
 describe('handleSpotInterruption handler', () => {
