@@ -74,19 +74,22 @@ const INSTANCE_NOT_FOUND = 'InvalidInstanceID.NotFound';
  * are no longer in flight. An id EC2 does not know yet (its listing lags) is not among them.
  */
 export async function endedAmong(ec2: EC2Client, instanceIds: readonly string[]): Promise<Set<string>> {
-  if (instanceIds.length === 0) return new Set();
-  try {
-    const output = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [...instanceIds] }));
-    return new Set(
-      (output.Reservations ?? [])
-        .flatMap((reservation) => reservation.Instances ?? [])
-        .filter((instance) => ['shutting-down', 'terminated'].includes(instance.State?.Name ?? ''))
-        .map((instance) => instance.InstanceId ?? ''),
-    );
-  } catch (error) {
-    if (error instanceof Error && error.name === INSTANCE_NOT_FOUND) return new Set();
-    throw error;
+  const ended = new Set<string>();
+  for (const batch of batches(instanceIds)) {
+    try {
+      for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: batch })) {
+        for (const instance of (page.Reservations ?? []).flatMap(
+          (reservation) => reservation.Instances ?? [],
+        )) {
+          if (['shutting-down', 'terminated'].includes(instance.State?.Name ?? ''))
+            ended.add(instance.InstanceId ?? '');
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof Error && error.name === INSTANCE_NOT_FOUND)) throw error;
+    }
   }
+  return ended;
 }
 
 /** Describes one instance, in any state; undefined when EC2 does not know it. */

@@ -258,6 +258,63 @@ describe('Interruptions', () => {
     expect(remembered.filter((event) => event.kind === 'interruption')).toHaveLength(12);
   });
 
+  /**
+   * Delivers a warning as Lambda does an asynchronous event: once, then (if it failed) again a minute later and two
+   * minutes after that, each time in a container of its own. Resolves to the attempts it took.
+   */
+  async function deliverAsLambda(spec: Record<string, unknown>, instanceId: string): Promise<number> {
+    const retryAfterMs = [0, 60_000, 180_000];
+    for (const [attempt, ms] of retryAfterMs.entries()) {
+      try {
+        await handleInstanceEvent(world.containerDeps(spec, later(ms)), warning(instanceId));
+        return attempt + 1;
+      } catch (error) {
+        if (attempt === retryAfterMs.length - 1) throw error;
+      }
+    }
+    throw new Error('unreachable');
+  }
+
+  async function expectWaveHandled(workers: readonly { instanceId: string }[], attempts: readonly number[]) {
+    expect(attempts.filter((taken) => taken > 1)).toEqual([]);
+    const sent = await world.notifications();
+    const warned = sent.filter((notification) => notification.kind === 'spot-interruption');
+    expect(warned.map((notification) => notification.body.instanceId).sort()).toEqual(
+      workers.map((worker) => worker.instanceId).sort(),
+    );
+    const replacements = (await world.instances()).filter(
+      (instance) => instance.Tags?.some((tag) => tag.Key === TAG.replaces) === true,
+    );
+    const replaced = replacements.map(
+      (instance) => instance.Tags?.find((tag) => tag.Key === TAG.replaces)?.Value,
+    );
+    expect(replaced.sort()).toEqual(workers.map((worker) => worker.instanceId).sort());
+  }
+
+  it('F23: a wave of 100 warnings on one fleet, each delivery in its own container: every warning notified once, exactly one replacement each, no delivery retried', async () => {
+    const spec = fleets({ targetCapacity: 100, maxCapacity: 200, instanceTypes: ['c7g.large', 'm7g.large'] });
+    const workers = await launched(spec);
+    expect(workers).toHaveLength(100);
+
+    const attempts = await Promise.all(workers.map((worker) => deliverAsLambda(spec, worker.instanceId)));
+
+    await expectWaveHandled(workers, attempts);
+  }, 300_000);
+
+  it('F24: two fleets, 100 warnings each at once: every warning notified once, exactly one replacement each, no delivery retried', async () => {
+    const spec = {
+      ...fleets({ targetCapacity: 100, maxCapacity: 200 }),
+      etl: { ...fleets({ targetCapacity: 100, maxCapacity: 200 }).batch },
+    };
+    const [batch, etl] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'setup' });
+    const workers = [...(batch?.launched ?? []), ...(etl?.launched ?? [])];
+    expect(workers).toHaveLength(200);
+
+    const attempts = await Promise.all(workers.map((worker) => deliverAsLambda(spec, worker.instanceId)));
+
+    await expectWaveHandled(workers, attempts);
+  }, 400_000);
+
   it('F7: 20 concurrent pool-memory updates: none is lost', async () => {
     const pools = Array.from({ length: 20 }, (_, n) => ({
       instanceType: 'c7g.large',

@@ -1,6 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { EC2Client, type Instance, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   AddRoleToInstanceProfileCommand,
@@ -94,6 +94,8 @@ export interface FleetWorld extends SeededAccount {
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
   /** The interruption handler's dependencies, with a clock the test controls (defaults to the real one). */
   interruptionDeps(fleets: Record<string, unknown>, now?: () => Date): InterruptionDependencies;
+  /** The same, with every client its own, as each Lambda container has: what a delivery in a wave runs with. */
+  containerDeps(fleets: Record<string, unknown>, now?: () => Date): InterruptionDependencies;
   /** The idle reaper's dependencies, with a clock the test controls and its AWS calls counted. */
   reapDeps(fleets: Record<string, unknown>, now: () => Date, env?: Record<string, string>): ReapDependencies;
   readonly cloudwatch: CloudWatchClient;
@@ -259,6 +261,18 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       };
     },
     interruptionDeps,
+    containerDeps: (fleets, now = () => new Date()) => ({
+      ec2: new EC2Client(settings),
+      ssm: new SSMClient(settings),
+      sns: new SNSClient(settings),
+      s3: new S3Client({ ...settings, forcePathStyle: true }),
+      state: createFleetStateTable(new DynamoDBClient(settings), stateTable),
+      events: new EventBridgeClient(settings),
+      metrics,
+      logger,
+      config: config(fleets),
+      now,
+    }),
     async notifications() {
       for (const body of await drain(notificationQueue.url)) {
         const envelope = JSON.parse(body) as {
@@ -301,12 +315,18 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       return (scanned.Items ?? []).map((item) => `${item.pk?.S} ${item.sk?.S}`);
     },
     async instances(filter) {
-      const output = await ec2.send(
-        new DescribeInstancesCommand({
+      // moto answers 100 reservations a page, as EC2 may: every page is read.
+      const instances: Instance[] = [];
+      const pages = paginateDescribeInstances(
+        { client: ec2 },
+        {
           Filters: filter === undefined ? undefined : [{ Name: `tag:${filter.tag}`, Values: [filter.value] }],
-        }),
+        },
       );
-      return (output.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
+      for await (const page of pages) {
+        instances.push(...(page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []));
+      }
+      return instances;
     },
   };
 }
