@@ -198,3 +198,24 @@ export const fleetsSchema = z
     fleetSpecSchema,
   )
   .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required');
+
+/**
+ * Warnings, not problems: each instance type of a valid fleet that is not in `known` (the types the AWS SDK lists),
+ * as `fleet.instanceTypes.<i>: …`. EC2 offers new types before SDK releases list them, so an unknown type is
+ * allowed; a typo is found here instead of at the first launch.
+ */
+export function describeUnknownInstanceTypes(
+  fleets: Readonly<Record<string, Pick<FleetSpec, 'instanceTypes'>>>,
+  known: ReadonlySet<string>,
+): string[] {
+  return Object.entries(fleets).flatMap(([name, fleet]) =>
+    fleet.instanceTypes.flatMap((type, index) =>
+      known.has(type)
+        ? []
+        : [
+            `${name}.instanceTypes.${index}: ${type} is not an instance type this AWS SDK knows ` +
+              '(a type newer than the SDK launches; a misspelt one fails at launch)',
+          ],
+    ),
+  );
+}
