@@ -219,3 +219,15 @@ export function describeUnknownInstanceTypes(
     ),
   );
 }
+
+/**
+ * The fleets file's JSON Schema (fleets.schema.json, for editors): what may be written, defaults optional. The rules
+ * across fields (maxCapacity at least targetCapacity, and the like) are not in it: validation still names those.
+ */
+export function buildFleetsJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(fleetsSchema, { io: 'input', target: 'draft-07' }),
+    title: 'worker-fleet fleets',
+    description: 'The fleets a worker-fleet deployment manages, by name (docs/configuration.md).',
+  };
+}
