@@ -2,7 +2,6 @@
  * `npm run bench`: every benchmark against the local emulator; figures (median and spread over repeated runs where
  * a run is cheap, with the machine described) written to bench/results.md and bench/results.json.
  */
-import '../local/quiet-sdk-node-warning';
 import '../local/text-modules';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';

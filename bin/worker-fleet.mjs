@@ -6,7 +6,6 @@ import { register } from 'tsx/cjs/api';
 
 register();
 const require = createRequire(import.meta.url);
-require('../local/quiet-sdk-node-warning.ts');
 require('../local/text-modules.ts');
 const { runCli } = require('../src/cli/main.ts');
 

@@ -34,17 +34,105 @@ function loadFleetConfigStore() {
   return loadProjectModule("export * from './src/aws/fleet-config-store';");
 }
 
-/** The stage's fleets file, parsed and validated: `{ file, fleets }` (the fleets as written, before defaults). */
+/**
+ * A fleets file read, parsed and validated, without side effects: `{ fleets, problems, warnings }`, each problem and
+ * warning `{ line, text }` (`text` is `path: message`; `line` is 1-based, or undefined when the file says nothing
+ * closer). YAML syntax errors are problems too. Warnings (an instance type the SDK does not know) never refuse.
+ */
+function readFleetsFile(file) {
+  const lineCounter = new YAML.LineCounter();
+  const document = YAML.parseDocument(readFileSync(path.resolve(ROOT, file), 'utf8'), { lineCounter });
+  if (document.errors.length > 0) {
+    return {
+      problems: document.errors.map((error) => ({
+        line: error.linePos?.[0]?.line,
+        text: `YAML: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
+      warnings: [],
+    };
+  }
+  const fleets = document.toJS();
+  const { fleetsSchema, listIssues, describeFleetConfigWarnings } = loadFleetChecks();
+  const lineOf = (at) => {
+    // The line of the path's key (or list item); for a field that is missing, that of the nearest key that is there.
+    for (let depth = at.length; depth > 0; depth -= 1) {
+      const parent = depth === 1 ? document.contents : document.getIn(at.slice(0, depth - 1), true);
+      const step = at[depth - 1];
+      const node = YAML.isMap(parent)
+        ? parent.items.find((pair) => (YAML.isScalar(pair.key) ? pair.key.value : pair.key) === step)?.key
+        : YAML.isSeq(parent)
+          ? parent.items[step]
+          : undefined;
+      if (node?.range !== undefined) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const parsed = fleetsSchema.safeParse(fleets);
+  if (!parsed.success) {
+    return {
+      problems: listIssues(parsed.error).map(({ path: at, message }) => ({
+        line: lineOf(at),
+        text: `${at.length > 0 ? at.join('.') : '(root)'}: ${message}`,
+      })),
+      warnings: [],
+    };
+  }
+  const warnings = describeFleetConfigWarnings(parsed.data).map((text) => ({
+    line: lineOf(
+      text
+        .slice(0, text.indexOf(':'))
+        .split('.')
+        .map((key) => (/^\d+$/.test(key) ? Number(key) : key)),
+    ),
+    text,
+  }));
+  return { fleets, problems: [], warnings };
+}
+
+/** The schema, its issues one by one and the warnings: the functions' own code, bundled once. */
+let fleetChecks;
+function loadFleetChecks() {
+  fleetChecks ??= loadProjectModule(
+    [
+      "export { fleetsSchema } from './src/model/fleet-spec';",
+      "export { listIssues } from './src/model/validation';",
+      "export { describeFleetConfigWarnings } from './src/aws/instance-types';",
+    ].join('\n'),
+  );
+  return fleetChecks;
+}
+
+/** `fleets.yml:6` or, without a line, the file alone. */
+const where = (file, line) => (line === undefined ? file : `${file}:${line}`);
+
+/** The block a bad fleets file prints: the file, then each problem at its line. */
+function describeInvalidFleetsFile(file, problems) {
+  return [
+    `${file} is invalid (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}; docs/configuration.md):`,
+    ...problems.map(({ line, text }) => `  ${where(file, line)}  ${text}`),
+  ].join('\n');
+}
+
+/** Each stage's fleets file is read once per process: the helpers below share it, and a bad file is told once. */
+const loaded = new Map();
+
+/**
+ * The stage's fleets file, parsed and validated: `{ file, fleets }` (the fleets as written, before defaults). Its
+ * warnings are printed once. A bad file prints one block (file, path, line) and ends the command: the framework
+ * would print each helper's error, with its stack, once per variable that uses it.
+ */
 async function loadFleets({ resolveVariable }) {
   const file = process.env.WORKER_FLEET_FLEETS_FILE || (await resolveVariable('param:fleetsFile'));
-  const fleets = YAML.parse(readFileSync(path.resolve(ROOT, file), 'utf8'));
-  const { validateFleetConfig } = loadFleetConfigStore();
-  try {
-    validateFleetConfig(fleets);
-  } catch (error) {
-    throw new Error(`${file} is invalid: ${error.message.replace(/^fleet configuration is invalid: /, '')}`);
+  if (!loaded.has(file)) {
+    const { fleets, problems, warnings } = readFleetsFile(file);
+    if (problems.length > 0) {
+      process.stderr.write(`\n${describeInvalidFleetsFile(file, problems)}\n\n`);
+      process.exit(1);
+    }
+    for (const { line, text } of warnings) process.stderr.write(`Warning: ${where(file, line)}  ${text}\n`);
+    loaded.set(file, fleets);
   }
-  return { file, fleets };
+  return { file, fleets: loaded.get(file) };
 }
 
 async function resolveFleets(source) {
@@ -60,6 +148,8 @@ function decodeFleetsSeed(seed) {
 
 module.exports = resolveFleets;
 module.exports.loadFleets = loadFleets;
+module.exports.readFleetsFile = readFleetsFile;
+module.exports.describeInvalidFleetsFile = describeInvalidFleetsFile;
 module.exports.loadFleetConfigStore = loadFleetConfigStore;
 module.exports.loadProjectModule = loadProjectModule;
 module.exports.decodeFleetsSeed = decodeFleetsSeed;

@@ -8,7 +8,6 @@
  * Reading order: `main`, then `setUp` (what every step gets, as a `Story`), then `STEPS` (the story, one step per
  * timeline line), then the summary.
  */
-import './quiet-sdk-node-warning';
 import './text-modules';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -16,7 +16,7 @@ await build({
   bundle: true,
   packages: 'external',
   platform: 'node',
-  // The oldest Node the package supports (engines.node, "^20.19.0").
+  // The oldest Node the package supports (engines.node, ">=22").
   target: `node${engines.node.match(/\d+(\.\d+)*/)[0]}`,
   format: 'esm',
   // The agent's user data script travels as text, as in the functions' bundles.

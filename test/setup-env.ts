@@ -1,5 +1,3 @@
-import '../local/quiet-sdk-node-warning';
-
 // Every test process: dummy credentials, no profile, no instance metadata, so nothing can reach a real AWS account.
 // Integration tests point the SDK at the local emulator explicitly (see integration/emulator.ts).
 process.env.AWS_ACCESS_KEY_ID = 'testing';

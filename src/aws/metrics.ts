@@ -1,7 +1,7 @@
 import {
   type CloudWatchClient,
-  GetMetricDataCommand,
   type MetricDataQuery,
+  paginateGetMetricData,
 } from '@aws-sdk/client-cloudwatch';
 
 /** GetMetricData's largest batch. Four queries per worker: 125 workers per call. */
@@ -53,17 +53,16 @@ export async function fetchWorkerMetrics(
   });
   const network = new Map<string, Map<number, number>>();
   for (let start = 0; start < queries.length; start += MAX_QUERIES) {
-    let nextToken: string | undefined;
-    do {
-      const output = await cloudwatch.send(
-        new GetMetricDataCommand({
-          MetricDataQueries: queries.slice(start, start + MAX_QUERIES),
-          StartTime: new Date(now.getTime() - windowMinutes * 60_000),
-          EndTime: now,
-          ScanBy: 'TimestampAscending',
-          NextToken: nextToken,
-        }),
-      );
+    const pages = paginateGetMetricData(
+      { client: cloudwatch },
+      {
+        MetricDataQueries: queries.slice(start, start + MAX_QUERIES),
+        StartTime: new Date(now.getTime() - windowMinutes * 60_000),
+        EndTime: now,
+        ScanBy: 'TimestampAscending',
+      },
+    );
+    for await (const output of pages) {
       for (const result of output.MetricDataResults ?? []) {
         const query = byQueryId.get(result.Id ?? '');
         const worker = query === undefined ? undefined : metrics.get(query.instanceId);
@@ -80,8 +79,7 @@ export async function fetchWorkerMetrics(
           network.set(query.instanceId, perPeriod);
         }
       }
-      nextToken = output.NextToken;
-    } while (nextToken !== undefined);
+    }
   }
   for (const [instanceId, perPeriod] of network) {
     const worker = metrics.get(instanceId);

@@ -198,3 +198,36 @@ export const fleetsSchema = z
     fleetSpecSchema,
   )
   .refine((fleets) => Object.keys(fleets).length > 0, 'at least one fleet is required');
+
+/**
+ * Warnings, not problems: each instance type of a valid fleet that is not in `known` (the types the AWS SDK lists),
+ * as `fleet.instanceTypes.<i>: …`. EC2 offers new types before SDK releases list them, so an unknown type is
+ * allowed; a typo is found here instead of at the first launch.
+ */
+export function describeUnknownInstanceTypes(
+  fleets: Readonly<Record<string, Pick<FleetSpec, 'instanceTypes'>>>,
+  known: ReadonlySet<string>,
+): string[] {
+  return Object.entries(fleets).flatMap(([name, fleet]) =>
+    fleet.instanceTypes.flatMap((type, index) =>
+      known.has(type)
+        ? []
+        : [
+            `${name}.instanceTypes.${index}: ${type} is not an instance type this AWS SDK knows ` +
+              '(a type newer than the SDK launches; a misspelt one fails at launch)',
+          ],
+    ),
+  );
+}
+
+/**
+ * The fleets file's JSON Schema (fleets.schema.json, for editors): what may be written, defaults optional. The rules
+ * across fields (maxCapacity at least targetCapacity, and the like) are not in it: validation still names those.
+ */
+export function buildFleetsJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(fleetsSchema, { io: 'input', target: 'draft-07' }),
+    title: 'worker-fleet fleets',
+    description: 'The fleets a worker-fleet deployment manages, by name (docs/configuration.md).',
+  };
+}

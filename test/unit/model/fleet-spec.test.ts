@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { fleetSpecSchema, fleetsSchema } from '../../../src/model/fleet-spec';
+import { describeUnknownInstanceTypes, fleetSpecSchema, fleetsSchema } from '../../../src/model/fleet-spec';
 import { describeIssues } from '../../../src/model/validation';
 import { fleetJson } from '../fixtures';
 
@@ -202,5 +202,25 @@ describe('fleetsSchema', () => {
     const example = YAML.parse(readFileSync(join(__dirname, '../../../fleets.yml'), 'utf8'));
 
     expect(fleetsSchema.safeParse(example).success).toBe(true);
+  });
+});
+
+describe('describeUnknownInstanceTypes', () => {
+  const known = new Set(['c7g.large', 'm7g.large']);
+
+  it('names each instance type not in the known list, by its path, and no known one', () => {
+    const fleets = {
+      batch: { instanceTypes: ['c7g.large', 'm7g.huge'] },
+      gpu: { instanceTypes: ['p9.mega', 'm7g.large'] },
+    };
+
+    expect(describeUnknownInstanceTypes(fleets, known)).toEqual([
+      expect.stringMatching(/^batch\.instanceTypes\.1: m7g\.huge is not an instance type this AWS SDK knows/),
+      expect.stringMatching(/^gpu\.instanceTypes\.0: p9\.mega is not an instance type this AWS SDK knows/),
+    ]);
+  });
+
+  it('has no warning when every type is known', () => {
+    expect(describeUnknownInstanceTypes({ batch: { instanceTypes: ['m7g.large'] } }, known)).toEqual([]);
   });
 });
