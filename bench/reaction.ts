@@ -60,7 +60,7 @@ export interface ReactionBench {
   };
 }
 
-interface Call {
+export interface Call {
   readonly service: string;
   readonly name: string;
   readonly start: number;
@@ -68,7 +68,7 @@ interface Call {
 }
 
 /** Records when each command starts and ends. */
-function timed<T extends object>(service: string, client: T, calls: Call[]): T {
+export function timed<T extends object>(service: string, client: T, calls: Call[]): T {
   (
     client as unknown as {
       middlewareStack: {

@@ -423,18 +423,42 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
     },
 
     async nextTokens(amount) {
-      const output = await send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { pk: 'deployment', sk: 'sequence' },
-          UpdateExpression: 'ADD #next :amount SET generation = if_not_exists(generation, :generation)',
-          ExpressionAttributeNames: { '#next': 'next' },
-          ExpressionAttributeValues: { ':amount': amount, ':generation': randomUUID() },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const Key = { pk: 'deployment', sk: 'sequence' };
+      const take = () =>
+        send(
+          new UpdateCommand({
+            TableName: table,
+            Key,
+            UpdateExpression: 'ADD #next :amount SET generation = if_not_exists(generation, :generation)',
+            ExpressionAttributeNames: { '#next': 'next' },
+            ExpressionAttributeValues: { ':amount': amount, ':generation': randomUUID() },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+      let output: Awaited<ReturnType<typeof take>>;
+      try {
+        output = await take();
+      } catch (error) {
+        if (!isNamed(error, 'ValidationException')) throw error;
+        // A sequence item that is not a number: replaced by a new generation, so no token can repeat an old one.
+        await send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...Key, next: Date.now(), generation: randomUUID() },
+            ConditionExpression: 'NOT attribute_type(#next, :number)',
+            ExpressionAttributeNames: { '#next': 'next' },
+            ExpressionAttributeValues: { ':number': 'N' },
+          }),
+        ).catch((failure: unknown) => {
+          if (!isNamed(failure, 'ConditionalCheckFailedException')) throw failure;
+        });
+        output = await take();
+      }
       const next = Number(output.Attributes?.next);
-      return { generation: String(output.Attributes?.generation), first: next - amount + 1 };
+      const generation = output.Attributes?.generation;
+      if (!Number.isSafeInteger(next) || typeof generation !== 'string')
+        throw new Error('the launch sequence is unreadable');
+      return { generation, first: next - amount + 1 };
     },
 
     async takeClaim(kind, instanceId, request) {
@@ -445,8 +469,9 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
             TableName: table,
             Key: { pk: workerKey(instanceId), sk: `claim#${kind}` },
             UpdateExpression: 'SET #state = :working, #at = :now, eventId = :event, expiresAt = :expires',
+            // A claim that does not parse (no known state, no numeric time) is set aside: taken as a first delivery.
             ConditionExpression:
-              'attribute_not_exists(pk) OR #state = :open OR (#state = :working AND #at <= :expired) OR expiresAt <= :nowS',
+              'attribute_not_exists(pk) OR #state = :open OR (#state = :working AND #at <= :expired) OR expiresAt <= :nowS OR NOT (#state IN (:working, :open, :done)) OR NOT attribute_type(#at, :number)',
             ExpressionAttributeNames: { '#state': 'state', '#at': 'at' },
             ExpressionAttributeValues: {
               ':working': 'working',
@@ -456,6 +481,8 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
               ':event': request.eventId,
               ':expires': expiry(request.now, CLAIM_MEMORY_S),
               ':nowS': seconds(request.now),
+              ':done': 'done',
+              ':number': 'N',
             },
             ReturnValues: 'ALL_OLD',
           }),

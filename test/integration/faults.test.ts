@@ -3,7 +3,8 @@
  * step as a Lambda timeout leaves it, a retry, concurrent deliveries, a throttled or failing call, a shifted clock —
  * and proves the outcome against the emulator.
  */
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
@@ -329,6 +330,162 @@ describe('Interruptions', () => {
 
     const memory = await poolMemory();
     expect(Object.keys(memory.pools).sort()).toEqual(pools.map(placementKey).sort());
+  });
+});
+
+describe('A stale holder, a lagging listing, retried launches', () => {
+  const tokensSent = () =>
+    emulator()
+      .sent('RunInstances')
+      .map((request) => request.params.get('ClientToken'));
+  /** The next holder: a reconcile tick whose clock is past the frozen holder's lease. */
+  const nextHolder = (spec = fleets()) =>
+    launchWorkers(
+      { ...world.deps(spec), now: later(LEASE_TTL_MS + 1000) },
+      { kind: 'reconcile', id: 'tick-next' },
+    );
+
+  it('F25: a pass frozen after recording its replacement, before RunInstances: the next holder re-sends that very request; one replacement', async () => {
+    const worker = await oneWorker();
+    await freezeDuring(
+      () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      {
+        action: 'RunInstances',
+      },
+    );
+    const frozen = tokensSent().at(-1);
+
+    await nextHolder();
+
+    expect(tokensSent().at(-1)).toBe(frozen);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it('F26: a pass frozen after RunInstances answered, before the answer is recorded: the next holder gets the same instance back; one replacement', async () => {
+    const worker = await oneWorker();
+    await freezeDuring(
+      () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      {
+        action: 'TransactWriteItems',
+        when: (_params, { body }) => body.includes('"answered"'),
+      },
+    );
+    const [launched] = await replacementsOf(worker.instanceId);
+
+    await nextHolder();
+
+    const replacements = await replacementsOf(worker.instanceId);
+    expect(replacements.map((instance) => instance.InstanceId)).toEqual([launched?.InstanceId]);
+    expect(new Set(tokensSent().slice(1)).size).toBe(1);
+  });
+
+  it('F27: a stale holder whose pool choice changed meanwhile: the next holder re-sends the recorded pool, and the stale send gets the same instance', async () => {
+    const worker = await oneWorker();
+    await freezeDuring(
+      () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      {
+        action: 'RunInstances',
+      },
+    );
+    const [recorded] = (await world.state.readFacts('batch', new Date())).intents;
+    const attempt = recorded?.attempt;
+    if (attempt === undefined) throw new Error('setup: no recorded attempt');
+    // Meanwhile the recorded pool ran out of capacity twice: a fresh choice would take another pool.
+    await recordPoolEvents(
+      world.state,
+      ['a', 'b'].map((id) => ({ pool: attempt.pool, kind: 'capacity-error' as const, id })),
+      new Date(),
+    );
+
+    await nextHolder();
+    await world.ec2.send(new RunInstancesCommand(JSON.parse(attempt.input)));
+
+    const replacements = await replacementsOf(worker.instanceId);
+    expect(replacements).toHaveLength(1);
+    expect(replacements[0]).toMatchObject({
+      InstanceType: attempt.pool.instanceType,
+      SubnetId: attempt.pool.subnetId,
+    });
+  });
+
+  it('F28: two warnings in a row on a full fleet, DescribeInstances 3 s behind: one replacement each, no growth', async () => {
+    const spec = fleets({ targetCapacity: 4, maxCapacity: 4 });
+    const [first, second] = await launched(spec);
+    // The fleet's own workers are listed by now; only what launches from here lags.
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    emulator().listingLagMs = 3000;
+
+    await handleInstanceEvent(world.interruptionDeps(spec), warning(first?.instanceId ?? ''));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await handleInstanceEvent(world.interruptionDeps(spec), warning(second?.instanceId ?? ''));
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+    emulator().listingLagMs = 0;
+
+    expect(await replacementsOf(first?.instanceId ?? '')).toHaveLength(1);
+    expect(await replacementsOf(second?.instanceId ?? '')).toHaveLength(1);
+    expect(await runningIn('batch')).toHaveLength(6);
+  });
+
+  it('F29: the one worker a count launch added, drained, then refilled: a new worker, not the first one back', async () => {
+    const spec = fleets({ targetCapacity: 2, maxCapacity: 4 });
+    await launched(spec);
+    const [added] = await launchWorkers(world.deps(spec), {
+      kind: 'direct',
+      id: 'cli-1',
+      fleet: 'batch',
+      count: 1,
+    });
+    const [one] = added?.launched ?? [];
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [one?.instanceId ?? ''] }));
+
+    const [refill] = await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+
+    expect(refill?.launched).toHaveLength(1);
+    expect(refill?.launched[0]?.instanceId).not.toBe(one?.instanceId);
+    expect(await runningIn('batch')).toHaveLength(3);
+    expect(new Set(tokensSent()).size).toBe(tokensSent().length);
+  });
+
+  /** Writes an item of the state table as it is given: garbage, as a bad byte or a bad hand would leave it. */
+  const garbage = (pk: string, sk: string, fields: Record<string, { S: string } | { N: string }>) =>
+    world.dynamodb.send(
+      new PutItemCommand({ TableName: world.stateTable, Item: { pk: { S: pk }, sk: { S: sk }, ...fields } }),
+    );
+
+  it("F30: each kind of a fleet's state item replaced by garbage: set aside, counted, the fleet rebuilt from EC2 and its target", async () => {
+    await garbage('fleet#batch', 'size', { desired: { S: 'four' } });
+    await garbage('fleet#batch', 'request#junk', { target: { S: 'x' } });
+    await garbage('fleet#batch', 'intent#grow-junk', { count: { S: 'x' } });
+    await garbage('fleet#batch', 'lease#reconcile', { epoch: { S: 'x' }, until: { S: 'x' } });
+    await garbage('deployment', 'sequence', { next: { S: 'x' } });
+
+    const [tick] = await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), {
+      kind: 'reconcile',
+      id: 'tick-1',
+    });
+
+    expect(tick).toMatchObject({ desired: 2 });
+    expect(await runningIn('batch')).toHaveLength(2);
+    expect(world.metrics.sum('StateItemsUnreadable', { fleet: 'batch' })).toBe(3);
+    expect((await world.state.readFacts('batch', new Date())).unreadable).toEqual([]);
+  });
+
+  it('F30: a claim and a replacement fact replaced by garbage: the warning is still notified, the worker still replaced', async () => {
+    const worker = await oneWorker();
+    await world.ec2.send(
+      new CreateTagsCommand({
+        Resources: [worker.instanceId],
+        Tags: [{ Key: TAG.interruptedAt, Value: new Date().toISOString() }],
+      }),
+    );
+    await garbage(`fleet#batch`, `replacement#${worker.instanceId}`, { status: { N: '7' } });
+    await garbage(`worker#${worker.instanceId}`, 'claim#warning', { state: { N: '1' } });
+
+    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    expect(result.status).not.toBe('duplicate');
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
   });
 });
 
