@@ -1,5 +1,5 @@
 // Serverless variable source: `${file(./config/observability.cjs)}` resolves to the CloudFormation resources that
-// watch this stage's fleets: per fleet, an alarm when it stays below its target and one when its replacements fail;
+// watch this stage's fleets: per fleet, an alarm when it stays below its target, one when its replacements fail and one when its state does not parse;
 // for the deployment, one CloudWatch dashboard. Generated at package time from the same fleets the functions get
 // (config/fleets.cjs) and the same metric list the functions emit (src/model/fleet-metrics.ts).
 const loadFleets = require('./fleets.cjs');
@@ -87,6 +87,26 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
         AlarmDescription: `Replacements of interrupted workers of fleet ${fleet} found no capacity.`,
         Namespace: METRIC_NAMESPACE,
         MetricName: 'ReplacementsFailed',
+        Dimensions: [
+          { Name: 'service', Value: service },
+          { Name: 'fleet', Value: fleet },
+        ],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: 'FleetTopic' }],
+      },
+    };
+    resources[`StateUnreadableAlarm${id}`] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `${service}-${fleet}-state-unreadable`,
+        AlarmDescription: `State items of fleet ${fleet} did not parse: set aside and rebuilt from EC2 (docs/reconciliation.md).`,
+        Namespace: METRIC_NAMESPACE,
+        MetricName: 'StateItemsUnreadable',
         Dimensions: [
           { Name: 'service', Value: service },
           { Name: 'fleet', Value: fleet },

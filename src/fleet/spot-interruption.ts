@@ -79,7 +79,7 @@ async function markDraining(
   poolEvent: PoolEventKind,
   steps: ClaimedSteps,
 ): Promise<void> {
-  const { ec2, events, state, now, logger } = deps;
+  const { ec2, events, now, logger } = deps;
   await settleAll([
     steps.run('tagged', () =>
       tagWorkers(ec2, [worker.instanceId], {
@@ -88,13 +88,26 @@ async function markDraining(
       }),
     ),
     steps.run('announced', () => putWorkerDraining(events, draining)),
-    steps.run('counted', () =>
-      worker.market === 'spot'
-        ? recordPoolEvents(state, [{ pool: worker, kind: poolEvent, id: worker.instanceId }], now())
-        : Promise.resolve(),
-    ),
+    steps.run('counted', () => countInPool(deps, worker, poolEvent)),
   ]);
   logger.info('worker marked draining', { ...draining });
+}
+
+/**
+ * Counts a spot worker's event in its pool's memory, once per instance. Pool memory is advice: a write that fails is
+ * logged and never fails the delivery (the two-minute window is worth more than one event's weight).
+ */
+async function countInPool(
+  deps: InterruptionDependencies,
+  worker: Worker,
+  kind: PoolEventKind,
+): Promise<void> {
+  if (worker.market !== 'spot') return;
+  try {
+    await recordPoolEvents(deps.state, [{ pool: worker, kind, id: worker.instanceId }], deps.now());
+  } catch (error) {
+    deps.logger.warn('pool event not remembered', { instanceId: worker.instanceId, kind, error });
+  }
 }
 
 const nothingLaunched = (status: ReplacementResult['status']): ReplacementResult => ({
@@ -254,7 +267,7 @@ async function onRebalance(
   deps: InterruptionDependencies,
   event: Extract<InstanceEvent, { kind: 'rebalance' }>,
 ): Promise<InterruptionResult> {
-  const { ec2, state, config, logger, now } = deps;
+  const { ec2, config, logger } = deps;
   const { instanceId } = event;
   const worker = await describeWorker(ec2, instanceId);
   const owner = fleetOf(worker, config);
@@ -285,11 +298,7 @@ async function onRebalance(
       }),
     );
     if (mode === 'notify') {
-      await steps.run('counted', () =>
-        worker.market === 'spot'
-          ? recordPoolEvents(state, [{ pool: worker, kind: 'rebalance', id: instanceId }], now())
-          : Promise.resolve(),
-      );
+      await steps.run('counted', () => countInPool(deps, worker, 'rebalance'));
       await settleClaim(deps, 'rebalance', event, 'done', steps.done);
       deps.metrics.add('RebalanceRecommendations', 1, { fleet: owner.fleet });
       logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
@@ -347,7 +356,7 @@ async function onStateChange(
       state,
       reason: worker.stateReason,
     });
-    await recordPoolEvents(deps.state, [{ pool: worker, kind: 'interruption', id: instanceId }], deps.now());
+    await countInPool(deps, worker, 'interruption');
   }
   const launchedHere = result.status === 'launched' || result.status === 'no-capacity';
   return launchedHere

@@ -150,13 +150,6 @@ describe('Interruptions', () => {
   it.each([
     ['CreateTags', { action: 'CreateTags' }],
     ['PutEvents', { action: 'PutEvents' }],
-    [
-      'the pool-memory write',
-      {
-        action: 'PutItem',
-        when: (_: URLSearchParams, { body }: { body: string }) => body.includes('"pools"'),
-      },
-    ],
   ] as const)(
     'F4: %s fails once: the retry does only what is missing, counted once, Worker Draining once',
     async (_name, fault) => {
@@ -177,6 +170,28 @@ describe('Interruptions', () => {
       expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
     },
   );
+
+  it('F31: the pool-event write fails: the delivery still succeeds, notified once, replaced once (pool memory is advice)', async () => {
+    const worker = await oneWorker();
+    emulator().faults.push({
+      action: 'PutItem',
+      when: (_params, { body }) => body.includes('"pools"'),
+      code: 'InternalServerError',
+      status: 500,
+      times: 1,
+    });
+
+    const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    expect(result).toMatchObject({ status: 'replaced' });
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(await world.drainingEvents()).toHaveLength(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    const poolWrites = emulator().requests.filter(
+      (request) => request.action === 'PutItem' && request.body.includes('"pools"'),
+    );
+    expect(poolWrites).toHaveLength(1);
+  });
 
   it('F5: with no capacity anywhere, the replacement waits through the warning and the termination, and launches once capacity returns', async () => {
     const worker = await oneWorker();

@@ -186,12 +186,26 @@ describe("the stack's alarms, dashboard and notification events", () => {
     }
   });
 
+  it('gives each fleet an alarm when its state items do not parse, to the fleet topic', () => {
+    for (const fleet of FLEETS) {
+      const alarm = Object.values(template.Resources).find(
+        (resource) => resource.Properties.AlarmName === `${SERVICE}-${fleet}-state-unreadable`,
+      );
+      expect(alarm?.Properties).toMatchObject({
+        MetricName: 'StateItemsUnreadable',
+        Statistic: 'Sum',
+        Threshold: 1,
+        AlarmActions: [{ Ref: 'FleetTopic' }],
+      });
+    }
+  });
+
   it('sends every alarm of the stack to the fleet topic', () => {
     const alarms = Object.entries(template.Resources).filter(
       ([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm',
     );
 
-    expect(alarms.length).toBe(2 + 2 * FLEETS.length);
+    expect(alarms.length).toBe(2 + 3 * FLEETS.length);
     for (const [id, alarm] of alarms) {
       expect({ id, actions: alarm.Properties.AlarmActions }).toEqual({
         id,
