@@ -195,7 +195,7 @@ async function reconcileOnce(
     ...growth.map((launch) => ({ launch, growth: true })),
   ];
   const context = launches.length === 0 ? undefined : await prepareLaunches(deps, fleet, spec);
-  const reason = facts.size?.desiredBy?.kind ?? 'schedule';
+  const reason = plan.size?.desiredBy?.kind ?? facts.size?.desiredBy?.kind ?? 'schedule';
   const triggerId = plan.size?.desiredBy?.id ?? facts.size?.desiredBy?.id;
   const settled =
     context === undefined
