@@ -32,6 +32,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
 import type { FleetLaunchResult } from '../src/fleet/launch-workers';
+import type { FleetReapResult } from '../src/fleet/reap-idle-workers';
 import { heartbeatKey } from '../src/model/heartbeat';
 import { TAG } from '../src/model/tags';
 import { accessLogLine, workerSession } from './access-log';
@@ -603,7 +604,11 @@ const scheduleOf = (story: Story, fn: FunctionName) => story.router.scheduleOf(d
 async function runReaper(story: Story) {
   const reaper = await FUNCTIONS.reapIdleWorkers.load();
   const schedule = scheduleOf(story, 'reapIdleWorkers');
-  const [run] = await reaper.handler(scheduledEvent(schedule.arn), contextFor('reapIdleWorkers'));
+  // A schedule's event is a reaper run (not a drain): the handler answers with the fleets' results.
+  const [run] = (await reaper.handler(
+    scheduledEvent(schedule.arn),
+    contextFor('reapIdleWorkers'),
+  )) as FleetReapResult[];
   return run;
 }
 
