@@ -115,5 +115,5 @@ export const config: CliCommand<ConfigArgs> = {
   options: {},
   parse: (_values, positionals) => parseConfigArgs(positionals),
   // `config` connects only for push and show, and never reads the fleets it replaces.
-  run: (_connect, args, connectStore) => runConfigCommand(args, connectStore),
+  run: (connect, args) => runConfigCommand(args, connect.store),
 };
