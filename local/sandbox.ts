@@ -31,6 +31,7 @@ import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { stringify } from 'yaml';
+import { formatTable } from '../src/cli/table';
 import type { FleetLaunchResult } from '../src/fleet/launch-workers';
 import type { FleetReapResult } from '../src/fleet/reap-idle-workers';
 import { heartbeatKey } from '../src/model/heartbeat';
@@ -77,8 +78,15 @@ type FunctionName = keyof typeof FUNCTIONS;
 /** The name a function has in the deployed stack. */
 const deployedName = (fn: string) => `${STACK}-${fn}`;
 
-const contextFor = (fn: FunctionName) =>
-  ({ awsRequestId: randomUUID(), functionName: deployedName(fn) }) as Context;
+/** A Lambda context for one invocation; its remaining time counts down from the launcher's timeout (60 s). */
+const contextFor = (fn: FunctionName) => {
+  const deadline = Date.now() + 60_000;
+  return {
+    awsRequestId: randomUUID(),
+    functionName: deployedName(fn),
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  } as Context;
+};
 
 type LaunchedWorker = FleetLaunchResult['launched'][number];
 
@@ -220,6 +228,13 @@ async function setUp(emulator: Emulator, timeline: Timeline): Promise<Story> {
     new LambdaClient(settings),
   );
   const environment = adoptEnvironment(functions, emulator);
+  // The CLI's launch, reap and drain invoke the functions: the proxy runs their handlers here, as the rules' events.
+  emulator.lambdaHandlers = new Map(
+    Object.entries(FUNCTIONS).map(([fn, { load }]) => [
+      deployedName(fn),
+      async (event: unknown) => (await load()).handler(event, contextFor(fn as FunctionName)),
+    ]),
+  );
 
   // Events go through the deployed rules; the bus, the topic and S3's log deliveries are watched.
   const router = await EventRouter.install(new EventBridgeClient(settings), sqs, `${STACK}-`);
@@ -673,10 +688,10 @@ async function printSummary(story: Story, metrics: readonly EmfDocument[]): Prom
     running: counted((instance) => instance.State?.Name === 'running'),
   };
   console.log(`\nnpm run -s cli -- status --fleet ${FLEET} --stage ${STAGE}\n${status.join('\n')}\n`);
-  console.log('SNS messages published to the fleet topic:');
-  console.table(story.published);
-  console.log('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
-  console.table(summarizeMetrics(metrics));
+  console.log(`SNS messages published to the fleet topic:\n${formatTable(story.published)}\n`);
+  console.log(
+    `Metrics the functions emitted (namespace WorkerFleet), per fleet:\n${formatTable(summarizeMetrics(metrics))}\n`,
+  );
   console.log(
     `summary: fleet ${FLEET}: ${figures.launched} workers launched, ${figures.interrupted} interrupted, ` +
       `${figures.replacements} replacement, ${figures.idleTerminated} idle terminated, ${figures.running} running; ` +

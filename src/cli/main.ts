@@ -28,6 +28,7 @@ import {
 } from './command';
 import { config } from './config-command';
 import { FunctionFailedError, invokeFunction, loadDeployment, loadDeploymentSettings } from './deployment';
+import { formatTable } from './table';
 import { UsageError } from './usage-error';
 
 export interface CliOutput {
@@ -69,37 +70,37 @@ const EXPECTED_ERRORS = new Set([
   'FleetConfigChangedError',
 ]);
 
-function table(rows: readonly Record<string, string>[]): string {
-  const first = rows[0];
-  if (first === undefined) return '';
-  const columns = Object.keys(first);
-  const widths = columns.map((column) =>
-    Math.max(column.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns.map((column) => column.toUpperCase())),
-    ...rows.map((row) => line(columns.map((c) => row[c] ?? ''))),
-  ].join('\n');
-}
-
 const minutes = (value: number | undefined) => (value === undefined ? '-' : `${value}m`);
 
+/** The fleets' sizes, one row each: what the fleets file asks, what the reconciliation keeps, what is there. */
+const sizesTable = (statuses: readonly FleetStatus[]) =>
+  formatTable(
+    statuses.map((status) => ({
+      fleet: status.fleet,
+      target: status.targetCapacity,
+      desired: status.desired,
+      floor: status.floor,
+      max: status.maxCapacity,
+      running: status.running,
+      'in-flight': status.inFlight.length,
+    })),
+  );
+
 function statusText(statuses: readonly FleetStatus[]): string {
-  const parts: string[] = [];
+  const parts: string[] = [sizesTable(statuses), ''];
   for (const status of statuses) {
-    parts.push(
-      `fleet ${status.fleet}: ${status.workers.length} running, target ${status.targetCapacity}${
-        status.maxCapacity === undefined ? '' : `, max ${status.maxCapacity}`
-      }`,
-    );
+    const inFlight =
+      status.inFlight.length === 0
+        ? ''
+        : `, ${status.inFlight.length} in flight (${status.inFlight.join(' ')})`;
+    const pending =
+      status.pendingRequests === 0
+        ? ''
+        : `; ${status.pendingRequests} size request${status.pendingRequests === 1 ? '' : 's'} for the next pass`;
+    parts.push(`fleet ${status.fleet}: ${status.running} running${inFlight}${pending}`);
     if (status.workers.length > 0) {
       parts.push(
-        table(
+        formatTable(
           status.workers.map((worker) => ({
             instance: worker.instanceId,
             type: worker.instanceType,
@@ -134,9 +135,12 @@ function statusText(statuses: readonly FleetStatus[]): string {
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 const status: CliCommand<{ readonly fleet?: string }> = {
-  summary: ['status [--fleet <fleet>]', 'workers, idle verdicts, interruptions and risky pools'],
-  help: `Every running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle
-reaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.`,
+  summary: ['status [--fleet <fleet>]', 'sizes, workers, idle verdicts, interruptions and risky pools'],
+  help: `The fleet's (or every fleet's) sizes: target (the fleets file's targetCapacity), desired (what the
+reconciliation keeps; size requests its next pass applies are counted beside it), floor (idle.minWorkers), max,
+running, in flight (launched, not listed by EC2 yet). Every
+running worker: type, AZ, market, state, age, last heartbeat, the idle reaper's verdict and why, interruption and
+replacement. The spot pools avoided and why. Reads only.`,
   options: { fleet: { type: 'string' } },
   parse: (values) => ({ fleet: fleetOption(values) }),
   run: async (connect, { fleet }) => {

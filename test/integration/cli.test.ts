@@ -104,7 +104,14 @@ describe('npx worker-fleet', () => {
     const { code, out } = await cli('status', '--fleet', 'batch');
 
     expect(code).toBe(0);
-    expect(out).toContain('fleet batch: 2 running, target 2, max 6');
+    expect(out).toContain(
+      [
+        'FLEET  TARGET  DESIRED  FLOOR  MAX  RUNNING  IN-FLIGHT',
+        'batch  2       2        0      6    2        0',
+        '',
+        'fleet batch: 2 running',
+      ].join('\n'),
+    );
     const rows = out.split('\n');
     expect(rows.find((row) => row.startsWith(busy ?? '-'))).toMatch(
       new RegExp(`c7g\\.large .*spot .*running .*0m ago \\(busy\\) +busy .*replaces ${interrupted}`),
@@ -113,6 +120,21 @@ describe('npx worker-fleet', () => {
       new RegExp(`0m ago \\(idle\\) +idle .*interrupted \\(terminate\\), replaced by ${busy}`),
     );
     expect(out).toContain(`c7g.large@${subnet}: score 1, 1 interruption in the last 1h`);
+  });
+
+  it('status counts launches EC2 does not list yet as in flight, beside the desired size', async () => {
+    emulator().listingLagMs = 60_000;
+    const launched = await launch(3);
+
+    const { code, out } = await cli('status', '--fleet', 'batch');
+    const json = await cli('status', '--fleet', 'batch', '--json');
+
+    expect(code).toBe(0);
+    expect(out).toContain('batch  2       3        0      6    0        3');
+    expect(out).toContain(`fleet batch: 0 running, 3 in flight (${launched.join(' ')})`);
+    expect(JSON.parse(json.out)).toEqual([
+      expect.objectContaining({ desired: 3, running: 0, inFlight: launched, workers: [] }),
+    ]);
   });
 
   it('status --json gives the same for scripts', async () => {
@@ -125,6 +147,12 @@ describe('npx worker-fleet', () => {
       expect.objectContaining({
         fleet: 'batch',
         targetCapacity: 2,
+        desired: 1,
+        pendingRequests: 0,
+        floor: 0,
+        maxCapacity: 6,
+        running: 1,
+        inFlight: [],
         workers: [expect.objectContaining({ instanceId: worker, market: 'spot', verdict: 'unknown' })],
         riskyPools: [],
       }),
