@@ -28,6 +28,7 @@ import {
 } from './command';
 import { config } from './config-command';
 import { FunctionFailedError, invokeFunction, loadDeployment, loadDeploymentSettings } from './deployment';
+import { checkOptions } from './option-check';
 import { formatTable } from './table';
 import { UsageError } from './usage-error';
 
@@ -262,6 +263,7 @@ const ALL_OPTIONS: CommandOptions = Object.assign(
   ...Object.values(COMMANDS).map((command) => command.options),
 );
 
+/** Node's parser, strict, after checkOptions: what it still refuses (an ambiguous value) is a usage error. */
 function parseStrict(argv: readonly string[], options: CommandOptions) {
   try {
     return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
@@ -299,7 +301,9 @@ function parseInvocation(argv: readonly string[]): Invocation {
   const command = commandNamed(name);
   if (command === undefined && name !== '' && name !== 'help')
     throw new UsageError(`unknown command "${name}"`);
-  const { values, positionals } = parseStrict(argv, { ...COMMON_OPTIONS, ...command?.options });
+  const options = { ...COMMON_OPTIONS, ...command?.options };
+  checkOptions(command === undefined ? undefined : name, argv, options);
+  const { values, positionals } = parseStrict(argv, options);
   if (values.version === true) return { print: version, code: 0 };
   if (command === undefined || values.help === true) {
     return { print: helpText(name === 'help' ? rest[0] : name), code: name === '' && !values.help ? 2 : 0 };
