@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
   createServer,
@@ -45,7 +46,18 @@ export interface CapturedRequest {
   readonly body: string;
   /** When it reached the proxy (performance.now() of this process). */
   readonly at: number;
+  /** The access key its signature names: whose request it was (an operator's, a function's). */
+  readonly accessKeyId: string;
 }
+
+/**
+ * A function's handler as the proxy runs it for `Invoke`: the event is the invocation's payload, parsed; what it
+ * resolves to is the function's result, and what it throws is the function's error.
+ */
+export type LambdaHandler = (
+  event: unknown,
+  invocation: { readonly functionName: string; readonly requestId: string },
+) => Promise<unknown>;
 
 /** An error the proxy answers instead of the emulator, in the EC2/query-API XML shape the SDK parses. */
 export interface Fault {
@@ -84,6 +96,13 @@ export class Emulator {
    * once, as moto lists them.
    */
   listingLagMs = 0;
+  /**
+   * The functions `Invoke` runs, by function name (moto cannot run a Lambda). Unset (the default, and after each
+   * reset): Invoke goes to moto as any other call. Set: Invoke (RequestResponse) runs the named function's handler in
+   * this process and answers as Lambda does (a thrown error is a function error, `X-Amz-Function-Error: Unhandled`);
+   * a name without a handler is answered `ResourceNotFoundException`.
+   */
+  lambdaHandlers: Map<string, LambdaHandler> | undefined;
   /** The first answer to each ClientToken's RunInstances, kept for the emulator's life (reset forgets them). */
   private readonly launches = new Map<string, TokenLaunch>();
   /** When RunInstances answered for each instance launched through the proxy (performance.now()). */
@@ -160,15 +179,18 @@ export class Emulator {
       const isForm = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
       const params = new URLSearchParams(isForm ? text : '');
       const target = req.headers['x-amz-target'];
+      const invoked = req.method === 'POST' ? INVOKE_PATH.exec(req.url ?? '') : null;
       const action =
-        params.get('Action') ?? (typeof target === 'string' ? (target.split('.').pop() ?? '') : '');
+        params.get('Action') ??
+        (typeof target === 'string' ? (target.split('.').pop() ?? '') : invoked === null ? '' : 'Invoke');
       const captured: CapturedRequest = {
         method: req.method ?? '',
         path: req.url ?? '',
         action,
         params,
-        body: isForm || target !== undefined ? text : '',
+        body: isForm || target !== undefined || invoked !== null ? text : '',
         at: performance.now(),
+        accessKeyId: /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '',
       };
       this.requests.push(captured);
 
@@ -187,6 +209,10 @@ export class Emulator {
           return;
         }
         answerError(res, fault.status ?? 400, fault.code, 'injected by the test harness');
+        return;
+      }
+      if (invoked !== null && this.lambdaHandlers !== undefined) {
+        answerWith(res, this.invoke(res, decodeURIComponent(invoked[1] ?? ''), req.headers, text));
         return;
       }
       if (action === 'RunInstances' && isForm) {
@@ -369,6 +395,66 @@ export class Emulator {
     return reply;
   }
 
+  /**
+   * Lambda's `Invoke`, RequestResponse, answered by running the function's handler here (see lambdaHandlers). The
+   * function may be named by name or ARN. Lambda answers a function's error with 200, the `X-Amz-Function-Error`
+   * header and the error as `{ errorType, errorMessage, trace }`; the SDK gives it as `FunctionError` and `Payload`.
+   */
+  private async invoke(
+    res: ServerResponse,
+    named: string,
+    headers: IncomingHttpHeaders,
+    payload: string,
+  ): Promise<void> {
+    const functionName = /:function:([^:]+)/.exec(named)?.[1] ?? named.split(':')[0] ?? named;
+    const handler = this.lambdaHandlers?.get(functionName);
+    const requestId = randomUUID();
+    const json = (status: number, body: unknown, extra: OutgoingHttpHeaders = {}) =>
+      sendReply(res, {
+        status,
+        headers: { 'content-type': 'application/json', 'x-amzn-requestid': requestId, ...extra },
+        body: JSON.stringify(body) ?? 'null',
+      });
+    if (handler === undefined) {
+      json(
+        404,
+        { Type: 'User', Message: `Function not found: ${named}` },
+        { 'x-amzn-errortype': 'ResourceNotFoundException' },
+      );
+      return;
+    }
+    const type = headers['x-amz-invocation-type'] ?? 'RequestResponse';
+    if (type !== 'RequestResponse') {
+      throw new Error(`the proxy runs RequestResponse invocations only, not ${String(type)}`);
+    }
+    let event: unknown;
+    try {
+      event = payload === '' ? {} : JSON.parse(payload);
+    } catch {
+      json(
+        400,
+        { Type: 'User', Message: 'Could not parse request body into json' },
+        { 'x-amzn-errortype': 'InvalidRequestContentException' },
+      );
+      return;
+    }
+    const executed = { 'x-amz-executed-version': '$LATEST' };
+    try {
+      json(200, await handler(event, { functionName, requestId }), executed);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      json(
+        200,
+        {
+          errorType: failure.name,
+          errorMessage: failure.message,
+          trace: (failure.stack ?? '').split('\n'),
+        },
+        { ...executed, 'x-amz-function-error': 'Unhandled' },
+      );
+    }
+  }
+
   /** A repeated launch's answer: the first answer, with its instances as DescribeInstances shows them now. */
   private async repeatLaunch(req: IncomingMessage, first: string): Promise<Reply> {
     const instanceIds = launchedInstances(first).map((instance) => instance.instanceId);
@@ -479,7 +565,8 @@ export class Emulator {
     return this.requests.filter((request) => request.action === action);
   }
 
-  /** Empties the emulator (POST /moto-api/reset) and forgets captured requests, faults, lag and ClientTokens. */
+  /** Empties the emulator (POST /moto-api/reset) and forgets captured requests, faults, lag, ClientTokens and the
+   * functions Invoke runs. */
   async reset(): Promise<void> {
     const response = await fetch(`${this.motoEndpoint}/moto-api/reset`, { method: 'POST' });
     if (!response.ok) throw new Error(`emulator reset failed: ${response.status}`);
@@ -487,6 +574,7 @@ export class Emulator {
     this.faults.length = 0;
     this.reclaimed.clear();
     this.listingLagMs = 0;
+    this.lambdaHandlers = undefined;
     this.launches.clear();
     this.launchedAt.clear();
   }
@@ -512,6 +600,9 @@ export class Emulator {
     clearTimeout(stubborn);
   }
 }
+
+/** Lambda's Invoke: POST /2015-03-31/functions/<name or ARN>/invocations[?Qualifier=...]. */
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?|$)/;
 
 /** DynamoDB's actions that write: the proxy serialises them, as DynamoDB's own atomicity would order them. */
 const DYNAMODB_WRITES: ReadonlySet<string> = new Set([

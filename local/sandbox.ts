@@ -28,7 +28,9 @@ import { PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client }
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { stringify } from 'yaml';
+import { formatTable } from '../src/cli/table';
 import type { FleetLaunchResult } from '../src/fleet/launch-workers';
+import type { FleetReapResult } from '../src/fleet/reap-idle-workers';
 import { heartbeatKey } from '../src/model/heartbeat';
 import { TAG } from '../src/model/tags';
 import { accessLogLine, workerSession } from './access-log';
@@ -216,6 +218,13 @@ async function setUp(emulator: Emulator, timeline: Timeline): Promise<Story> {
     new LambdaClient(settings),
   );
   const environment = adoptEnvironment(functions, emulator);
+  // The CLI's launch, reap and drain invoke the functions: the proxy runs their handlers here, as the rules' events.
+  emulator.lambdaHandlers = new Map(
+    Object.entries(FUNCTIONS).map(([fn, { load }]) => [
+      deployedName(fn),
+      async (event: unknown) => (await load()).handler(event, contextFor(fn as FunctionName)),
+    ]),
+  );
 
   // Events go through the deployed rules; the bus, the topic and S3's log deliveries are watched.
   const router = await EventRouter.install(new EventBridgeClient(settings), sqs, `${STACK}-`);
@@ -600,7 +609,11 @@ const scheduleOf = (story: Story, fn: FunctionName) => story.router.scheduleOf(d
 async function runReaper(story: Story) {
   const reaper = await FUNCTIONS.reapIdleWorkers.load();
   const schedule = scheduleOf(story, 'reapIdleWorkers');
-  const [run] = await reaper.handler(scheduledEvent(schedule.arn), contextFor('reapIdleWorkers'));
+  // A schedule's event is a reaper run (not a drain): the handler answers with the fleets' results.
+  const [run] = (await reaper.handler(
+    scheduledEvent(schedule.arn),
+    contextFor('reapIdleWorkers'),
+  )) as FleetReapResult[];
   return run;
 }
 
@@ -665,10 +678,10 @@ async function printSummary(story: Story, metrics: readonly EmfDocument[]): Prom
     running: counted((instance) => instance.State?.Name === 'running'),
   };
   console.log(`\nnpm run -s cli -- status --fleet ${FLEET} --stage ${STAGE}\n${status.join('\n')}\n`);
-  console.log('SNS messages published to the fleet topic:');
-  console.table(story.published);
-  console.log('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
-  console.table(summarizeMetrics(metrics));
+  console.log(`SNS messages published to the fleet topic:\n${formatTable(story.published)}\n`);
+  console.log(
+    `Metrics the functions emitted (namespace WorkerFleet), per fleet:\n${formatTable(summarizeMetrics(metrics))}\n`,
+  );
   console.log(
     `summary: fleet ${FLEET}: ${figures.launched} workers launched, ${figures.interrupted} interrupted, ` +
       `${figures.replacements} replacement, ${figures.idleTerminated} idle terminated, ${figures.running} running; ` +

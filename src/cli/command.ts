@@ -1,13 +1,8 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { SNSClient } from '@aws-sdk/client-sns';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Config, Settings } from '../config';
-import type { logger } from '../logger';
-import type { MetricsSink } from '../model/fleet-metrics';
 import { FLEET_NAME } from '../model/fleet-spec';
 import type { FleetState } from '../model/fleet-state';
 import { UsageError } from './usage-error';
@@ -18,19 +13,32 @@ export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
 /** What parseArgs gives for a command line: every option by name. */
 export type OptionValues = Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
 
-/** A deployed stage, connected: its configuration and the core's clients. */
+/** A deployed stage, connected to read: its configuration and the clients `status` reads with. Nothing here writes. */
 export interface Connected {
   readonly config: Config;
   readonly ec2: EC2Client;
   readonly s3: S3Client;
   readonly state: FleetState;
-  readonly sns: SNSClient;
-  readonly ssm: SSMClient;
   readonly cloudwatch: CloudWatchClient;
-  readonly events: EventBridgeClient;
-  readonly logger: typeof logger;
-  readonly metrics: MetricsSink;
   readonly now: () => Date;
+}
+
+/** The deployed functions a command asks to act: every change the CLI makes is one of their invocations. */
+export type DeployedFunction = 'launchWorkers' | 'reapIdleWorkers';
+
+export interface DeployedFunctions {
+  /** Invokes the stage's function and waits for its result; a function error is a FunctionFailedError. */
+  invoke(fn: DeployedFunction, payload: unknown): Promise<unknown>;
+}
+
+/** How a command reaches the deployment, each only when it needs it: connecting makes no change. */
+export interface Connections {
+  /** Its settings and fleets, and clients to read (`status`). */
+  readonly deployment: () => Promise<Connected>;
+  /** Its settings and S3 alone (`config`). */
+  readonly store: () => Promise<ConfigStoreConnection>;
+  /** Its functions (`launch`, `reap`, `drain`): lambda:InvokeFunction is all the operator needs. */
+  readonly functions: () => Promise<DeployedFunctions>;
 }
 
 /** What `config push` and `config show` need: the deployment's settings (its state bucket) and an S3 client. */
@@ -56,12 +64,7 @@ export interface CliCommand<Args> {
   readonly help: string;
   readonly options: CommandOptions;
   parse(values: OptionValues, positionals: readonly string[]): Args;
-  /** `connect` reaches the deployment with its fleets; `connectStore`, its settings and S3 alone (for `config`). */
-  run(
-    connect: () => Promise<Connected>,
-    args: Args,
-    connectStore: () => Promise<ConfigStoreConnection>,
-  ): Promise<CommandOutcome>;
+  run(connect: Connections, args: Args): Promise<CommandOutcome>;
 }
 
 /** A string option's value, or undefined; a UsageError when `required` and missing. */

@@ -9,19 +9,23 @@ import {
   writeFleetConfig,
 } from '../aws/fleet-config-store';
 import { FleetConfigError } from '../errors';
+import type { FleetSpec } from '../model/fleet-spec';
 import type { CliCommand, CommandOutcome, ConfigStoreConnection } from './command';
+import { describeFleetConfigChange, diffFleetConfigs } from './fleet-config-diff';
 import { UsageError } from './usage-error';
 
 const CONFIG_HELP = `The fleets of the deployment, in its fleet configuration store (config/fleets.json in the state bucket):
   validate   checks a fleets file (YAML or JSON) with the functions' schema, offline: nothing is sent
   push       validates the file, then replaces the stored document, on the condition that nothing else wrote
              it meanwhile (the functions use it within 30 seconds; a deploy never overwrites a pushed document)
+             --dry-run: prints what it would change (fleets added, removed, changed field by field) against the
+             stored document, and writes nothing
   show       the stored document and its version`;
 
 const SUBCOMMANDS = { validate: 1, push: 1, show: 0 } as const;
 
 /** `config`'s arguments, a subcommand and its file, checked; a UsageError says what is wrong. */
-function parseConfigArgs(positionals: readonly string[]): ConfigArgs {
+function parseConfigArgs(positionals: readonly string[], dryRun: boolean): ConfigArgs {
   const [subcommand = '', ...rest] = positionals;
   if (!Object.hasOwn(SUBCOMMANDS, subcommand)) {
     throw new UsageError('config needs validate <file>, push <file> or show');
@@ -31,11 +35,18 @@ function parseConfigArgs(positionals: readonly string[]): ConfigArgs {
   if (rest.length !== files) {
     throw new UsageError(files === 1 ? `config ${name} needs one file` : `config ${name} takes no file`);
   }
-  return [name, rest[0]];
+  if (dryRun && name !== 'push')
+    throw new UsageError(`--dry-run is for config push; config ${name} writes nothing`);
+  return { subcommand: name, file: rest[0] ?? '', dryRun };
 }
 
 /** A fleets file as a document: YAML (JSON is YAML too), validated; a FleetConfigError names what is wrong. */
-function readFleetsFile(file: string): { document: unknown; fleets: readonly string[]; bytes: number } {
+function readFleetsFile(file: string): {
+  document: unknown;
+  fleets: readonly string[];
+  specs: Record<string, FleetSpec>;
+  bytes: number;
+} {
   let document: unknown;
   try {
     document = YAML.parse(readFileSync(file, 'utf8'));
@@ -43,8 +54,13 @@ function readFleetsFile(file: string): { document: unknown; fleets: readonly str
     throw new FleetConfigError(`${file}: ${(error as Error).message}`);
   }
   try {
-    const fleets = Object.keys(validateFleetConfig(document));
-    return { document, fleets, bytes: Buffer.byteLength(JSON.stringify(document)) };
+    const specs = validateFleetConfig(document);
+    return {
+      document,
+      fleets: Object.keys(specs),
+      specs,
+      bytes: Buffer.byteLength(JSON.stringify(document)),
+    };
   } catch (error) {
     throw new FleetConfigError(`${file}: ${(error as Error).message}`);
   }
@@ -57,7 +73,13 @@ const versionText = (version: FleetConfigVersion) =>
     version.writtenBy === undefined ? '' : ` by ${version.writtenBy}`,
   ].join('');
 
-type ConfigArgs = readonly [subcommand: keyof typeof SUBCOMMANDS, file?: string];
+interface ConfigArgs {
+  readonly subcommand: keyof typeof SUBCOMMANDS;
+  /** The fleets file (validate, push); empty for show. */
+  readonly file: string;
+  /** push only: print the change, write nothing. */
+  readonly dryRun: boolean;
+}
 
 /**
  * `config validate|push|show`. `validate` never connects; `push` validates the file before it connects, so a
@@ -67,12 +89,26 @@ async function runConfigCommand(
   args: ConfigArgs,
   connect: () => Promise<ConfigStoreConnection>,
 ): Promise<CommandOutcome> {
-  const [subcommand, file = ''] = args;
+  const { subcommand, file } = args;
   if (subcommand === 'validate') {
     const { fleets, bytes } = readFleetsFile(file);
     return {
       result: { file, valid: true, fleets, bytes },
       text: `${file}: valid, ${fleets.length} fleet${fleets.length === 1 ? '' : 's'} (${fleets.join(', ')}), ${bytes} bytes as JSON`,
+    };
+  }
+  if (subcommand === 'push' && args.dryRun) {
+    const { specs } = readFleetsFile(file);
+    const { s3, settings } = await connect();
+    const where = `s3://${settings.stateBucket}/${FLEET_CONFIG_KEY}`;
+    const stored = await readFleetConfig(s3, settings.stateBucket);
+    const change = diffFleetConfigs(stored?.fleets ?? {}, specs);
+    return {
+      result: { location: where, dryRun: true, version: stored?.version, change },
+      text: [
+        `dry run: ${file} against ${where}${stored === undefined ? ' (nothing stored yet)' : `, ${versionText(stored.version)}`}; nothing written`,
+        ...describeFleetConfigChange(change),
+      ].join('\n'),
     };
   }
   if (subcommand === 'push') {
@@ -108,12 +144,12 @@ async function runConfigCommand(
 
 export const config: CliCommand<ConfigArgs> = {
   summary: [
-    'config validate <file> | push <file> | show',
+    'config validate <file> | push <file> [--dry-run] | show',
     'the fleets: check a file, push it, show what is stored',
   ],
   help: CONFIG_HELP,
-  options: {},
-  parse: (_values, positionals) => parseConfigArgs(positionals),
+  options: { 'dry-run': { type: 'boolean', default: false } },
+  parse: (values, positionals) => parseConfigArgs(positionals, values['dry-run'] === true),
   // `config` connects only for push and show, and never reads the fleets it replaces.
-  run: (_connect, args, connectStore) => runConfigCommand(args, connectStore),
+  run: (connect, args) => runConfigCommand(args, connect.store),
 };

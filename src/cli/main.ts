@@ -3,34 +3,33 @@ import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { version } from '../../package.json';
 import { createClients } from '../aws/clients';
 import { createFleetStateTable } from '../aws/fleet-state-table';
 import { STAGE_NAME } from '../config';
-import { drainWorker } from '../fleet/drain-worker';
+import type { DrainResult } from '../fleet/drain-worker';
 import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
-import { launchWorkers } from '../fleet/launch-workers';
-import { reapIdleWorkers } from '../fleet/reap-idle-workers';
+import type { FleetLaunchResult } from '../fleet/launch-workers';
+import type { FleetReapResult } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
-import { DISCARD_METRICS } from '../model/fleet-metrics';
 import { resolveAwsSettings } from './aws-settings';
 import {
   type CliCommand,
   type CommandOptions,
   type ConfigStoreConnection,
   type Connected,
+  type DeployedFunctions,
   fleetOption,
   type OptionValues,
   parseCount,
   stringOption,
 } from './command';
 import { config } from './config-command';
-import { loadDeployment, loadDeploymentSettings } from './deployment';
+import { FunctionFailedError, invokeFunction, loadDeployment, loadDeploymentSettings } from './deployment';
+import { checkOptions } from './option-check';
+import { formatTable } from './table';
 import { UsageError } from './usage-error';
 
 export interface CliOutput {
@@ -72,37 +71,37 @@ const EXPECTED_ERRORS = new Set([
   'FleetConfigChangedError',
 ]);
 
-function table(rows: readonly Record<string, string>[]): string {
-  const first = rows[0];
-  if (first === undefined) return '';
-  const columns = Object.keys(first);
-  const widths = columns.map((column) =>
-    Math.max(column.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns.map((column) => column.toUpperCase())),
-    ...rows.map((row) => line(columns.map((c) => row[c] ?? ''))),
-  ].join('\n');
-}
-
 const minutes = (value: number | undefined) => (value === undefined ? '-' : `${value}m`);
 
+/** The fleets' sizes, one row each: what the fleets file asks, what the reconciliation keeps, what is there. */
+const sizesTable = (statuses: readonly FleetStatus[]) =>
+  formatTable(
+    statuses.map((status) => ({
+      fleet: status.fleet,
+      target: status.targetCapacity,
+      desired: status.desired,
+      floor: status.floor,
+      max: status.maxCapacity,
+      running: status.running,
+      'in-flight': status.inFlight.length,
+    })),
+  );
+
 function statusText(statuses: readonly FleetStatus[]): string {
-  const parts: string[] = [];
+  const parts: string[] = [sizesTable(statuses), ''];
   for (const status of statuses) {
-    parts.push(
-      `fleet ${status.fleet}: ${status.workers.length} running, target ${status.targetCapacity}${
-        status.maxCapacity === undefined ? '' : `, max ${status.maxCapacity}`
-      }`,
-    );
+    const inFlight =
+      status.inFlight.length === 0
+        ? ''
+        : `, ${status.inFlight.length} in flight (${status.inFlight.join(' ')})`;
+    const pending =
+      status.pendingRequests === 0
+        ? ''
+        : `; ${status.pendingRequests} size request${status.pendingRequests === 1 ? '' : 's'} for the next pass`;
+    parts.push(`fleet ${status.fleet}: ${status.running} running${inFlight}${pending}`);
     if (status.workers.length > 0) {
       parts.push(
-        table(
+        formatTable(
           status.workers.map((worker) => ({
             instance: worker.instanceId,
             type: worker.instanceType,
@@ -137,13 +136,16 @@ function statusText(statuses: readonly FleetStatus[]): string {
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 const status: CliCommand<{ readonly fleet?: string }> = {
-  summary: ['status [--fleet <fleet>]', 'workers, idle verdicts, interruptions and risky pools'],
-  help: `Every running worker of the fleet (or of every fleet): type, AZ, market, state, age, last heartbeat, the idle
-reaper's verdict and why, interruption and replacement; the target capacity; the spot pools avoided and why.`,
+  summary: ['status [--fleet <fleet>]', 'sizes, workers, idle verdicts, interruptions and risky pools'],
+  help: `The fleet's (or every fleet's) sizes: target (the fleets file's targetCapacity), desired (what the
+reconciliation keeps; size requests its next pass applies are counted beside it), floor (idle.minWorkers), max,
+running, in flight (launched, not listed by EC2 yet). Every
+running worker: type, AZ, market, state, age, last heartbeat, the idle reaper's verdict and why, interruption and
+replacement. The spot pools avoided and why. Reads only.`,
   options: { fleet: { type: 'string' } },
   parse: (values) => ({ fleet: fleetOption(values) }),
   run: async (connect, { fleet }) => {
-    const deps = await connect();
+    const deps = await connect.deployment();
     const statuses = await fleetStatus(
       deps,
       fleet === undefined ? Object.keys(deps.config.fleets) : [fleet],
@@ -155,20 +157,21 @@ reaper's verdict and why, interruption and replacement; the target capacity; the
 
 const launch: CliCommand<{ readonly fleet?: string; readonly count?: number }> = {
   summary: ['launch --fleet <fleet> [--count <n>]', 'launch workers now (to the target, or n more)'],
-  help: `Brings the fleet to its target capacity, or launches n more workers (bounded by maxCapacity), through the
-launcher's own code.`,
+  help: `Asks the deployed launcher (worker-fleet-<stage>-launchWorkers) to bring the fleet to its target capacity, or
+to launch n more workers (bounded by maxCapacity), and prints what it did. The CLI itself changes nothing.`,
   options: { fleet: { type: 'string' }, count: { type: 'string' } },
   parse: (values) => ({
     fleet: fleetOption(values, 'launch'),
     count: parseCount('count', stringOption(values, 'count')),
   }),
   run: async (connect, { fleet, count }) => {
-    const [launched] = await launchWorkers(await connect(), {
-      kind: 'direct',
-      id: `cli-${randomUUID()}`,
+    // The launcher's direct-invocation payload (events/launch-direct.json); the request id makes a retry idempotent.
+    const functions = await connect.functions();
+    const [launched] = (await functions.invoke('launchWorkers', {
       fleet,
       ...(count === undefined ? {} : { count }),
-    });
+      requestId: `cli-${randomUUID()}`,
+    })) as FleetLaunchResult[];
     const ids = launched?.launched.map((worker) => worker.instanceId) ?? [];
     return {
       result: launched,
@@ -179,12 +182,18 @@ launcher's own code.`,
 
 const reap: CliCommand<{ readonly fleet?: string; readonly dryRun: boolean }> = {
   summary: ['reap --fleet <fleet> [--dry-run]', 'judge and reap idle workers now'],
-  help: `One run of the idle reaper for the fleet: marks idle workers, terminates those marked long enough.
---dry-run reports what it would do and changes nothing.`,
+  help: `One run of the deployed idle reaper (worker-fleet-<stage>-reapIdleWorkers) for the fleet: marks idle workers,
+terminates those marked long enough. --dry-run reports what it would do and changes nothing; without it, the
+deployment's own dry-run setting holds. The CLI itself changes nothing.`,
   options: { fleet: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
   parse: (values) => ({ fleet: fleetOption(values, 'reap'), dryRun: values['dry-run'] === true }),
   run: async (connect, { fleet, dryRun }) => {
-    const [reaped] = await reapIdleWorkers(await connect(), { fleet, dryRun });
+    // The reaper's direct-invocation payload (events/reap-direct.json).
+    const functions = await connect.functions();
+    const [reaped] = (await functions.invoke('reapIdleWorkers', {
+      fleet,
+      ...(dryRun ? { dryRun } : {}),
+    })) as FleetReapResult[];
     const ids = (list: readonly { instanceId: string }[] = []) =>
       list.map((w) => w.instanceId).join(' ') || '-';
     return {
@@ -200,8 +209,9 @@ const reap: CliCommand<{ readonly fleet?: string; readonly dryRun: boolean }> = 
 
 const drain: CliCommand<{ readonly instanceId: string; readonly force: boolean }> = {
   summary: ['drain <instance-id> [--force]', 'mark one worker as retired and terminate it'],
-  help: `Marks a worker of this deployment as retired (so it is not replaced) and terminates it. Instances without the
-deployment's managed-by tag are refused, and so are workers tagged worker-fleet:protected unless --force.`,
+  help: `Asks the deployed reaper (worker-fleet-<stage>-reapIdleWorkers) to mark a worker of this deployment as retired
+(so it is not replaced) and terminate it. Instances without the deployment's managed-by tag are refused, and so are
+workers tagged worker-fleet:protected unless --force. The CLI itself changes nothing.`,
   options: { force: { type: 'boolean', default: false } },
   parse: (values, positionals) => {
     const [instanceId, ...extra] = positionals;
@@ -213,7 +223,9 @@ deployment's managed-by tag are refused, and so are workers tagged worker-fleet:
     return { instanceId, force: values.force === true };
   },
   run: async (connect, { instanceId, force }) => {
-    const drained = await drainWorker(await connect(), instanceId, { force });
+    // The reaper's drain payload (events/drain-direct.json): the drain runs in the function, through drainWorker.
+    const functions = await connect.functions();
+    const drained = (await functions.invoke('reapIdleWorkers', { drain: instanceId, force })) as DrainResult;
     return { result: drained, text: `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}` };
   },
 };
@@ -251,6 +263,7 @@ const ALL_OPTIONS: CommandOptions = Object.assign(
   ...Object.values(COMMANDS).map((command) => command.options),
 );
 
+/** Node's parser, strict, after checkOptions: what it still refuses (an ambiguous value) is a usage error. */
 function parseStrict(argv: readonly string[], options: CommandOptions) {
   try {
     return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
@@ -288,7 +301,9 @@ function parseInvocation(argv: readonly string[]): Invocation {
   const command = commandNamed(name);
   if (command === undefined && name !== '' && name !== 'help')
     throw new UsageError(`unknown command "${name}"`);
-  const { values, positionals } = parseStrict(argv, { ...COMMON_OPTIONS, ...command?.options });
+  const options = { ...COMMON_OPTIONS, ...command?.options };
+  checkOptions(command === undefined ? undefined : name, argv, options);
+  const { values, positionals } = parseStrict(argv, options);
   if (values.version === true) return { print: version, code: 0 };
   if (command === undefined || values.help === true) {
     return { print: helpText(name === 'help' ? rest[0] : name), code: name === '' && !values.help ? 2 : 0 };
@@ -308,31 +323,41 @@ function parseInvocation(argv: readonly string[]): Invocation {
   };
 }
 
-/** Connect: the region and profile, the deployment's configuration (read from its launcher), the core's clients. */
+/** Connect to read: the region and profile, the deployment's configuration (read from its launcher), read clients. */
 async function connect(
   invocation: Extract<Invocation, { command: unknown }>,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<Connected> {
   const settings = await resolveAwsSettings(invocation, env);
   logger.setLogLevel(invocation.verbose ? 'INFO' : 'SILENT');
-  const { lambda } = createClients({ lambda: LambdaClient }, settings);
   const clients = createClients(
     {
+      lambda: LambdaClient,
       ec2: EC2Client,
       s3: S3Client,
-      sns: SNSClient,
-      ssm: SSMClient,
       cloudwatch: CloudWatchClient,
-      events: EventBridgeClient,
       dynamodb: DynamoDBClient,
     },
     settings,
   );
   // The fleets are read with the same credentials as everything else (the profile too).
-  const config = await loadDeployment({ lambda, s3: clients.s3 }, invocation.stage, settings.region);
-  // The CLI is not an invocation: its launches and reaps are told (SNS, EventBridge), not measured.
+  const config = await loadDeployment(clients, invocation.stage, settings.region);
   const state = createFleetStateTable(clients.dynamodb, config.stateTable);
-  return { ...clients, state, config, logger, metrics: DISCARD_METRICS, now: () => new Date() };
+  return { ...clients, state, config, now: () => new Date() };
+}
+
+/**
+ * Connect to act: the stage's functions. The operator's credentials only invoke them; every change is the function's
+ * own, with its role, its clock and its lease.
+ */
+async function connectFunctions(
+  invocation: Extract<Invocation, { command: unknown }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<DeployedFunctions> {
+  const settings = await resolveAwsSettings(invocation, env);
+  const { lambda } = createClients({ lambda: LambdaClient }, settings);
+  const where = { stage: invocation.stage, region: settings.region };
+  return { invoke: (fn, payload) => invokeFunction(lambda, where, fn, payload) };
 }
 
 /** Connect for `config`: the deployment's settings and S3, not its fleets (they are what `config` handles). */
@@ -371,26 +396,47 @@ export async function runCli(
     }
     json = invocation.output === 'json';
     const { result, text } = await invocation.command.run(
-      () => connect(invocation, env),
+      {
+        deployment: () => connect(invocation, env),
+        store: () => connectStore(invocation, env),
+        functions: () => connectFunctions(invocation, env),
+      },
       invocation.args,
-      () => connectStore(invocation, env),
     );
     io.out(json ? JSON.stringify(result, null, 2) : text);
     return 0;
   } catch (error) {
-    const failure = error as Error;
-    const usage = failure.name === 'UsageError';
-    const message =
-      usage || EXPECTED_ERRORS.has(failure.name)
-        ? failure.message
-        : failure.name === 'CredentialsProviderError'
-          ? 'no AWS credentials: pass --profile, set AWS_PROFILE, or configure the standard credential chain'
-          : `${failure.name}: ${failure.message}`;
+    const { name, message, usage, fn } = describeFailure(error as Error);
     io.err(
       json
-        ? JSON.stringify({ error: failure.name, message })
+        ? JSON.stringify({ error: name, message, ...(fn === undefined ? {} : { function: fn }) })
         : `worker-fleet: ${message}${usage ? ' (see --help)' : ''}`,
     );
     return usage ? 2 : 1;
   }
+}
+
+/**
+ * What a failure is called and says. The operator's input or environment: its message alone. A deployed function's
+ * error: the function's own error, as its message alone when it refused the operator's input (an unknown fleet, a
+ * protected worker), else named with the function that failed.
+ */
+function describeFailure(failure: Error) {
+  if (failure instanceof FunctionFailedError) {
+    const expected = EXPECTED_ERRORS.has(failure.errorType);
+    return {
+      name: failure.errorType,
+      message: expected ? failure.errorMessage : failure.message,
+      usage: false,
+      fn: failure.functionName,
+    };
+  }
+  const usage = failure.name === 'UsageError';
+  const message =
+    usage || EXPECTED_ERRORS.has(failure.name)
+      ? failure.message
+      : failure.name === 'CredentialsProviderError'
+        ? 'no AWS credentials: pass --profile, set AWS_PROFILE, or configure the standard credential chain'
+        : `${failure.name}: ${failure.message}`;
+  return { name: failure.name, message, usage, fn: undefined };
 }

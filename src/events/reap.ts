@@ -15,6 +15,33 @@ export interface ReapRequest {
  */
 const reapDirectSchema = z.strictObject({ fleet: fleetName().optional(), dryRun: z.boolean().optional() });
 
+/** An operator's drain of one worker (`worker-fleet drain`), which the reaper's function runs. */
+export interface DrainRequest {
+  readonly instanceId: string;
+  /** Drain it even though it is tagged protected. */
+  readonly force: boolean;
+}
+
+/** What one invocation of the reaper's function is asked: a reaper run, or one worker drained. */
+export type ReaperInvocation =
+  | { readonly kind: 'reap'; readonly request: ReapRequest }
+  | { readonly kind: 'drain'; readonly drain: DrainRequest };
+
+/** Sample: events/drain-direct.json. */
+const drainDirectSchema = z.strictObject({
+  drain: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'must be an instance id (i-…)'),
+  force: z.boolean().optional(),
+});
+
+/** Narrows what the reaper's function is invoked with: a drain (`{ "drain": "<instance-id>" }`), or a reap trigger. */
+export function parseReaperInvocation(event: unknown): ReaperInvocation {
+  if (typeof event === 'object' && event !== null && 'drain' in event) {
+    const { drain, force = false } = parseShape(drainDirectSchema, event, 'drain request');
+    return { kind: 'drain', drain: { instanceId: drain, force } };
+  }
+  return { kind: 'reap', request: parseReapRequest(event) };
+}
+
 /** Narrows a reaper trigger: its schedule (every fleet) or a direct invocation naming a fleet and dry run. */
 export function parseReapRequest(event: unknown): ReapRequest {
   if (typeof event === 'object' && event !== null && 'detail-type' in event) {

@@ -10,7 +10,9 @@ import { createClients } from '../aws/clients';
 import { createFleetConfigReader } from '../aws/fleet-config-store';
 import { createFleetStateTable } from '../aws/fleet-state-table';
 import { loadSettings, withFleets } from '../config';
-import { parseReapRequest } from '../events/reap';
+import { assertNever } from '../events/parse';
+import { parseReaperInvocation } from '../events/reap';
+import { type DrainResult, drainWorker } from '../fleet/drain-worker';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
@@ -34,17 +36,26 @@ const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
 const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
-/** Marks, then terminates, idle workers. Samples: events/launch-schedule.json (schedule), events/reap-direct.json. */
-export async function handler(event: unknown, context: Context): Promise<FleetReapResult[]> {
+/**
+ * Marks, then terminates, idle workers; or drains one worker for an operator (`worker-fleet drain`), so that every
+ * change to a fleet is made by a function, never by the operator's own credentials. Samples:
+ * events/launch-schedule.json (schedule), events/reap-direct.json, events/drain-direct.json.
+ */
+export async function handler(event: unknown, context: Context): Promise<FleetReapResult[] | DrainResult> {
   logger.addContext(context);
   logger.debug('reap trigger received', { event });
   try {
-    const request = parseReapRequest(event);
+    const invocation = parseReaperInvocation(event);
     const config = withFleets(settings, await fleetConfig.fleets());
-    return await reapIdleWorkers(
-      { ...clients, state, config, logger, metrics, now: () => new Date(), calls },
-      request,
-    );
+    const deps = { ...clients, state, config, logger, metrics, now: () => new Date(), calls };
+    switch (invocation.kind) {
+      case 'reap':
+        return await reapIdleWorkers(deps, invocation.request);
+      case 'drain':
+        return await drainWorker(deps, invocation.drain.instanceId, { force: invocation.drain.force });
+      default:
+        return assertNever(invocation);
+    }
   } finally {
     metrics.flush();
   }

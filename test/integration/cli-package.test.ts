@@ -88,7 +88,8 @@ describe('the packed package', () => {
     const table = await workerFleet('status', '--stage', 'test');
     const json = await workerFleet('status', '--stage', 'test', '--output', 'json');
 
-    expect(table.stdout).toContain('fleet batch: 1 running, target 2, max 6');
+    expect(table.stdout).toContain('batch  2       1        0      6    1        0');
+    expect(table.stdout).toContain('fleet batch: 1 running');
     expect(table.stdout).toContain(worker?.instanceId);
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -6,7 +8,7 @@ import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
-import { cliFleets, deployLauncher } from './cli-deployment';
+import { cliFleets, deployFunctions, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { cli } from './run-cli';
 import { useEmulator } from './use-emulator';
@@ -15,6 +17,24 @@ const emulator = useEmulator();
 let world: FleetWorld;
 
 const fleets = () => cliFleets(world);
+
+/**
+ * The operator's own credentials (a profile), apart from the functions' (the environment's): the emulator's captured
+ * requests say whose each call was.
+ */
+const OPERATOR_KEY = 'OPERATORKEY';
+const credentialsFile = join(mkdtempSync(join(tmpdir(), 'worker-fleet-cli-')), 'credentials');
+writeFileSync(
+  credentialsFile,
+  `[operator]\naws_access_key_id = ${OPERATOR_KEY}\naws_secret_access_key = operator-secret\n`,
+);
+/** The CLI run by the operator, with the operator's profile. */
+const operator = (...args: string[]) => cli('--profile', 'operator', ...args);
+/** What the operator's credentials asked of AWS since the last reset, by action. */
+const operatorCalls = () =>
+  emulator()
+    .requests.filter((request) => request.accessKeyId === OPERATOR_KEY)
+    .map((request) => request.action || `${request.method} ${request.path}`);
 
 async function launch(count: number): Promise<string[]> {
   const [result] = await launchWorkers(world.deps(fleets()), {
@@ -38,11 +58,14 @@ const heartbeat = (instanceId: string, status: string) =>
 beforeEach(async () => {
   world = await createFleetWorld(emulator());
   process.env.AWS_ENDPOINT_URL = emulator().endpoint;
+  process.env.AWS_SHARED_CREDENTIALS_FILE = credentialsFile;
   await deployLauncher(emulator(), world);
+  deployFunctions(emulator(), world);
 });
 
 afterAll(() => {
   delete process.env.AWS_ENDPOINT_URL;
+  delete process.env.AWS_SHARED_CREDENTIALS_FILE;
 });
 
 describe('npx worker-fleet', () => {
@@ -81,7 +104,14 @@ describe('npx worker-fleet', () => {
     const { code, out } = await cli('status', '--fleet', 'batch');
 
     expect(code).toBe(0);
-    expect(out).toContain('fleet batch: 2 running, target 2, max 6');
+    expect(out).toContain(
+      [
+        'FLEET  TARGET  DESIRED  FLOOR  MAX  RUNNING  IN-FLIGHT',
+        'batch  2       2        0      6    2        0',
+        '',
+        'fleet batch: 2 running',
+      ].join('\n'),
+    );
     const rows = out.split('\n');
     expect(rows.find((row) => row.startsWith(busy ?? '-'))).toMatch(
       new RegExp(`c7g\\.large .*spot .*running .*0m ago \\(busy\\) +busy .*replaces ${interrupted}`),
@@ -90,6 +120,21 @@ describe('npx worker-fleet', () => {
       new RegExp(`0m ago \\(idle\\) +idle .*interrupted \\(terminate\\), replaced by ${busy}`),
     );
     expect(out).toContain(`c7g.large@${subnet}: score 1, 1 interruption in the last 1h`);
+  });
+
+  it('status counts launches EC2 does not list yet as in flight, beside the desired size', async () => {
+    emulator().listingLagMs = 60_000;
+    const launched = await launch(3);
+
+    const { code, out } = await cli('status', '--fleet', 'batch');
+    const json = await cli('status', '--fleet', 'batch', '--json');
+
+    expect(code).toBe(0);
+    expect(out).toContain('batch  2       3        0      6    0        3');
+    expect(out).toContain(`fleet batch: 0 running, 3 in flight (${launched.join(' ')})`);
+    expect(JSON.parse(json.out)).toEqual([
+      expect.objectContaining({ desired: 3, running: 0, inFlight: launched, workers: [] }),
+    ]);
   });
 
   it('status --json gives the same for scripts', async () => {
@@ -102,15 +147,21 @@ describe('npx worker-fleet', () => {
       expect.objectContaining({
         fleet: 'batch',
         targetCapacity: 2,
+        desired: 1,
+        pendingRequests: 0,
+        floor: 0,
+        maxCapacity: 6,
+        running: 1,
+        inFlight: [],
         workers: [expect.objectContaining({ instanceId: worker, market: 'spot', verdict: 'unknown' })],
         riskyPools: [],
       }),
     ]);
   });
 
-  it('launch runs the launcher: to the target, or a count more', async () => {
-    const first = await cli('launch', '--fleet', 'batch');
-    const second = await cli('launch', '--fleet', 'batch', '--count', '3', '--json');
+  it('launch invokes the launcher: to the target, or a count more', async () => {
+    const first = await operator('launch', '--fleet', 'batch');
+    const second = await operator('launch', '--fleet', 'batch', '--count', '3', '--json');
 
     expect(first).toMatchObject({
       code: 0,
@@ -122,15 +173,82 @@ describe('npx worker-fleet', () => {
     expect(launched.every((instance) => instance.Tags?.some((tag) => tag.Value?.startsWith('cli-')))).toBe(
       true,
     );
+    expect(operatorCalls()).toEqual(['Invoke', 'Invoke']);
+    expect(
+      emulator()
+        .sent('Invoke')
+        .map((request) => [request.path, JSON.parse(request.body)]),
+    ).toEqual([
+      [
+        '/2015-03-31/functions/worker-fleet-test-launchWorkers/invocations',
+        { fleet: 'batch', requestId: expect.stringMatching(/^cli-/) },
+      ],
+      [
+        '/2015-03-31/functions/worker-fleet-test-launchWorkers/invocations',
+        { fleet: 'batch', count: 3, requestId: expect.stringMatching(/^cli-/) },
+      ],
+    ]);
+  });
+
+  it("launch, reap and drain change nothing with the operator's credentials: each is one Invoke, the rest is the functions'", async () => {
+    const changes =
+      /^(RunInstances|TerminateInstances|CreateTags|DeleteTags|PutItem|UpdateItem|DeleteItem|TransactWriteItems|BatchWriteItem|Publish|PutEvents)$|^PUT /;
+
+    await operator('launch', '--fleet', 'batch');
+    const [worker] = (await world.instances()).map((instance) => instance.InstanceId ?? '');
+    await heartbeat(worker ?? '', 'idle');
+    await operator('reap', '--fleet', 'batch');
+    const drained = await operator('drain', worker ?? '');
+
+    expect(drained).toMatchObject({ code: 0, out: `${worker} (fleet batch): terminated` });
+    expect(operatorCalls()).toEqual(['Invoke', 'Invoke', 'Invoke']);
+    const functions = emulator()
+      .requests.filter((request) => request.accessKeyId !== OPERATOR_KEY)
+      .map((request) => request.action || `${request.method} ${request.path}`);
+    expect(functions).toEqual(
+      expect.arrayContaining(['RunInstances', 'TransactWriteItems', 'CreateTags', 'TerminateInstances']),
+    );
+    expect(operatorCalls().filter((action) => changes.test(action))).toEqual([]);
+  });
+
+  it("prints a function's error clearly, exit 1: a refusal as its message, a failure with the function and its error", async () => {
+    emulator().lambdaHandlers?.set('worker-fleet-test-reapIdleWorkers', async () => {
+      throw new TypeError('cannot read the fleets');
+    });
+
+    const unknown = await operator('launch', '--fleet', 'nightly');
+    const failed = await operator('reap', '--fleet', 'batch');
+    const failedJson = await operator('reap', '--fleet', 'batch', '--json');
+    const undeployed = await operator('launch', '--fleet', 'batch', '--stage', 'prod');
+
+    expect(unknown).toEqual({
+      code: 1,
+      out: '',
+      err: 'worker-fleet: unknown fleet "nightly"; this deployment manages: batch',
+    });
+    expect(failed).toEqual({
+      code: 1,
+      out: '',
+      err: 'worker-fleet: worker-fleet-test-reapIdleWorkers failed: TypeError: cannot read the fleets',
+    });
+    expect(JSON.parse(failedJson.err)).toEqual({
+      error: 'TypeError',
+      message: 'worker-fleet-test-reapIdleWorkers failed: TypeError: cannot read the fleets',
+      function: 'worker-fleet-test-reapIdleWorkers',
+    });
+    expect(undeployed).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('no worker-fleet deployment for stage "prod" in us-east-1'),
+    });
   });
 
   it('reap --dry-run says what it would do and changes nothing; reap marks the idle workers', async () => {
     const workers = await launch(2);
     for (const worker of workers) await heartbeat(worker, 'idle');
 
-    const dry = await cli('reap', '--fleet', 'batch', '--dry-run');
+    const dry = await operator('reap', '--fleet', 'batch', '--dry-run');
     const untouched = await world.instances({ tag: TAG.idleSince, value: '*' });
-    const real = await cli('reap', '--fleet', 'batch');
+    const real = await operator('reap', '--fleet', 'batch');
 
     expect(dry).toMatchObject({
       code: 0,
@@ -142,16 +260,26 @@ describe('npx worker-fleet', () => {
     expect(marked.map((instance) => instance.InstanceId).sort()).toEqual([...workers].sort());
   });
 
-  it('drain marks a worker as retired, terminates it and tells the topic', async () => {
+  it('drain asks the reaper to mark a worker as retired, terminate it and tell the topic', async () => {
     const [worker] = await launch(1);
 
-    const { code, out } = await cli('drain', worker ?? '');
+    const { code, out } = await operator('drain', worker ?? '');
 
     expect({ code, out }).toEqual({ code: 0, out: `${worker} (fleet batch): terminated` });
     const [instance] = await world.instances();
     expect(instance?.State?.Name).toMatch(/shutting-down|terminated/);
     expect(instance?.Tags).toContainEqual({ Key: TAG.idleReason, Value: 'drained-by-operator' });
     expect((await world.notifications()).map((notification) => notification.kind)).toContain('drained');
+    expect(
+      emulator()
+        .sent('Invoke')
+        .map((request) => [request.path, JSON.parse(request.body)]),
+    ).toEqual([
+      [
+        '/2015-03-31/functions/worker-fleet-test-reapIdleWorkers/invocations',
+        { drain: worker, force: false },
+      ],
+    ]);
   });
 
   it("refuses to drain an instance that is not this deployment's worker, and changes nothing", async () => {
@@ -160,8 +288,8 @@ describe('npx worker-fleet', () => {
     );
     const strangerId = stranger.Instances?.[0]?.InstanceId ?? '';
 
-    const refused = await cli('drain', strangerId);
-    const unknown = await cli('drain', 'i-0123456789abcdef0');
+    const refused = await operator('drain', strangerId);
+    const unknown = await operator('drain', 'i-0123456789abcdef0');
 
     expect(refused).toEqual({
       code: 1,
@@ -180,9 +308,9 @@ describe('npx worker-fleet', () => {
       new CreateTagsCommand({ Resources: [worker ?? ''], Tags: [{ Key: TAG.protected, Value: 'true' }] }),
     );
 
-    const refused = await cli('drain', worker ?? '');
+    const refused = await operator('drain', worker ?? '');
     const [untouched] = await world.instances();
-    const forced = await cli('drain', worker ?? '', '--force');
+    const forced = await operator('drain', worker ?? '', '--force');
 
     expect(refused).toEqual({
       code: 1,

@@ -85,6 +85,61 @@ describe('worker-fleet config', () => {
     expect(JSON.parse(shownJson.out)).toMatchObject({ document, version: { etag: stored?.version.etag } });
   });
 
+  it('push --dry-run prints the change against the stored fleets, field by field, and writes nothing', async () => {
+    await world.storeFleets({ batch: fleet(), old: fleet() });
+    const before = await headFleetConfig(world.s3, world.stateBucket);
+    emulator().requests.length = 0;
+    const file = fleetsFile({
+      batch: fleet({ targetCapacity: 3, instanceTypes: ['t4g.small', 't4g.medium'] }),
+      nightly: fleet(),
+    });
+
+    const dry = await cli('config', 'push', file, '--dry-run');
+    const dryJson = await cli('config', 'push', file, '--dry-run', '--json');
+    const same = await cli('config', 'push', fleetsFile({ batch: fleet(), old: fleet() }), '--dry-run');
+
+    expect(dry.code).toBe(0);
+    expect(dry.out.split('\n')).toEqual([
+      expect.stringMatching(
+        /^dry run: .*fleets\.yml against s3:\/\/worker-fleet-test-state\/config\/fleets\.json, version .*; nothing written$/,
+      ),
+      '+ nightly (added)',
+      '- old (removed)',
+      // As the functions read them: the floor and the maximum default to the target, and move with it.
+      '~ batch: idle.minWorkers 1 → 3',
+      '~ batch: instanceTypes ["t4g.small"] → ["t4g.small","t4g.medium"]',
+      '~ batch: maxCapacity 1 → 3',
+      '~ batch: targetCapacity 1 → 3',
+    ]);
+    expect(JSON.parse(dryJson.out)).toMatchObject({
+      dryRun: true,
+      version: { etag: before?.etag },
+      change: {
+        added: ['nightly'],
+        removed: ['old'],
+        changed: {
+          batch: [
+            { field: 'idle.minWorkers' },
+            { field: 'instanceTypes' },
+            { field: 'maxCapacity' },
+            { field: 'targetCapacity', from: 1, to: 3 },
+          ],
+        },
+      },
+    });
+    expect(same.out.split('\n').slice(1)).toEqual(['no change']);
+    expect(emulator().requests.filter((request) => request.method !== 'GET')).toEqual([]);
+    expect(await headFleetConfig(world.s3, world.stateBucket)).toEqual(before);
+  });
+
+  it('push --dry-run on a stage with nothing stored shows every fleet added', async () => {
+    const run = await cli('config', 'push', fleetsFile({ batch: fleet() }), '--dry-run');
+
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/\(nothing stored yet\); nothing written\n\+ batch \(added\)$/);
+    expect(await headFleetConfig(world.s3, world.stateBucket)).toBeUndefined();
+  });
+
   it('refuses to push a bad document before any AWS call, and the stored one stays as it was', async () => {
     await world.storeFleets({ batch: fleet() });
     const before = await headFleetConfig(world.s3, world.stateBucket);
@@ -106,6 +161,7 @@ describe('worker-fleet config', () => {
     [['config'], 'config needs validate <file>, push <file> or show'],
     [['config', 'push'], 'config push needs one file'],
     [['config', 'show', 'fleets.yml'], 'config show takes no file'],
+    [['config', 'show', '--dry-run'], '--dry-run is for config push; config show writes nothing'],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const run = await cli(...args);
 

@@ -4,6 +4,7 @@ import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { workerSession } from '../../local/access-log';
 import { lambdaContext } from '../../local/lambda-context';
+import type { FleetReapResult } from '../../src/fleet/reap-idle-workers';
 import { FLEET_METRICS, type FleetMetricName, METRIC_NAMESPACE } from '../../src/model/fleet-metrics';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { NOTIFICATION_DETAIL_TYPES, type NotificationKind } from '../../src/model/notification';
@@ -190,7 +191,11 @@ describe('the metrics and notification events of a fleet story, through the hand
         ],
       }),
     );
-    const [reaped] = await reapIdleWorkers({ fleet: 'batch' }, context('reapIdleWorkers'));
+    // A reap request (not a drain): the handler answers with the fleets' results.
+    const [reaped] = (await reapIdleWorkers(
+      { fleet: 'batch' },
+      context('reapIdleWorkers'),
+    )) as FleetReapResult[];
     expect(reaped?.terminated.map((worker) => worker.instanceId)).toEqual([kept]);
     const reaping = emf();
     expect(reaping.flatMap(emfProblems)).toEqual([]);

@@ -43,19 +43,22 @@ describe('npm start', () => {
     expect(output).toMatch(/reaper run 2 +terminated 2 idle workers/);
     expect(output).toMatch(/6\. access log landed +8 lines parsed, 8 attributed to workers/);
     // The summary, read back from the emulator.
-    expect(output).toMatch(/fleet batch: 2 running, target 4/);
+    // Its sizes (target, desired, floor, max, running, in flight): the reaper asked to lower the desired size to the
+    // floor, which the next reconciliation pass applies.
+    expect(output).toMatch(/\nbatch +4 +4 +2 +4 +2 +0\n/);
+    expect(output).toMatch(/\nfleet batch: 2 running; 1 size request for the next pass\n/);
     expect(output).toContain(
       'summary: fleet batch: 5 workers launched, 1 interrupted, 1 replacement, 2 idle terminated, 2 running; 5 SNS messages',
     );
     // The metrics the functions emitted, per fleet: as many launched and terminated as the summary counts.
     const metricRow = (metric: string, market: string, value: number) =>
-      new RegExp(`'batch' +│ +'${market}' +│ +'${metric}' +│ +'Count' +│ +${value} +│`);
+      new RegExp(`\nbatch +${market === '' ? '' : `${market} +`}${metric} +Count +${value}\n`);
     expect(output).toContain('Metrics the functions emitted (namespace WorkerFleet), per fleet:');
     expect(output).toMatch(metricRow('WorkersLaunched', '', 5));
     expect(output).toMatch(metricRow('IdleTerminated', '', 2));
     expect(output).not.toContain('{"_aws"');
     for (const kind of ['launch', 'spot-interruption', 'replacement', 'idle-warning', 'idle-terminated']) {
-      expect(output).toContain(`'${kind}'`);
+      expect(output).toMatch(new RegExp(`\n${kind} +worker-fleet`));
     }
     // Nothing unexpected was logged: the handlers ran without a warning or an error.
     expect(output).not.toMatch(/"level":"(WARN|ERROR)"/);
@@ -107,7 +110,7 @@ describe('npm start -- --keep', () => {
       });
       expect({ code: status?.status, output: status?.stdout }).toEqual({
         code: 0,
-        output: expect.stringMatching(/fleet batch: \d+ running, target 4/),
+        output: expect.stringMatching(/\nbatch +4 +\d+ +2 +\d+ +\d+ +\d+\n/),
       });
     } finally {
       sandbox.kill('SIGINT');

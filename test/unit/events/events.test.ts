@@ -4,7 +4,7 @@ import { InvalidEventError } from '../../../src/errors';
 import { parseInstanceEvent } from '../../../src/events/instance';
 import { parseLaunchTrigger } from '../../../src/events/launch';
 import { assertNever } from '../../../src/events/parse';
-import { parseReapRequest } from '../../../src/events/reap';
+import { parseReaperInvocation, parseReapRequest } from '../../../src/events/reap';
 import { EVENT_SOURCE, WORKER_DRAINING } from '../../../src/model/notification';
 
 const sample = (name: string): unknown =>
@@ -189,6 +189,37 @@ describe('parseReapRequest', () => {
   ])('rejects %j with a clear error', (event, message) => {
     expect(() => parseReapRequest(event)).toThrow(InvalidEventError);
     expect(() => parseReapRequest(event)).toThrow(message);
+  });
+});
+
+describe('parseReaperInvocation', () => {
+  it('reads a drain, forced or not', () => {
+    expect(parseReaperInvocation(sample('drain-direct.json'))).toEqual({
+      kind: 'drain',
+      drain: { instanceId: 'i-0123456789abcdef0', force: false },
+    });
+    expect(parseReaperInvocation({ drain: 'i-01234567', force: true })).toEqual({
+      kind: 'drain',
+      drain: { instanceId: 'i-01234567', force: true },
+    });
+  });
+
+  it('reads anything else as a reap trigger', () => {
+    expect(parseReaperInvocation(sample('reap-direct.json'))).toEqual({
+      kind: 'reap',
+      request: { fleet: 'batch', dryRun: true },
+    });
+    expect(parseReaperInvocation(sample('launch-schedule.json'))).toEqual({ kind: 'reap', request: {} });
+  });
+
+  it.each([
+    [{ drain: 'i-xyz' }, 'malformed drain request: drain: must be an instance id'],
+    [{ drain: 'i-0123456789abcdef0', force: 'yes' }, 'malformed drain request: force: '],
+    [{ drain: 'i-0123456789abcdef0', fleet: 'batch' }, 'malformed drain request: '],
+    [{ fleet: 'batch', force: true }, 'malformed reap request: '],
+  ])('rejects %j with a clear error', (event, message) => {
+    expect(() => parseReaperInvocation(event)).toThrow(InvalidEventError);
+    expect(() => parseReaperInvocation(event)).toThrow(message);
   });
 });
 
