@@ -14,7 +14,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type SeededAccount, seedAccount } from '../../local/account';
 import { deploymentEnv } from '../../local/deployment-env';
-import type { Emulator } from '../../local/emulator';
+import { type Emulator, OBSERVER_HEADER } from '../../local/emulator';
 import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
 import { createStateTable } from '../../local/state-table';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
@@ -124,6 +124,15 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const iam = new IAMClient(settings);
   const sqs = new SQSClient(settings);
   const s3 = new S3Client({ ...settings, forcePathStyle: true });
+  const observer = new EC2Client(settings);
+  observer.middlewareStack.add(
+    (next) => (args) => {
+      const request = (args as { request: { headers: Record<string, string> } }).request;
+      request.headers[OBSERVER_HEADER] = '1';
+      return next(args);
+    },
+    { step: 'build', name: 'emulatorObserver' },
+  );
   const cloudwatch = new CloudWatchClient(settings);
   const stateBucket = 'worker-fleet-test-state';
   const stateTable = 'worker-fleet-test-state';
@@ -315,10 +324,10 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       return (scanned.Items ?? []).map((item) => `${item.pk?.S} ${item.sk?.S}`);
     },
     async instances(filter) {
-      // moto answers 100 reservations a page, as EC2 may: every page is read.
+      // moto answers 100 reservations a page, as EC2 may: every page is read. The test sees every instance, lag or not.
       const instances: Instance[] = [];
       const pages = paginateDescribeInstances(
-        { client: ec2 },
+        { client: observer },
         {
           Filters: filter === undefined ? undefined : [{ Name: `tag:${filter.tag}`, Values: [filter.value] }],
         },
