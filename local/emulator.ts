@@ -225,11 +225,17 @@ export class Emulator {
       }
       if (typeof target === 'string' && target.startsWith('DynamoDB_') && DYNAMODB_WRITES.has(action)) {
         // DynamoDB decides each write, condition and transaction atomically; moto checks, then writes, and two racing
-        // writers can both win. The proxy lets one DynamoDB write reach moto at a time.
-        const done = this.dynamoWrites.then(
+        // writers of one item can both win. The proxy lets one write per item reach moto at a time (a transaction
+        // waits for every item it touches); writes of other items go on side by side, as DynamoDB's do.
+        const keys = dynamoItemKeys(text);
+        const before = Promise.all(keys.map((key) => this.dynamoWrites.get(key)));
+        const done = before.then(
           () => new Promise<void>((resolve) => this.pipeUpstream(req, res, body, resolve)),
         );
-        this.dynamoWrites = done;
+        for (const key of keys) this.dynamoWrites.set(key, done);
+        void done.then(() => {
+          for (const key of keys) if (this.dynamoWrites.get(key) === done) this.dynamoWrites.delete(key);
+        });
         return;
       }
       const conditional =
@@ -253,8 +259,8 @@ export class Emulator {
     });
   }
 
-  /** DynamoDB writes in flight: each waits for the one before it. */
-  private dynamoWrites: Promise<void> = Promise.resolve();
+  /** DynamoDB writes in flight, by item: each waits for the one before it on the same item. */
+  private readonly dynamoWrites = new Map<string, Promise<void>>();
 
   /** Conditional writes in flight, by key: each waits for the one before it. */
   private readonly conditionalWrites = new Map<string, Promise<void>>();
@@ -604,6 +610,35 @@ export class Emulator {
 
 /** Lambda's Invoke: POST /2015-03-31/functions/<name or ARN>/invocations[?Qualifier=...]. */
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?|$)/;
+
+/**
+ * The items a DynamoDB write touches, as `<table> <key>` strings: the Key or Item of a single write, every item of a
+ * transaction or batch. A body the proxy cannot read serialises against every other such body.
+ */
+function dynamoItemKeys(body: string): string[] {
+  type Write = { TableName?: string; Key?: unknown; Item?: { pk?: unknown; sk?: unknown } };
+  const keyOf = (write: Write | undefined) =>
+    write === undefined
+      ? undefined
+      : `${write.TableName} ${JSON.stringify(write.Key ?? { pk: write.Item?.pk, sk: write.Item?.sk })}`;
+  try {
+    const request = JSON.parse(body) as Write & {
+      TransactItems?: Record<string, Write>[];
+      RequestItems?: Record<string, { PutRequest?: Write; DeleteRequest?: Write }[]>;
+    };
+    const writes: (Write | undefined)[] = request.TransactItems
+      ? request.TransactItems.map((item) => Object.values(item)[0])
+      : request.RequestItems
+        ? Object.entries(request.RequestItems).flatMap(([TableName, items]) =>
+            items.map((item) => ({ TableName, ...(item.PutRequest ?? item.DeleteRequest) })),
+          )
+        : [request];
+    const keys = writes.map(keyOf).filter((key): key is string => key !== undefined);
+    return keys.length > 0 ? [...new Set(keys)] : ['*'];
+  } catch {
+    return ['*'];
+  }
+}
 
 /** A request carrying this header is a test observing the world: no listing lag applies to it. */
 export const OBSERVER_HEADER = 'x-emulator-observer';

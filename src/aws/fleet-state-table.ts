@@ -552,7 +552,7 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
     },
 
     async recordPoolEvents(events, now) {
-      await Promise.all(
+      const written = await Promise.all(
         events.map((event) =>
           putIfAbsent({
             pk: 'pools',
@@ -563,6 +563,7 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
           }),
         ),
       );
+      return written.filter(Boolean).length;
     },
 
     async poolEvents(now) {

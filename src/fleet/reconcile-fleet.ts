@@ -147,10 +147,14 @@ async function reconcileOnce(
   spec: FleetSpec,
 ): Promise<ReconcileOutcome> {
   const { ec2, state, logger, config, now, metrics } = deps;
-  const [workers, facts] = await Promise.all([
-    listFleetWorkers(ec2, { managedBy: config.managedBy, instanceProfile: config.instanceProfile, fleet }),
-    state.readFacts(fleet, now()),
-  ]);
+  // EC2 first, then the facts: a request recorded before a change EC2 now shows (the reaper lowers the size, then
+  // terminates) is in the facts this pass reads, so no pass relaunches workers the reaper retired (#26).
+  const workers = await listFleetWorkers(ec2, {
+    managedBy: config.managedBy,
+    instanceProfile: config.instanceProfile,
+    fleet,
+  });
+  const facts = await state.readFacts(fleet, now());
   for (const key of facts.unreadable) {
     logger.error('state item unreadable, set aside and rebuilt from EC2', { fleet, key });
     metrics.add('StateItemsUnreadable', 1, { fleet });

@@ -9,10 +9,10 @@ export async function recordPoolEvents(
   state: FleetState,
   events: readonly { pool: Pick<Pool, 'instanceType' | 'subnetId'>; kind: PoolEventKind; id: string }[],
   now: Date,
-): Promise<void> {
-  if (events.length === 0) return;
+): Promise<number> {
+  if (events.length === 0) return 0;
   const at = now.toISOString();
-  await state.recordPoolEvents(
+  return state.recordPoolEvents(
     events.map(
       ({ pool, kind, id }): PoolEventRecord => ({
         pool: { instanceType: pool.instanceType, subnetId: pool.subnetId },

@@ -88,26 +88,31 @@ async function markDraining(
       }),
     ),
     steps.run('announced', () => putWorkerDraining(events, draining)),
-    steps.run('counted', () => countInPool(deps, worker, poolEvent)),
+    steps.run('counted', () => countInPool(deps, worker, draining.fleet, poolEvent)),
   ]);
   logger.info('worker marked draining', { ...draining });
 }
 
 /**
- * Counts a spot worker's event in its pool's memory, once per instance. Pool memory is advice: a write that fails is
- * logged and never fails the delivery (the two-minute window is worth more than one event's weight).
+ * Counts a spot worker's event in its pool's memory and, for an interruption, in the Interruptions metric: once per
+ * instance, whichever of its warning and its `terminated` event comes first. Pool memory is advice: a write that
+ * fails is logged and never fails the delivery (the two-minute window is worth more than one event's weight); the
+ * metric then counts it, as it cannot tell.
  */
 async function countInPool(
   deps: InterruptionDependencies,
   worker: Worker,
+  fleet: string,
   kind: PoolEventKind,
 ): Promise<void> {
   if (worker.market !== 'spot') return;
+  let anew = true;
   try {
-    await recordPoolEvents(deps.state, [{ pool: worker, kind, id: worker.instanceId }], deps.now());
+    anew = (await recordPoolEvents(deps.state, [{ pool: worker, kind, id: worker.instanceId }], deps.now())) > 0;
   } catch (error) {
-    deps.logger.warn('pool event not remembered', { instanceId: worker.instanceId, kind, error });
+    deps.logger.warn('pool event not remembered', { fleet, instanceId: worker.instanceId, kind, error });
   }
+  if (anew && kind === 'interruption') deps.metrics.add('Interruptions', 1, { fleet });
 }
 
 const nothingLaunched = (status: ReplacementResult['status']): ReplacementResult => ({
@@ -239,7 +244,6 @@ async function onSpotWarning(
     await announcing;
     if (claimed) {
       await settleClaim(deps, 'warning', event, 'done', steps.done);
-      deps.metrics.add('Interruptions', 1, { fleet: owner.fleet });
     }
     const launchedHere = replacement.status === 'launched' || replacement.status === 'no-capacity';
     return {
@@ -298,7 +302,7 @@ async function onRebalance(
       }),
     );
     if (mode === 'notify') {
-      await steps.run('counted', () => countInPool(deps, worker, 'rebalance'));
+      await steps.run('counted', () => countInPool(deps, worker, owner.fleet, 'rebalance'));
       await settleClaim(deps, 'rebalance', event, 'done', steps.done);
       deps.metrics.add('RebalanceRecommendations', 1, { fleet: owner.fleet });
       logger.info('rebalance recommendation notified', { fleet: owner.fleet, instanceId });
@@ -349,15 +353,14 @@ async function onStateChange(
     correlationId: event.id,
   });
   if (recorded) {
-    deps.metrics.add('Interruptions', 1, { fleet: owner.fleet });
     logger.warn('spot worker ended without a handled warning, replacement requested', {
       fleet: owner.fleet,
       instanceId,
       state,
       reason: worker.stateReason,
     });
-    await countInPool(deps, worker, 'interruption');
   }
+  await countInPool(deps, worker, owner.fleet, 'interruption');
   const launchedHere = result.status === 'launched' || result.status === 'no-capacity';
   return launchedHere
     ? { status: 'replaced', instanceId, fleet: owner.fleet, replacement: result }

@@ -199,7 +199,8 @@ export interface FleetState {
   releaseClaim(kind: ClaimKind, instanceId: string): Promise<void>;
   registerWorkers(workers: readonly RegisteredWorker[]): Promise<string[]>;
   lookUpWorker(instanceId: string): Promise<RegisteredWorker | undefined>;
-  recordPoolEvents(events: readonly PoolEventRecord[], now: Date): Promise<void>;
+  /** Records pool events, each once by its kind, pool and id: resolves to how many were new. */
+  recordPoolEvents(events: readonly PoolEventRecord[], now: Date): Promise<number>;
   poolEvents(now: Date): Promise<readonly PoolEventRecord[]>;
 }
 

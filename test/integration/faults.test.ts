@@ -204,6 +204,40 @@ describe('Interruptions', () => {
     expect(poolWrites).toHaveLength(1);
   });
 
+  it("F32: a spot worker's terminated event before its warning: the interruption is counted once, in pool memory and the metric", async () => {
+    const worker = await oneWorker();
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
+
+    await handleInstanceEvent(world.interruptionDeps(fleets()), stateChange(worker.instanceId, 'terminated'));
+    await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+
+    const events = (await poolMemory()).pools[placementKey(worker)] ?? [];
+    expect(events.filter((event) => event.kind === 'interruption')).toHaveLength(1);
+    expect(world.metrics.sum('Interruptions', { fleet: 'batch' })).toBe(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it('F33: a count request redelivered after 100 other requests of its fleet is applied once', async () => {
+    const spec = fleets({ targetCapacity: 1, maxCapacity: 10 });
+    await launched(spec);
+    const request = { kind: 'event', id: 'more-2', fleet: 'batch', count: 2 } as const;
+    await launchWorkers(world.deps(spec), request);
+    for (let n = 0; n < 100; n += 1)
+      await world.state.addRequest('batch', {
+        id: `other-${n}`,
+        kind: 'event',
+        target: 3,
+        at: new Date().toISOString(),
+      });
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+
+    const [again] = await launchWorkers(world.deps(spec), request);
+
+    expect(again).toMatchObject({ status: 'already-handled', launched: [] });
+    expect(await runningIn('batch')).toHaveLength(3);
+  });
+
   it('F5: with no capacity anywhere, the replacement waits through the warning and the termination, and launches once capacity returns', async () => {
     const worker = await oneWorker();
     emulator().faults.push({ action: 'RunInstances', code: 'InsufficientInstanceCapacity' });
