@@ -109,6 +109,14 @@ export async function benchWave(
     ),
   );
   const seconds = (at: number) => (at - started) / 1000;
+  const reasons = new Set(
+    outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected'
+        ? [`${(outcome.reason as Error).name}: ${(outcome.reason as Error).message}`]
+        : [],
+    ),
+  );
+  for (const reason of [...reasons].slice(0, 3)) log(`  a delivery failed: ${reason}`);
   const calls = perDelivery.flat();
   // Each delivery's first publish is its warning's notification.
   const notices = perDelivery.map((own) => own.find((call) => call.name === 'Publish')?.end ?? Number.NaN);

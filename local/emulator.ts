@@ -225,13 +225,19 @@ export class Emulator {
       }
       if (typeof target === 'string' && target.startsWith('DynamoDB_') && DYNAMODB_WRITES.has(action)) {
         // DynamoDB decides each write, condition and transaction atomically; moto checks, then writes, and two racing
-        // writers of one item can both win. The proxy lets one write per item reach moto at a time (a transaction
-        // waits for every item it touches); writes of other items go on side by side, as DynamoDB's do.
+        // writers of one item can both win. The proxy lets one write per item reach moto at a time; writes of other
+        // items go on side by side, as DynamoDB's do. A transaction runs alone: moto copies every table to roll one
+        // back, and a write beside the copy fails it with a 500.
+        const transaction = action === 'TransactWriteItems';
         const keys = dynamoItemKeys(text);
-        const before = Promise.all(keys.map((key) => this.dynamoWrites.get(key)));
+        const before = Promise.all([
+          this.dynamoTransaction,
+          ...(transaction ? [...this.dynamoWrites.values()] : keys.map((key) => this.dynamoWrites.get(key))),
+        ]);
         const done = before.then(
           () => new Promise<void>((resolve) => this.pipeUpstream(req, res, body, resolve)),
         );
+        if (transaction) this.dynamoTransaction = done;
         for (const key of keys) this.dynamoWrites.set(key, done);
         void done.then(() => {
           for (const key of keys) if (this.dynamoWrites.get(key) === done) this.dynamoWrites.delete(key);
@@ -261,6 +267,8 @@ export class Emulator {
 
   /** DynamoDB writes in flight, by item: each waits for the one before it on the same item. */
   private readonly dynamoWrites = new Map<string, Promise<void>>();
+  /** The last transaction: every later write waits for it, and it waited for every write before it. */
+  private dynamoTransaction: Promise<void> = Promise.resolve();
 
   /** Conditional writes in flight, by key: each waits for the one before it. */
   private readonly conditionalWrites = new Map<string, Promise<void>>();

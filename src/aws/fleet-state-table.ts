@@ -290,7 +290,10 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
             }),
           );
           const epoch = Number(taken.Attributes?.epoch);
-          return { kind: 'held', lease: { fleet, name, holder, epoch } };
+          return {
+            kind: 'held',
+            lease: { fleet, name, holder, epoch, ttlMs, clockOffsetMs: now.getTime() - Date.now() },
+          };
         } catch (error) {
           if (isNamed(error, 'ValidationException')) {
             await repairLease(Key, now);
@@ -393,11 +396,18 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         const input: TransactWriteCommandInput = {
           TransactItems: [
             {
-              ConditionCheck: {
+              // The fence, which also renews the lease: a holder at work keeps it, one taken over records nothing.
+              Update: {
                 TableName: table,
                 Key: { pk: fleetKey(lease.fleet), sk: `lease#${lease.name}` },
+                UpdateExpression: 'SET #until = :until',
                 ConditionExpression: 'holder = :holder AND epoch = :epoch',
-                ExpressionAttributeValues: { ':holder': lease.holder, ':epoch': lease.epoch },
+                ExpressionAttributeNames: { '#until': 'until' },
+                ExpressionAttributeValues: {
+                  ':holder': lease.holder,
+                  ':epoch': lease.epoch,
+                  ':until': Date.now() + lease.clockOffsetMs + lease.ttlMs,
+                },
               },
             },
             ...(actions.slice(start, start + CHANGES_PER_TRANSACTION) as NonNullable<

@@ -36,6 +36,12 @@ export const LEASE_TTL_MS = 90_000;
 export const LEASE_MARGIN_MS = 30_000;
 /** A holder with less time than this left hands the rest on instead of starting another pass. */
 export const PASS_BUDGET_MS = 20_000;
+/**
+ * A slot is started only while the invocation has this long left: one slot's calls (a token, a fenced record,
+ * RunInstances, again per pool without capacity) end well within it, so Lambda never kills a holder mid-slot. The
+ * slots left are the next holder's (the reconcile schedule's, within a minute).
+ */
+export const SLOT_BUDGET_MS = 8_000;
 /** RunInstances calls one pass makes at once: a wave's launches stay inside EC2's request rates. */
 export const LAUNCH_CONCURRENCY = 20;
 
@@ -63,6 +69,8 @@ export interface ReconcileOutcome {
   readonly capacityErrors: readonly CapacityError[];
   /** Replacements launched or tried, by the worker they replace. */
   readonly replacements: ReadonlyMap<string, ReplacementResult>;
+  /** Slots this holder had no time left to start: the next holder launches them. */
+  readonly deferred: number;
 }
 
 const onDemandFallbackOf = (spec: FleetSpec, workers: readonly Worker[]) =>
@@ -204,18 +212,24 @@ async function reconcileOnce(
   const settled =
     context === undefined
       ? []
-      : await settleBounded(launches, LAUNCH_CONCURRENCY, ({ launch, growth: isGrowth }) =>
-          launchSlot(deps, lease, {
-            fleet,
-            spec,
-            count: launch.count,
-            reason: isGrowth ? (reason === 'reap' ? 'schedule' : reason) : 'replacement',
-            triggerId: isGrowth ? (triggerId ?? launch.slot) : launch.slot,
-            ...(launch.replaces === undefined ? {} : { extraTags: { [TAG.replaces]: launch.replaces } }),
-            launch,
-            context,
-          }),
+      : await settleBounded(launches, LAUNCH_CONCURRENCY, async ({ launch, growth: isGrowth }) =>
+          (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) < SLOT_BUDGET_MS
+            ? undefined
+            : launchSlot(deps, lease, {
+                fleet,
+                spec,
+                count: launch.count,
+                reason: isGrowth ? (reason === 'reap' ? 'schedule' : reason) : 'replacement',
+                triggerId: isGrowth ? (triggerId ?? launch.slot) : launch.slot,
+                ...(launch.replaces === undefined ? {} : { extraTags: { [TAG.replaces]: launch.replaces } }),
+                launch,
+                context,
+              }),
         );
+  const deferred = settled.filter(
+    (outcome) => outcome.status === 'fulfilled' && outcome.value === undefined,
+  ).length;
+  if (deferred > 0) logger.warn('out of time: slots left to the next holder', { fleet, deferred });
   const fenceLost = settled.find(
     (outcome) => outcome.status === 'rejected' && (outcome.reason as Error).name === 'FenceLostError',
   );
@@ -340,6 +354,7 @@ async function reconcileOnce(
     shortfall,
     capacityErrors: growthErrors,
     replacements,
+    deferred,
   };
 }
 
@@ -472,6 +487,7 @@ const handedOff = (fleet: string): ReconcileOutcome => ({
   shortfall: 0,
   capacityErrors: [],
   replacements: new Map(),
+  deferred: 0,
 });
 
 /**
@@ -501,8 +517,10 @@ export async function reconcileFleet(
   const passes: ReconcileOutcome[] = [];
   try {
     for (;;) {
-      passes.push(await reconcileOnce(deps, lease, fleet, spec));
-      const outOfTime = (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) < PASS_BUDGET_MS;
+      const pass = await reconcileOnce(deps, lease, fleet, spec);
+      passes.push(pass);
+      const outOfTime =
+        pass.deferred > 0 || (deps.remainingMs?.() ?? Number.POSITIVE_INFINITY) < PASS_BUDGET_MS;
       const released = await state.releaseLease(lease, {
         now: now(),
         ttlMs: LEASE_TTL_MS,
@@ -546,5 +564,6 @@ function mergePasses(passes: readonly ReconcileOutcome[]): ReconcileOutcome {
     shortfall: last.shortfall,
     capacityErrors: all.flatMap((pass) => pass.capacityErrors),
     replacements: new Map(all.flatMap((pass) => [...pass.replacements])),
+    deferred: last.deferred,
   };
 }

@@ -108,7 +108,8 @@ async function countInPool(
   if (worker.market !== 'spot') return;
   let anew = true;
   try {
-    anew = (await recordPoolEvents(deps.state, [{ pool: worker, kind, id: worker.instanceId }], deps.now())) > 0;
+    anew =
+      (await recordPoolEvents(deps.state, [{ pool: worker, kind, id: worker.instanceId }], deps.now())) > 0;
   } catch (error) {
     deps.logger.warn('pool event not remembered', { fleet, instanceId: worker.instanceId, kind, error });
   }

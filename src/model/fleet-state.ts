@@ -104,6 +104,10 @@ export interface HeldLease {
   readonly name: LeaseName;
   readonly holder: string;
   readonly epoch: number;
+  /** How long the lease lasts past each commit: every commit renews it (a holder at work never loses it). */
+  readonly ttlMs: number;
+  /** The holder's clock less the process's (its `now` may be a test's, or a Lambda's): renewals keep to it. */
+  readonly clockOffsetMs: number;
 }
 
 export type LeaseName = 'reconcile' | 'reap';

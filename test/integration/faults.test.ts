@@ -11,7 +11,7 @@ import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { poolMemoryOf } from '../../src/fleet/pool-memory';
 import { REAP_LEASE_TTL_MS, reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
-import { LEASE_TTL_MS } from '../../src/fleet/reconcile-fleet';
+import { LEASE_TTL_MS, SLOT_BUDGET_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
@@ -504,6 +504,20 @@ describe('A stale holder, a lagging listing, retried launches', () => {
     expect(refill?.launched[0]?.instanceId).not.toBe(one?.instanceId);
     expect(await runningIn('batch')).toHaveLength(3);
     expect(new Set(tokensSent()).size).toBe(tokensSent().length);
+  });
+
+  it('F34: a holder with too little time left starts no launch and hands the rest on; the next holder launches it, once', async () => {
+    const worker = await oneWorker();
+    const short = { ...world.interruptionDeps(fleets()), remainingMs: () => SLOT_BUDGET_MS - 1 };
+
+    const warned = await handleInstanceEvent(short, warning(worker.instanceId));
+    const before = await replacementsOf(worker.instanceId);
+    await launchWorkers(world.deps(fleets()), { kind: 'reconcile', id: 'tick-1' });
+
+    expect(warned.status).toBe('notified');
+    expect(before).toHaveLength(0);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
   });
 
   /** Writes an item of the state table as it is given: garbage, as a bad byte or a bad hand would leave it. */

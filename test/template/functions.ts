@@ -12,7 +12,6 @@ const STATE_TABLE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
-  'dynamodb:ConditionCheckItem',
 ] as const;
 
 /**
@@ -94,7 +93,6 @@ export const FUNCTIONS = {
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
-      'dynamodb:ConditionCheckItem',
     ],
     // It neither removes state (claims, registry entries) nor reads beyond its own items.
     never: [
@@ -107,12 +105,7 @@ export const FUNCTIONS = {
       'dynamodb:Query',
       'dynamodb:Scan',
     ],
-    stateTable: [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:ConditionCheckItem',
-    ],
+    stateTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
   logS3Access: {
     role: 'LogS3AccessRole',

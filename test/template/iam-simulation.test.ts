@@ -151,7 +151,6 @@ const LAUNCH_REQUESTS: Record<string, Request[]> = {
     'dynamodb:PutItem',
     'dynamodb:UpdateItem',
     'dynamodb:DeleteItem',
-    'dynamodb:ConditionCheckItem',
   ),
   'events:PutEvents': [
     {
@@ -231,12 +230,7 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
       { action: 's3:GetObject', resource: arn.object('FleetBucket', `heartbeats/${WORKER_ROLE_ID}:i-0aaa`) },
       { action: 's3:GetObject', resource: arn.object('StateBucket', 'config/fleets.json') },
     ],
-    ...tableCalls(
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:ConditionCheckItem',
-    ),
+    ...tableCalls('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'),
     'events:PutEvents': [
       {
         action: 'events:PutEvents',
