@@ -219,7 +219,12 @@ export async function benchScale(
     reapIdleWorkers({ ...clients, logger, config, now: at(12), calls }),
   );
   // describe pages + heartbeat pages + one TerminateInstances per 1,000 + one notification (SNS and EventBridge) +
-  // the lease and fence + the request that lowers the fleet's size by the idle workers terminated
-  record('reaper run that terminates them', ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 1, reap);
+  // the lease and fence + the request that lowers the fleet's size by the idle workers terminated + the workers about
+  // to be terminated asked again right before (DescribeInstances by id, and the heartbeats listed again, #26)
+  record(
+    'reaper run that terminates them',
+    ceilK(workers) + ceilK(workers) + ceilK(idle) + 2 + 3 + 1 + ceilK(idle) + ceilK(workers),
+    reap,
+  );
   return runs;
 }

@@ -92,6 +92,35 @@ export async function endedAmong(ec2: EC2Client, instanceIds: readonly string[])
   return ended;
 }
 
+/**
+ * Describes instances by id, in any state, 1,000 per call; an id EC2 does not know is absent from the answer (EC2
+ * refuses a whole call for one unknown id: that batch is then asked one by one).
+ */
+export async function describeWorkers(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<Map<string, Worker>> {
+  const workers = new Map<string, Worker>();
+  for (const batch of batches(instanceIds)) {
+    try {
+      for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: batch })) {
+        for (const instance of (page.Reservations ?? []).flatMap(
+          (reservation) => reservation.Instances ?? [],
+        )) {
+          workers.set(instance.InstanceId ?? '', toWorker(instance));
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof Error && error.name === INSTANCE_NOT_FOUND)) throw error;
+      for (const instanceId of batch) {
+        const worker = await describeWorker(ec2, instanceId);
+        if (worker !== undefined) workers.set(instanceId, worker);
+      }
+    }
+  }
+  return workers;
+}
+
 /** Describes one instance, in any state; undefined when EC2 does not know it. */
 export async function describeWorker(ec2: EC2Client, instanceId: string): Promise<Worker | undefined> {
   try {

@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { CallCounter } from '../aws/call-counter';
 import {
+  describeWorkers,
   listFleetWorkers,
   TERMINATION_PROTECTED,
   type TerminationFailure,
@@ -27,6 +28,7 @@ import { TAG } from '../model/tags';
 import { judgeIdle } from './idle-policy';
 import {
   holdForStaleHeartbeats,
+  isProtected,
   type JudgedWorker,
   planReaping,
   type ReapAction,
@@ -333,10 +335,11 @@ async function reapFleet(
     const wouldTerminate = plan.toTerminate.map(reaped);
     return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
-  await lowerDesired(deps, fleet, spec, plan, lease);
+  const due = await stillDue(deps, fleet, plan, heartbeats);
+  await lowerDesired(deps, fleet, spec, due, lease);
   // The fence: a run whose lease was taken over (it stalled past REAP_LEASE_TTL_MS) changes nothing.
   await deps.state.commit(lease, []);
-  const applied = await applyPlan(deps, fleet, plan, at);
+  const applied = await applyPlan(deps, fleet, due, at);
   measureReap(deps.metrics, fleet, plan, applied);
   await notifyApplied(deps, fleet, spec.idle, plan, applied);
   return {
@@ -346,6 +349,59 @@ async function reapFleet(
     wouldTerminate: [],
     ...applied,
   };
+}
+
+/**
+ * The plan's terminations less the workers that changed since they were judged, asked again right before they are
+ * terminated (their tags, and the heartbeats of those judged idle): a worker now protected, no longer marked, gone
+ * from running, or whose heartbeat now says something else (its agent wrote `busy` after the heartbeats were listed)
+ * is kept, and judged afresh by the next run. "Never a busy worker" holds up to the termination itself (#26).
+ */
+async function stillDue(
+  deps: ReapDependencies,
+  fleet: string,
+  plan: FleetPlan,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+): Promise<FleetPlan> {
+  if (plan.toTerminate.length === 0) return plan;
+  const { ec2, s3, config, logger } = deps;
+  const idle = plan.toTerminate.filter((action) => action.verdict.kind === 'idle');
+  // Heartbeats listed again (one call per 1,000, as at the start of the run), for the workers judged idle.
+  const [now, beats] = await Promise.all([
+    describeWorkers(
+      ec2,
+      plan.toTerminate.map((action) => action.worker.instanceId),
+    ),
+    idle.length === 0
+      ? new Map<string, Heartbeat>()
+      : listHeartbeats(s3, config.fleetBucket, config.workerRoleId),
+  ]);
+  const judgedIdle = new Set(idle.map((action) => action.worker.instanceId));
+  const changed = (action: FleetPlan['toTerminate'][number]): string | undefined => {
+    const { instanceId } = action.worker;
+    const worker = now.get(instanceId);
+    if (worker === undefined || worker.state !== 'running') return 'no longer running';
+    if (isProtected(worker)) return 'protected since it was judged';
+    if (TAG.idleSince in action.worker.tags && !(TAG.idleSince in worker.tags)) return 'no longer marked';
+    if (!judgedIdle.has(instanceId)) return undefined;
+    const judged = heartbeats.get(instanceId);
+    const fresh = beats.get(instanceId);
+    if (fresh?.unreadable !== undefined) return `heartbeat unreadable (${fresh.unreadable})`;
+    if (fresh !== undefined && fresh.status !== judged?.status)
+      return `heartbeat now says ${fresh.status ?? 'nothing known'}`;
+    return undefined;
+  };
+  const toTerminate = plan.toTerminate.filter((action) => {
+    const why = changed(action);
+    if (why !== undefined)
+      logger.info('worker kept: changed since it was judged', {
+        fleet,
+        instanceId: action.worker.instanceId,
+        why,
+      });
+    return why === undefined;
+  });
+  return { ...plan, toTerminate };
 }
 
 /**

@@ -15,7 +15,7 @@ import { LEASE_TTL_MS, SLOT_BUDGET_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
-import { FenceLostError } from '../../src/model/fleet-state';
+import { FenceLostError, type FleetState } from '../../src/model/fleet-state';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
@@ -747,6 +747,28 @@ describe('Idle reaping', () => {
         Body: status,
       }),
     );
+
+  it('F35: a marked worker whose agent writes busy after the run listed the heartbeats is kept: never a busy worker, up to its termination', async () => {
+    const [worker = ''] = await launch(1);
+    await lastHeartbeat(worker, 'idle');
+    await reapIdleWorkers(world.reapDeps(spec(), minutesFromNow(1)));
+    const deps = world.reapDeps(spec(), minutesFromNow(12));
+    // The agent writes `busy` once the run has listed the heartbeats and taken the fleet's lease.
+    const state: FleetState = {
+      ...deps.state,
+      takeLease: async (...args) => {
+        const taken = await deps.state.takeLease(...args);
+        await lastHeartbeat(worker, 'busy');
+        return taken;
+      },
+    };
+
+    const [run] = await reapIdleWorkers({ ...deps, state });
+
+    expect(run?.terminated).toEqual([]);
+    const [instance] = await world.instances({ tag: TAG.fleet, value: 'batch' });
+    expect(instance?.State?.Name).toBe('running');
+  });
 
   it('F12: two reaper runs at once never take the fleet below its floor', async () => {
     // Three on-demand workers launched a second apart, a floor of 1, a max lifetime of an hour: run A's clock is
