@@ -71,12 +71,14 @@ const requestItem = z.object({
   shrink: count().optional(),
   floor: count().optional(),
   at: z.string(),
+  eventTime: z.string().optional(),
   applied: z.boolean().optional(),
 });
 const sizeItem = z.object({
   ...versioned,
   desired: count(),
   desiredBy: z.object({ id: z.string(), kind: requestItem.shape.kind }).optional(),
+  targetAt: z.string().optional(),
 });
 const replacementItem = z.object({
   ...versioned,

@@ -20,6 +20,8 @@ export interface LaunchTrigger {
   readonly count?: number;
   /** Bring the fleet to this many workers instead of its targetCapacity (bounded likewise). */
   readonly target?: number;
+  /** When the trigger happened (an EventBridge event's `time`): targets delivered out of order are told apart by it. */
+  readonly time?: Date;
 }
 
 const size = () => z.number().int().min(0).max(10_000);
@@ -33,6 +35,7 @@ const launchRequestedSchema = z.object({
   'detail-type': z.literal(LAUNCH_REQUESTED),
   source: z.literal(EVENT_SOURCE),
   id: z.string().min(1),
+  time: z.iso.datetime({ offset: true }).optional(),
   detail: z.strictObject(launchSize()).refine(oneOfCountOrTarget, countOrTargetMessage),
 });
 
@@ -72,11 +75,13 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
   }
   const detailType = event['detail-type'];
   switch (detailType) {
-    case SCHEDULED_EVENT:
-      return { kind: 'schedule', id: parseShape(scheduledEventSchema, event, 'scheduled event').id };
+    case SCHEDULED_EVENT: {
+      const { id, time } = parseShape(scheduledEventSchema, event, 'scheduled event');
+      return { kind: 'schedule', id, ...(time === undefined ? {} : { time: new Date(time) }) };
+    }
     case LAUNCH_REQUESTED: {
-      const { id, detail } = parseShape(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
-      return { kind: 'event', id, ...detail };
+      const { id, time, detail } = parseShape(launchRequestedSchema, event, `"${LAUNCH_REQUESTED}" event`);
+      return { kind: 'event', id, ...detail, ...(time === undefined ? {} : { time: new Date(time) }) };
     }
     default:
       throw new InvalidEventError(

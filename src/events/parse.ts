@@ -16,6 +16,7 @@ export const scheduledEventSchema = z.object({
   'detail-type': z.literal(SCHEDULED_EVENT),
   source: z.enum(['aws.events', 'aws.scheduler']),
   id: z.string().min(1),
+  time: z.iso.datetime({ offset: true }).optional(),
 });
 
 /** Parses an event against its schema, or throws an InvalidEventError naming what was wrong. */

@@ -52,6 +52,7 @@ async function launchFleet(
       ? { target: trigger.target ?? spec.targetCapacity }
       : { count: trigger.count }),
     at: now().toISOString(),
+    ...(trigger.time === undefined ? {} : { eventTime: trigger.time.toISOString() }),
   };
   const seen = !(await deps.state.addRequest(fleet, request));
   logger.info(seen ? 'launch request already known' : 'launch requested', {

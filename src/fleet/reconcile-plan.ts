@@ -90,10 +90,13 @@ const sumOf = (intents: readonly { count: number }[]) =>
 /** The size the requests ask for, applied in order: a target sets it, a count adds, a shrink lowers. Pure. */
 function applyRequests(
   size: number | undefined,
+  targetAt: string | undefined,
   requests: readonly SizeRequest[],
   active: number,
-): number | undefined {
+): { wanted: number | undefined; targetAt: string | undefined; stale: readonly string[] } {
   let wanted = size;
+  let latest = targetAt;
+  const stale: string[] = [];
   // What a count adds to: the workers counting as capacity, or the size an earlier request of this batch set.
   let base: number | undefined;
   for (const request of requests) {
@@ -102,10 +105,19 @@ function applyRequests(
       base = wanted;
       continue;
     }
+    if (request.target !== undefined) {
+      // Targets delivered out of order: one that happened before the last target applied is recorded, not obeyed.
+      const happened = request.eventTime ?? request.at;
+      if (latest !== undefined && Date.parse(happened) < Date.parse(latest)) {
+        stale.push(request.id);
+        continue;
+      }
+      latest = happened;
+    }
     base = request.target ?? (base ?? active) + (request.count ?? 0);
     wanted = base;
   }
-  return wanted;
+  return { wanted, targetAt: latest, stale };
 }
 
 /**
@@ -175,15 +187,19 @@ export function planReconcile(
 
   const applied = facts.requests;
   const sizeWas = facts.unreadable.includes('size') ? spec.targetCapacity : facts.size?.desired;
-  const wanted = applyRequests(sizeWas, applied, active);
+  const { wanted, targetAt, stale } = applyRequests(sizeWas, facts.size?.targetAt, applied, active);
   const desired = wanted === undefined ? undefined : Math.min(wanted, spec.maxCapacity);
   const capped = desired !== wanted;
-  const lastApplied = applied.at(-1);
+  const lastApplied = applied.filter((request) => !stale.includes(request.id)).at(-1);
   const desiredBy =
     lastApplied === undefined ? facts.size?.desiredBy : { id: lastApplied.id, kind: lastApplied.kind };
   const size =
     desired !== undefined && (desired !== facts.size?.desired || lastApplied !== undefined)
-      ? { desired, ...(desiredBy === undefined ? {} : { desiredBy }) }
+      ? {
+          desired,
+          ...(desiredBy === undefined ? {} : { desiredBy }),
+          ...(targetAt === undefined ? {} : { targetAt }),
+        }
       : undefined;
 
   const intents = new Map(facts.intents.map((intent) => [intent.slot, intent]));

@@ -21,7 +21,10 @@ export interface SizeRequest {
   /** Lower the desired size by this many, never below `floor` (idle workers the reaper terminates). */
   readonly shrink?: number;
   readonly floor?: number;
+  /** When it was recorded (ISO). */
   readonly at: string;
+  /** When its trigger happened (the event's `time`, ISO): a target older than the last one applied changes nothing. */
+  readonly eventTime?: string;
 }
 
 export type ReplacementCause = 'spot-interruption' | 'rebalance-recommendation' | 'missed-warning';
@@ -48,6 +51,8 @@ export interface ReplacementFact {
 export interface FleetSize {
   readonly desired: number;
   readonly desiredBy?: { readonly id: string; readonly kind: SizeRequestKind };
+  /** When the last target applied happened (its event time, else when it was recorded): an older target is stale. */
+  readonly targetAt?: string;
 }
 
 /**

@@ -638,6 +638,29 @@ describe('Launch', () => {
     expect(await runningIn('batch')).toHaveLength(2);
   });
 
+  it('F36: two targets delivered out of order (5 sent after 2, delivered first): the newer stands, the older changes nothing', async () => {
+    const spec = fleets({ targetCapacity: 1, maxCapacity: 6 });
+    const sent = Date.now();
+    await launchWorkers(world.deps(spec), {
+      kind: 'event',
+      id: 'five',
+      fleet: 'batch',
+      target: 5,
+      time: new Date(sent),
+    });
+
+    const [late] = await launchWorkers(world.deps(spec), {
+      kind: 'event',
+      id: 'two',
+      fleet: 'batch',
+      target: 2,
+      time: new Date(sent - 60_000),
+    });
+
+    expect(late).toMatchObject({ desired: 5 });
+    expect(await runningIn('batch')).toHaveLength(5);
+  });
+
   it('F10: with the state table failing, nothing is launched unrecorded; the retry launches exactly the target', async () => {
     for (const action of ['PutItem', 'UpdateItem', 'TransactWriteItems'])
       emulator().faults.push({ action, code: 'InternalServerError', status: 500 });

@@ -141,7 +141,7 @@ describe('Events as AWS sends them', () => {
     const event = sample('scheduler-schedule.json');
 
     expect(event).toMatchObject({ source: 'aws.scheduler', detail: '{}' });
-    expect(parseLaunchTrigger(event, 'lambda-request-1')).toEqual({
+    expect(parseLaunchTrigger(event, 'lambda-request-1')).toMatchObject({
       kind: 'schedule',
       id: '3f0c8a52-6d1e-4b7a-9c2f-2a5e8d7b1c40',
     });

@@ -11,10 +11,11 @@ const sample = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
 
 describe('parseLaunchTrigger', () => {
-  it('reads a schedule as a run for every fleet, keyed by the event id', () => {
+  it('reads a schedule as a run for every fleet, keyed by the event id, with its time', () => {
     expect(parseLaunchTrigger(sample('launch-schedule.json'), 'inv')).toEqual({
       kind: 'schedule',
       id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+      time: new Date('2026-11-25T09:00:00Z'),
     });
   });
 
@@ -24,6 +25,7 @@ describe('parseLaunchTrigger', () => {
       id: '7bf73129-1428-4cd3-a780-95db273d1602',
       fleet: 'batch',
       count: 2,
+      time: new Date('2026-11-25T09:05:00Z'),
     });
   });
 

@@ -38,6 +38,7 @@ const fact = (overrides: Partial<ReplacementFact> = {}): ReplacementFact => ({
 interface Record_ {
   readonly desired?: number;
   readonly desiredBy?: { id: string; kind: SizeRequestKind };
+  readonly targetAt?: string;
   readonly requests?: readonly SizeRequest[];
   readonly replacements?: Readonly<Record<string, Partial<ReplacementFact>>>;
   readonly intents?: readonly LaunchIntent[];
@@ -46,7 +47,13 @@ interface Record_ {
 const factsOf = (record: Record_): FleetFacts => ({
   ...(record.desired === undefined
     ? {}
-    : { size: { desired: record.desired, ...(record.desiredBy ? { desiredBy: record.desiredBy } : {}) } }),
+    : {
+        size: {
+          desired: record.desired,
+          ...(record.desiredBy ? { desiredBy: record.desiredBy } : {}),
+          ...(record.targetAt ? { targetAt: record.targetAt } : {}),
+        },
+      }),
   requests: record.requests ?? [],
   replacements: Object.fromEntries(
     Object.entries(record.replacements ?? {}).map(([id, given]) => [
@@ -261,7 +268,27 @@ describe('planReconcile: the request that set the size', () => {
       ],
     };
 
-    expect(plan([], record).size).toEqual({ desired: 3, desiredBy: { id: 'r-3', kind: 'direct' } });
+    expect(plan([], record).size).toMatchObject({ desired: 3, desiredBy: { id: 'r-3', kind: 'direct' } });
+  });
+
+  it('obeys a target only if it happened after the last target applied: out of order, the newer wins', () => {
+    const at = (minute: number) => `2026-11-27T12:0${minute}:00.000Z`;
+    const target = (id: string, n: number, minute: number): SizeRequest => ({
+      id,
+      kind: 'event',
+      target: n,
+      at: at(5),
+      eventTime: at(minute),
+    });
+
+    // 5 sent at minute 2, 2 sent at minute 1, delivered in that order: 5 stands.
+    expect(plan([], { requests: [target('five', 5, 2), target('two', 2, 1)] }).size).toEqual({
+      desired: 4,
+      desiredBy: { id: 'five', kind: 'event' },
+      targetAt: at(2),
+    });
+    // A retry of an old target after a newer one was applied changes nothing.
+    expect(plan([], { desired: 3, targetAt: at(3), requests: [target('old', 1, 0)] }).desired).toBe(3);
   });
 
   it('records no size while nothing changed it', () => {
