@@ -146,6 +146,11 @@ function fieldsOf<T extends object>(item: T): Omit<T, 'v' | 'pk' | 'sk' | 'expir
   return rest as Omit<T, 'v' | 'pk' | 'sk' | 'expiresAt'>;
 }
 
+/** An item as stored: its keys, the schema version, its fields (undefined ones dropped) and its expiry. */
+function stored(pk: string, sk: string, value: object, expiresAt?: number): Record<string, unknown> {
+  return { pk, sk, v: SCHEMA_VERSION, ...defined(value), ...(expiresAt === undefined ? {} : { expiresAt }) };
+}
+
 /** Drops undefined fields: the document client refuses them. */
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
@@ -182,7 +187,7 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
     const pk = fleetKey(fleet);
     switch (change.kind) {
       case 'size':
-        return { Put: { TableName: table, Item: { pk, sk: 'size', v: SCHEMA_VERSION, ...change.size } } };
+        return { Put: { TableName: table, Item: stored(pk, 'size', change.size) } };
       case 'applied':
         return {
           Update: {
@@ -196,29 +201,26 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         return {
           Put: {
             TableName: table,
-            Item: {
+            Item: stored(
               pk,
-              sk: `replacement#${change.fact.instanceId}`,
-              v: SCHEMA_VERSION,
-              ...defined(change.fact),
-              expiresAt:
-                change.fact.status === 'notified'
-                  ? expiry(now, DAY_S)
-                  : expiry(change.fact.at, REPLACEMENT_MEMORY_S),
-            },
+              `replacement#${change.fact.instanceId}`,
+              change.fact,
+              change.fact.status === 'notified'
+                ? expiry(now, DAY_S)
+                : expiry(change.fact.at, REPLACEMENT_MEMORY_S),
+            ),
           },
         };
       case 'intent':
         return {
           Put: {
             TableName: table,
-            Item: {
+            Item: stored(
               pk,
-              sk: `intent#${change.intent.slot}`,
-              v: SCHEMA_VERSION,
-              ...defined(change.intent),
-              expiresAt: expiry(change.intent.at, INTENT_MEMORY_S),
-            },
+              `intent#${change.intent.slot}`,
+              change.intent,
+              expiry(change.intent.at, INTENT_MEMORY_S),
+            ),
           },
         };
       case 'intent-done':
@@ -230,23 +232,20 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
 
   const state: FleetState = {
     async addRequest(fleet, request) {
-      return putIfAbsent({
-        pk: fleetKey(fleet),
-        sk: `request#${request.id}`,
-        v: SCHEMA_VERSION,
-        ...defined(request),
-        expiresAt: expiry(request.at, REQUEST_MEMORY_S),
-      });
+      return putIfAbsent(
+        stored(fleetKey(fleet), `request#${request.id}`, request, expiry(request.at, REQUEST_MEMORY_S)),
+      );
     },
 
     async addReplacement(fleet, fact) {
-      return putIfAbsent({
-        pk: fleetKey(fleet),
-        sk: `replacement#${fact.instanceId}`,
-        v: SCHEMA_VERSION,
-        ...defined(fact),
-        expiresAt: expiry(fact.at, REPLACEMENT_MEMORY_S),
-      });
+      return putIfAbsent(
+        stored(
+          fleetKey(fleet),
+          `replacement#${fact.instanceId}`,
+          fact,
+          expiry(fact.at, REPLACEMENT_MEMORY_S),
+        ),
+      );
     },
 
     async readFacts(fleet, now) {
@@ -539,13 +538,12 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
           send(
             new PutCommand({
               TableName: table,
-              Item: {
-                pk: workerKey(worker.instanceId),
-                sk: 'registry',
-                v: SCHEMA_VERSION,
-                ...worker,
-                expiresAt: expiry(worker.launchedAt, REGISTRY_MEMORY_S),
-              },
+              Item: stored(
+                workerKey(worker.instanceId),
+                'registry',
+                worker,
+                expiry(worker.launchedAt, REGISTRY_MEMORY_S),
+              ),
             }),
           ),
         ),
@@ -566,13 +564,14 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
     async recordPoolEvents(events, now) {
       const written = await Promise.all(
         events.map((event) =>
-          putIfAbsent({
-            pk: 'pools',
-            sk: `${event.kind}#${event.pool.instanceType}@${event.pool.subnetId}#${event.id}`,
-            v: SCHEMA_VERSION,
-            ...event,
-            expiresAt: expiry(now, POOL_EVENT_MEMORY_S),
-          }),
+          putIfAbsent(
+            stored(
+              'pools',
+              `${event.kind}#${event.pool.instanceType}@${event.pool.subnetId}#${event.id}`,
+              event,
+              expiry(now, POOL_EVENT_MEMORY_S),
+            ),
+          ),
         ),
       );
       return written.filter(Boolean).length;

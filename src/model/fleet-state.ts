@@ -100,8 +100,6 @@ export interface FleetFacts {
   readonly unreadable: readonly string[];
 }
 
-export const NO_FACTS: FleetFacts = { requests: [], replacements: {}, intents: [], unreadable: [] };
-
 /** A fleet's lease as its holder knows it: every change it commits is conditional on this epoch. */
 export interface HeldLease {
   readonly fleet: string;
