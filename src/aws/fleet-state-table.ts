@@ -97,7 +97,8 @@ const intentItem = z.object({
   ...versioned,
   slot: z.string(),
   count: z.number().int().min(1),
-  replaces: z.string().optional(),
+  // One id until 0.2 (a launch replaced one worker); a list since replacements of one pool launch together.
+  replaces: z.union([z.string().transform((id) => [id]), z.array(z.string()).min(1)]).optional(),
   subnetId: z.string().optional(),
   avoid: z.array(z.string()),
   attempt: z

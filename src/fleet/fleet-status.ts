@@ -9,6 +9,7 @@ import { judgeFleet } from '../fleet/reap-idle-workers';
 import { unlistedLaunches } from '../fleet/reconcile-plan';
 import type { FleetState } from '../model/fleet-state';
 import { TAG } from '../model/tags';
+import { replacedInstance } from '../model/worker';
 
 export interface StatusDependencies {
   readonly ec2: EC2Client;
@@ -89,11 +90,10 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
     const unlisted = unlistedLaunches(listed, facts, now);
     const ended = await endedAmong(deps.ec2, unlisted);
     const replacements = new Map(
-      judged.flatMap(({ worker }) =>
-        worker.tags[TAG.replaces] === undefined
-          ? []
-          : [[worker.tags[TAG.replaces], worker.instanceId] as const],
-      ),
+      judged.flatMap(({ worker }) => {
+        const replaces = replacedInstance(worker);
+        return replaces === undefined ? [] : [[replaces, worker.instanceId] as const];
+      }),
     );
     statuses.push({
       fleet,
@@ -121,7 +121,7 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           idleSince: worker.tags[TAG.idleSince],
           interruption: worker.tags[TAG.interruption],
           replacedBy,
-          replaces: worker.tags[TAG.replaces],
+          replaces: replacedInstance(worker),
         };
       }),
       riskyPools: risks,

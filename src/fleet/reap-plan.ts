@@ -1,6 +1,6 @@
 import type { IdleSettings } from '../model/fleet-spec';
 import { TAG } from '../model/tags';
-import type { Worker } from '../model/worker';
+import { replacedInstance, type Worker } from '../model/worker';
 import type { Verdict } from './idle-policy';
 
 export interface JudgedWorker {
@@ -122,7 +122,7 @@ export function planReaping(
   let active = 0;
   const replacements = new Map<string, Worker>();
   for (const { worker } of judged) {
-    const replaces = worker.tags[TAG.replaces];
+    const replaces = replacedInstance(worker);
     if (replaces !== undefined) replacements.set(replaces, worker);
   }
   for (const { worker, verdict } of judged) {

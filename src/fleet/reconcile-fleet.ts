@@ -7,7 +7,7 @@ import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { FactChange, HeldLease, LaunchIntent, ReplacementFact } from '../model/fleet-state';
 import { TAG } from '../model/tags';
-import type { Worker } from '../model/worker';
+import { replacesTag, type Worker } from '../model/worker';
 import { settleBounded } from './bounded';
 import {
   type CapacityError,
@@ -76,12 +76,20 @@ export interface ReconcileOutcome {
 const onDemandFallbackOf = (spec: FleetSpec, workers: readonly Worker[]) =>
   spec.market === 'on-demand' ? 0 : workers.filter((worker) => worker.market === 'on-demand').length;
 
-const replacementResult = (spec: FleetSpec, outcome: SlotOutcome): ReplacementResult => ({
-  status: outcome.launched.length > 0 ? 'launched' : 'no-capacity',
-  instanceIds: outcome.launched.map((worker) => worker.instanceId),
-  pools: outcome.launched.map(({ instanceType, subnetId, market }) => ({ instanceType, subnetId, market })),
-  onDemandFallback: onDemandFallbackOf(spec, outcome.launched),
+/** What became of one replaced worker: the instance launched in its place (none when no pool had capacity). */
+const replacementResult = (spec: FleetSpec, launched: readonly Worker[]): ReplacementResult => ({
+  status: launched.length > 0 ? 'launched' : 'no-capacity',
+  instanceIds: launched.map((worker) => worker.instanceId),
+  pools: launched.map(({ instanceType, subnetId, market }) => ({ instanceType, subnetId, market })),
+  onDemandFallback: onDemandFallbackOf(spec, launched),
 });
+
+/** Each worker a replacement launch replaces, with the instance at its place in the answer (launch order). */
+const replacedIn = (launch: PlannedLaunch, outcome: SlotOutcome) =>
+  (launch.replaces ?? []).map((instanceId, index) => {
+    const worker = outcome.launched[index];
+    return { instanceId, launched: worker === undefined ? [] : [worker] };
+  });
 
 /** How a replacement notification names its cause. */
 const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
@@ -221,7 +229,9 @@ async function reconcileOnce(
                 count: launch.count,
                 reason: isGrowth ? (reason === 'reap' ? 'schedule' : reason) : 'replacement',
                 triggerId: isGrowth ? (triggerId ?? launch.slot) : launch.slot,
-                ...(launch.replaces === undefined ? {} : { extraTags: { [TAG.replaces]: launch.replaces } }),
+                ...(launch.replaces === undefined
+                  ? {}
+                  : { extraTags: { [TAG.replaces]: replacesTag(launch.replaces) } }),
                 launch,
                 context,
               }),
@@ -259,30 +269,32 @@ async function reconcileOnce(
       continue;
     }
     answers.push({ kind: 'intent', intent });
-    const fact = launch.replaces === undefined ? undefined : replacementFacts[launch.replaces];
-    if (fact === undefined) continue;
-    const result = replacementResult(spec, outcome);
-    replacements.set(fact.instanceId, result);
-    if (result.status === 'launched') {
-      const launched: ReplacementFact = {
-        ...fact,
-        status: 'launched',
-        instanceIds: result.instanceIds,
-        launchedAt: now().toISOString(),
-        tellingEpoch: lease.epoch,
-      };
-      replacementFacts[fact.instanceId] = launched;
-      answers.push({ kind: 'replacement', fact: launched });
-    } else {
-      logger.warn('no capacity to replace, kept for the next reconciliation', {
-        fleet,
-        instanceId: fact.instanceId,
-      });
-      if (fact.toldNoCapacity !== true) {
-        const told: ReplacementFact = { ...fact, toldNoCapacity: true };
-        replacementFacts[fact.instanceId] = told;
-        answers.push({ kind: 'replacement', fact: told });
-        toTell.push({ fact: told, result });
+    for (const replaced of replacedIn(launch, outcome)) {
+      const fact = replacementFacts[replaced.instanceId];
+      if (fact === undefined) continue;
+      const result = replacementResult(spec, replaced.launched);
+      replacements.set(fact.instanceId, result);
+      if (result.status === 'launched') {
+        const launched: ReplacementFact = {
+          ...fact,
+          status: 'launched',
+          instanceIds: result.instanceIds,
+          launchedAt: now().toISOString(),
+          tellingEpoch: lease.epoch,
+        };
+        replacementFacts[fact.instanceId] = launched;
+        answers.push({ kind: 'replacement', fact: launched });
+      } else {
+        logger.warn('no capacity to replace, kept for the next reconciliation', {
+          fleet,
+          instanceId: fact.instanceId,
+        });
+        if (fact.toldNoCapacity !== true) {
+          const told: ReplacementFact = { ...fact, toldNoCapacity: true };
+          replacementFacts[fact.instanceId] = told;
+          answers.push({ kind: 'replacement', fact: told });
+          toTell.push({ fact: told, result });
+        }
       }
     }
   }
@@ -429,17 +441,18 @@ function measurePass(
   const now = deps.now().getTime();
   for (const { launch, growth, outcome } of outcomes) {
     if (growth || outcome === undefined || outcome.failure !== undefined) continue;
-    if (outcome.launched.length === 0) {
-      metrics.add('ReplacementsFailed', 1, { fleet });
-      continue;
-    }
-    for (const worker of outcome.launched) {
+    for (const replaced of replacedIn(launch, outcome)) {
+      const [worker] = replaced.launched;
+      if (worker === undefined) {
+        metrics.add('ReplacementsFailed', 1, { fleet });
+        continue;
+      }
       metrics.add('WorkersLaunched', 1, { fleet, market: worker.market });
       metrics.add('Replacements', 1, { fleet, market: worker.market });
+      const requestedAt = Date.parse(facts[replaced.instanceId]?.at ?? '');
+      if (Number.isFinite(requestedAt))
+        metrics.add('ReplacementLatency', Math.max(0, now - requestedAt), { fleet });
     }
-    const requestedAt = Date.parse(facts[launch.replaces ?? '']?.at ?? '');
-    if (Number.isFinite(requestedAt))
-      metrics.add('ReplacementLatency', Math.max(0, now - requestedAt), { fleet });
   }
 }
 

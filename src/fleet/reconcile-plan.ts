@@ -9,7 +9,7 @@ import type {
 } from '../model/fleet-state';
 import { placementKey } from '../model/pool';
 import { TAG } from '../model/tags';
-import type { Worker } from '../model/worker';
+import { REPLACEMENT_BATCH, replacedInstance, type Worker } from '../model/worker';
 import { spreadAcrossSubnets } from './pools';
 
 export type { ReplacementCause, ReplacementFact, SizeRequest };
@@ -42,13 +42,12 @@ export function countsAsCapacity(worker: Worker): boolean {
 export interface PlannedLaunch {
   readonly slot: string;
   readonly count: number;
-  readonly replaces?: string;
+  /** For a replacement: the workers it replaces, in launch order (one pool's, REPLACEMENT_BATCH at most). */
+  readonly replaces?: readonly string[];
   readonly subnetId?: string;
   readonly avoid: readonly string[];
   /** The recorded intent, when the slot has one: re-sent as recorded when it has an attempt. */
   readonly intent?: LaunchIntent;
-  /** For a replacement: why, and under which correlation id it is told. */
-  readonly cause?: ReplacementCause;
 }
 
 export interface ReconcilePlan {
@@ -66,7 +65,7 @@ export interface ReconcilePlan {
   readonly inFlight: number;
   /** A request asked for more than maxCapacity allows. */
   readonly capped: boolean;
-  /** Replacements to launch now, oldest fact first. */
+  /** Replacements to launch now, oldest fact first: a launch per pool, for up to REPLACEMENT_BATCH workers. */
   readonly replacements: readonly PlannedLaunch[];
   /** Growth to launch now: recorded shares first, then new ones (`grow-<n>-<share>` with n to be numbered). */
   readonly growth: readonly PlannedLaunch[];
@@ -76,7 +75,7 @@ export interface ReconcilePlan {
   readonly done: readonly string[];
   /** Replacement facts a launched instance now satisfies, with its instances. */
   readonly satisfied: readonly { readonly instanceId: string; readonly by: readonly string[] }[];
-  /** Replacements still needed that maxCapacity leaves no room for now. */
+  /** Workers still to be replaced that maxCapacity leaves no room for now. */
   readonly waiting: readonly string[];
   /** Replacement facts rebuilt from EC2 (an interrupted worker whose fact was unreadable). */
   readonly rebuilt: readonly ReplacementFact[];
@@ -121,6 +120,59 @@ function applyRequests(
 }
 
 /**
+ * The launches that replace `needed` (pending facts nothing launched yet replaces, oldest first). A recorded intent
+ * is kept whole when it may have been sent (it is re-sent as recorded) or when every worker it replaces still needs
+ * it; otherwise it is `dropped` and its workers are batched afresh, keeping the pools it tried. Workers that avoid the
+ * same pools launch together, REPLACEMENT_BATCH at most per launch. Pure.
+ */
+export function replacementLaunches(
+  needed: readonly ReplacementFact[],
+  openIntents: readonly LaunchIntent[],
+): { needed: PlannedLaunch[]; dropped: string[] } {
+  const stillNeeded = new Set(needed.map((fact) => fact.instanceId));
+  const launches: PlannedLaunch[] = [];
+  const dropped: string[] = [];
+  const kept = new Set<string>();
+  const avoidOf = new Map<string, readonly string[]>();
+  for (const intent of openIntents) {
+    const replaces = intent.replaces;
+    if (replaces === undefined) continue;
+    const sent = intent.status === 'open' && intent.attempt !== undefined;
+    if (sent || (replaces.length > 0 && replaces.every((id) => stillNeeded.has(id) && !kept.has(id)))) {
+      launches.push({ slot: intent.slot, count: intent.count, replaces, avoid: intent.avoid, intent });
+      for (const id of replaces) kept.add(id);
+    } else {
+      dropped.push(intent.slot);
+      for (const id of replaces) avoidOf.set(id, intent.avoid);
+    }
+  }
+  const groups = new Map<string, { avoid: readonly string[]; facts: ReplacementFact[] }>();
+  for (const fact of needed) {
+    if (kept.has(fact.instanceId)) continue;
+    const avoid = avoidOf.get(fact.instanceId) ?? [placementKey(fact.pool)];
+    const key = [...avoid].sort().join(' ');
+    const group = groups.get(key) ?? { avoid, facts: [] };
+    group.facts.push(fact);
+    groups.set(key, group);
+  }
+  for (const { avoid, facts } of groups.values()) {
+    for (let first = 0; first < facts.length; first += REPLACEMENT_BATCH) {
+      const batch = facts.slice(first, first + REPLACEMENT_BATCH);
+      launches.push({
+        slot: `replace-${batch[0]?.instanceId}`,
+        count: batch.length,
+        replaces: batch.map((fact) => fact.instanceId),
+        avoid,
+      });
+    }
+  }
+  return {
+    needed: launches,
+    dropped: dropped.filter((slot) => !launches.some((launch) => launch.slot === slot)),
+  };
+}
+
+/**
  * What the fleet needs now, from what EC2 lists and the fleet's facts. Capacity is the workers listed (not going)
  * plus the instances launched and not listed yet (in-flight, IN_FLIGHT_MS at most), plus intents that may have been
  * sent: none of them is launched twice, and maxCapacity is checked against all of them. Each pending replacement
@@ -160,10 +212,12 @@ export function planReconcile(
   const done: string[] = [];
   let inFlight = 0;
   const replacedBy = new Map<string, string[]>();
+  const replacedByOne = (replaced: string, instanceIds: readonly string[]) =>
+    replacedBy.set(replaced, [...new Set([...(replacedBy.get(replaced) ?? []), ...instanceIds])]);
   for (const worker of workers) {
-    const replaces = worker.tags[TAG.replaces];
-    if (replaces !== undefined && (worker.state === 'pending' || worker.state === 'running')) {
-      replacedBy.set(replaces, [...(replacedBy.get(replaces) ?? []), worker.instanceId]);
+    const replaced = replacedInstance(worker);
+    if (replaced !== undefined && (worker.state === 'pending' || worker.state === 'running')) {
+      replacedByOne(replaced, [worker.instanceId]);
     }
   }
   for (const intent of facts.intents.filter((candidate) => candidate.status === 'answered')) {
@@ -172,8 +226,12 @@ export function planReconcile(
     const unlisted = ids.filter((id) => !listed.has(id));
     if (unlisted.length === 0 || !young) done.push(intent.slot);
     if (young) inFlight += unlisted.length;
-    if (intent.replaces !== undefined && young && ids.length > 0) {
-      replacedBy.set(intent.replaces, [...new Set([...(replacedBy.get(intent.replaces) ?? []), ...ids])]);
+    // The answer's instances in launch order: each replaces the worker at its place in the intent.
+    if (young) {
+      (intent.replaces ?? []).forEach((replaced, index) => {
+        const id = ids[index];
+        if (id !== undefined) replacedByOne(replaced, [id]);
+      });
     }
   }
 
@@ -202,27 +260,16 @@ export function planReconcile(
         }
       : undefined;
 
-  const intents = new Map(facts.intents.map((intent) => [intent.slot, intent]));
   const satisfied: { instanceId: string; by: string[] }[] = [];
-  const needed: PlannedLaunch[] = [];
+  const stillNeeded: ReplacementFact[] = [];
   for (const fact of Object.values(facts_).sort((a, b) => a.at.localeCompare(b.at))) {
     if (fact.status !== 'pending') continue;
     const by = replacedBy.get(fact.instanceId);
-    if (by !== undefined) {
-      satisfied.push({ instanceId: fact.instanceId, by });
-      continue;
-    }
-    const slot = `replace-${fact.instanceId}`;
-    const intent = intents.get(slot);
-    needed.push({
-      slot,
-      count: 1,
-      replaces: fact.instanceId,
-      avoid: intent?.avoid ?? [placementKey(fact.pool)],
-      ...(intent !== undefined && open(intent) ? { intent } : {}),
-      cause: fact.cause,
-    });
+    if (by !== undefined) satisfied.push({ instanceId: fact.instanceId, by });
+    else stillNeeded.push(fact);
   }
+  const { needed, dropped } = replacementLaunches(stillNeeded, facts.intents.filter(open));
+  done.push(...dropped);
   // Slots a replacement fills or is about to (a tagged worker's fact may still be on its way): growth leaves them.
   const reserved = [...going].filter(
     (instanceId) => !replacedBy.has(instanceId) && (facts_[instanceId]?.status ?? 'pending') === 'pending',
@@ -239,15 +286,21 @@ export function planReconcile(
   const replacements: PlannedLaunch[] = [];
   const waiting: string[] = [];
   for (const launch of needed) {
-    const counted = sent(launch);
-    if (counted > 0 || room > 0) {
+    const replaced = launch.replaces ?? [];
+    if (sent(launch) > 0) replacements.push(launch);
+    else if (room >= launch.count) {
       replacements.push(launch);
-      room = Math.max(0, room - (counted > 0 ? 0 : 1));
-    } else waiting.push(launch.replaces ?? launch.slot);
+      room -= launch.count;
+    } else if (room > 0 && launch.intent === undefined) {
+      // A new batch takes what room there is; the rest wait for room.
+      replacements.push({ ...launch, count: room, replaces: replaced.slice(0, room) });
+      waiting.push(...replaced.slice(room));
+      room = 0;
+    } else waiting.push(...replaced);
   }
 
   // Growth: the gap to `desired` left by what is listed, in flight, reserved for replacements and already recorded.
-  let gap = Math.max(0, (desired ?? 0) - active - inFlight - Math.max(reserved, replacements.length));
+  let gap = Math.max(0, (desired ?? 0) - active - inFlight - Math.max(reserved, sumOf(replacements)));
   const growth: PlannedLaunch[] = [];
   for (const intent of openGrowth) {
     const mustResend = intent.status === 'open' && intent.attempt !== undefined;

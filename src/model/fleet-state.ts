@@ -62,11 +62,11 @@ export interface FleetSize {
  * or IN_FLIGHT_MS passes (in-flight accounting).
  */
 export interface LaunchIntent {
-  /** `replace-<instance-id>` for a replacement, `grow-<seq>-<share>` for growth. */
+  /** `replace-<instance-id>` for a replacement (the first it replaces), `grow-<seq>-<share>` for growth. */
   readonly slot: string;
   readonly count: number;
-  /** For a replacement: the worker it replaces. */
-  readonly replaces?: string;
+  /** For a replacement: the workers it replaces (`count` of them, one pool's), in launch order. */
+  readonly replaces?: readonly string[];
   /** The subnet a growth share launches in. */
   readonly subnetId?: string;
   /** Spot pools (placement keys) this slot tried and found without capacity, or must avoid. */

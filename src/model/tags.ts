@@ -11,7 +11,10 @@ export const TAG = {
   interruptedAt: 'worker-fleet:interrupted-at',
   /** What the worker was told: terminate, stop, hibernate (spot warning) or rebalance. */
   interruption: 'worker-fleet:interruption',
-  /** On a replacement: the instance it replaces. */
+  /**
+   * On a replacement: the instances its launch replaces, space-separated in launch order; a worker replaces the one at
+   * its AMI launch index (see replacedInstance). One id for a launch of one.
+   */
   replaces: 'worker-fleet:replaces',
   /** Set by the idle reaper on a worker it judged idle: its termination is ours, not a lost worker. */
   idleSince: 'worker-fleet:idle-since',

@@ -18,6 +18,26 @@ export interface Worker {
   readonly tags: Tags;
   /** The ARN of the instance profile it runs with (`IamInstanceProfile.Arn`); undefined for none. */
   readonly instanceProfileArn?: string;
+  /** Its place among the instances one RunInstances call launched (`AmiLaunchIndex`, from 0). */
+  readonly launchIndex?: number;
+}
+
+/**
+ * How many workers one RunInstances call may replace: their ids, space-separated, fit in one tag value (EC2 allows
+ * 256 characters; an instance id has 19).
+ */
+export const REPLACEMENT_BATCH = 12;
+
+/** The replaces tag of a launch that replaces `instanceIds`, in launch order. */
+export const replacesTag = (instanceIds: readonly string[]): string => instanceIds.join(' ');
+
+/**
+ * The worker this one replaces: the id at its launch index in its replaces tag (one launch replaces several workers
+ * of one pool, each instance one of them); undefined for a worker that replaces none, or whose tag does not say.
+ */
+export function replacedInstance(worker: Pick<Worker, 'tags' | 'launchIndex'>): string | undefined {
+  const ids = (worker.tags[TAG.replaces] ?? '').split(' ').filter((id) => id !== '');
+  return ids.length === 1 ? ids[0] : ids[worker.launchIndex ?? -1];
 }
 
 /** States in which an instance still exists as a worker (terminated ones are history). */

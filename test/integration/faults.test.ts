@@ -7,6 +7,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
+import { toWorker } from '../../src/aws/ec2-workers';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { poolMemoryOf } from '../../src/fleet/pool-memory';
@@ -19,6 +20,7 @@ import { FenceLostError, type FleetState } from '../../src/model/fleet-state';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
+import { replacedInstance } from '../../src/model/worker';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
@@ -67,7 +69,7 @@ const later = (ms: number) => () => new Date(Date.now() + ms);
 
 const kinds = async () => (await world.notifications()).map((notification) => notification.kind);
 const count = (list: readonly string[], kind: string) => list.filter((item) => item === kind).length;
-const replacementsOf = (instanceId: string) => world.instances({ tag: TAG.replaces, value: instanceId });
+const replacementsOf = (instanceId: string) => world.replacementsOf(instanceId);
 const runningIn = async (fleet: string) =>
   (await world.instances({ tag: TAG.fleet, value: fleet })).filter(
     (instance) => instance.State?.Name === 'pending' || instance.State?.Name === 'running',
@@ -319,6 +321,46 @@ describe('Interruptions', () => {
     expect(remembered.filter((event) => event.kind === 'interruption')).toHaveLength(12);
   });
 
+  it('F70: 24 warnings from one pool while the fleet is being reconciled: replaced in two RunInstances calls of 12, each worker by the instance at its launch index, each notice naming it', async () => {
+    const spec = fleets({
+      targetCapacity: 24,
+      maxCapacity: 48,
+      instanceTypes: ['c7g.large'],
+      subnets: [world.subnets[0]?.subnetId],
+    });
+    const workers = await launched(spec);
+    expect(workers).toHaveLength(24);
+    // Another invocation holds the fleet's lease: every warning records its fact and hands the launch on.
+    const holder = await world.state.takeLease('batch', 'reconcile', {
+      holder: 'busy-holder',
+      now: new Date(),
+      ttlMs: LEASE_TTL_MS,
+      handOff: false,
+    });
+    if (holder.kind !== 'held') throw new Error('setup: the lease was not taken');
+    await Promise.all(
+      workers.map((worker) => handleInstanceEvent(world.interruptionDeps(spec), warning(worker.instanceId))),
+    );
+    const before = emulator().sent('RunInstances').length;
+
+    // The holder gives its lease back, the warnings' requests kept for the next run: one pass launches them all.
+    await world.state.releaseLease(holder.lease, { now: new Date(), ttlMs: LEASE_TTL_MS, keepPending: true });
+    await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-after-the-wave' });
+
+    const launches = emulator().sent('RunInstances').slice(before);
+    expect(launches.map((launch) => launch.params.get('MinCount'))).toEqual(['12', '12']);
+    const notices = (await world.notifications()).filter(
+      (notification) => notification.kind === 'replacement',
+    );
+    expect(notices).toHaveLength(24);
+    for (const worker of workers) {
+      const [replacement, ...more] = await replacementsOf(worker.instanceId);
+      expect(more).toEqual([]);
+      const notice = notices.find((notification) => notification.body.instanceId === worker.instanceId);
+      expect(notice?.body.replacement).toMatchObject({ instanceIds: [replacement?.InstanceId] });
+    }
+  });
+
   /**
    * Delivers a warning as Lambda does an asynchronous event: once, then (if it failed) again a minute later and two
    * minutes after that, each time in a container of its own. Resolves to the attempts it took.
@@ -343,12 +385,10 @@ describe('Interruptions', () => {
     expect(warned.map((notification) => notification.body.instanceId).sort()).toEqual(
       workers.map((worker) => worker.instanceId).sort(),
     );
-    const replacements = (await world.instances()).filter(
-      (instance) => instance.Tags?.some((tag) => tag.Key === TAG.replaces) === true,
-    );
-    const replaced = replacements.map(
-      (instance) => instance.Tags?.find((tag) => tag.Key === TAG.replaces)?.Value,
-    );
+    // Each replacement replaces the worker at its launch index: every warned worker exactly once.
+    const replaced = (await world.instances())
+      .map((instance) => replacedInstance(toWorker(instance)))
+      .filter((instanceId) => instanceId !== undefined);
     expect(replaced.sort()).toEqual(workers.map((worker) => worker.instanceId).sort());
   }
 

@@ -18,6 +18,7 @@ import { type Emulator, OBSERVER_HEADER } from '../../local/emulator';
 import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
 import { createStateTable } from '../../local/state-table';
 import { CallCounter, countCalls } from '../../src/aws/call-counter';
+import { toWorker } from '../../src/aws/ec2-workers';
 import { headFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
 import { createFleetStateTable } from '../../src/aws/fleet-state-table';
 import { type Config, loadConfig } from '../../src/config';
@@ -28,6 +29,7 @@ import { logger } from '../../src/logger';
 import type { FleetMetricName, MetricDimensions, MetricsSink } from '../../src/model/fleet-metrics';
 import type { FleetState } from '../../src/model/fleet-state';
 import { NOTIFICATION_DETAIL_TYPES } from '../../src/model/notification';
+import { replacedInstance } from '../../src/model/worker';
 import { clientConfig } from './use-emulator';
 
 /** An SNS notification as a subscriber receives it. */
@@ -114,6 +116,8 @@ export interface FleetWorld extends SeededAccount {
   stateKeys(): Promise<string[]>;
   /** Instances as the emulator describes them, optionally only those carrying a tag value. */
   instances(filter?: { tag: string; value: string }): Promise<Instance[]>;
+  /** Instances launched to replace this one (a launch of several replaces one worker by launch index). */
+  replacementsOf(instanceId: string): Promise<Instance[]>;
 }
 
 export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> {
@@ -224,6 +228,20 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
     now,
   });
 
+  /** Every instance, or those carrying a tag value; moto answers 100 reservations a page, as EC2 may: all are read. */
+  async function describeAll(filter?: { tag: string; value: string }): Promise<Instance[]> {
+    // The test sees every instance, lag or not (the observer header).
+    const instances: Instance[] = [];
+    const pages = paginateDescribeInstances(
+      { client: observer },
+      { Filters: filter === undefined ? undefined : [{ Name: `tag:${filter.tag}`, Values: [filter.value] }] },
+    );
+    for await (const page of pages) {
+      instances.push(...(page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []));
+    }
+    return instances;
+  }
+
   return {
     ec2,
     ssm,
@@ -323,19 +341,9 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
       const scanned = await dynamodb.send(new ScanCommand({ TableName: stateTable }));
       return (scanned.Items ?? []).map((item) => `${item.pk?.S} ${item.sk?.S}`);
     },
-    async instances(filter) {
-      // moto answers 100 reservations a page, as EC2 may: every page is read. The test sees every instance, lag or not.
-      const instances: Instance[] = [];
-      const pages = paginateDescribeInstances(
-        { client: observer },
-        {
-          Filters: filter === undefined ? undefined : [{ Name: `tag:${filter.tag}`, Values: [filter.value] }],
-        },
-      );
-      for await (const page of pages) {
-        instances.push(...(page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []));
-      }
-      return instances;
+    instances: describeAll,
+    async replacementsOf(instanceId) {
+      return (await describeAll()).filter((instance) => replacedInstance(toWorker(instance)) === instanceId);
     },
   };
 }

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { lambdaContext } from '../../local/lambda-context';
 import { InvalidEventError } from '../../src/errors';
 import { launchWorkers } from '../../src/fleet/launch-workers';
-import { TAG } from '../../src/model/tags';
 import { createFleetWorld } from './fleet-world';
 import { useEmulator } from './use-emulator';
 
@@ -40,7 +39,7 @@ describe('handleSpotInterruption handler', () => {
     const result = await handler(event, context);
 
     expect(result).toMatchObject({ status: 'replaced', instanceId, fleet: 'batch' });
-    expect(await world.instances({ tag: TAG.replaces, value: instanceId })).toHaveLength(1);
+    expect(await world.replacementsOf(instanceId)).toHaveLength(1);
   });
 
   it('rejects an event of another kind before any AWS call', async () => {

@@ -41,7 +41,7 @@ async function failThenRetry(instanceId: string, action: string) {
 }
 
 async function replacementsOf(instanceId: string) {
-  return world.instances({ tag: TAG.replaces, value: instanceId });
+  return world.replacementsOf(instanceId);
 }
 
 describe('handleInstanceEvent: spot interruption warning', () => {

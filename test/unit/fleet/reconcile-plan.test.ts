@@ -7,7 +7,7 @@ import type {
   SizeRequestKind,
 } from '../../../src/model/fleet-state';
 import { TAG } from '../../../src/model/tags';
-import type { Worker } from '../../../src/model/worker';
+import { REPLACEMENT_BATCH, replacesTag, type Worker } from '../../../src/model/worker';
 import { workerWith } from '../fixtures';
 
 const now = new Date('2026-11-27T12:00:00Z');
@@ -64,9 +64,10 @@ const factsOf = (record: Record_): FleetFacts => ({
   intents: record.intents ?? [],
   unreadable: record.unreadable ?? [],
 });
-const plan = (workers: Worker[], record: Record_ = {}, at = now) =>
-  planReconcile(spec, workers, factsOf(record), at);
-const replaced = (result: ReturnType<typeof plan>) => result.replacements.map((launch) => launch.replaces);
+const plan = (workers: Worker[], record: Record_ = {}, at = now, specChanges: Partial<typeof spec> = {}) =>
+  planReconcile({ ...spec, ...specChanges }, workers, factsOf(record), at);
+const replaced = (result: ReturnType<typeof plan>) =>
+  result.replacements.flatMap((launch) => launch.replaces ?? []);
 
 describe('planReconcile: the size a fleet should have', () => {
   it('launches nothing while no trigger ever asked for a size', () => {
@@ -144,9 +145,8 @@ describe('planReconcile: replacements', () => {
       {
         slot: 'replace-i-1',
         count: 1,
-        replaces: 'i-1',
+        replaces: ['i-1'],
         avoid: ['c7g.large@subnet-a'],
-        cause: 'spot-interruption',
       },
     ]);
     expect(result.grow).toBe(0);
@@ -162,7 +162,7 @@ describe('planReconcile: replacements', () => {
     ).toMatchObject({
       active: 1,
       grow: 0,
-      replacements: [expect.objectContaining({ replaces: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: ['i-1'] })],
     });
   });
 
@@ -199,6 +199,118 @@ describe('planReconcile: replacements', () => {
     };
 
     expect(replaced(plan([], record))).toEqual(['i-old', 'i-new']);
+  });
+});
+
+describe('planReconcile: replacements of one pool launch together', () => {
+  const facts = (ids: readonly string[], pool = { instanceType: 'c7g.large', subnetId: 'subnet-a' }) =>
+    Object.fromEntries(
+      ids.map((id, index) => [id, fact({ instanceId: id, pool, at: minutesAgo(60 - index) })]),
+    );
+  const many = (count: number) => Array.from({ length: count }, (_, index) => `i-${100 + index}`);
+
+  it('replaces the workers of one pool in one launch, oldest first, named after the first', () => {
+    const result = plan([], { replacements: facts(['i-1', 'i-2', 'i-3']) }, now, { maxCapacity: 10 });
+
+    expect(result.replacements).toEqual([
+      { slot: 'replace-i-1', count: 3, replaces: ['i-1', 'i-2', 'i-3'], avoid: ['c7g.large@subnet-a'] },
+    ]);
+  });
+
+  it('launches the workers of different pools apart: each avoids its own', () => {
+    const result = plan(
+      [],
+      {
+        replacements: {
+          ...facts(['i-1', 'i-2']),
+          ...facts(['i-3'], { instanceType: 'm7g.large', subnetId: 'subnet-b' }),
+        },
+      },
+      now,
+      { maxCapacity: 10 },
+    );
+
+    expect(result.replacements.map(({ replaces, avoid }) => ({ replaces, avoid }))).toEqual([
+      { replaces: ['i-1', 'i-2'], avoid: ['c7g.large@subnet-a'] },
+      { replaces: ['i-3'], avoid: ['m7g.large@subnet-b'] },
+    ]);
+  });
+
+  it(`launches at most ${REPLACEMENT_BATCH} at once: their ids fit in one tag`, () => {
+    const ids = many(REPLACEMENT_BATCH + 1);
+    const result = plan([], { replacements: facts(ids) }, now, { maxCapacity: 100 });
+
+    expect(result.replacements.map((launch) => launch.count)).toEqual([REPLACEMENT_BATCH, 1]);
+    expect(replaced(result)).toEqual(ids);
+    expect(replacesTag(ids.slice(0, REPLACEMENT_BATCH)).length).toBeLessThanOrEqual(256);
+  });
+
+  it('takes what room maxCapacity leaves into the launch; the rest wait', () => {
+    const result = plan([worker('i-9')], { replacements: facts(['i-1', 'i-2', 'i-3']) }, now, {
+      maxCapacity: 3,
+    });
+
+    expect(result).toMatchObject({
+      replacements: [expect.objectContaining({ count: 2, replaces: ['i-1', 'i-2'] })],
+      waiting: ['i-3'],
+    });
+  });
+
+  it('re-sends a launch that may have been sent whole, even when one of its workers no longer needs it', () => {
+    const intent = sentIntent('replace-i-1', 2, { replaces: ['i-1', 'i-2'], avoid: ['c7g.large@subnet-a'] });
+    const result = plan(
+      [replacing('i-8', 'i-2')],
+      { replacements: facts(['i-1', 'i-2']), intents: [intent] },
+      now,
+      {
+        maxCapacity: 10,
+      },
+    );
+
+    expect(result.replacements).toEqual([expect.objectContaining({ slot: 'replace-i-1', intent, count: 2 })]);
+  });
+
+  it('drops an unsent launch whose workers changed, and batches those still waiting afresh with the pools it tried', () => {
+    const short: LaunchIntent = {
+      slot: 'replace-i-1',
+      count: 2,
+      replaces: ['i-1', 'i-2'],
+      avoid: ['c7g.large@subnet-a', 'm7g.large@subnet-a'],
+      status: 'short',
+      at: minutesAgo(1),
+    };
+    const result = plan(
+      [replacing('i-8', 'i-1')],
+      { replacements: facts(['i-1', 'i-2']), intents: [short] },
+      now,
+      {
+        maxCapacity: 10,
+      },
+    );
+
+    expect(result.replacements).toEqual([
+      {
+        slot: 'replace-i-2',
+        count: 1,
+        replaces: ['i-2'],
+        avoid: ['c7g.large@subnet-a', 'm7g.large@subnet-a'],
+      },
+    ]);
+    expect(result.done).toContain('replace-i-1');
+    expect(result.satisfied).toEqual([{ instanceId: 'i-1', by: ['i-8'] }]);
+  });
+
+  it('knows which instance of an answered launch replaces which worker: the answer is in launch order', () => {
+    const answer = answered('replace-i-1', ['i-8', 'i-9'], { replaces: ['i-1', 'i-2'] });
+    const result = plan([], { replacements: facts(['i-1', 'i-2']), intents: [answer] }, now, {
+      maxCapacity: 10,
+    });
+
+    expect(result.satisfied).toEqual([
+      { instanceId: 'i-1', by: ['i-8'] },
+      { instanceId: 'i-2', by: ['i-9'] },
+    ]);
+    expect(result.replacements).toEqual([]);
   });
 });
 
@@ -240,7 +352,7 @@ describe('planReconcile: the slots growth leaves to replacements', () => {
     const workers = [interrupted('i-1'), worker('i-9', { [TAG.replaces]: 'i-1' }, 'stopped')];
 
     expect(plan(workers, { desired: 1, replacements: { 'i-1': fact() } })).toMatchObject({
-      replacements: [expect.objectContaining({ replaces: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: ['i-1'] })],
       satisfied: [],
     });
   });
@@ -252,7 +364,7 @@ describe('planReconcile: the slots growth leaves to replacements', () => {
     };
 
     expect(plan(workers, record)).toMatchObject({
-      replacements: [expect.objectContaining({ replaces: 'i-1' })],
+      replacements: [expect.objectContaining({ replaces: ['i-1'] })],
       waiting: ['i-2'],
     });
   });
@@ -358,7 +470,7 @@ describe('planReconcile: in-flight accounting', () => {
     const result = plan([interrupted('i-1')], {
       desired: 1,
       replacements: { 'i-1': {} },
-      intents: [answered('replace-i-1', ['i-9'], { replaces: 'i-1' })],
+      intents: [answered('replace-i-1', ['i-9'], { replaces: ['i-1'] })],
     });
 
     expect(result).toMatchObject({
@@ -379,7 +491,7 @@ describe('planReconcile: write-ahead intents', () => {
   });
 
   it('re-sends a recorded replacement with its intent', () => {
-    const intent = sentIntent('replace-i-1', 1, { replaces: 'i-1', avoid: ['c7g.large@subnet-a'] });
+    const intent = sentIntent('replace-i-1', 1, { replaces: ['i-1'], avoid: ['c7g.large@subnet-a'] });
     const result = plan([interrupted('i-1')], { replacements: { 'i-1': {} }, intents: [intent] });
 
     expect(result.replacements).toEqual([expect.objectContaining({ slot: 'replace-i-1', intent })]);
