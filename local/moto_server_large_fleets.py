@@ -24,12 +24,16 @@ Changes to how long moto takes, none to what it answers (but see HTTP below):
   The same application (moto's DomainDispatcherApplication) is served here by waitress (pinned in
   scripts/setup-emulator.sh), which keeps connections alive. Unlike moto_server, waitress drops request headers
   with an underscore in their name (S3 user metadata such as x-amz-meta-my_key); the benchmarks send none.
+- DynamoDB transactions. TransactWriteItems deep-copies every table it touches before it starts, to roll back on
+  failure: a wave's thousands of fenced commits each copied the whole state table. Here the transaction keeps only
+  the items it names, and puts them back as they were when it fails; the tables are not copied.
 - moto's default AMI catalog only (MOTO_AMIS_PATH, a documented setting), without the ~1,300 regional "latest"
   AMIs: RunInstances filters the whole catalog once per instance it launches.
 
 `--check` answers the same requests with and without these changes, and exits non-zero on any difference.
 """
 
+import copy
 import gzip
 import os
 import sys
@@ -57,6 +61,9 @@ import xmltodict  # noqa: E402
 from moto import backends  # noqa: E402
 from moto.core import serialize  # noqa: E402
 from moto.core.utils import MISSING, get_value  # noqa: E402
+from moto.dynamodb import models as dynamodb_models  # noqa: E402
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
+from moto.dynamodb.models.table import Table  # noqa: E402
 from moto.ec2.models.core import TaggedEC2Resource  # noqa: E402
 from moto.ec2.models.elastic_block_store import EBSBackend  # noqa: E402
 from moto.ec2.models.instances import InstanceBackend  # noqa: E402
@@ -175,12 +182,52 @@ def remembering_validate_name(value, kind):
     return None
 
 
+class TablesNotCopied:
+    """The `copy` module as moto's DynamoDB models see it, but a table deep-copies as itself (see below)."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def journaled_transact_write_items(self, transact_items):
+    """moto's transaction, its rollback made from the items it names (kept before it starts), not from table copies."""
+    kept = []
+    for entry in transact_items:
+        _, operation = next(iter(entry.items()))
+        table = self.tables.get(operation.get("TableName"))
+        if table is None:
+            continue
+        attributes = operation.get("Key") or operation.get("Item") or {}
+        names = [name for name in (table.hash_key_attr, table.range_key_attr) if name is not None]
+        try:
+            hash_key, range_key = self.get_keys_value(table, {name: attributes[name] for name in names})
+            before = table.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - a malformed key: moto's own code answers it, nothing to keep
+            continue
+        kept.append((table, hash_key, range_key, copy.deepcopy(before)))
+    try:
+        copying_transact_write_items(self, transact_items)
+    except Exception:
+        for table, hash_key, range_key, before in reversed(kept):
+            table.delete_item(hash_key, range_key)
+            if before is not None and range_key is not None:
+                table.items[hash_key][range_key] = before
+            elif before is not None:
+                table.items[hash_key] = before
+        raise
+
+
 scanning_get_tags = TaggedEC2Resource.get_tags
 scanning_get_instance = InstanceBackend.get_instance
 scanning_describe_volumes = EBSBackend.describe_volumes
 getting_value = serialize.ResponseSerializer.get_value
 validating_name = xmltodict._validate_name
 listing_moto_modules = backends.list_of_moto_modules
+copying_transact_write_items = DynamoDBBackend.transact_write_items
 # What each change replaces: (owner, attribute, moto's own, this module's).
 CHANGES = [
     (TaggedEC2Resource, "get_tags", scanning_get_tags, indexed_get_tags),
@@ -189,6 +236,8 @@ CHANGES = [
     (serialize.ResponseSerializer, "get_value", getting_value, remembering_get_value),
     (xmltodict, "_validate_name", validating_name, remembering_validate_name),
     (backends, "list_of_moto_modules", listing_moto_modules, listed_moto_modules),
+    (DynamoDBBackend, "transact_write_items", copying_transact_write_items, journaled_transact_write_items),
+    (dynamodb_models, "copy", copy, TablesNotCopied()),
 ]
 
 
@@ -247,6 +296,59 @@ def check() -> int:
                 resource.get_tags() for resource in [*backend.all_instances(), *backend.vpcs.values()]
             ],
         }
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for table_name in ("state", "other"):
+            dynamodb.create_table(
+                TableName=table_name,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        dynamodb.put_item(TableName="state", Item={"pk": {"S": "f"}, "sk": {"S": "lease"}, "epoch": {"N": "1"}})
+
+        def transaction(epoch: str, value: str):
+            """A fenced write as the state table makes it: renew the lease on its epoch, put, delete what must exist."""
+            return error_of(
+                lambda: dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": "state",
+                                "Key": {"pk": {"S": "f"}, "sk": {"S": "lease"}},
+                                "UpdateExpression": "SET renewed = :value",
+                                "ConditionExpression": "epoch = :epoch",
+                                "ExpressionAttributeValues": {":epoch": {"N": epoch}, ":value": {"S": value}},
+                            }
+                        },
+                        {"Put": {"TableName": "state", "Item": {"pk": {"S": "f"}, "sk": {"S": value}}}},
+                        {"Put": {"TableName": "other", "Item": {"pk": {"S": "f"}, "sk": {"S": value}}}},
+                        {
+                            "Delete": {
+                                "TableName": "state",
+                                "Key": {"pk": {"S": "f"}, "sk": {"S": "gone"}},
+                                "ConditionExpression": "attribute_exists(sk)",
+                            }
+                        },
+                    ]
+                )
+            )
+
+        def items():
+            return [
+                sorted(dynamodb.scan(TableName=name)["Items"], key=lambda item: item["sk"]["S"])
+                for name in ("state", "other")
+            ]
+
+        # The second is cancelled by its last action: its first three writes are rolled back.
+        requests["a transaction applied, then one cancelled"] = lambda: [
+            error_of(lambda: dynamodb.put_item(TableName="state", Item={"pk": {"S": "f"}, "sk": {"S": "gone"}})),
+            transaction("1", "kept"),
+            transaction("1", "never"),
+            items(),
+        ]
         differences = []
         for name, request in requests.items():
             use(fast=False)
