@@ -79,6 +79,7 @@ const sizeItem = z.object({
   desired: count(),
   desiredBy: z.object({ id: z.string(), kind: requestItem.shape.kind }).optional(),
   targetAt: z.string().optional(),
+  target: z.number().int().min(0).optional(),
 });
 const replacementItem = z.object({
   ...versioned,

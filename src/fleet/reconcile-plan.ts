@@ -86,15 +86,27 @@ const isGrowth = (intent: LaunchIntent) => intent.replaces === undefined;
 const sumOf = (intents: readonly { count: number }[]) =>
   intents.reduce((sum, intent) => sum + intent.count, 0);
 
-/** The size the requests ask for, applied in order: a target sets it, a count adds, a shrink lowers. Pure. */
+/**
+ * The size the requests ask for, applied in order: a target sets it, a count adds, a shrink lowers. Two kinds of
+ * target are recorded and not obeyed: one that happened before the last target applied (delivered out of order), and
+ * a scheduled one that repeats the last target after the reaper lowered the size since (the floor holds until the
+ * target changes or another trigger asks: a launch schedule and idle reaping never undo each other). Pure.
+ */
 function applyRequests(
-  size: number | undefined,
-  targetAt: string | undefined,
+  size: FleetSize | undefined,
+  sizeWas: number | undefined,
   requests: readonly SizeRequest[],
   active: number,
-): { wanted: number | undefined; targetAt: string | undefined; stale: readonly string[] } {
-  let wanted = size;
-  let latest = targetAt;
+): {
+  wanted: number | undefined;
+  targetAt: string | undefined;
+  target: number | undefined;
+  stale: readonly string[];
+} {
+  let wanted = sizeWas;
+  let latest = size?.targetAt;
+  let target = size?.target;
+  let lowered = size?.desiredBy?.kind === 'reap';
   const stale: string[] = [];
   // What a count adds to: the workers counting as capacity, or the size an earlier request of this batch set.
   let base: number | undefined;
@@ -102,21 +114,25 @@ function applyRequests(
     if (request.shrink !== undefined) {
       if (wanted !== undefined) wanted = Math.max(request.floor ?? 0, wanted - request.shrink);
       base = wanted;
+      lowered = true;
       continue;
     }
     if (request.target !== undefined) {
-      // Targets delivered out of order: one that happened before the last target applied is recorded, not obeyed.
       const happened = request.eventTime ?? request.at;
-      if (latest !== undefined && Date.parse(happened) < Date.parse(latest)) {
+      const outOfOrder = latest !== undefined && Date.parse(happened) < Date.parse(latest);
+      const repeatsAfterReaping = request.kind === 'schedule' && lowered && request.target === target;
+      if (outOfOrder || repeatsAfterReaping) {
         stale.push(request.id);
         continue;
       }
       latest = happened;
+      target = request.target;
     }
     base = request.target ?? (base ?? active) + (request.count ?? 0);
     wanted = base;
+    lowered = false;
   }
-  return { wanted, targetAt: latest, stale };
+  return { wanted, targetAt: latest, target, stale };
 }
 
 /**
@@ -245,7 +261,7 @@ export function planReconcile(
 
   const applied = facts.requests;
   const sizeWas = facts.unreadable.includes('size') ? spec.targetCapacity : facts.size?.desired;
-  const { wanted, targetAt, stale } = applyRequests(sizeWas, facts.size?.targetAt, applied, active);
+  const { wanted, targetAt, target, stale } = applyRequests(facts.size, sizeWas, applied, active);
   const desired = wanted === undefined ? undefined : Math.min(wanted, spec.maxCapacity);
   const capped = desired !== wanted;
   const lastApplied = applied.filter((request) => !stale.includes(request.id)).at(-1);
@@ -257,6 +273,7 @@ export function planReconcile(
           desired,
           ...(desiredBy === undefined ? {} : { desiredBy }),
           ...(targetAt === undefined ? {} : { targetAt }),
+          ...(target === undefined ? {} : { target }),
         }
       : undefined;
 

@@ -53,6 +53,8 @@ export interface FleetSize {
   readonly desiredBy?: { readonly id: string; readonly kind: SizeRequestKind };
   /** When the last target applied happened (its event time, else when it was recorded): an older target is stale. */
   readonly targetAt?: string;
+  /** The last target applied: a scheduled tick that repeats it does not undo the reaper's lowering. */
+  readonly target?: number;
 }
 
 /**

@@ -833,6 +833,35 @@ describe('Idle reaping', () => {
     expect(instance?.State?.Name).toBe('running');
   });
 
+  it('F71: a launch schedule and idle reaping with minWorkers below targetCapacity do not churn: the floor holds until the target changes or another trigger asks', async () => {
+    const churning = {
+      batch: { ...spec().batch, targetCapacity: 3, idle: { ...spec().batch.idle, minWorkers: 1 } },
+    };
+    const [first] = await launchWorkers(world.deps(churning), { kind: 'schedule', id: 'tick-1' });
+    await listed();
+    for (const worker of first?.launched ?? []) await lastHeartbeat(worker.instanceId, 'idle');
+    await reapIdleWorkers(world.reapDeps(churning, minutesFromNow(1)));
+    const [reaped] = await reapIdleWorkers(world.reapDeps(churning, minutesFromNow(12)));
+    expect(reaped?.terminated).toHaveLength(2);
+    const launchesBefore = emulator().sent('RunInstances').length;
+
+    for (const id of ['tick-2', 'tick-3', 'tick-4']) {
+      await launchWorkers(world.deps(churning), { kind: 'schedule', id });
+    }
+
+    expect(emulator().sent('RunInstances')).toHaveLength(launchesBefore);
+    expect(await runningIn('batch')).toHaveLength(1);
+    expect((await world.state.readFacts('batch', new Date())).size?.desired).toBe(1);
+    // Asked by a trigger of another kind, the fleet goes back to its target.
+    const [asked] = await launchWorkers(world.deps(churning), {
+      kind: 'direct',
+      id: 'cli',
+      fleet: 'batch',
+      target: 3,
+    });
+    expect(asked?.launched).toHaveLength(2);
+  });
+
   it('F12: two reaper runs at once never take the fleet below its floor', async () => {
     // Three on-demand workers launched a second apart, a floor of 1, a max lifetime of an hour: run A's clock is
     // just before the second worker's hour, run B's just after. Alone, each would terminate 2 workers; A the

@@ -39,6 +39,7 @@ interface Record_ {
   readonly desired?: number;
   readonly desiredBy?: { id: string; kind: SizeRequestKind };
   readonly targetAt?: string;
+  readonly target?: number;
   readonly requests?: readonly SizeRequest[];
   readonly replacements?: Readonly<Record<string, Partial<ReplacementFact>>>;
   readonly intents?: readonly LaunchIntent[];
@@ -52,6 +53,7 @@ const factsOf = (record: Record_): FleetFacts => ({
           desired: record.desired,
           ...(record.desiredBy ? { desiredBy: record.desiredBy } : {}),
           ...(record.targetAt ? { targetAt: record.targetAt } : {}),
+          ...(record.target === undefined ? {} : { target: record.target }),
         },
       }),
   requests: record.requests ?? [],
@@ -398,9 +400,75 @@ describe('planReconcile: the request that set the size', () => {
       desired: 4,
       desiredBy: { id: 'five', kind: 'event' },
       targetAt: at(2),
+      target: 5,
     });
     // A retry of an old target after a newer one was applied changes nothing.
     expect(plan([], { desired: 3, targetAt: at(3), requests: [target('old', 1, 0)] }).desired).toBe(3);
+  });
+
+  describe('a launch schedule and idle reaping never undo each other', () => {
+    const roomy = { maxCapacity: 20 };
+    const tick = (id: string, target: number): SizeRequest => ({
+      id,
+      kind: 'schedule',
+      target,
+      at: minutesAgo(0),
+    });
+    const lowered = { desired: 2, desiredBy: { id: 'reap-1', kind: 'reap' as const }, target: 10 };
+
+    it('a scheduled tick repeating the target after the reaper lowered the size is recorded, not obeyed: the floor holds', () => {
+      const result = plan(
+        [worker('i-1'), worker('i-2')],
+        { ...lowered, requests: [tick('tick-1', 10)] },
+        now,
+        roomy,
+      );
+
+      expect(result).toMatchObject({
+        desired: 2,
+        grow: 0,
+        applied: [expect.objectContaining({ id: 'tick-1' })],
+      });
+      expect(result.size).toBeUndefined();
+    });
+
+    it('the reaper lowering after a tick in the same batch holds too', () => {
+      const shrink: SizeRequest = { id: 'reap-2', kind: 'reap', shrink: 3, floor: 2, at: minutesAgo(0) };
+      const result = plan(
+        [],
+        { desired: 10, target: 10, requests: [tick('tick-1', 10), shrink, tick('tick-2', 10)] },
+        now,
+        roomy,
+      );
+
+      expect(result.desired).toBe(7);
+    });
+
+    it('a changed target, or any other trigger, raises it again', () => {
+      expect(plan([], { ...lowered, requests: [tick('tick-1', 12)] }, now, roomy).desired).toBe(12);
+      expect(
+        plan([], { ...lowered, requests: [{ ...tick('launch-1', 10), kind: 'event' }] }, now, roomy).desired,
+      ).toBe(10);
+      expect(
+        plan(
+          [],
+          { ...lowered, requests: [{ id: 'cli-1', kind: 'direct', count: 1, at: minutesAgo(0) }] },
+          now,
+          roomy,
+        ).desired,
+      ).toBe(1);
+    });
+
+    it('a tick raises a size no reaper lowered', () => {
+      expect(
+        plan(
+          [],
+          { desired: 2, desiredBy: { id: 'e-1', kind: 'event' }, target: 10, requests: [tick('tick-1', 10)] },
+          now,
+          roomy,
+        ).desired,
+      ).toBe(10);
+    });
   });
 
   it('records no size while nothing changed it', () => {
