@@ -983,7 +983,7 @@ describe('Lifecycle', () => {
     expect(await runningIn('batch')).toHaveLength(1);
   });
 
-  it('F16: a spot worker a person terminated is not replaced; one EC2 reclaimed is', async () => {
+  it('F16: a spot worker a person terminated gets no replacement of its own, one EC2 reclaimed does; the fleet is refilled to its size either way', async () => {
     const [byPerson, byEc2] = await launched(fleets({ targetCapacity: 2 }));
     if (byPerson === undefined || byEc2 === undefined) throw new Error('two workers');
     await world.ec2.send(
@@ -999,6 +999,10 @@ describe('Lifecycle', () => {
     expect(reclaimed).toMatchObject({ status: 'replaced' });
     expect(await replacementsOf(byPerson.instanceId)).toHaveLength(0);
     expect(await replacementsOf(byEc2.instanceId)).toHaveLength(1);
+    // As Auto Scaling does: the next pass refills the fleet's size, the person's worker's slot included.
+    await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), { kind: 'reconcile', id: 'tick' });
+    expect(await runningIn('batch')).toHaveLength(2);
+    expect((await world.state.readFacts('batch', new Date())).size?.desired).toBe(2);
   });
 });
 

@@ -89,6 +89,19 @@ describe('launchWorkers', () => {
     expect(volumes.Volumes?.length).toBeGreaterThanOrEqual(3);
   });
 
+  it("asks EC2 for spot at no more than the fleet's spotMaxPrice, and for no cap when the fleet sets none", async () => {
+    await launchWorkers(
+      world.deps(batchFleet({ targetCapacity: 1, spotMaxPrice: '0.0421' })),
+      schedule('capped'),
+    );
+    await launchWorkers(world.deps(batchFleet({ targetCapacity: 2 })), schedule('uncapped'));
+
+    const [capped, uncapped] = emulator().sent('RunInstances');
+    expect(capped?.params.get('InstanceMarketOptions.SpotOptions.MaxPrice')).toBe('0.0421');
+    expect(uncapped?.params.get('InstanceMarketOptions.MarketType')).toBe('spot');
+    expect(uncapped?.params.has('InstanceMarketOptions.SpotOptions.MaxPrice')).toBe(false);
+  });
+
   it('records each launched worker in the registry, for the interruption handler', async () => {
     const [result] = await launchWorkers(world.deps(batchFleet()), schedule('schedule-1'));
 

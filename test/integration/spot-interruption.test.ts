@@ -1,5 +1,5 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
-import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { InvalidEventError } from '../../src/errors';
 import { parseInstanceEvent } from '../../src/events/instance';
 import { launchWorkers } from '../../src/fleet/launch-workers';
@@ -397,7 +397,27 @@ describe('handleInstanceEvent: state change', () => {
     expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
   });
 
-  it('does not replace an on-demand worker, nor one the idle reaper retired', async () => {
+  it('does not replace a spot worker the idle reaper retired: its idle mark says the termination was ours', async () => {
+    const worker = await oneWorker();
+    await world.ec2.send(
+      new CreateTagsCommand({
+        Resources: [worker.instanceId],
+        Tags: [{ Key: TAG.idleSince, Value: new Date().toISOString() }],
+      }),
+    );
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
+
+    const result = await handleInstanceEvent(
+      world.interruptionDeps(fleets()),
+      stateChange(worker.instanceId, 'terminated'),
+    );
+
+    expect(result).toMatchObject({ status: 'observed', reason: 'retired by the idle reaper' });
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+  });
+
+  it('does not replace an on-demand worker: only spot workers are interrupted', async () => {
     const onDemand = fleets({ market: 'on-demand' });
     const worker = await oneWorker(onDemand);
 
