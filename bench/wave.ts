@@ -6,7 +6,7 @@
  * DescribeInstances take tens of milliseconds each here, single digits on EC2).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +16,7 @@ import { seedAccount } from '../local/account';
 import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
+import { toWorker } from '../src/aws/ec2-workers';
 import { createFleetStateTable } from '../src/aws/fleet-state-table';
 import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events/instance';
@@ -23,6 +24,8 @@ import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
 import { logger } from '../src/logger';
 import { DISCARD_METRICS } from '../src/model/fleet-metrics';
+import { TAG } from '../src/model/tags';
+import { replacedInstance } from '../src/model/worker';
 import { type Call, timed } from './reaction';
 
 export interface WaveRun {
@@ -32,7 +35,10 @@ export interface WaveRun {
   readonly secondsToLastNotification: number;
   /** To the last replacement's RunInstances answered. */
   readonly secondsToLastReplacement: number;
+  /** Workers replaced: instances launched as a warned worker's replacement. */
   readonly replacements: number;
+  /** The RunInstances calls that launched them (up to 12 replacements of one pool per call). */
+  readonly replacementLaunches?: number;
   readonly failedDeliveries: number;
   readonly awsCallsPerWarning: number;
   readonly callsPerWarning: Readonly<Record<string, number>>;
@@ -121,6 +127,7 @@ export async function benchWave(
   // Each delivery's first publish is its warning's notification.
   const notices = perDelivery.map((own) => own.find((call) => call.name === 'Publish')?.end ?? Number.NaN);
   const launches = calls.filter((call) => call.name === 'RunInstances');
+  const replaced = await replacedWorkers(container([]).ec2);
   const byCall: Record<string, number> = {};
   for (const call of calls)
     byCall[`${call.service}.${call.name}`] = (byCall[`${call.service}.${call.name}`] ?? 0) + 1;
@@ -130,7 +137,8 @@ export async function benchWave(
     warningsPerFleet: size,
     secondsToLastNotification: seconds(Math.max(...notices)),
     secondsToLastReplacement: seconds(Math.max(...launches.map((call) => call.end))),
-    replacements: launches.length,
+    replacements: replaced,
+    replacementLaunches: launches.length,
     failedDeliveries: outcomes.filter((outcome) => outcome.status === 'rejected').length,
     awsCallsPerWarning: calls.length / warnings,
     callsPerWarning: Object.fromEntries(
@@ -143,4 +151,20 @@ export async function benchWave(
     `  ${fleets} × ${size}: last notification ${run.secondsToLastNotification.toFixed(2)} s, last replacement ${run.secondsToLastReplacement.toFixed(2)} s, ${run.failedDeliveries} failed, ${run.awsCallsPerWarning.toFixed(1)} calls per warning`,
   );
   return run;
+}
+
+/** How many workers were replaced: instances whose replaces tag names one (each the one at its launch index). */
+async function replacedWorkers(ec2: EC2Client): Promise<number> {
+  const replaced = new Set<string>();
+  const pages = paginateDescribeInstances(
+    { client: ec2 },
+    { Filters: [{ Name: 'tag-key', Values: [TAG.replaces] }] },
+  );
+  for await (const page of pages) {
+    for (const instance of (page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? [])) {
+      const worker = replacedInstance(toWorker(instance));
+      if (worker !== undefined) replaced.add(worker);
+    }
+  }
+  return replaced.size;
 }

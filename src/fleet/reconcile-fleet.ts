@@ -508,7 +508,8 @@ const handedOff = (fleet: string): ReconcileOutcome => ({
  * and what is in flight, and launches what is missing. When another invocation holds the lease, it is asked to run
  * again and this call returns `handed-off`. The holder runs again while asked, as long as its invocation has
  * PASS_BUDGET_MS left; then it gives the lease back with the request kept, for the next trigger (the reconcile
- * schedule runs every minute).
+ * schedule runs every minute). A holder whose lease was taken over mid-pass stops, records nothing more and returns
+ * `handed-off` too: the holder that took it over does the work.
  */
 export async function reconcileFleet(
   deps: ReconcileDependencies,
@@ -551,12 +552,15 @@ export async function reconcileFleet(
         .catch((failure: unknown) => {
           logger.warn('lease not released, it expires', { fleet, error: failure });
         });
-    } else
-      logger.warn('lease taken over: this pass stopped, nothing more recorded or done', {
-        fleet,
-        epoch: lease.epoch,
-      });
-    throw error;
+      throw error;
+    }
+    // The lease expired under this pass (a stall) and another holder took it: that holder read every fact recorded
+    // before it took the lease, this trigger's included, and re-sends what this pass recorded. Its work, not a failure.
+    logger.warn('lease taken over: this pass stopped, nothing more recorded or done', {
+      fleet,
+      epoch: lease.epoch,
+    });
+    return handedOff(fleet);
   }
   return mergePasses(passes);
 }

@@ -479,6 +479,33 @@ describe('A stale holder, a lagging listing, retried launches', () => {
     expect(new Set(tokensSent().slice(1)).size).toBe(1);
   });
 
+  it('F72: a delivery whose pass stalls past its lease while another holder takes over succeeds: that holder launched its one replacement, and it is told once', async () => {
+    const worker = await oneWorker();
+    const deps = world.interruptionDeps(fleets());
+    let stalled = false;
+    // The pass stalls right after RunInstances answered, until its lease has expired and the next holder has run.
+    const state: FleetState = {
+      ...deps.state,
+      commit: async (lease, changes) => {
+        if (
+          !stalled &&
+          changes.some((change) => change.kind === 'intent' && change.intent.status === 'answered')
+        ) {
+          stalled = true;
+          await nextHolder();
+        }
+        return deps.state.commit(lease, changes);
+      },
+    };
+
+    const outcome = await handleInstanceEvent({ ...deps, state }, warning(worker.instanceId));
+
+    expect(stalled).toBe(true);
+    expect(outcome).toMatchObject({ replacement: { status: 'handed-off' } });
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    expect(count(await kinds(), 'replacement')).toBe(1);
+  });
+
   it('F27: a stale holder whose pool choice changed meanwhile: the next holder re-sends the recorded pool, and the stale send gets the same instance', async () => {
     const worker = await oneWorker();
     await freezeDuring(
