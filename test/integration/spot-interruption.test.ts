@@ -430,6 +430,25 @@ describe('handleInstanceEvent: rebalance recommendation', () => {
   });
 });
 
+describe('handleInstanceEvent: an orphan (its fleet no longer configured)', () => {
+  it('ignores its rebalance recommendation, and only logs its termination: nothing replaces it', async () => {
+    const worker = await oneWorker(fleets({ rebalance: 'replace-early' }));
+    const withoutBatch = { nightly: fleets().batch };
+    const deps = world.interruptionDeps(withoutBatch);
+
+    const recommended = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
+    const ended = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'terminated'));
+
+    expect(recommended).toMatchObject({ status: 'ignored', reason: expect.stringContaining('orphan') });
+    expect(ended).toMatchObject({ status: 'observed', reason: expect.stringContaining('orphan') });
+    expect((await world.notifications()).map((n) => n.kind)).toEqual(['launch']);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    expect((await world.stateKeys()).filter((key) => key.includes('replacement#'))).toEqual([]);
+  });
+});
+
 describe('handleInstanceEvent: state change', () => {
   it('restores capacity once when a spot worker ends without a handled warning', async () => {
     const worker = await oneWorker();
