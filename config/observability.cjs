@@ -1,6 +1,7 @@
 // Serverless variable source: `${file(./config/observability.cjs)}` resolves to the CloudFormation resources that
-// watch this stage's fleets: per fleet, an alarm when it stays below its target, one when its replacements fail and one when its state does not parse;
-// for the deployment, one CloudWatch dashboard. Generated at package time from the same fleets the functions get
+// watch this stage's fleets: per fleet, an alarm when it stays below its target, one when its replacements fail, one when its state does not parse
+// and one when its notifications' events cannot be put; for the deployment, an alarm when the fleet configuration is unreadable and one
+// CloudWatch dashboard. Generated at package time from the same fleets the functions get
 // (config/fleets.cjs) and the same metric list the functions emit (src/model/fleet-metrics.ts).
 const loadFleets = require('./fleets.cjs');
 
@@ -52,6 +53,28 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
     },
   });
 
+  /** An alarm to the fleet topic when a count of a fleet (or of `none`) is 1 or more in one period. */
+  const anyInPeriod = ({ name, description, metricName, fleet, period = 300 }) => ({
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: `${service}-${name}`,
+      AlarmDescription: description,
+      Namespace: METRIC_NAMESPACE,
+      MetricName: metricName,
+      Dimensions: [
+        { Name: 'service', Value: service },
+        { Name: 'fleet', Value: fleet },
+      ],
+      Statistic: 'Sum',
+      Period: period,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'FleetTopic' }],
+    },
+  });
+
   const resources = {};
   for (const fleet of fleets) {
     const id = logicalPart(fleet);
@@ -80,47 +103,35 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
         OKActions: [{ Ref: 'FleetTopic' }],
       },
     };
-    resources[`ReplacementsFailingAlarm${id}`] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmName: `${service}-${fleet}-replacements-failing`,
-        AlarmDescription: `Replacements of interrupted workers of fleet ${fleet} found no capacity.`,
-        Namespace: METRIC_NAMESPACE,
-        MetricName: 'ReplacementsFailed',
-        Dimensions: [
-          { Name: 'service', Value: service },
-          { Name: 'fleet', Value: fleet },
-        ],
-        Statistic: 'Sum',
-        Period: 300,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-      },
-    };
-    resources[`StateUnreadableAlarm${id}`] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmName: `${service}-${fleet}-state-unreadable`,
-        AlarmDescription: `State items of fleet ${fleet} did not parse: set aside and rebuilt from EC2 (docs/reconciliation.md).`,
-        Namespace: METRIC_NAMESPACE,
-        MetricName: 'StateItemsUnreadable',
-        Dimensions: [
-          { Name: 'service', Value: service },
-          { Name: 'fleet', Value: fleet },
-        ],
-        Statistic: 'Sum',
-        Period: 300,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-      },
-    };
+    resources[`ReplacementsFailingAlarm${id}`] = anyInPeriod({
+      name: `${fleet}-replacements-failing`,
+      description: `Replacements of interrupted workers of fleet ${fleet} found no capacity.`,
+      metricName: 'ReplacementsFailed',
+      fleet,
+    });
+    resources[`NotificationEventsFailingAlarm${id}`] = anyInPeriod({
+      name: `${fleet}-notification-events-failing`,
+      description: `A notification of fleet ${fleet} could not be put on the bus after the SDK's retries; the delivery's retry puts it (docs/observability.md).`,
+      metricName: 'NotificationEventsFailed',
+      fleet,
+    });
+    resources[`StateUnreadableAlarm${id}`] = anyInPeriod({
+      name: `${fleet}-state-unreadable`,
+      description: `State items of fleet ${fleet} did not parse: set aside and rebuilt from EC2 (docs/reconciliation.md).`,
+      metricName: 'StateItemsUnreadable',
+      fleet,
+    });
   }
+
+  // No fleet is known without the configuration: counted under fleet `none`.
+  resources.ConfigurationUnreadableAlarm = anyInPeriod({
+    name: 'configuration-unreadable',
+    description:
+      'A function container met an event without a readable fleet configuration: warnings are notified and marked, everything else fails until it is fixed (docs/interruptions.md).',
+    metricName: 'ConfigurationUnreadable',
+    fleet: NO_FLEET,
+    period: 60,
+  });
 
   const widget = (title, metricRows, extra = {}) => ({
     type: 'metric',
@@ -164,6 +175,7 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
       [...metric('RebalanceRecommendations', fleet), { label: 'rebalance recommendations' }],
       [...metric('Replacements', fleet), { label: 'replacements' }],
       [...metric('ReplacementsFailed', fleet), { label: 'replacements failed' }],
+      [...metric('NotificationEventsFailed', fleet), { label: 'notification events not put' }],
       [
         ...metric('ReplacementLatency', fleet),
         { stat: 'Maximum', label: 'warning to replacement (ms)', yAxis: 'right' },
@@ -188,6 +200,9 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
     // Read before any fleet is judged: counted under fleet `none` (the reaper logs each worker's id).
     widget('heartbeats the reaper could not read', [
       [...metric('HeartbeatsUnreadable', NO_FLEET), { label: 'unreadable (judged unknown)' }],
+    ]),
+    widget('fleet configuration unreadable', [
+      [...metric('ConfigurationUnreadable', NO_FLEET), { label: 'events met without a configuration' }],
     ]),
   );
   resources.FleetDashboard = {

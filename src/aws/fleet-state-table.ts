@@ -92,6 +92,7 @@ const replacementItem = z.object({
   instanceIds: z.array(z.string()).optional(),
   launchedAt: z.string().optional(),
   tellingEpoch: z.number().optional(),
+  published: z.boolean().optional(),
   toldNoCapacity: z.boolean().optional(),
 });
 const intentItem = z.object({
@@ -120,6 +121,7 @@ const claimItem = z.object({
   state: z.enum(['working', 'open', 'done']),
   at: z.number(),
   notified: z.boolean().optional(),
+  copied: z.boolean().optional(),
   tagged: z.boolean().optional(),
   announced: z.boolean().optional(),
   counted: z.boolean().optional(),
@@ -160,6 +162,7 @@ function defined<T extends object>(value: T): T {
 
 const progressOf = (claim: Partial<ClaimProgress> | undefined): ClaimProgress => ({
   notified: claim?.notified === true,
+  copied: claim?.copied === true,
   tagged: claim?.tagged === true,
   announced: claim?.announced === true,
   counted: claim?.counted === true,

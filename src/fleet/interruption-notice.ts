@@ -20,6 +20,24 @@ export interface NoticeDependencies {
   readonly config: Config;
   readonly logger: Logger;
   readonly now: () => Date;
+  /**
+   * Why this container has no fleet configuration (the store's document unreadable or invalid): `config.fleets` is
+   * then empty and says nothing. A warning is still notified, from the registry and the worker's tags; the rest fails
+   * with this error (spot-interruption.ts).
+   */
+  readonly configurationError?: Error;
+}
+
+/** Whether a fleet is configured, no longer configured (its workers are orphans), or unknown (no configuration). */
+export type FleetStanding = 'configured' | 'orphan' | 'unknown';
+
+/** A fleet's standing in this container's configuration. Pure. */
+export function standingOf(
+  deps: Pick<NoticeDependencies, 'config' | 'configurationError'>,
+  fleet: string,
+): FleetStanding {
+  if (deps.configurationError !== undefined) return 'unknown';
+  return Object.hasOwn(deps.config.fleets, fleet) ? 'configured' : 'orphan';
 }
 
 /** EC2 gives two minutes' notice before it reclaims a spot instance (best effort). */
@@ -72,11 +90,18 @@ export const CLAIM_TTL_MS = 60_000;
 
 export const NOTHING_DONE: ClaimProgress = {
   notified: false,
+  copied: false,
   tagged: false,
   announced: false,
   counted: false,
 };
-export const ALL_DONE: ClaimProgress = { notified: true, tagged: true, announced: true, counted: true };
+export const ALL_DONE: ClaimProgress = {
+  notified: true,
+  copied: true,
+  tagged: true,
+  announced: true,
+  counted: true,
+};
 
 export interface WarningNotice extends ClaimProgress {
   /** This delivery holds the warning's claim: it does what is not done yet (notify, mark) and replaces. */
@@ -104,6 +129,33 @@ export function warningDeadline(event: SpotWarning): Date {
 }
 
 /**
+ * The notification of a warning: the worker, its fleet, the action and the deadline EC2 gave. A worker of a fleet
+ * that is no longer configured is an orphan: its notification says so, and that nothing replaces it. Pure.
+ */
+export function warningNotification(
+  event: SpotWarning,
+  worker: NoticedWorker,
+  fleet: string,
+  standing: FleetStanding,
+): Notification {
+  const deadline = warningDeadline(event).toISOString();
+  const when = event.action === 'terminate' ? `by ${deadline}` : 'now';
+  const orphan = standing === 'orphan';
+  return {
+    kind: 'spot-interruption',
+    fleet,
+    subject: `worker-fleet ${fleet}${orphan ? ' (orphan)' : ''}: spot interruption of ${worker.instanceId} (${event.action} ${when})`,
+    details: {
+      ...noticeOf(worker, fleet),
+      action: event.action,
+      deadline,
+      correlationId: event.id,
+      ...(orphan ? { orphan: true, replacement: 'none: the fleet is no longer configured' } : {}),
+    },
+  };
+}
+
+/**
  * Tells people that a worker is about to be reclaimed, with the deadline EC2 gave: on the topic only, first. Resolves
  * to the notification, which the second phase then puts on the bus (spot-interruption.ts): the event never delays
  * the SNS message, nor loads the EventBridge client before it.
@@ -114,20 +166,15 @@ export async function publishWarning(
   worker: NoticedWorker,
   fleet: string,
 ): Promise<Notification> {
-  const deadline = warningDeadline(event).toISOString();
-  const when = event.action === 'terminate' ? `by ${deadline}` : 'now';
-  const notification: Notification = {
-    kind: 'spot-interruption',
-    fleet,
-    subject: `worker-fleet ${fleet}: spot interruption of ${worker.instanceId} (${event.action} ${when})`,
-    details: { ...noticeOf(worker, fleet), action: event.action, deadline, correlationId: event.id },
-  };
+  const standing = standingOf(deps, fleet);
+  const notification = warningNotification(event, worker, fleet, standing);
   await publishNotification(deps.sns, deps.config.topicArn, notification);
   deps.logger.info('interruption notified', {
     fleet,
     instanceId: worker.instanceId,
-    deadline,
+    deadline: notification.details.deadline,
     action: event.action,
+    standing,
   });
   return notification;
 }
@@ -193,9 +240,9 @@ export async function takeClaim(
 
 /**
  * Takes the warning's claim and reads the registry together (one round trip), and notifies when the claim is this
- * delivery's, nothing was notified yet and the registry knows the worker as one of a configured fleet. Otherwise
- * nothing is published here: the caller notifies once EC2 has said whose instance it is. A registry that cannot be
- * read only delays the notification until then.
+ * delivery's, nothing was notified yet and the registry knows the worker: configured or not (an orphan's notice says
+ * so), with or without a readable fleet configuration. Otherwise nothing is published here: the caller notifies
+ * once EC2 has said whose instance it is. A registry that cannot be read only delays the notification until then.
  */
 export async function noticeSpotWarning(
   deps: NoticeDependencies,
@@ -217,7 +264,7 @@ export async function noticeSpotWarning(
   const progress = await takeClaim(deps, 'warning', event);
   if (progress === undefined) return unclaimed;
   const worker = await registered;
-  if (progress.notified || worker === undefined || !Object.hasOwn(config.fleets, worker.fleet)) {
+  if (progress.notified || worker === undefined) {
     return { claimed: true, ...progress };
   }
   let published: Notification;

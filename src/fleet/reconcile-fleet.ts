@@ -3,9 +3,11 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { endedAmong, listFleetWorkers } from '../aws/ec2-workers';
 import { notify } from '../aws/notification-event';
+import { publishNotification } from '../aws/notify';
 import type { MetricsSink } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { FactChange, HeldLease, LaunchIntent, ReplacementFact } from '../model/fleet-state';
+import type { Notification } from '../model/notification';
 import { TAG } from '../model/tags';
 import { replacesTag, type Worker } from '../model/worker';
 import { settleBounded } from './bounded';
@@ -16,6 +18,7 @@ import {
   prepareLaunches,
   type SlotOutcome,
 } from './launch-instances';
+import { copyNotification } from './notification-copy';
 import { type PlannedLaunch, planReconcile, type ReconcilePlan, unlistedLaunches } from './reconcile-plan';
 
 export interface ReconcileDependencies extends LaunchDependencies {
@@ -98,13 +101,13 @@ const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
   'missed-warning': 'terminated without a warning',
 };
 
-async function notifyReplacement(
-  deps: ReconcileDependencies,
+/** The notice of a replacement launched, or of one without capacity. Pure. */
+function replacementNotification(
   fleet: string,
   fact: ReplacementFact,
   replacement: ReplacementResult,
-): Promise<void> {
-  await notify(deps, deps.config.topicArn, {
+): Notification {
+  return {
     kind: 'replacement',
     fleet,
     subject:
@@ -117,7 +120,59 @@ async function notifyReplacement(
       cause: CAUSE_TEXT[fact.cause],
       replacement,
     },
-  });
+  };
+}
+
+/**
+ * Tells each launched replacement in two recorded steps: its SNS message (recorded `published`), then its copy on the
+ * bus (recorded `notified`), so that a failure or a freeze of the copy never publishes the message again. Each step
+ * is recorded for all at once, under the fence. Throws the first failure, after recording what was done.
+ */
+async function tellReplacements(
+  deps: ReconcileDependencies,
+  lease: HeldLease,
+  fleet: string,
+  toTell: readonly { fact: ReplacementFact; result: ReplacementResult }[],
+): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const attempt = async (step: () => Promise<unknown>) => {
+    if (failure !== undefined) return false;
+    try {
+      await step();
+      return true;
+    } catch (error) {
+      failure = { error };
+      return false;
+    }
+  };
+  const record = async (facts: readonly ReplacementFact[]) => {
+    if (facts.length > 0)
+      await deps.state.commit(
+        lease,
+        facts.map((fact) => ({ kind: 'replacement', fact })),
+      );
+  };
+  const published: { fact: ReplacementFact; notification: Notification }[] = [];
+  const newlyPublished: ReplacementFact[] = [];
+  for (const { fact, result } of toTell) {
+    const notification = replacementNotification(fleet, fact, result);
+    // No capacity: told once (recorded before), on the topic and the bus at once.
+    if (fact.status !== 'launched') await attempt(() => notify(deps, deps.config.topicArn, notification));
+    else if (fact.published === true) published.push({ fact, notification });
+    else if (await attempt(() => publishNotification(deps.sns, deps.config.topicArn, notification))) {
+      const done = { ...fact, published: true };
+      published.push({ fact: done, notification });
+      newlyPublished.push(done);
+    }
+  }
+  await record(newlyPublished);
+  const notified: ReplacementFact[] = [];
+  for (const { fact, notification } of published) {
+    if (await attempt(() => copyNotification(deps, notification)))
+      notified.push({ ...fact, status: 'notified' });
+  }
+  await record(notified);
+  if (failure !== undefined) throw failure.error;
 }
 
 /** What a plan records before anything is launched: requests applied, the size, what is done or set aside. */
@@ -337,12 +392,7 @@ async function reconcileOnce(
   const shortfall = Math.max(0, plan.grow - growthAnswered.length);
   measurePass(deps, fleet, plan, spec, outcomes, replacementFacts, growthLaunched, shortfall);
 
-  const told: FactChange[] = [];
-  for (const { fact, result } of toTell) {
-    await notifyReplacement(deps, fleet, fact, result);
-    if (fact.status === 'launched') told.push({ kind: 'replacement', fact: { ...fact, status: 'notified' } });
-  }
-  if (told.length > 0) await state.commit(lease, told);
+  await tellReplacements(deps, lease, fleet, toTell);
   if (growthAnswers.length > 0) await tellGrowth(deps, fleet, plan, growthLaunched, growthErrors, shortfall);
 
   const failures = outcomes.flatMap(({ outcome, error }) =>

@@ -1,10 +1,11 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { putWorkerDraining } from '../aws/draining-event';
 import { describeWorker, tagWorkers } from '../aws/ec2-workers';
-import { notify, putNotificationEvent } from '../aws/notification-event';
+import { publishNotification } from '../aws/notify';
 import type { Config } from '../config';
 import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
+import { NO_FLEET } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
 import type { ReplacementCause, ReplacementFact } from '../model/fleet-state';
 import type { Notification, WorkerDraining } from '../model/notification';
@@ -20,15 +21,20 @@ import {
   publishWarning,
   settleClaim,
   staleness,
+  standingOf,
   takeClaim,
   type WarningNotice,
   warningDeadline,
+  warningNotification,
 } from './interruption-notice';
+import { copyNotification } from './notification-copy';
 import { type ReconcileDependencies, type ReplacementResult, reconcileFleet } from './reconcile-fleet';
 import { recordPoolEvents } from './record-pool-events';
 
 export interface InterruptionDependencies extends ReconcileDependencies {
   readonly events: EventBridgeClient;
+  /** Why this container has no fleet configuration: warnings are still notified and marked, the rest fails with it. */
+  readonly configurationError?: Error;
 }
 
 /** What this delivery did: `replaced` only if it launched the replacement, `notified` if it only told and marked. */
@@ -49,17 +55,19 @@ export interface InterruptionResult {
 }
 
 /**
- * The fleet a worker belongs to, or undefined when it is not a worker of this deployment's configured fleets
- * (isOwnedBy: its tag and, unless it has ended, the worker instance profile).
+ * The fleet a worker belongs to, with its spec when the fleet is configured (none for an orphan, a worker of a fleet
+ * no longer configured); undefined when it is not a worker of this deployment (isOwnedBy: its managed-by tag and,
+ * unless it has ended, the worker instance profile; and a fleet tag). Tags are set at launch by the launcher, and a
+ * worker cannot tag (its role has no ec2:CreateTags): nothing a worker writes makes an instance ours.
  */
 export function fleetOf(
   worker: Worker | undefined,
   config: Config,
-): { fleet: string; spec: FleetSpec } | undefined {
+): { fleet: string; spec?: FleetSpec } | undefined {
   if (worker === undefined || !isOwnedBy(worker, config)) return undefined;
   const fleet = worker.tags[TAG.fleet];
-  const spec = fleet !== undefined && Object.hasOwn(config.fleets, fleet) ? config.fleets[fleet] : undefined;
-  return fleet === undefined || spec === undefined ? undefined : { fleet, spec };
+  if (fleet === undefined) return undefined;
+  return Object.hasOwn(config.fleets, fleet) ? { fleet, spec: config.fleets[fleet] } : { fleet };
 }
 
 /** Waits for every promise, then throws the first failure: no started work is abandoned mid-flight. */
@@ -210,16 +218,22 @@ async function onSpotWarning(
   if (noticed.status === 'rejected') throw noticed.reason;
   const { claimed } = noticed.value;
   const steps = claimedSteps(claimed, noticed.value);
-  // The warning goes on the bus once its SNS message is out, beside the rest of the work, and is waited for before
-  // this delivery ends. One the first step published is not put again by a retry (the claim says it is notified).
-  let announcing = announce(deps, noticed.value.published);
+  // The copy goes on the bus once the SNS message is out, beside the rest of the work, and is waited for before this
+  // delivery ends. It is a step of its own: a retry puts a copy that failed, and never publishes the message again.
+  let copying: Promise<void> | undefined;
+  const copy = (notification: Notification) => {
+    copying ??= steps.run('copied', () => copyNotification(deps, notification));
+    copying.catch(() => undefined);
+  };
+  const copied = () => copying ?? Promise.resolve();
+  if (noticed.value.published !== undefined) copy(noticed.value.published);
   try {
     if (described.status === 'rejected') throw described.reason;
     const worker = described.value;
     const owner = fleetOf(worker, config);
     if (worker === undefined || owner === undefined) {
-      // Told already, from the registry: its event too, before the claim is given back.
-      await announcing;
+      // Told already, from the registry: its copy too, before the claim is given back.
+      await copied();
       if (claimed) await state.releaseClaim('warning', instanceId);
       if (claimed && noticed.value.notified)
         logger.warn('notified from the registry, but EC2 does not know the instance as a worker', {
@@ -228,8 +242,10 @@ async function onSpotWarning(
       return notOurs(deps, instanceId, worker);
     }
     await steps.run('notified', async () => {
-      announcing = announce(deps, await publishWarning(deps, event, worker, owner.fleet));
+      copy(await publishWarning(deps, event, worker, owner.fleet));
     });
+    // Published by a delivery that failed before its copy: the copy is what is left.
+    copy(warningNotification(event, worker, owner.fleet, standingOf(deps, owner.fleet)));
     if (!claimed)
       logger.info('warning already handled, checking the replacement', { fleet: owner.fleet, instanceId });
 
@@ -241,8 +257,25 @@ async function onSpotWarning(
       deadline: warningDeadline(event).toISOString(),
       correlationId: event.id,
     };
-    const replacement = await markAndReplace(deps, worker, owner, draining, 'interruption', steps);
-    await announcing;
+    const { spec } = owner;
+    if (spec === undefined) {
+      // Ours, of no fleet this container knows: told and marked, never replaced here.
+      await settleAll([markDraining(deps, worker, draining, 'interruption', steps), copied()]);
+      if (deps.configurationError !== undefined) throw deps.configurationError;
+      if (claimed) await settleClaim(deps, 'warning', event, 'done', steps.done);
+      const reason = `orphan: fleet ${owner.fleet} is no longer configured, nothing replaces it`;
+      logger.warn('orphan worker warned, not replaced', { fleet: owner.fleet, instanceId, reason });
+      return { status: claimed ? 'notified' : 'duplicate', instanceId, fleet: owner.fleet, reason };
+    }
+    const replacement = await markAndReplace(
+      deps,
+      worker,
+      { fleet: owner.fleet, spec },
+      draining,
+      'interruption',
+      steps,
+    );
+    await copied();
     if (claimed) {
       await settleClaim(deps, 'warning', event, 'done', steps.done);
     }
@@ -254,18 +287,10 @@ async function onSpotWarning(
       replacement,
     };
   } catch (error) {
-    await announcing.catch(() => undefined);
+    await copied().catch(() => undefined);
     if (claimed) await settleClaim(deps, 'warning', event, 'open', steps.done);
     throw error;
   }
-}
-
-/** Puts a notification already on the topic on the bus too; nothing when there is none. Never unhandled. */
-function announce(deps: InterruptionDependencies, published: Notification | undefined): Promise<void> {
-  if (published === undefined) return Promise.resolve();
-  const putting = putNotificationEvent(deps.events, published);
-  putting.catch(() => undefined);
-  return putting;
 }
 
 async function onRebalance(
@@ -275,8 +300,10 @@ async function onRebalance(
   const { ec2, config, logger } = deps;
   const { instanceId } = event;
   const worker = await describeWorker(ec2, instanceId);
-  const owner = fleetOf(worker, config);
-  if (worker === undefined || owner === undefined) return notOurs(deps, instanceId, worker);
+  const found = fleetOf(worker, config);
+  if (worker === undefined || found === undefined) return notOurs(deps, instanceId, worker);
+  if (found.spec === undefined) return orphanIgnored(deps, instanceId, found.fleet);
+  const owner = { fleet: found.fleet, spec: found.spec };
   const mode = owner.spec.rebalance;
   if (mode === 'ignore') {
     logger.info('rebalance recommendation ignored', { fleet: owner.fleet, instanceId, mode });
@@ -294,14 +321,14 @@ async function onRebalance(
   }
   const steps = claimedSteps(true, progress);
   try {
-    await steps.run('notified', () =>
-      notify(deps, config.topicArn, {
-        kind: 'rebalance-recommendation',
-        fleet: owner.fleet,
-        subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
-        details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
-      }),
-    );
+    const notification: Notification = {
+      kind: 'rebalance-recommendation',
+      fleet: owner.fleet,
+      subject: `worker-fleet ${owner.fleet}: rebalance recommendation for ${instanceId} (${mode})`,
+      details: { ...noticeOf(worker, owner.fleet), action: mode, correlationId: event.id },
+    };
+    await steps.run('notified', () => publishNotification(deps.sns, config.topicArn, notification));
+    await steps.run('copied', () => copyNotification(deps, notification));
     if (mode === 'notify') {
       await steps.run('counted', () => countInPool(deps, worker, owner.fleet, 'rebalance'));
       await settleClaim(deps, 'rebalance', event, 'done', steps.done);
@@ -337,8 +364,10 @@ async function onStateChange(
     return { status: 'observed', instanceId, reason: `instance ${state}` };
   }
   const worker = await describeWorker(ec2, instanceId);
-  const owner = fleetOf(worker, deps.config);
-  if (worker === undefined || owner === undefined) return notOurs(deps, instanceId, worker);
+  const found = fleetOf(worker, deps.config);
+  if (worker === undefined || found === undefined) return notOurs(deps, instanceId, worker);
+  const { spec } = found;
+  const owner = { fleet: found.fleet };
   const observed = (reason: string): InterruptionResult => {
     logger.info('worker ended, no replacement', { fleet: owner.fleet, instanceId, state, reason });
     return { status: 'observed', instanceId, fleet: owner.fleet, reason };
@@ -347,12 +376,18 @@ async function onStateChange(
   if (TAG.idleSince in worker.tags) return observed('retired by the idle reaper');
   if (worker.stateReason === USER_INITIATED)
     return observed('terminated by a person (Client.UserInitiatedShutdown)');
+  if (spec === undefined) return observed(`orphan: fleet ${owner.fleet} is no longer configured`);
 
   // A spot worker EC2 reclaimed. If its warning was missed, nothing asked for its replacement yet: ask now, once.
-  const { result, recorded } = await requestReplacement(deps, worker, owner, {
-    cause: 'missed-warning',
-    correlationId: event.id,
-  });
+  const { result, recorded } = await requestReplacement(
+    deps,
+    worker,
+    { ...owner, spec },
+    {
+      cause: 'missed-warning',
+      correlationId: event.id,
+    },
+  );
   if (recorded) {
     logger.warn('spot worker ended without a handled warning, replacement requested', {
       fleet: owner.fleet,
@@ -368,6 +403,17 @@ async function onStateChange(
     : { status: 'duplicate', instanceId, fleet: owner.fleet, replacement: result };
 }
 
+/** A rebalance recommendation for a worker of a fleet no longer configured: no mode to follow, nothing to replace. */
+function orphanIgnored(
+  deps: InterruptionDependencies,
+  instanceId: string,
+  fleet: string,
+): InterruptionResult {
+  const reason = `orphan: fleet ${fleet} is no longer configured`;
+  deps.logger.info('rebalance recommendation ignored', { fleet, instanceId, reason });
+  return { status: 'ignored', instanceId, fleet, reason };
+}
+
 function notOurs(
   deps: InterruptionDependencies,
   instanceId: string,
@@ -376,7 +422,7 @@ function notOurs(
   const reason =
     worker === undefined
       ? 'instance not found'
-      : `not a worker of ${deps.config.managedBy}'s configured fleets`;
+      : `not a worker of ${deps.config.managedBy}: no managed-by tag of its own, worker instance profile or fleet tag`;
   deps.logger.warn('not a fleet worker, nothing done', { instanceId, reason });
   return { status: 'not-ours', instanceId, reason };
 }
@@ -408,6 +454,18 @@ export async function handleInstanceEvent(
       reason: stale,
     });
     return { status: 'stale', instanceId: event.instanceId, reason: stale };
+  }
+  if (deps.configurationError !== undefined) {
+    deps.metrics.add('ConfigurationUnreadable', 1, { fleet: NO_FLEET });
+    deps.logger.error(
+      'fleet configuration unreadable: a warning is notified and marked, everything else fails',
+      {
+        instanceId: event.instanceId,
+        kind: event.kind,
+        error: deps.configurationError,
+      },
+    );
+    if (event.kind !== 'spot-warning') throw deps.configurationError;
   }
   switch (event.kind) {
     case 'spot-warning':

@@ -40,11 +40,19 @@ export async function handler(event: unknown, context: Context): Promise<Interru
   const instanceEvent = parseInstanceEvent(event);
   logger.appendKeys({ instanceId: instanceEvent.instanceId, eventId: instanceEvent.id });
   try {
-    const config = withFleets(settings, await fleetConfig.fleets());
+    // A container without a readable configuration still notifies and marks a warning; the core fails the rest.
+    const read = await fleetConfig.fleets().then(
+      (fleets) => ({ fleets }),
+      (error: unknown) => ({
+        fleets: {},
+        configurationError: error instanceof Error ? error : new Error(String(error)),
+      }),
+    );
     const noticeDependencies = {
       ...clients,
       state,
-      config,
+      config: withFleets(settings, read.fleets),
+      ...('configurationError' in read ? { configurationError: read.configurationError } : {}),
       logger,
       now: () => new Date(),
       remainingMs: () => context.getRemainingTimeInMillis(),

@@ -124,6 +124,20 @@ export const FLEET_METRICS = {
     description:
       'heartbeats the reaper listed but could not read, each judged unknown (fleet `none`: read before any fleet is judged)',
   },
+  NotificationEventsFailed: {
+    unit: 'Count',
+    aggregation: 'sum',
+    dimensions: [FLEET],
+    description:
+      "notifications whose EventBridge copy could not be put after the SDK's retries: the delivery fails, its retry puts it",
+  },
+  ConfigurationUnreadable: {
+    unit: 'Count',
+    aggregation: 'sum',
+    dimensions: [FLEET],
+    description:
+      'events met by a container without a readable fleet configuration (fleet `none`): warnings notified, the rest failed',
+  },
   AccessRecords: {
     unit: 'Count',
     aggregation: 'sum',

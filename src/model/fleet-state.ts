@@ -37,12 +37,14 @@ export interface ReplacementFact {
   readonly correlationId: string;
   readonly pool: { readonly instanceType: string; readonly subnetId: string };
   readonly at: string;
-  /** `pending` until its launch is answered; `launched` with its instances; `notified` once that is told. */
+  /** `pending` until its launch is answered; `launched` with its instances; `notified` once that is told (SNS and bus). */
   readonly status: 'pending' | 'launched' | 'notified';
   readonly instanceIds?: readonly string[];
   readonly launchedAt?: string;
   /** The epoch of the holder that is telling it: a later holder tells it again only if that one's lease ended. */
   readonly tellingEpoch?: number;
+  /** Its notice is on the topic (SNS) and only its copy on the bus is left: a retry never publishes it twice. */
+  readonly published?: boolean;
   /** The fleet topic was told there is no capacity for it (once: it is retried every reconciliation). */
   readonly toldNoCapacity?: boolean;
 }
@@ -135,8 +137,10 @@ export type FactChange =
 
 /** The once-per-event claim of a spot warning or a rebalance recommendation, with what is done. */
 export interface ClaimProgress {
-  /** The notification is out. */
+  /** The notification is out (the SNS topic). */
   readonly notified: boolean;
+  /** Its copy is on the bus (the EventBridge event of the notification): a step of its own, never repeating the SNS one. */
+  readonly copied: boolean;
   /** The worker carries the interrupted tags. */
   readonly tagged: boolean;
   /** Worker Draining is on the bus. */

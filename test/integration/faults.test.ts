@@ -3,11 +3,14 @@
  * step as a Lambda timeout leaves it, a retry, concurrent deliveries, a throttled or failing call, a shifted clock —
  * and proves the outcome against the emulator.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
+import { lambdaContext } from '../../local/lambda-context';
 import { toWorker } from '../../src/aws/ec2-workers';
+import { FLEET_CONFIG_KEY } from '../../src/aws/fleet-config-store';
+import { FleetConfigError } from '../../src/errors';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { poolMemoryOf } from '../../src/fleet/pool-memory';
@@ -74,6 +77,31 @@ const runningIn = async (fleet: string) =>
   (await world.instances({ tag: TAG.fleet, value: fleet })).filter(
     (instance) => instance.State?.Name === 'pending' || instance.State?.Name === 'running',
   );
+
+/** Matches the PutEvents request that puts an event of this detail-type (faults match on the JSON body). */
+const eventPut =
+  (detailType: string) =>
+  (_params: URLSearchParams, { body }: { body: string }) =>
+    body.includes(`"DetailType":"${detailType}"`);
+/** How many events of each notification detail-type (and Worker Draining) reached the bus's rules. */
+const eventCounts = async () => {
+  const counts: Record<string, number> = {};
+  for (const { detailType } of await world.notificationEvents())
+    counts[detailType] = (counts[detailType] ?? 0) + 1;
+  counts['Worker Draining'] = (await world.drainingEvents()).length;
+  return counts;
+};
+
+/** A worker's warning delivered while `fault` fails its requests (the delivery fails), then again: the retry's result. */
+async function warnThroughAFailure(fault: Fault) {
+  const worker = await oneWorker();
+  emulator().faults.push(fault);
+  await expect(
+    handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+  ).rejects.toThrow();
+  const retry = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+  return { worker, retry };
+}
 
 /** Starts a delivery and waits until the emulator froze its next matching request: the invocation is dead. */
 async function freezeDuring(delivery: () => Promise<unknown>, fault: Omit<Fault, 'code' | 'freeze'>) {
@@ -162,17 +190,16 @@ describe('Interruptions', () => {
   const poolMemory = async (): Promise<PoolMemory> => poolMemoryOf(await world.state.poolEvents(new Date()));
   it.each([
     ['CreateTags', { action: 'CreateTags' }],
-    ['PutEvents', { action: 'PutEvents' }],
+    ['PutEvents of Worker Draining', { action: 'PutEvents', when: eventPut('Worker Draining') }],
   ] as const)(
     'F4: %s fails once: the retry does only what is missing, counted once, Worker Draining once',
     async (_name, fault) => {
-      const worker = await oneWorker();
-      emulator().faults.push({ ...fault, code: 'InternalError', status: 500, times: 1 });
-      await expect(
-        handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
-      ).rejects.toThrow();
-
-      await handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId));
+      const { worker } = await warnThroughAFailure({
+        ...fault,
+        code: 'InternalError',
+        status: 500,
+        times: 1,
+      });
 
       expect(await world.drainingEvents()).toHaveLength(1);
       expect(count(await kinds(), 'spot-interruption')).toBe(1);
@@ -1063,4 +1090,184 @@ describe('Events as AWS sends them', () => {
       expect(draining).toMatchObject({ action, deadline: event.time.toISOString() });
     },
   );
+});
+
+describe('Notifications once: the topic and the bus are steps of their own (#26)', () => {
+  const failOnce = (detailType: string): Fault => ({
+    action: 'PutEvents',
+    when: eventPut(detailType),
+    code: 'InternalError',
+    status: 500,
+    times: 1,
+  });
+  const ONE_OF_EACH = {
+    'Fleet Spot Interruption': 1,
+    'Fleet Worker Replacement': 1,
+    'Worker Draining': 1,
+  };
+
+  it.each([
+    [
+      "F37: the replacement's event put fails once (F3's companion): the retry puts it, and publishes no second replacement message; counted",
+      'Fleet Worker Replacement',
+    ],
+    [
+      "F38: the warning's Fleet Spot Interruption put fails once (F4's companion): the retry puts it as its own step, never the SNS message again; counted",
+      'Fleet Spot Interruption',
+    ],
+  ])('%s', async (_row, detailType) => {
+    const { worker } = await warnThroughAFailure(failOnce(detailType));
+
+    const sent = await kinds();
+    expect(count(sent, 'replacement')).toBe(1);
+    expect(count(sent, 'spot-interruption')).toBe(1);
+    expect(await eventCounts()).toMatchObject(ONE_OF_EACH);
+    expect(world.metrics.sum('NotificationEventsFailed', { fleet: 'batch' })).toBe(1);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'before its notice is sent (the SNS message frozen)',
+      { action: 'Publish', when: (params: URLSearchParams) => [...params.values()].includes('replacement') },
+    ],
+    [
+      'after its notice is sent and recorded (its event put frozen)',
+      { action: 'PutEvents', when: eventPut('Fleet Worker Replacement') },
+    ],
+  ])(
+    'F39: a delivery frozen after the replacement is recorded, %s: the retry sends the notice exactly once, and its event once',
+    async (_when, fault) => {
+      const worker = await oneWorker();
+      await freezeDuring(
+        () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+        fault,
+      );
+
+      const retry = await handleInstanceEvent(
+        world.interruptionDeps(fleets(), later(LEASE_TTL_MS + 30_000)),
+        warning(worker.instanceId),
+      );
+
+      expect(retry.status).not.toBe('not-ours');
+      // The warning's own steps were done and, the delivery dead before it settled, unrecorded: the retry repeats
+      // them (at least once, docs/interruptions.md). The replacement's notice is recorded step by step.
+      expect(count(await kinds(), 'replacement')).toBe(1);
+      expect((await eventCounts())['Fleet Worker Replacement']).toBe(1);
+      expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    },
+  );
+});
+
+describe('Orphans and a container without its configuration (#26)', () => {
+  /** The fleets after `batch` was removed from the configuration: another fleet stays. */
+  const withoutBatch = () => ({ nightly: spotFleet(world).batch });
+  const forgetRegistry = (instanceId: string) =>
+    world.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: world.stateTable,
+        Key: { pk: { S: `worker#${instanceId}` }, sk: { S: 'registry' } },
+      }),
+    );
+
+  it.each([
+    ['its registry record', false],
+    ['its tags alone (no registry record)', true],
+  ])(
+    'F40: a warning of a worker whose fleet is no longer configured is notified from %s, once, as an orphan; it is marked and nothing replaces it',
+    async (_from, forget) => {
+      const worker = await oneWorker();
+      if (forget) await forgetRegistry(worker.instanceId);
+
+      const result = await handleInstanceEvent(
+        world.interruptionDeps(withoutBatch()),
+        warning(worker.instanceId),
+      );
+      const again = await handleInstanceEvent(
+        world.interruptionDeps(withoutBatch()),
+        warning(worker.instanceId),
+      );
+
+      expect(result).toMatchObject({
+        status: 'notified',
+        fleet: 'batch',
+        reason: expect.stringContaining('orphan'),
+      });
+      expect(again.status).toBe('duplicate');
+      const notices = (await world.notifications()).filter((n) => n.kind === 'spot-interruption');
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.body).toMatchObject({ instanceId: worker.instanceId, fleet: 'batch', orphan: true });
+      expect(notices[0]?.subject).toContain('(orphan)');
+      expect(await eventCounts()).toMatchObject({ 'Fleet Spot Interruption': 1, 'Worker Draining': 1 });
+      const [marked] = await world.instances({ tag: TAG.interruption, value: 'terminate' });
+      expect(marked?.InstanceId).toBe(worker.instanceId);
+      expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+      expect((await world.stateKeys()).filter((key) => key.includes('replacement#'))).toEqual([]);
+    },
+  );
+
+  it('F41: a container without a readable configuration notifies and marks a warning, fails everything else clearly, and counts it; the retry with it replaces, notifying nothing twice', async () => {
+    const spec = fleets();
+    const worker = await oneWorker(spec);
+    await world.s3.send(
+      new PutObjectCommand({
+        Bucket: world.stateBucket,
+        Key: FLEET_CONFIG_KEY,
+        Body: JSON.stringify({ batch: { ...spec.batch, market: 'cheapest' } }),
+      }),
+    );
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: emulator().endpoint,
+      ...world.env(spec),
+      // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
+    const emf: Record<string, unknown>[] = [];
+    const logged = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
+      if (typeof line === 'string' && line.includes('"_aws"')) emf.push(JSON.parse(line));
+    });
+    // A new container: the handler's module loaded afresh, with no configuration read before.
+    let handler: typeof import('../../src/handlers/spot-interruption').handler = async () => {
+      throw new Error('not loaded');
+    };
+    await jest.isolateModulesAsync(async () => {
+      ({ handler } = await import('../../src/handlers/spot-interruption'));
+    });
+    const context = lambdaContext('worker-fleet-test-handleSpotInterruption', 30_000);
+    const raw = (detailType: string, id: string, detail: Record<string, unknown> = {}) => ({
+      version: '0',
+      id,
+      'detail-type': detailType,
+      source: 'aws.ec2',
+      time: new Date().toISOString(),
+      detail: { 'instance-id': worker.instanceId, ...detail },
+    });
+    const warned = raw('EC2 Spot Instance Interruption Warning', 'warning-unconfigured', {
+      'instance-action': 'terminate',
+    });
+
+    // The error of the handler's own module copy (a container of its own): by name.
+    await expect(handler(warned, context)).rejects.toMatchObject({ name: FleetConfigError.name });
+    await expect(
+      handler(raw('EC2 Instance Rebalance Recommendation', 'rebalance-unconfigured'), context),
+    ).rejects.toThrow(/fleet configuration is invalid/);
+
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(count(await kinds(), 'rebalance-recommendation')).toBe(0);
+    expect(await eventCounts()).toMatchObject({ 'Fleet Spot Interruption': 1, 'Worker Draining': 1 });
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    expect(
+      emf.filter((document) => document.fleet === 'none').map((document) => document.ConfigurationUnreadable),
+    ).toEqual([1, 1]);
+
+    await world.storeFleets(spec);
+    await handler(warned, context);
+
+    expect(count(await kinds(), 'spot-interruption')).toBe(1);
+    expect(await eventCounts()).toMatchObject({ 'Fleet Spot Interruption': 1, 'Worker Draining': 1 });
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    logged.mockRestore();
+    process.env = saved;
+  });
 });

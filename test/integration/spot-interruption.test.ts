@@ -248,6 +248,45 @@ describe('handleInstanceEvent: spot interruption warning', () => {
     expect(await world.stateKeys()).toEqual([]);
   });
 
+  it.each([
+    ["another deployment's managed-by tag", 'worker-fleet-prod'],
+    [
+      "this deployment's managed-by tag copied by hand, without the worker instance profile",
+      'worker-fleet-test',
+    ],
+  ])(
+    'changes nothing for an instance of a fleet no longer configured with %s and no registry record: not an orphan, not ours',
+    async (_how, managedBy) => {
+      // A worker cannot make itself ours: its tags are set at launch by the launcher, its role has no ec2:CreateTags,
+      // and the registry is in the state table, which its role cannot reach (test/template/iam-simulation.test.ts).
+      const other = await world.ec2.send(
+        new RunInstancesCommand({
+          ImageId: world.imageId,
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: [
+                { Key: TAG.managedBy, Value: managedBy },
+                { Key: TAG.fleet, Value: 'gone' },
+              ],
+            },
+          ],
+        }),
+      );
+      const instanceId = other.Instances?.[0]?.InstanceId ?? '';
+
+      const result = await handleInstanceEvent(world.interruptionDeps(fleets()), warning(instanceId));
+
+      expect(result).toMatchObject({ status: 'not-ours', instanceId });
+      expect(emulator().sent('CreateTags')).toHaveLength(0);
+      expect(await world.notifications()).toHaveLength(0);
+      expect(await world.drainingEvents()).toHaveLength(0);
+      expect(await world.stateKeys()).toEqual([]);
+    },
+  );
+
   it('treats an instance EC2 no longer knows as not ours', async () => {
     const result = await handleInstanceEvent(
       world.interruptionDeps(fleets()),
@@ -328,6 +367,28 @@ describe('handleInstanceEvent: rebalance recommendation', () => {
     expect(emulator().sent('CreateTags')).toHaveLength(0);
   });
 
+  it('notify: an event put that fails once is put by the retry, and the message is published once', async () => {
+    const spec = fleets({ rebalance: 'notify' });
+    const worker = await oneWorker(spec);
+    const deps = world.interruptionDeps(spec);
+    emulator().faults.push({
+      action: 'PutEvents',
+      when: (_params, { body }) => body.includes('"DetailType":"Fleet Rebalance Recommendation"'),
+      code: 'InternalError',
+      status: 500,
+      times: 1,
+    });
+    await expect(handleInstanceEvent(deps, rebalance(worker.instanceId))).rejects.toThrow();
+
+    const retry = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+
+    expect(retry.status).toBe('notified');
+    expect((await world.notifications()).map((n) => n.kind)).toEqual(['launch', 'rebalance-recommendation']);
+    const events = (await world.notificationEvents()).map((event) => event.detailType);
+    expect(events.filter((type) => type === 'Fleet Rebalance Recommendation')).toHaveLength(1);
+    expect(world.metrics.sum('NotificationEventsFailed', { fleet: 'batch' })).toBe(1);
+  });
+
   it('replace-early: replaces now, marks the worker draining without terminating it, and a later warning launches nothing', async () => {
     const spec = fleets({ rebalance: 'replace-early' });
     const worker = await oneWorker(spec);
@@ -366,6 +427,25 @@ describe('handleInstanceEvent: rebalance recommendation', () => {
     expect(await handleInstanceEvent(deps, rebalance(worker.instanceId))).toMatchObject({
       status: 'duplicate',
     });
+  });
+});
+
+describe('handleInstanceEvent: an orphan (its fleet no longer configured)', () => {
+  it('ignores its rebalance recommendation, and only logs its termination: nothing replaces it', async () => {
+    const worker = await oneWorker(fleets({ rebalance: 'replace-early' }));
+    const withoutBatch = { nightly: fleets().batch };
+    const deps = world.interruptionDeps(withoutBatch);
+
+    const recommended = await handleInstanceEvent(deps, rebalance(worker.instanceId));
+    await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [worker.instanceId] }));
+    emulator().reclaimed.add(worker.instanceId);
+    const ended = await handleInstanceEvent(deps, stateChange(worker.instanceId, 'terminated'));
+
+    expect(recommended).toMatchObject({ status: 'ignored', reason: expect.stringContaining('orphan') });
+    expect(ended).toMatchObject({ status: 'observed', reason: expect.stringContaining('orphan') });
+    expect((await world.notifications()).map((n) => n.kind)).toEqual(['launch']);
+    expect(await replacementsOf(worker.instanceId)).toHaveLength(0);
+    expect((await world.stateKeys()).filter((key) => key.includes('replacement#'))).toEqual([]);
   });
 });
 

@@ -346,6 +346,14 @@ const WORKER_ROWS: [string, Request, Verdict][] = [
   ['rewrites the fleet configuration', ask.put('StateBucket', 'config/fleets.json'), 'Denied'],
   ['terminates another worker', ask.terminate(WORKER_INSTANCE), 'Denied'],
   ['tags another worker idle', ask.tag(WORKER_INSTANCE, [TAG.idleSince]), 'Denied'],
+  // Issue #26: an instance is a worker of this deployment (notified, marked, an orphan) by its managed-by and fleet
+  // tags, set at launch, or by its registry record in the state table: a worker can write neither.
+  [
+    "tags an instance of its own as this deployment's, into a fleet",
+    ask.tag(HAND_TAGGED, [TAG.managedBy, TAG.fleet]),
+    'Denied',
+  ],
+  ['moves itself into another fleet', ask.tag(WORKER_INSTANCE, [TAG.fleet]), 'Denied'],
   ['sends a Launch Workers Requested', ask.emit('worker-fleet', 'Launch Workers Requested'), 'Denied'],
   // Issue #27: what the managed policy for Session Manager allows, and what a worker's writes could break.
   ["reads AWS's public parameters", ask.parameter(PUBLIC_PARAMETER), 'Allowed'],

@@ -172,32 +172,35 @@ describe("the stack's alarms, dashboard and notification events", () => {
     }
   });
 
-  it('gives each fleet an alarm when its replacements fail, to the fleet topic', () => {
-    for (const fleet of FLEETS) {
-      const alarm = Object.values(template.Resources).find(
-        (resource) => resource.Properties.AlarmName === `${SERVICE}-${fleet}-replacements-failing`,
-      );
-      expect(alarm?.Properties).toMatchObject({
-        MetricName: 'ReplacementsFailed',
-        Statistic: 'Sum',
-        Threshold: 1,
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-      });
-    }
+  /** The alarm named `<service>-<name>`: any count of `metric` for `fleet` in a period, to the fleet topic. */
+  const expectCountAlarm = (name: string, metric: string, fleet: string, period: number) => {
+    const alarm = Object.values(template.Resources).find(
+      (resource) => resource.Properties.AlarmName === `${SERVICE}-${name}`,
+    );
+    expect(alarm?.Properties).toMatchObject({
+      MetricName: metric,
+      Dimensions: [
+        { Name: 'service', Value: SERVICE },
+        { Name: 'fleet', Value: fleet },
+      ],
+      Statistic: 'Sum',
+      Period: period,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: 'FleetTopic' }],
+    });
+  };
+
+  it.each([
+    ['its replacements fail', 'replacements-failing', 'ReplacementsFailed'],
+    ['its state items do not parse', 'state-unreadable', 'StateItemsUnreadable'],
+    ["its notifications' events cannot be put", 'notification-events-failing', 'NotificationEventsFailed'],
+  ])('gives each fleet an alarm when %s, to the fleet topic', (_when, suffix, metric) => {
+    for (const fleet of FLEETS) expectCountAlarm(`${fleet}-${suffix}`, metric, fleet, 300);
   });
 
-  it('gives each fleet an alarm when its state items do not parse, to the fleet topic', () => {
-    for (const fleet of FLEETS) {
-      const alarm = Object.values(template.Resources).find(
-        (resource) => resource.Properties.AlarmName === `${SERVICE}-${fleet}-state-unreadable`,
-      );
-      expect(alarm?.Properties).toMatchObject({
-        MetricName: 'StateItemsUnreadable',
-        Statistic: 'Sum',
-        Threshold: 1,
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-      });
-    }
+  it('alarms when a container meets an event without a readable fleet configuration, to the fleet topic', () => {
+    expectCountAlarm('configuration-unreadable', 'ConfigurationUnreadable', NO_FLEET, 60);
   });
 
   it('sends every alarm of the stack to the fleet topic', () => {
@@ -205,7 +208,7 @@ describe("the stack's alarms, dashboard and notification events", () => {
       ([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm',
     );
 
-    expect(alarms.length).toBe(2 + 3 * FLEETS.length);
+    expect(alarms.length).toBe(3 + 4 * FLEETS.length);
     for (const [id, alarm] of alarms) {
       expect({ id, actions: alarm.Properties.AlarmActions }).toEqual({
         id,

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../../src/config';
 import { parseInstanceEvent } from '../../../src/events/instance';
-import { staleness } from '../../../src/fleet/interruption-notice';
+import { staleness, standingOf, warningNotification } from '../../../src/fleet/interruption-notice';
 import { fleetOf } from '../../../src/fleet/spot-interruption';
 import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
@@ -64,10 +64,21 @@ describe('fleetOf', () => {
   it.each([
     ['no tags', {}],
     ['another stage', { [TAG.managedBy]: 'worker-fleet-prod', [TAG.fleet]: 'batch' }],
-    ['a fleet no longer configured', { [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'gone' }],
     ['no fleet tag', { [TAG.managedBy]: 'worker-fleet-dev' }],
   ])('says not ours for %s', (_name, tags) => {
     expect(fleetOf(worker(tags), config)).toBeUndefined();
+  });
+
+  it('finds an orphan: a worker of this deployment whose fleet is no longer configured, without a spec', () => {
+    const found = fleetOf(worker({ [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'gone' }), config);
+
+    expect(found).toEqual({ fleet: 'gone' });
+  });
+
+  it('gives the spec of a configured fleet', () => {
+    const found = fleetOf(worker({ [TAG.managedBy]: 'worker-fleet-dev', [TAG.fleet]: 'batch' }), config);
+
+    expect(found?.spec).toBe(config.fleets.batch);
   });
 
   it.each([
@@ -107,5 +118,50 @@ describe('fleetOf', () => {
 
   it('says not ours for an instance EC2 does not know', () => {
     expect(fleetOf(undefined, config)).toBeUndefined();
+  });
+});
+
+describe('the warning notification', () => {
+  const config = loadConfig(envWith());
+  const noticed = {
+    instanceId: 'i-0123456789abcdef0',
+    instanceType: 'c7g.large',
+    availabilityZone: 'us-east-1a',
+    subnetId: 'subnet-0123456789abcdef0',
+  };
+  const spotWarning = warning.kind === 'spot-warning' ? warning : undefined;
+  if (spotWarning === undefined) throw new Error('the sample is not a warning');
+
+  it.each([
+    ['a configured fleet', 'configured', { config }, 'batch'],
+    ['a fleet no longer configured', 'orphan', { config }, 'gone'],
+    [
+      'any fleet without a readable configuration',
+      'unknown',
+      { config, configurationError: new Error('x') },
+      'batch',
+    ],
+  ] as const)('judges %s as %s', (_name, standing, deps, fleet) => {
+    expect(standingOf(deps, fleet)).toBe(standing);
+  });
+
+  it("says an orphan's worker is an orphan that nothing replaces, in its subject and its body", () => {
+    const notification = warningNotification(spotWarning, noticed, 'gone', 'orphan');
+
+    expect(notification.subject).toMatch(
+      /^worker-fleet gone \(orphan\): spot interruption of i-0123456789abcdef0/,
+    );
+    expect(notification.details).toMatchObject({
+      orphan: true,
+      replacement: expect.stringContaining('none'),
+    });
+  });
+
+  it.each(['configured', 'unknown'] as const)('says nothing of orphans for a fleet %s', (standing) => {
+    const notification = warningNotification(spotWarning, noticed, 'batch', standing);
+
+    expect(notification.subject).not.toContain('orphan');
+    expect(notification.details).not.toHaveProperty('orphan');
+    expect(notification.details).toMatchObject({ correlationId: 'e', deadline: '2026-11-25T09:12:00.000Z' });
   });
 });
