@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
+  Agent,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -273,6 +274,12 @@ export class Emulator {
   /** Conditional writes in flight, by key: each waits for the one before it. */
   private readonly conditionalWrites = new Map<string, Promise<void>>();
 
+  /**
+   * The proxy's connections to moto, at most MOTO_CONNECTIONS at once; the rest wait here. moto's server takes a
+   * thread per connection and a short listen queue: a wave of deliveries opening hundreds at once had some reset.
+   */
+  private readonly toMoto = new Agent({ maxSockets: MOTO_CONNECTIONS });
+
   /** Sends a request on to moto and its answer back as it comes; `finished` once sent. */
   private pipeUpstream(req: IncomingMessage, res: ServerResponse, body: Buffer, finished: () => void): void {
     let sent = false;
@@ -284,15 +291,15 @@ export class Emulator {
     res.once('close', once);
     const upstream = httpRequest(
       `${this.motoEndpoint}${req.url ?? '/'}`,
-      { method: req.method, headers: req.headers },
+      { method: req.method, headers: req.headers, agent: this.toMoto },
       (reply) => {
         res.writeHead(reply.statusCode ?? 502, reply.headers);
         reply.pipe(res);
       },
     );
     upstream.on('error', (error) => {
-      res.writeHead(502);
-      res.end(String(error));
+      if (!res.headersSent) sendReply(res, unreachable(req.headers, error));
+      else res.destroy(error);
     });
     upstream.end(body);
   }
@@ -300,18 +307,22 @@ export class Emulator {
   /** Sends a request to moto and reads its whole answer; a connection error is answered 502. */
   private upstream(path: string, method: string, headers: OutgoingHttpHeaders, body: Buffer | string) {
     return new Promise<Reply>((resolve) => {
-      const upstream = httpRequest(`${this.motoEndpoint}${path}`, { method, headers }, (reply) => {
-        const parts: Buffer[] = [];
-        reply.on('data', (part: Buffer) => parts.push(part));
-        reply.on('end', () =>
-          resolve({
-            status: reply.statusCode ?? 502,
-            headers: reply.headers,
-            body: Buffer.concat(parts).toString(),
-          }),
-        );
-      });
-      upstream.on('error', (error) => resolve({ status: 502, headers: {}, body: String(error) }));
+      const upstream = httpRequest(
+        `${this.motoEndpoint}${path}`,
+        { method, headers, agent: this.toMoto },
+        (reply) => {
+          const parts: Buffer[] = [];
+          reply.on('data', (part: Buffer) => parts.push(part));
+          reply.on('end', () =>
+            resolve({
+              status: reply.statusCode ?? 502,
+              headers: reply.headers,
+              body: Buffer.concat(parts).toString(),
+            }),
+          );
+        },
+      );
+      upstream.on('error', (error) => resolve(unreachable(headers, error)));
       upstream.end(body);
     });
   }
@@ -694,6 +705,28 @@ function sendReply(res: ServerResponse, reply: Reply): void {
 }
 
 /** Answers an EC2 error in the XML shape the SDK parses. */
+/** Connections the proxy keeps open to moto at most (see Emulator.toMoto). */
+const MOTO_CONNECTIONS = 32;
+
+/**
+ * The answer to a request moto could not be reached for: a 503 in the shape its API's SDK parses (JSON for
+ * DynamoDB's `X-Amz-Target` calls, XML otherwise), so the client retries it as it would AWS's own.
+ */
+function unreachable(headers: IncomingHttpHeaders | OutgoingHttpHeaders, error: Error): Reply {
+  const message = `emulator proxy: moto unreachable: ${error.message}`;
+  return headers['x-amz-target'] === undefined
+    ? {
+        status: 503,
+        headers: { 'content-type': 'text/xml' },
+        body: ec2ErrorXml('ServiceUnavailable', message),
+      }
+    : {
+        status: 503,
+        headers: { 'content-type': 'application/x-amz-json-1.0' },
+        body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ServiceUnavailable', message }),
+      };
+}
+
 function answerError(res: ServerResponse, status: number, code: string, message: string): void {
   sendReply(res, { status, headers: { 'content-type': 'text/xml' }, body: ec2ErrorXml(code, message) });
 }
