@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { version } from '../../package.json';
 import { createClients } from '../aws/clients';
 import { createFleetStateTable } from '../aws/fleet-state-table';
@@ -16,6 +17,7 @@ import type { FleetReapResult } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 import { resolveAwsSettings } from './aws-settings';
 import {
+  type AccountConnection,
   type CliCommand,
   type CommandOptions,
   type ConfigStoreConnection,
@@ -69,6 +71,7 @@ const EXPECTED_ERRORS = new Set([
   'DeploymentNotFoundError',
   'FleetConfigError',
   'FleetConfigChangedError',
+  'AccountCheckError',
 ]);
 
 const minutes = (value: number | undefined) => (value === undefined ? '-' : `${value}m`);
@@ -371,6 +374,15 @@ async function connectStore(
   return { s3, settings: await loadDeploymentSettings(lambda, invocation.stage, settings.region) };
 }
 
+/** Connect to read the account the fleets name: EC2 and SSM in the region, no deployment needed. */
+async function connectAccount(
+  invocation: Extract<Invocation, { command: unknown }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<AccountConnection> {
+  const settings = await resolveAwsSettings(invocation, env);
+  return { ...createClients({ ec2: EC2Client, ssm: SSMClient }, settings), region: settings.region };
+}
+
 /** Whether a command line asks for JSON, read loosely: errors are printed in the form asked even if it is wrong. */
 const wantsJson = (argv: readonly string[]) =>
   argv.some(
@@ -400,6 +412,7 @@ export async function runCli(
         deployment: () => connect(invocation, env),
         store: () => connectStore(invocation, env),
         functions: () => connectFunctions(invocation, env),
+        account: () => connectAccount(invocation, env),
       },
       invocation.args,
     );
