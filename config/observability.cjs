@@ -4,11 +4,11 @@
 // replacements failing, its state not parsing), and one dashboard whose every graph is a SEARCH with a line per
 // fleet. Nothing here names a fleet, so neither the fleets file nor a push changes them; only the metric list does
 // (src/model/fleet-metrics.ts, the list the functions emit). docs/observability.md.
-const loadFleets = require('./fleets.cjs');
+const { loadProjectModule } = require('./fleets.cjs');
 
 /** The metric list the functions emit, src/model/fleet-metrics.ts. */
 function loadMetricList() {
-  return loadFleets.loadProjectModule("export * from './src/model/fleet-metrics';");
+  return loadProjectModule("export * from './src/model/fleet-metrics';");
 }
 
 /**

@@ -43,7 +43,7 @@ beforeEach(async () => {
       Role: role.Role?.Arn,
       Handler: 'launch-workers.handler',
       Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: { Variables: world.env({}) },
+      Environment: { Variables: world.env() },
     }),
   );
   emulator().requests.length = 0;

@@ -100,7 +100,7 @@ describe('the metrics and notification events of a fleet story, through the hand
     await world.storeFleets(fleets);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator().endpoint,
-      ...world.env(fleets),
+      ...world.env(),
       // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
       POWERTOOLS_METRICS_DISABLED: 'false',
     });
