@@ -11,7 +11,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, configWithFleets, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, benchConfig } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
 import { CallCounter, countCalls } from '../src/aws/call-counter';
@@ -141,28 +141,22 @@ export async function benchScale(
   await heartbeats;
   log(`  wrote ${ids.length} heartbeats (${since()})`);
 
-  const config = configWithFleets(
-    {
-      ...deploymentEnv({ ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: topic.TopicArn ?? '' }),
-      AWS_REGION: 'us-east-1',
-    },
-    {
-      batch: {
-        ami: account.imageId,
-        instanceTypes: ['c7g.large'],
-        subnets: [account.subnets[0]?.subnetId],
-        market: 'spot',
-        targetCapacity: workers,
-        // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
-        idle: {
-          heartbeatTimeoutMinutes: 120,
-          bootGraceMinutes: 0,
-          terminateAfterMinutes: 10,
-          minWorkers: 0,
-        },
+  const config = benchConfig(topic.TopicArn ?? '', {
+    batch: {
+      ami: account.imageId,
+      instanceTypes: ['c7g.large'],
+      subnets: [account.subnets[0]?.subnetId],
+      market: 'spot',
+      targetCapacity: workers,
+      // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
+      idle: {
+        heartbeatTimeoutMinutes: 120,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        minWorkers: 0,
       },
     },
-  );
+  });
   const calls = new CallCounter();
   const ec2 = countCalls(new EC2Client(settings), calls);
   const describes = new CommandCpu(ec2, 'DescribeInstancesCommand');

@@ -13,7 +13,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, configWithFleets, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, benchConfig } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
 import { createFleetStateTable } from '../src/aws/fleet-state-table';
@@ -64,11 +64,8 @@ export async function benchWave(
       agent: { enabled: false },
     },
   ];
-  const config = configWithFleets(
-    {
-      ...deploymentEnv({ ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: topic.TopicArn ?? '' }),
-      AWS_REGION: 'us-east-1',
-    },
+  const config = benchConfig(
+    topic.TopicArn ?? '',
     Object.fromEntries(Array.from({ length: fleets }, (_, n) => spec(`fleet-${n}`))),
   );
   const container = (calls: Call[]) => ({

@@ -56,6 +56,14 @@ export const BENCH_RESOURCES = {
   workerRoleId: 'AROABENCHWORKER000000',
 } as const;
 
+/** The configuration the benchmarks' core runs with: their resources, a topic, and these fleets. */
+export function benchConfig(topicArn: string, fleets: Record<string, unknown>): Config {
+  return configWithFleets(
+    { ...deploymentEnv({ ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn }), AWS_REGION: 'us-east-1' },
+    fleets,
+  );
+}
+
 /**
  * What a packaged function's process has when it starts: the packaged environment's literal values (the fleets),
  * names for what the template references (buckets, topic, role), a region and credentials. Loading a handler with
