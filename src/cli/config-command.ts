@@ -10,9 +10,10 @@ import {
   writeFleetConfig,
 } from '../aws/fleet-config-store';
 import { FleetConfigError } from '../errors';
+import { findOrphans, type OrphanFleet } from '../fleet/orphans';
 import { type AccountProblem, checkFleetsAgainstAccount } from '../model/account-check';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { CliCommand, CommandOutcome, Connections } from './command';
+import type { CliCommand, CommandOutcome, ConfigStoreConnection, Connections } from './command';
 import { describeFleetConfigChange, diffFleetConfigs } from './fleet-config-diff';
 import { UsageError } from './usage-error';
 
@@ -26,6 +27,8 @@ const CONFIG_HELP = `The fleets of the deployment, in its fleet configuration st
              --dry-run: prints what it would change (fleets added, removed, changed field by field) against the
              stored document, and writes nothing
              --skip-account-check: pushes without asking the account
+             --force: pushes a document that leaves live workers without a fleet (a fleet removed while it has
+             workers); without it, such a push is refused, naming the fleets and how many workers each has
   show       the stored document and its version`;
 
 const SUBCOMMANDS = { validate: 1, push: 1, show: 0 } as const;
@@ -35,11 +38,17 @@ export class AccountCheckError extends Error {
   override name = 'AccountCheckError';
 }
 
+/** A push would leave live workers without a fleet (orphans): nothing was written. */
+export class OrphanedWorkersError extends Error {
+  override name = 'OrphanedWorkersError';
+}
+
 /** The switches `config` takes, as given. */
 interface ConfigFlags {
   readonly dryRun: boolean;
   readonly account: boolean;
   readonly skipAccountCheck: boolean;
+  readonly force: boolean;
 }
 
 /** `config`'s arguments, a subcommand and its file, checked; a UsageError says what is wrong. */
@@ -63,11 +72,14 @@ function parseConfigArgs(positionals: readonly string[], flags: ConfigFlags): Co
   }
   if (flags.skipAccountCheck && name !== 'push')
     throw new UsageError('--skip-account-check is for config push');
+  if (flags.force && (name !== 'push' || dryRun))
+    throw new UsageError('--force is for config push (not --dry-run)');
   return {
     subcommand: name,
     file: rest[0] ?? '',
     dryRun,
     checkAccount: name === 'validate' ? flags.account : name === 'push' && !flags.skipAccountCheck,
+    force: flags.force,
   };
 }
 
@@ -83,6 +95,28 @@ async function checkAccount(
     region,
     problems: checkFleetsAgainstAccount(specs, await readAccountFacts({ ec2, ssm }, region, specs)),
   };
+}
+
+/** `old: 2 workers (i-… i-…)`, for each fleet that has live workers and is not in the document. */
+const orphanText = (orphans: readonly OrphanFleet[]) =>
+  orphans
+    .map(
+      ({ fleet, workers }) =>
+        `${fleet || '(no fleet tag)'}: ${workers.length} worker${workers.length === 1 ? '' : 's'} (${workers.map((worker) => worker.instanceId).join(' ')})`,
+    )
+    .join('; ');
+
+/**
+ * The deployment's live workers whose fleet the document does not name (a fleet it removes, or one removed before):
+ * once pushed, nothing launches for, replaces or judges them as a fleet's.
+ */
+async function orphansOf(
+  fleets: readonly string[],
+  settings: ConfigStoreConnection['settings'],
+  connect: Connections['account'],
+): Promise<OrphanFleet[]> {
+  const { ec2 } = await connect();
+  return findOrphans({ ec2, owner: settings }, fleets);
 }
 
 /** Refuses a file whose fleets the account would refuse, each problem on a line of its own. */
@@ -142,6 +176,8 @@ interface ConfigArgs {
   readonly dryRun: boolean;
   /** validate with --account, push without --skip-account-check: check the fleets against the account first. */
   readonly checkAccount: boolean;
+  /** push only: push even if live workers are left without a fleet. */
+  readonly force: boolean;
 }
 
 /**
@@ -170,18 +206,23 @@ async function runConfigCommand(args: ConfigArgs, connections: Connections): Pro
     const where = `s3://${settings.stateBucket}/${FLEET_CONFIG_KEY}`;
     const stored = await readFleetConfig(s3, settings.stateBucket);
     const change = diffFleetConfigs(stored?.fleets ?? {}, specs);
+    const orphans = await orphansOf(Object.keys(specs), settings, connections.account);
     return {
       result: {
         location: where,
         dryRun: true,
         version: stored?.version,
         change,
+        orphans: orphans.map(({ fleet, workers }) => ({ fleet, workers: workers.map((w) => w.instanceId) })),
         ...(checked === undefined ? {} : { account: checked }),
       },
       text: [
         `dry run: ${file} against ${where}${stored === undefined ? ' (nothing stored yet)' : `, ${versionText(stored.version)}`}; nothing written`,
         ...describeFleetConfigChange(change),
         ...(checked?.problems ?? []).map((problem) => `! ${problemLine(problem)} (push refuses this)`),
+        ...(orphans.length === 0
+          ? []
+          : [`! live workers left without a fleet: ${orphanText(orphans)} (push needs --force)`]),
       ].join('\n'),
     };
   }
@@ -196,6 +237,12 @@ async function runConfigCommand(args: ConfigArgs, connections: Connections): Pro
     }
     const { s3, settings } = await connect();
     const where = `s3://${settings.stateBucket}/${FLEET_CONFIG_KEY}`;
+    const orphans = await orphansOf(fleets, settings, connections.account);
+    if (orphans.length > 0 && !args.force) {
+      throw new OrphanedWorkersError(
+        `${file}: not pushed: it leaves live workers without a fleet, which nothing would launch for, replace or reap as a fleet's: ${orphanText(orphans)}. Drain them first (worker-fleet drain <id>), or push anyway with --force`,
+      );
+    }
     const previous = await headFleetConfig(s3, settings.stateBucket);
     const version = await writeFleetConfig(
       s3,
@@ -205,9 +252,16 @@ async function runConfigCommand(args: ConfigArgs, connections: Connections): Pro
       previous ?? { absent: true },
     );
     return {
-      result: { location: where, fleets, version, previous },
+      result: {
+        location: where,
+        fleets,
+        version,
+        previous,
+        orphans: orphans.map(({ fleet, workers }) => ({ fleet, workers: workers.map((w) => w.instanceId) })),
+      },
       text: [
         `pushed ${file} to ${where}: ${fleets.join(', ')}`,
+        ...(orphans.length === 0 ? [] : [`left without a fleet (--force): ${orphanText(orphans)}`]),
         `${versionText(version)}${previous === undefined ? '' : ` (was ${previous.versionId ?? previous.etag})`}`,
         'the functions use it within 30 seconds',
       ].join('\n'),
@@ -225,7 +279,7 @@ async function runConfigCommand(args: ConfigArgs, connections: Connections): Pro
 
 export const config: CliCommand<ConfigArgs> = {
   summary: [
-    'config validate <file> [--account] | push <file> [--dry-run] [--skip-account-check] | show',
+    'config validate <file> [--account] | push <file> [--dry-run] [--skip-account-check] [--force] | show',
     'the fleets: check a file, push it, show what is stored',
   ],
   help: CONFIG_HELP,
@@ -233,12 +287,14 @@ export const config: CliCommand<ConfigArgs> = {
     'dry-run': { type: 'boolean', default: false },
     account: { type: 'boolean', default: false },
     'skip-account-check': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
   },
   parse: (values, positionals) =>
     parseConfigArgs(positionals, {
       dryRun: values['dry-run'] === true,
       account: values.account === true,
       skipAccountCheck: values['skip-account-check'] === true,
+      force: values.force === true,
     }),
   // `config` connects only for push, show and --account, and never reads the fleets it replaces.
   run: (connect, args) => runConfigCommand(args, connect),

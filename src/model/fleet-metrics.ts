@@ -43,7 +43,8 @@ export const FLEET_METRICS = {
     unit: 'Count',
     aggregation: 'last',
     dimensions: [FLEET],
-    description: 'workers the fleet lacks to reach its size (WorkersTarget - WorkersRunning, at least 0), at each reconciliation',
+    description:
+      'workers the fleet lacks to reach its size (WorkersTarget - WorkersRunning, at least 0), at each reconciliation',
   },
   WorkersLaunched: {
     unit: 'Count',

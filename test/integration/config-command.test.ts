@@ -11,6 +11,7 @@ import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import YAML from 'yaml';
 import { headFleetConfig, readFleetConfig } from '../../src/aws/fleet-config-store';
+import { launchWorkers } from '../../src/fleet/launch-workers';
 import { fleetOf, largeFleetDocument } from './fleet-documents';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { cli } from './run-cli';
@@ -280,6 +281,41 @@ describe('worker-fleet config', () => {
     ]);
   });
 
+  it('push that removes a fleet with live workers says how many, and needs --force', async () => {
+    const fleets = { batch: fleet(), old: fleet({ maxCapacity: 2 }) };
+    await world.storeFleets(fleets);
+    const [launched] = await launchWorkers(world.deps(fleets), {
+      kind: 'direct',
+      id: 'setup-old',
+      fleet: 'old',
+      target: 2,
+    });
+    const workers = (launched?.launched ?? []).map((worker) => worker.instanceId);
+    expect(workers).toHaveLength(2);
+    const before = await headFleetConfig(world.s3, world.stateBucket);
+    const file = fleetsFile({ batch: fleet() });
+    const left = `old: 2 workers (${workers.join(' ')})`;
+
+    const dry = await cli('config', 'push', file, '--dry-run');
+    const refused = await cli('config', 'push', file);
+    const afterRefusal = await headFleetConfig(world.s3, world.stateBucket);
+    const forced = await cli('config', 'push', file, '--force');
+
+    expect(dry.out).toContain(
+      `- old (removed)\n! live workers left without a fleet: ${left} (push needs --force)`,
+    );
+    expect(refused).toMatchObject({ code: 1, out: '' });
+    expect(refused.err).toBe(
+      `worker-fleet: ${file}: not pushed: it leaves live workers without a fleet, which nothing would launch for, replace or reap as a fleet's: ${left}. Drain them first (worker-fleet drain <id>), or push anyway with --force`,
+    );
+    expect(afterRefusal).toEqual(before);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toContain(`left without a fleet (--force): ${left}`);
+    expect(Object.keys((await readFleetConfig(world.s3, world.stateBucket))?.fleets ?? {})).toEqual([
+      'batch',
+    ]);
+  });
+
   it.each([
     [['config'], 'config needs validate <file>, push <file> or show'],
     [['config', 'push'], 'config push needs one file'],
@@ -290,6 +326,7 @@ describe('worker-fleet config', () => {
       '--account is for config validate; config push checks the account unless --skip-account-check',
     ],
     [['config', 'validate', 'fleets.yml', '--skip-account-check'], '--skip-account-check is for config push'],
+    [['config', 'push', 'fleets.yml', '--dry-run', '--force'], '--force is for config push (not --dry-run)'],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const run = await cli(...args);
 
