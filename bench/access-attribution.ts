@@ -5,10 +5,9 @@
  */
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, benchConfig } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createAttributor, WorkerLookups } from '../src/access/attribution';
-import { loadConfig } from '../src/config';
 import { TAG } from '../src/model/tags';
 import { type Call, timed } from './reaction';
 
@@ -46,20 +45,14 @@ export async function benchAttribution(
     }),
   );
   const workers = (launched.Instances ?? []).map((instance) => instance.InstanceId ?? '');
-  const config = loadConfig({
-    ...deploymentEnv(
-      { ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: 'arn:aws:sns:us-east-1:123456789012:bench' },
-      {
-        batch: {
-          ami: account.imageId,
-          instanceTypes: ['c7g.large'],
-          subnets: [account.subnets[0]?.subnetId],
-          market: 'spot',
-          targetCapacity: 1,
-        },
-      },
-    ),
-    AWS_REGION: 'us-east-1',
+  const config = benchConfig('arn:aws:sns:us-east-1:123456789012:bench', {
+    batch: {
+      ami: account.imageId,
+      instanceTypes: ['c7g.large'],
+      subnets: [account.subnets[0]?.subnetId],
+      market: 'spot',
+      targetCapacity: 1,
+    },
   });
   const events = 1000;
   const run = async (keep: boolean) => {

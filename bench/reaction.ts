@@ -19,12 +19,11 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, configWithFleets, deploymentEnv } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
 import { writeFleetConfig } from '../src/aws/fleet-config-store';
 import { createFleetStateTable } from '../src/aws/fleet-state-table';
-import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
@@ -215,17 +214,14 @@ export async function benchReaction(emulator: Emulator, warnings: number, log: (
   // The packaged functions read their fleets from the store, as deployed ones do.
   await writeFleetConfig(s3, BENCH_RESOURCES.stateBucket, fleets, 'deploy', { absent: true });
   const env = {
-    ...deploymentEnv(
-      {
-        ...BENCH_RESOURCES,
-        instanceProfile: profile.InstanceProfile?.InstanceProfileName ?? '',
-        topicArn: topic.TopicArn ?? '',
-      },
-      fleets,
-    ),
+    ...deploymentEnv({
+      ...BENCH_RESOURCES,
+      instanceProfile: profile.InstanceProfile?.InstanceProfileName ?? '',
+      topicArn: topic.TopicArn ?? '',
+    }),
     AWS_REGION: 'us-east-1',
   };
-  const config = loadConfig(env);
+  const config = configWithFleets(env, fleets);
   const calls: Call[] = [];
   const deps = {
     config,

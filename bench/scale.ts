@@ -11,12 +11,11 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, benchConfig } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
 import { CallCounter, countCalls } from '../src/aws/call-counter';
 import { createFleetStateTable } from '../src/aws/fleet-state-table';
-import { loadConfig } from '../src/config';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../src/fleet/reap-idle-workers';
 import { logger } from '../src/logger';
@@ -142,27 +141,21 @@ export async function benchScale(
   await heartbeats;
   log(`  wrote ${ids.length} heartbeats (${since()})`);
 
-  const config = loadConfig({
-    ...deploymentEnv(
-      { ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: topic.TopicArn ?? '' },
-      {
-        batch: {
-          ami: account.imageId,
-          instanceTypes: ['c7g.large'],
-          subnets: [account.subnets[0]?.subnetId],
-          market: 'spot',
-          targetCapacity: workers,
-          // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
-          idle: {
-            heartbeatTimeoutMinutes: 120,
-            bootGraceMinutes: 0,
-            terminateAfterMinutes: 10,
-            minWorkers: 0,
-          },
-        },
+  const config = benchConfig(topic.TopicArn ?? '', {
+    batch: {
+      ami: account.imageId,
+      instanceTypes: ['c7g.large'],
+      subnets: [account.subnets[0]?.subnetId],
+      market: 'spot',
+      targetCapacity: workers,
+      // The emulator takes minutes per run at 10,000 workers: heartbeats must not go stale during the benchmark.
+      idle: {
+        heartbeatTimeoutMinutes: 120,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        minWorkers: 0,
       },
-    ),
-    AWS_REGION: 'us-east-1',
+    },
   });
   const calls = new CallCounter();
   const ec2 = countCalls(new EC2Client(settings), calls);

@@ -13,12 +13,11 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { seedAccount } from '../local/account';
-import { BENCH_RESOURCES, deploymentEnv } from '../local/deployment-env';
+import { BENCH_RESOURCES, benchConfig } from '../local/deployment-env';
 import { type Emulator, emulatorClientConfig } from '../local/emulator';
 import { createStateTable } from '../local/state-table';
 import { toWorker } from '../src/aws/ec2-workers';
 import { createFleetStateTable } from '../src/aws/fleet-state-table';
-import { loadConfig } from '../src/config';
 import { parseInstanceEvent } from '../src/events/instance';
 import { launchWorkers } from '../src/fleet/launch-workers';
 import { handleInstanceEvent } from '../src/fleet/spot-interruption';
@@ -71,13 +70,10 @@ export async function benchWave(
       agent: { enabled: false },
     },
   ];
-  const config = loadConfig({
-    ...deploymentEnv(
-      { ...BENCH_RESOURCES, instanceProfile: 'bench', topicArn: topic.TopicArn ?? '' },
-      Object.fromEntries(Array.from({ length: fleets }, (_, n) => spec(`fleet-${n}`))),
-    ),
-    AWS_REGION: 'us-east-1',
-  });
+  const config = benchConfig(
+    topic.TopicArn ?? '',
+    Object.fromEntries(Array.from({ length: fleets }, (_, n) => spec(`fleet-${n}`))),
+  );
   const container = (calls: Call[]) => ({
     ec2: timed('EC2', new EC2Client(settings), calls),
     ssm: timed('SSM', new SSMClient(settings), calls),

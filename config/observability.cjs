@@ -1,210 +1,146 @@
 // Serverless variable source: `${file(./config/observability.cjs)}` resolves to the CloudFormation resources that
-// watch this stage's fleets: per fleet, an alarm when it stays below its target, one when its replacements fail, one when its state does not parse
-// and one when its notifications' events cannot be put; for the deployment, an alarm when the fleet configuration is unreadable and one
-// CloudWatch dashboard. Generated at package time from the same fleets the functions get
-// (config/fleets.cjs) and the same metric list the functions emit (src/model/fleet-metrics.ts).
-const loadFleets = require('./fleets.cjs');
+// watch this stage's fleets, every fleet of its configuration store, those pushed after the deploy included: five
+// alarms, each one CloudWatch Metrics Insights query over every fleet of the stage (a fleet below its target, its
+// replacements failing, its notifications' events not put, its state not parsing, a container without a readable
+// configuration), and one dashboard whose every graph is a SEARCH with a line per
+// fleet. Nothing here names a fleet, so neither the fleets file nor a push changes them; only the metric list does
+// (src/model/fleet-metrics.ts, the list the functions emit). docs/observability.md.
+const { loadProjectModule } = require('./fleets.cjs');
 
 /** The metric list the functions emit, src/model/fleet-metrics.ts. */
 function loadMetricList() {
-  return loadFleets.loadProjectModule("export * from './src/model/fleet-metrics';");
+  return loadProjectModule("export * from './src/model/fleet-metrics';");
 }
 
-/** `batch-eu` → `BatchEu`: a fleet's part of a logical ID (fleet names are lower-case letters, digits, dashes). */
-const logicalPart = (fleet) =>
-  fleet
-    .split('-')
-    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
-    .join('');
-
 /**
- * The resources, given the fleets' names, the stage and its parameters. Pure, for the template tests to read what
- * the stack gets.
+ * The resources, given the stage and its parameters. Pure, for the template tests to read what the stack gets.
  */
-function observability({ fleets, stage, belowTargetMinutes, metrics }) {
-  const { METRIC_NAMESPACE, FLEET_METRICS, NO_FLEET } = metrics;
+function observability({ stage, belowTargetMinutes, metrics }) {
+  const { METRIC_NAMESPACE, FLEET_METRICS } = metrics;
   const service = `worker-fleet-${stage}`;
-  const metric = (name, fleet, market) => {
+  const known = (name) => {
     if (FLEET_METRICS[name] === undefined) throw new Error(`no metric ${name} in src/model/fleet-metrics.ts`);
-    return [
-      METRIC_NAMESPACE,
-      name,
-      'service',
-      service,
-      'fleet',
-      fleet,
-      ...(market === undefined ? [] : ['market', market]),
-    ];
+    return name;
   };
-  const alarmMetric = (id, name, fleet, stat) => ({
-    Id: id,
-    ReturnData: false,
-    MetricStat: {
-      Metric: {
-        Namespace: METRIC_NAMESPACE,
-        MetricName: name,
-        Dimensions: [
-          { Name: 'service', Value: service },
-          { Name: 'fleet', Value: fleet },
-        ],
-      },
-      Period: 60,
-      Stat: stat,
-    },
-  });
-
-  /** An alarm to the fleet topic when a count of a fleet (or of `none`) is 1 or more in one period. */
-  const anyInPeriod = ({ name, description, metricName, fleet, period = 300 }) => ({
+  /** One value per period over every fleet of the stage: Metrics Insights, by `fleet` and `service` only. */
+  const everyFleet = (fn, name) =>
+    `SELECT ${fn}(${known(name)}) FROM SCHEMA("${METRIC_NAMESPACE}", fleet, service) WHERE service = '${service}'`;
+  const alarm = (name, description, query, settings) => ({
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
       AlarmName: `${service}-${name}`,
-      AlarmDescription: description,
-      Namespace: METRIC_NAMESPACE,
-      MetricName: metricName,
-      Dimensions: [
-        { Name: 'service', Value: service },
-        { Name: 'fleet', Value: fleet },
-      ],
-      Statistic: 'Sum',
-      Period: period,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
+      AlarmDescription: `${description} Which fleet: the dashboard ${service}, or worker-fleet status.`,
+      Metrics: [{ Id: 'fleets', Expression: query, Period: settings.period, ReturnData: true }],
+      EvaluationPeriods: settings.periods,
+      DatapointsToAlarm: settings.periods,
+      Threshold: settings.threshold,
+      ComparisonOperator: settings.comparison,
+      TreatMissingData: settings.missing,
       AlarmActions: [{ Ref: 'FleetTopic' }],
+      ...(settings.ok ? { OKActions: [{ Ref: 'FleetTopic' }] } : {}),
     },
   });
-
-  const resources = {};
-  for (const fleet of fleets) {
-    const id = logicalPart(fleet);
-    resources[`FleetBelowTargetAlarm${id}`] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmName: `${service}-${fleet}-below-target`,
-        AlarmDescription: `Fleet ${fleet} has had fewer workers than its target for ${belowTargetMinutes} minutes.`,
-        Metrics: [
-          alarmMetric('running', 'WorkersRunning', fleet, 'Minimum'),
-          alarmMetric('target', 'WorkersTarget', fleet, 'Maximum'),
-          {
-            Id: 'short',
-            Expression: 'target - running',
-            Label: 'workers short of the target',
-            ReturnData: true,
-          },
-        ],
-        EvaluationPeriods: belowTargetMinutes,
-        DatapointsToAlarm: belowTargetMinutes,
-        Threshold: 0,
-        ComparisonOperator: 'GreaterThanThreshold',
+  const resources = {
+    FleetBelowTargetAlarm: alarm(
+      'fleet-below-target',
+      `A fleet has had fewer workers than its size for ${belowTargetMinutes} minutes.`,
+      everyFleet('MAX', 'WorkersShort'),
+      {
+        period: 60,
+        periods: belowTargetMinutes,
+        threshold: 0,
+        comparison: 'GreaterThanThreshold',
         // No datapoint is no reconciliation: the function failure alarm says so.
-        TreatMissingData: 'missing',
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-        OKActions: [{ Ref: 'FleetTopic' }],
+        missing: 'missing',
+        ok: true,
+      },
+    ),
+    ReplacementsFailingAlarm: alarm(
+      'replacements-failing',
+      'Replacements of interrupted workers found no capacity.',
+      everyFleet('SUM', 'ReplacementsFailed'),
+      {
+        period: 300,
+        periods: 1,
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        missing: 'notBreaching',
+      },
+    ),
+    NotificationEventsFailingAlarm: alarm(
+      'notification-events-failing',
+      "A notification could not be put on the bus after the SDK's retries; the delivery's retry puts it (docs/observability.md).",
+      everyFleet('SUM', 'NotificationEventsFailed'),
+      {
+        period: 300,
+        periods: 1,
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        missing: 'notBreaching',
+      },
+    ),
+    // No fleet is known without the configuration: counted under fleet `none`, which the query covers too.
+    ConfigurationUnreadableAlarm: alarm(
+      'configuration-unreadable',
+      'A function container met an event without a readable fleet configuration: warnings are notified and marked, everything else fails until it is fixed (docs/interruptions.md).',
+      everyFleet('SUM', 'ConfigurationUnreadable'),
+      {
+        period: 60,
+        periods: 1,
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        missing: 'notBreaching',
+      },
+    ),
+    StateUnreadableAlarm: alarm(
+      'state-unreadable',
+      'State items of a fleet did not parse: set aside and rebuilt from EC2 (docs/reconciliation.md).',
+      everyFleet('SUM', 'StateItemsUnreadable'),
+      {
+        period: 300,
+        periods: 1,
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        missing: 'notBreaching',
+      },
+    ),
+  };
+
+  /** A line per fleet (and market, for a metric with that dimension set), whatever fleets the store holds. */
+  const search = (name, stat, market) =>
+    market === undefined
+      ? `SEARCH('{${METRIC_NAMESPACE},fleet,service} MetricName="${name}" service="${service}"', '${stat}', 60)`
+      : `SEARCH('{${METRIC_NAMESPACE},fleet,market,service} MetricName="${name}" service="${service}" market="${market}"', '${stat}', 60)`;
+  const widgets = Object.entries(FLEET_METRICS).map(([name, definition], index) => {
+    const stat = definition.aggregation === 'sum' ? 'Sum' : 'Maximum';
+    const byMarket = definition.dimensions.some((set) => set.includes('market'));
+    const rows = [
+      [{ id: `m${index}`, expression: search(name, stat), label: '' }],
+      ...(byMarket
+        ? ['spot', 'on-demand'].map((market) => [
+            {
+              id: `m${index}${market.replace('-', '')}`,
+              expression: search(name, stat, market),
+              label: market,
+            },
+          ])
+        : []),
+    ];
+    return {
+      type: 'metric',
+      width: 12,
+      height: 6,
+      properties: {
+        title: `${name} (${stat.toLowerCase()}${definition.unit === 'Count' ? '' : `, ${definition.unit.toLowerCase()}`}): ${definition.description}`,
+        view: 'timeSeries',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub fills it in, not JavaScript.
+        region: '${AWS::Region}',
+        period: 60,
+        stat,
+        metrics: rows,
       },
     };
-    resources[`ReplacementsFailingAlarm${id}`] = anyInPeriod({
-      name: `${fleet}-replacements-failing`,
-      description: `Replacements of interrupted workers of fleet ${fleet} found no capacity.`,
-      metricName: 'ReplacementsFailed',
-      fleet,
-    });
-    resources[`NotificationEventsFailingAlarm${id}`] = anyInPeriod({
-      name: `${fleet}-notification-events-failing`,
-      description: `A notification of fleet ${fleet} could not be put on the bus after the SDK's retries; the delivery's retry puts it (docs/observability.md).`,
-      metricName: 'NotificationEventsFailed',
-      fleet,
-    });
-    resources[`StateUnreadableAlarm${id}`] = anyInPeriod({
-      name: `${fleet}-state-unreadable`,
-      description: `State items of fleet ${fleet} did not parse: set aside and rebuilt from EC2 (docs/reconciliation.md).`,
-      metricName: 'StateItemsUnreadable',
-      fleet,
-    });
-  }
-
-  // No fleet is known without the configuration: counted under fleet `none`.
-  resources.ConfigurationUnreadableAlarm = anyInPeriod({
-    name: 'configuration-unreadable',
-    description:
-      'A function container met an event without a readable fleet configuration: warnings are notified and marked, everything else fails until it is fixed (docs/interruptions.md).',
-    metricName: 'ConfigurationUnreadable',
-    fleet: NO_FLEET,
-    period: 60,
   });
-
-  const widget = (title, metricRows, extra = {}) => ({
-    type: 'metric',
-    width: 12,
-    height: 6,
-    properties: {
-      title,
-      view: 'timeSeries',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub fills it in, not JavaScript.
-      region: '${AWS::Region}',
-      period: 60,
-      stat: 'Sum',
-      metrics: metricRows,
-      ...extra,
-    },
-  });
-  const widgets = fleets.flatMap((fleet) => [
-    widget(
-      `${fleet}: capacity vs target`,
-      [
-        [...metric('WorkersRunning', fleet), { stat: 'Minimum', label: 'running' }],
-        [...metric('WorkersTarget', fleet), { stat: 'Maximum', label: 'target' }],
-        // A state item that did not parse is set aside and the fleet rebuilt from EC2: rare, worth seeing.
-        [
-          ...metric('StateItemsUnreadable', fleet),
-          { stat: 'Sum', label: 'state items unreadable (rebuilt from EC2)', yAxis: 'right' },
-        ],
-      ],
-      { stat: 'Maximum' },
-    ),
-    widget(`${fleet}: spot vs on-demand`, [
-      [...metric('WorkersRunning', fleet, 'spot'), { stat: 'Maximum', label: 'running spot' }],
-      [...metric('WorkersRunning', fleet, 'on-demand'), { stat: 'Maximum', label: 'running on-demand' }],
-      [...metric('WorkersLaunched', fleet, 'spot'), { label: 'launched spot' }],
-      [...metric('WorkersLaunched', fleet, 'on-demand'), { label: 'launched on-demand' }],
-      [...metric('OnDemandFallbacks', fleet), { label: 'on-demand fallbacks' }],
-      [...metric('LaunchShortfall', fleet), { label: 'launch shortfall' }],
-    ]),
-    widget(`${fleet}: interruptions and replacements`, [
-      [...metric('Interruptions', fleet), { label: 'interruptions' }],
-      [...metric('RebalanceRecommendations', fleet), { label: 'rebalance recommendations' }],
-      [...metric('Replacements', fleet), { label: 'replacements' }],
-      [...metric('ReplacementsFailed', fleet), { label: 'replacements failed' }],
-      [...metric('NotificationEventsFailed', fleet), { label: 'notification events not put' }],
-      [
-        ...metric('ReplacementLatency', fleet),
-        { stat: 'Maximum', label: 'warning to replacement (ms)', yAxis: 'right' },
-      ],
-    ]),
-    widget(`${fleet}: idle reaping`, [
-      [...metric('IdleMarked', fleet), { label: 'marked idle' }],
-      [...metric('IdleTerminated', fleet), { label: 'terminated idle' }],
-      [...metric('IdleKeptByProtection', fleet), { label: 'kept by protection' }],
-      [...metric('IdleKeptByFloor', fleet), { label: 'kept by the floor' }],
-    ]),
-  ]);
-  widgets.push(
-    widget(
-      'access alerts',
-      [...fleets, NO_FLEET].map((fleet) => [...metric('AccessAlerts', fleet), { label: fleet }]),
-    ),
-    widget(
-      'access records',
-      [...fleets, NO_FLEET].map((fleet) => [...metric('AccessRecords', fleet), { label: fleet }]),
-    ),
-    // Read before any fleet is judged: counted under fleet `none` (the reaper logs each worker's id).
-    widget('heartbeats the reaper could not read', [
-      [...metric('HeartbeatsUnreadable', NO_FLEET), { label: 'unreadable (judged unknown)' }],
-    ]),
-    widget('fleet configuration unreadable', [
-      [...metric('ConfigurationUnreadable', NO_FLEET), { label: 'events met without a configuration' }],
-    ]),
-  );
   resources.FleetDashboard = {
     Type: 'AWS::CloudWatch::Dashboard',
     Properties: {
@@ -216,7 +152,6 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
 }
 
 module.exports = async ({ resolveVariable }) => {
-  const fleets = Object.keys(loadFleets.decodeFleetsSeed(await loadFleets({ resolveVariable })));
   const stage = await resolveVariable('sls:stage');
   const belowTargetMinutes = Number(await resolveVariable('param:fleetBelowTargetMinutes'));
   if (!Number.isInteger(belowTargetMinutes) || belowTargetMinutes < 1 || belowTargetMinutes > 1440) {
@@ -224,7 +159,7 @@ module.exports = async ({ resolveVariable }) => {
       `param fleetBelowTargetMinutes must be whole minutes from 1 to 1440, not ${belowTargetMinutes}`,
     );
   }
-  return observability({ fleets, stage, belowTargetMinutes, metrics: loadMetricList() });
+  return observability({ stage, belowTargetMinutes, metrics: loadMetricList() });
 };
 module.exports.observability = observability;
 module.exports.loadMetricList = loadMetricList;

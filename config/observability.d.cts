@@ -11,9 +11,8 @@ declare function resolve(options: {
 }): Promise<{ Resources: Record<string, Resource> }>;
 
 declare namespace resolve {
-  /** The resources for these fleets, stage and alarm delay, from the metric list. Pure. */
+  /** The resources for this stage and alarm delay, from the metric list, for every fleet at once. Pure. */
   function observability(options: {
-    fleets: readonly string[];
     stage: string;
     belowTargetMinutes: number;
     metrics: typeof FleetMetrics;

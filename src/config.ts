@@ -1,6 +1,5 @@
 import { ConfigError, UnknownFleetError } from './errors';
-import { type FleetSpec, fleetsSchema } from './model/fleet-spec';
-import { describeIssues } from './model/validation';
+import type { FleetSpec } from './model/fleet-spec';
 
 /**
  * Everything worker-fleet reads from its environment, parsed once and never mutated. The fleets are not there: the
@@ -71,21 +70,6 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} is malformed: "${value}"; expected true or false`);
 }
 
-function parseFleets(raw: string | undefined): Record<string, FleetSpec> {
-  const name = 'WORKER_FLEET_FLEETS';
-  if (raw === undefined || raw === '')
-    throw new ConfigError(`${name} is not set; expected a JSON map of fleet specs`);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw new ConfigError(`${name} is not valid JSON: ${(error as Error).message}`);
-  }
-  const parsed = fleetsSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(`${name} is invalid: ${describeIssues(parsed.error)}`);
-  return parsed.data;
-}
-
 /** Parses and validates the environment's settings; fails with the variable's name and what is wrong. */
 export function loadSettings(env: Env = process.env): Settings {
   const stage = required(env, 'WORKER_FLEET_STAGE', STAGE_NAME, 'a stage name such as "dev"');
@@ -126,14 +110,6 @@ export function loadSettings(env: Env = process.env): Settings {
 /** The configuration to act on: the settings with the fleets read (and validated) for this invocation. */
 export function withFleets(settings: Settings, fleets: Readonly<Record<string, FleetSpec>>): Config {
   return Object.freeze({ ...settings, fleets });
-}
-
-/**
- * The settings with fleets given inline as JSON in WORKER_FLEET_FLEETS, validated like the store's: for the tests
- * and benchmarks that run the core without a store. Deployed functions read the store instead.
- */
-export function loadConfig(env: Env = process.env): Config {
-  return withFleets(loadSettings(env), Object.freeze(parseFleets(env.WORKER_FLEET_FLEETS)));
 }
 
 /** The spec of a fleet this deployment manages, or an UnknownFleetError listing the ones it does. */

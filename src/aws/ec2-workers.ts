@@ -42,10 +42,11 @@ export function toWorker(instance: Instance): Worker {
 /**
  * Lists a fleet's live workers: only instances that carry this deployment's managed-by tag and the fleet's name, and
  * run with its worker instance profile (isOwnedBy); an instance tagged by hand is neither counted nor touched.
+ * Without a fleet, the deployment's live workers of every fleet, configured or not.
  */
 export async function listFleetWorkers(
   ec2: EC2Client,
-  owner: Owner & { fleet: string },
+  owner: Owner & { fleet?: string },
   pageSize = PAGE_SIZE,
 ): Promise<Worker[]> {
   const workers: Worker[] = [];
@@ -54,7 +55,7 @@ export async function listFleetWorkers(
     {
       Filters: [
         { Name: `tag:${TAG.managedBy}`, Values: [owner.managedBy] },
-        { Name: `tag:${TAG.fleet}`, Values: [owner.fleet] },
+        ...(owner.fleet === undefined ? [] : [{ Name: `tag:${TAG.fleet}`, Values: [owner.fleet] }]),
         { Name: 'instance-state-name', Values: [...LIVE_STATES] },
       ],
     },

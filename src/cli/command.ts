@@ -2,6 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Config, Settings } from '../config';
 import { FLEET_NAME } from '../model/fleet-spec';
 import type { FleetState } from '../model/fleet-state';
@@ -39,6 +40,15 @@ export interface Connections {
   readonly store: () => Promise<ConfigStoreConnection>;
   /** Its functions (`launch`, `reap`, `drain`): lambda:InvokeFunction is all the operator needs. */
   readonly functions: () => Promise<DeployedFunctions>;
+  /** The account and region alone, to read what fleets name (`config validate --account`, `config push`). */
+  readonly account: () => Promise<AccountConnection>;
+}
+
+/** Read-only clients for the account the fleets run in, and its region. */
+export interface AccountConnection {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly region: string;
 }
 
 /** What `config push` and `config show` need: the deployment's settings (its state bucket) and an S3 client. */

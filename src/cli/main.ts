@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { version } from '../../package.json';
 import { createClients } from '../aws/clients';
 import { createFleetStateTable } from '../aws/fleet-state-table';
@@ -12,10 +13,13 @@ import { STAGE_NAME } from '../config';
 import type { DrainResult } from '../fleet/drain-worker';
 import { type FleetStatus, fleetStatus } from '../fleet/fleet-status';
 import type { FleetLaunchResult } from '../fleet/launch-workers';
+import { findOrphans, type OrphanFleet } from '../fleet/orphans';
 import type { FleetReapResult } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
+import { FLEET_NAME } from '../model/fleet-spec';
 import { resolveAwsSettings } from './aws-settings';
 import {
+  type AccountConnection,
   type CliCommand,
   type CommandOptions,
   type ConfigStoreConnection,
@@ -69,6 +73,8 @@ const EXPECTED_ERRORS = new Set([
   'DeploymentNotFoundError',
   'FleetConfigError',
   'FleetConfigChangedError',
+  'AccountCheckError',
+  'OrphanedWorkersError',
 ]);
 
 const minutes = (value: number | undefined) => (value === undefined ? '-' : `${value}m`);
@@ -133,6 +139,32 @@ function statusText(statuses: readonly FleetStatus[]): string {
   return parts.join('\n');
 }
 
+/** Workers of fleets the configuration no longer names, one row each: nothing launches, replaces or judges them. */
+function orphansText(orphans: readonly OrphanFleet[], now: Date): string {
+  if (orphans.length === 0) return 'orphans: none';
+  const count = orphans.reduce((total, { workers }) => total + workers.length, 0);
+  return [
+    `orphans: ${count} worker${count === 1 ? '' : 's'} of fleet${orphans.length === 1 ? '' : 's'} no longer configured (${orphans.map(({ fleet }) => fleet || '(no fleet tag)').join(', ')})`,
+    formatTable(
+      orphans.flatMap(({ fleet, workers }) =>
+        workers.map((worker) => ({
+          fleet: fleet || '-',
+          instance: worker.instanceId,
+          type: worker.instanceType,
+          az: worker.availabilityZone,
+          market: worker.market,
+          state: worker.state,
+          age: minutes(
+            worker.launchTime === undefined
+              ? undefined
+              : Math.floor((now.getTime() - worker.launchTime.getTime()) / 60_000),
+          ),
+        })),
+      ),
+    ),
+  ].join('\n');
+}
+
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 const status: CliCommand<{ readonly fleet?: string }> = {
@@ -141,17 +173,24 @@ const status: CliCommand<{ readonly fleet?: string }> = {
 reconciliation keeps; size requests its next pass applies are counted beside it), floor (idle.minWorkers), max,
 running, in flight (launched, not listed by EC2 yet). Every
 running worker: type, AZ, market, state, age, last heartbeat, the idle reaper's verdict and why, interruption and
-replacement. The spot pools avoided and why. Reads only.`,
+replacement. The spot pools avoided and why. Without --fleet, the orphans too: workers of this deployment whose
+fleet the configuration no longer names (--json: an entry each, with "orphan": true). Reads only.`,
   options: { fleet: { type: 'string' } },
   parse: (values) => ({ fleet: fleetOption(values) }),
   run: async (connect, { fleet }) => {
     const deps = await connect.deployment();
-    const statuses = await fleetStatus(
-      deps,
-      fleet === undefined ? Object.keys(deps.config.fleets) : [fleet],
-      deps.now(),
-    );
-    return { result: statuses, text: statusText(statuses) };
+    const configured = Object.keys(deps.config.fleets);
+    const now = deps.now();
+    const statuses = await fleetStatus(deps, fleet === undefined ? configured : [fleet], now);
+    if (fleet !== undefined) return { result: statuses, text: statusText(statuses) };
+    const orphans = await findOrphans({ ec2: deps.ec2, owner: deps.config }, configured);
+    return {
+      result: [
+        ...statuses,
+        ...orphans.map((orphan) => ({ ...orphan, orphan: true, running: orphan.workers.length })),
+      ],
+      text: `${statusText(statuses)}${orphansText(orphans, now)}`,
+    };
   },
 };
 
@@ -176,6 +215,50 @@ to launch n more workers (bounded by maxCapacity), and prints what it did. The C
     return {
       result: launched,
       text: `fleet ${launched?.fleet}: ${launched?.status}, launched ${ids.length}${ids.length > 0 ? `: ${ids.join(' ')}` : ''}`,
+    };
+  },
+};
+
+const scale: CliCommand<{ readonly fleet: string; readonly size: number }> = {
+  summary: ['scale <fleet> <n>', "set the fleet's size (its desired number of workers)"],
+  help: `Asks the deployed launcher (worker-fleet-<stage>-launchWorkers) to set the fleet's size to n (0 to 10,000, capped
+at maxCapacity) and reconcile it, as a launch request with a target does, and prints what it did. A larger size
+launches what is missing; a smaller one launches and terminates nothing itself: idle workers are retired by the
+idle reaper as usual, never below the floor (idle.minWorkers). The size holds until the next request sets another (a launch
+schedule sets targetCapacity). The CLI itself changes nothing.`,
+  options: {},
+  parse: (_values, positionals) => {
+    const [fleet, size, ...extra] = positionals;
+    if (fleet === undefined || size === undefined || extra.length > 0) {
+      throw new UsageError('scale needs a fleet and a size: scale <fleet> <n>');
+    }
+    if (!FLEET_NAME.test(fleet)) {
+      throw new UsageError(`scale: fleet names are lower-case letters, digits and dashes, not "${fleet}"`);
+    }
+    // Plain digits, as parseCount reads counts; 0 is a size (the reaper then retires idle workers above the floor).
+    const n = /^[0-9]+$/.test(size) ? Number(size) : Number.NaN;
+    if (!(Number.isSafeInteger(n) && n <= 10_000)) {
+      throw new UsageError(
+        `scale: the size must be a whole number from 0 to 10000 in plain digits, not "${size}"`,
+      );
+    }
+    return { fleet, size: n };
+  },
+  run: async (connect, { fleet, size }) => {
+    // The launcher's direct-invocation payload with a target (events/launch-direct.json).
+    const functions = await connect.functions();
+    const [scaled] = (await functions.invoke('launchWorkers', {
+      fleet,
+      target: size,
+      requestId: `cli-${randomUUID()}`,
+    })) as FleetLaunchResult[];
+    const ids = scaled?.launched.map((worker) => worker.instanceId) ?? [];
+    return {
+      result: scaled,
+      text: [
+        `fleet ${scaled?.fleet}: size ${scaled?.desired}${scaled?.capped ? ` (asked ${size}, capped at maxCapacity)` : ''}, ${scaled?.active} running; ${scaled?.status}`,
+        `launched ${ids.length}${ids.length > 0 ? `: ${ids.join(' ')}` : ''}`,
+      ].join('\n'),
     };
   },
 };
@@ -235,7 +318,14 @@ workers tagged worker-fleet:protected unless --force. The CLI itself changes not
  * its help, its options and its parse all come from its row. An option two commands share (`--fleet`) has the same
  * type in both: the command word is found with every command's options at once.
  */
-const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = { status, launch, reap, drain, config };
+const COMMANDS: Readonly<Record<string, CliCommand<unknown>>> = {
+  status,
+  launch,
+  scale,
+  reap,
+  drain,
+  config,
+};
 
 /** The command of that name: own rows only, so `toString` is no command. */
 const commandNamed = (name: string | undefined) =>
@@ -371,6 +461,15 @@ async function connectStore(
   return { s3, settings: await loadDeploymentSettings(lambda, invocation.stage, settings.region) };
 }
 
+/** Connect to read the account the fleets name: EC2 and SSM in the region, no deployment needed. */
+async function connectAccount(
+  invocation: Extract<Invocation, { command: unknown }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<AccountConnection> {
+  const settings = await resolveAwsSettings(invocation, env);
+  return { ...createClients({ ec2: EC2Client, ssm: SSMClient }, settings), region: settings.region };
+}
+
 /** Whether a command line asks for JSON, read loosely: errors are printed in the form asked even if it is wrong. */
 const wantsJson = (argv: readonly string[]) =>
   argv.some(
@@ -400,6 +499,7 @@ export async function runCli(
         deployment: () => connect(invocation, env),
         store: () => connectStore(invocation, env),
         functions: () => connectFunctions(invocation, env),
+        account: () => connectAccount(invocation, env),
       },
       invocation.args,
     );

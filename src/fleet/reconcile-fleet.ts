@@ -484,6 +484,8 @@ function measurePass(
   metrics.add('WorkersRunning', plan.activeSpot, { fleet, market: 'spot' });
   metrics.add('WorkersRunning', plan.active - plan.activeSpot, { fleet, market: 'on-demand' });
   metrics.add('WorkersTarget', plan.desired ?? 0, { fleet });
+  // What the below-target alarm watches, one query over every fleet (config/observability.cjs).
+  metrics.add('WorkersShort', Math.max(0, (plan.desired ?? 0) - plan.active), { fleet });
   metrics.add('LaunchShortfall', shortfall, { fleet });
   const launchedAll = outcomes.flatMap(({ outcome }) => outcome?.launched ?? []);
   metrics.add('OnDemandFallbacks', onDemandFallbackOf(spec, launchedAll), { fleet });

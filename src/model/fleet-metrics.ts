@@ -39,6 +39,13 @@ export const FLEET_METRICS = {
     dimensions: [FLEET],
     description: 'the size the fleet should have, at each reconciliation',
   },
+  WorkersShort: {
+    unit: 'Count',
+    aggregation: 'last',
+    dimensions: [FLEET],
+    description:
+      'workers the fleet lacks to reach its size (WorkersTarget - WorkersRunning, at least 0), at each reconciliation',
+  },
   WorkersLaunched: {
     unit: 'Count',
     aggregation: 'sum',

@@ -38,7 +38,7 @@ export async function deployLauncher(emulator: Emulator, world: FleetWorld, stag
       Role: role.Role?.Arn,
       Handler: 'launch-workers.handler',
       Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: { Variables: world.env(cliFleets(world)) },
+      Environment: { Variables: world.env() },
     }),
   );
 }
@@ -58,7 +58,7 @@ const INVOKED = {
  * for each test, whose world is new), with a context whose remaining time counts down from the function's timeout.
  */
 export function deployFunctions(emulator: Emulator, world: FleetWorld, stage = 'test'): void {
-  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator.endpoint, ...world.env(cliFleets(world)) });
+  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator.endpoint, ...world.env() });
   const handlers = new Map<string, LambdaHandler>();
   for (const [fn, { timeout, load }] of Object.entries(INVOKED)) {
     let loaded: Promise<HandlerModule> | undefined;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,4 +98,25 @@ describe('the packed package', () => {
       }),
     ]);
   });
+
+  it('packs from a clean clone: only the committed files and the installed dependencies, no dist/ of before', async () => {
+    const clone = mkdtempSync(join(tmpdir(), 'worker-fleet-clone-'));
+    try {
+      // What a clone holds (the committed tree, dist/ ignored), with the dependencies `npm ci` would install.
+      await run('sh', ['-c', `git -C "${ROOT}" archive --format=tar HEAD | tar -x -C "${clone}"`]);
+      symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+      expect(existsSync(join(clone, 'dist'))).toBe(false);
+
+      const packed = await run('npm', ['pack', '--json', '--pack-destination', clone], { cwd: clone });
+      const [tarball] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
+      const bundle = await run(process.execPath, [join(clone, 'dist', 'cli.mjs'), '--version'], {
+        cwd: clone,
+      });
+
+      expect(tarball.files.map((file: { path: string }) => file.path)).toContain('dist/cli.mjs');
+      expect(bundle.stdout.trim()).toBe(version);
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

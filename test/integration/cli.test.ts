@@ -242,6 +242,108 @@ describe('npx worker-fleet', () => {
     });
   });
 
+  it("scale invokes the launcher with the fleet's new size: more launches what is missing, less launches nothing", async () => {
+    const up = await operator('scale', 'batch', '4');
+    const down = await operator('scale', 'batch', '0', '--json');
+
+    expect(up).toMatchObject({ code: 0, err: '' });
+    expect(up.out).toMatch(/^fleet batch: size 4, \d+ running; launched\nlaunched 4: i-/);
+    expect(JSON.parse(down.out)).toMatchObject({ fleet: 'batch', desired: 0, launched: [] });
+    expect(await world.instances({ tag: TAG.managedBy, value: 'worker-fleet-test' })).toHaveLength(4);
+    expect(operatorCalls()).toEqual(['Invoke', 'Invoke']);
+    expect(
+      emulator()
+        .sent('Invoke')
+        .map((request) => JSON.parse(request.body)),
+    ).toEqual([
+      { fleet: 'batch', target: 4, requestId: expect.stringMatching(/^cli-/) },
+      { fleet: 'batch', target: 0, requestId: expect.stringMatching(/^cli-/) },
+    ]);
+  });
+
+  it.each([
+    [['scale', 'batch'], 'scale needs a fleet and a size: scale <fleet> <n>'],
+    [['scale', 'Batch', '2'], 'scale: fleet names are lower-case letters, digits and dashes, not "Batch"'],
+    [['scale', 'batch', '1e3'], 'not "1e3"'],
+    [['scale', 'batch', '10001'], 'from 0 to 10000 in plain digits, not "10001"'],
+  ])('%j is a usage error before anything reaches AWS', async (args, message) => {
+    const before = emulator().requests.length;
+
+    const run = await operator(...args);
+
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(message);
+    expect(emulator().requests.slice(before)).toEqual([]);
+  });
+
+  it('status lists the orphans: workers of this deployment whose fleet is no longer configured', async () => {
+    const [kept] = await launch(1);
+    const [orphaned] = await launchWorkers(world.deps({ ...fleets(), old: fleets().batch }), {
+      kind: 'direct',
+      id: 'setup-old',
+      fleet: 'old',
+      target: 2,
+    });
+    const orphans = (orphaned?.launched ?? []).map((worker) => worker.instanceId);
+
+    const { code, out } = await cli('status');
+    const json = await cli('status', '--json');
+    const one = await cli('status', '--fleet', 'batch');
+
+    expect(code).toBe(0);
+    expect(out).toContain(`fleet batch: 1 running`);
+    expect(out).toContain('orphans: 2 workers of fleet no longer configured (old)');
+    for (const id of orphans)
+      expect(out).toMatch(new RegExp(`^old +${id} +c7g\\.large .*spot +running`, 'm'));
+    expect(out).not.toMatch(new RegExp(`^old +${kept}`, 'm'));
+    expect(JSON.parse(json.out)).toEqual([
+      expect.objectContaining({ fleet: 'batch', running: 1 }),
+      expect.objectContaining({ fleet: 'old', orphan: true, running: 2 }),
+    ]);
+    expect(one.out).not.toContain('orphans');
+  });
+
+  it('every call of every command is signed with the --profile credentials, reads and invocations alike', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'worker-fleet-cli-')), 'fleets.yml');
+    // The world's image is x86_64: an x86 type, so that the account check finds nothing to refuse.
+    writeFileSync(file, JSON.stringify({ batch: { ...fleets().batch, instanceTypes: ['t3.small'] } }));
+    const commands = [
+      ['status'],
+      ['config', 'show'],
+      ['config', 'validate', file, '--account'],
+      ['config', 'push', file, '--dry-run'],
+      ['config', 'push', file],
+      ['launch', '--fleet', 'batch'],
+      ['scale', 'batch', '3'],
+      ['reap', '--fleet', 'batch', '--dry-run'],
+    ];
+
+    for (const args of commands) {
+      const functions = emulator().lambdaHandlers;
+      // Only the CLI's own requests: the deployed functions run with the environment's credentials.
+      emulator().lambdaHandlers = new Map(
+        [...(functions ?? [])].map(([name, handler]) => [
+          name,
+          async (event, invocation) => {
+            const before = emulator().requests.length;
+            try {
+              return await handler(event, invocation);
+            } finally {
+              emulator().requests.splice(before);
+            }
+          },
+        ]),
+      );
+      emulator().requests.length = 0;
+      const run = await operator(...args);
+      emulator().lambdaHandlers = functions;
+
+      expect({ args, code: run.code, err: run.err }).toEqual({ args, code: 0, err: '' });
+      const keys = new Set(emulator().requests.map((request) => request.accessKeyId));
+      expect({ args, keys: [...keys] }).toEqual({ args, keys: [OPERATOR_KEY] });
+    }
+  });
+
   it('reap --dry-run says what it would do and changes nothing; reap marks the idle workers', async () => {
     const workers = await launch(2);
     for (const worker of workers) await heartbeat(worker, 'idle');
@@ -346,7 +448,7 @@ describe('npx worker-fleet', () => {
     const run = (args: string[], env: Record<string, string | undefined> = {}) =>
       spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
-    for (const command of ['status', 'launch', 'reap', 'drain']) {
+    for (const command of ['status', 'launch', 'scale', 'reap', 'drain']) {
       const help = run([command, '--help']);
       expect({ command, code: help.status }).toEqual({ command, code: 0 });
       expect(help.stdout).toContain(`Usage: worker-fleet ${command}`);

@@ -1,10 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import YAML from 'yaml';
 import { headFleetConfig, readFleetConfig } from '../../src/aws/fleet-config-store';
+import { launchWorkers } from '../../src/fleet/launch-workers';
 import { fleetOf, largeFleetDocument } from './fleet-documents';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { cli } from './run-cli';
@@ -37,7 +44,7 @@ beforeEach(async () => {
       Role: role.Role?.Arn,
       Handler: 'launch-workers.handler',
       Code: { ZipFile: Buffer.from('PK\x05\x06'.padEnd(22, '\0'), 'binary') },
-      Environment: { Variables: world.env({}) },
+      Environment: { Variables: world.env() },
     }),
   );
   emulator().requests.length = 0;
@@ -90,7 +97,7 @@ describe('worker-fleet config', () => {
     const before = await headFleetConfig(world.s3, world.stateBucket);
     emulator().requests.length = 0;
     const file = fleetsFile({
-      batch: fleet({ targetCapacity: 3, instanceTypes: ['t4g.small', 't4g.medium'] }),
+      batch: fleet({ targetCapacity: 3, instanceTypes: ['t3.small', 't3.medium'] }),
       nightly: fleet(),
     });
 
@@ -107,7 +114,7 @@ describe('worker-fleet config', () => {
       '- old (removed)',
       // As the functions read them: the floor and the maximum default to the target, and move with it.
       '~ batch: idle.minWorkers 1 → 3',
-      '~ batch: instanceTypes ["t4g.small"] → ["t4g.small","t4g.medium"]',
+      '~ batch: instanceTypes ["t3.small"] → ["t3.small","t3.medium"]',
       '~ batch: maxCapacity 1 → 3',
       '~ batch: targetCapacity 1 → 3',
     ]);
@@ -128,7 +135,12 @@ describe('worker-fleet config', () => {
       },
     });
     expect(same.out.split('\n').slice(1)).toEqual(['no change']);
-    expect(emulator().requests.filter((request) => request.method !== 'GET')).toEqual([]);
+    // S3 reads and EC2's Describe calls (the account check), nothing else.
+    expect(
+      emulator().requests.filter(
+        (request) => request.method !== 'GET' && !request.action.startsWith('Describe'),
+      ),
+    ).toEqual([]);
     expect(await headFleetConfig(world.s3, world.stateBucket)).toEqual(before);
   });
 
@@ -157,11 +169,164 @@ describe('worker-fleet config', () => {
     expect(await headFleetConfig(world.s3, world.stateBucket)).toEqual(before);
   });
 
+  /** A VPC of its own with one subnet and one security group: what a fleet must not mix with the default VPC's. */
+  async function otherVpc() {
+    const ec2 = new EC2Client(clientConfig(emulator()));
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.9.0.0/16' }));
+    const vpcId = vpc.Vpc?.VpcId ?? '';
+    const subnet = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.9.1.0/24', AvailabilityZone: 'us-east-1b' }),
+    );
+    const group = await ec2.send(
+      new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'other', Description: 'other' }),
+    );
+    return { vpcId, subnetId: subnet.Subnet?.SubnetId ?? '', groupId: group.GroupId ?? '' };
+  }
+
+  /** The world's default subnet in a zone. */
+  const subnetIn = (zone: string) =>
+    world.subnets.find((subnet) => subnet.availabilityZone === zone)?.subnetId;
+
+  it('validate --account finds in the account everything a sound fleet names, with read-only calls', async () => {
+    const file = fleetsFile({
+      batch: fleet({
+        instanceTypes: ['t3.small', 'm5.large'],
+        subnets: [subnetIn('us-east-1a'), subnetIn('us-east-1b')],
+        keyName: world.keyName,
+        securityGroupIds: [world.securityGroupId],
+      }),
+    });
+
+    const run = await cli('config', 'validate', file, '--account');
+    const json = await cli('config', 'validate', file, '--account', '--json');
+
+    expect(run).toMatchObject({ code: 0, err: '' });
+    expect(run.out.split('\n')[1]).toBe('the account (us-east-1) has everything the fleets name');
+    expect(JSON.parse(json.out)).toMatchObject({
+      valid: true,
+      account: { region: 'us-east-1', problems: [] },
+    });
+    expect(new Set(emulator().requests.map((request) => request.action))).toEqual(
+      new Set([
+        'DescribeImages',
+        'DescribeInstanceTypes',
+        'DescribeInstanceTypeOfferings',
+        'DescribeSubnets',
+        'DescribeKeyPairs',
+        'DescribeSecurityGroups',
+      ]),
+    );
+  });
+
+  it('validate --account names each problem the account would answer at RunInstances', async () => {
+    const other = await otherVpc();
+    const file = fleetsFile({
+      arm: fleet({ instanceTypes: ['c7g.large'] }),
+      zone: fleet({ instanceTypes: ['m5.large'], subnets: [subnetIn('us-east-1a'), subnetIn('us-east-1e')] }),
+      unknown: fleet({ instanceTypes: ['m7g.huge'] }),
+      vpcs: fleet({ subnets: [subnetIn('us-east-1a'), other.subnetId] }),
+      missing: fleet({
+        ami: 'ami-0123456789abcdef0',
+        subnets: ['subnet-0123456789abcdef0'],
+        keyName: 'nobody',
+        securityGroupIds: ['sg-0123456789abcdef0', other.groupId],
+      }),
+      parameter: fleet({ ami: '/worker-fleet/no-such-image' }),
+    });
+
+    const run = await cli('config', 'validate', file, '--account');
+
+    expect(run.code).toBe(1);
+    expect(run.err.split('\n')).toEqual([
+      expect.stringMatching(/fleets\.yml: valid, but 9 problems in the account \(us-east-1\):$/),
+      `  arm: instanceTypes: c7g.large runs arm64, but image ${world.imageId} is x86_64`,
+      `  zone: instanceTypes: m5.large is not offered in us-east-1e (subnet ${subnetIn('us-east-1e')})`,
+      '  unknown: instanceTypes: m7g.huge is not an instance type EC2 offers in us-east-1',
+      expect.stringMatching(
+        new RegExp(
+          `^  vpcs: subnets: the subnets are in 2 VPCs \\(${subnetIn('us-east-1a')} in vpc-[0-9a-f]+; ${other.subnetId} in ${other.vpcId}\\): a fleet's subnets share one VPC$`,
+        ),
+      ),
+      '  missing: ami: image ami-0123456789abcdef0 is not in us-east-1, or not shared with this account',
+      '  missing: subnets: subnet subnet-0123456789abcdef0 is not in us-east-1',
+      '  missing: keyName: key pair nobody is not in us-east-1',
+      '  missing: securityGroupIds: security group sg-0123456789abcdef0 is not in us-east-1',
+      '  parameter: ami: SSM parameter /worker-fleet/no-such-image is not in us-east-1, or holds no AMI id',
+    ]);
+  });
+
+  it('push checks the account first: a fleet it would refuse is named and nothing is written, unless skipped', async () => {
+    await world.storeFleets({ batch: fleet() });
+    const before = await headFleetConfig(world.s3, world.stateBucket);
+    const other = await otherVpc();
+    const file = fleetsFile({ batch: fleet({ securityGroupIds: [other.groupId] }) });
+
+    const refused = await cli('config', 'push', file);
+    const dry = await cli('config', 'push', file, '--dry-run');
+    const afterRefusal = await headFleetConfig(world.s3, world.stateBucket);
+    const skipped = await cli('config', 'push', file, '--skip-account-check');
+
+    const problem = `batch: securityGroupIds: security group ${other.groupId} is in ${other.vpcId}, the subnets in vpc-`;
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(
+      /fleets\.yml: not pushed \(--skip-account-check pushes anyway\): 1 problem in the account/,
+    );
+    expect(refused.err).toContain(`\n  ${problem}`);
+    expect(afterRefusal).toEqual(before);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain(`\n! ${problem}`);
+    expect(skipped.code).toBe(0);
+    expect((await readFleetConfig(world.s3, world.stateBucket))?.fleets.batch?.securityGroupIds).toEqual([
+      other.groupId,
+    ]);
+  });
+
+  it('push that removes a fleet with live workers says how many, and needs --force', async () => {
+    const fleets = { batch: fleet(), old: fleet({ maxCapacity: 2 }) };
+    await world.storeFleets(fleets);
+    const [launched] = await launchWorkers(world.deps(fleets), {
+      kind: 'direct',
+      id: 'setup-old',
+      fleet: 'old',
+      target: 2,
+    });
+    const workers = (launched?.launched ?? []).map((worker) => worker.instanceId);
+    expect(workers).toHaveLength(2);
+    const before = await headFleetConfig(world.s3, world.stateBucket);
+    const file = fleetsFile({ batch: fleet() });
+    const left = `old: 2 workers (${workers.join(' ')})`;
+
+    const dry = await cli('config', 'push', file, '--dry-run');
+    const refused = await cli('config', 'push', file);
+    const afterRefusal = await headFleetConfig(world.s3, world.stateBucket);
+    const forced = await cli('config', 'push', file, '--force');
+
+    expect(dry.out).toContain(
+      `- old (removed)\n! live workers left without a fleet: ${left} (push needs --force)`,
+    );
+    expect(refused).toMatchObject({ code: 1, out: '' });
+    expect(refused.err).toBe(
+      `worker-fleet: ${file}: not pushed: it leaves live workers without a fleet, which nothing would launch for, replace or reap as a fleet's: ${left}. Drain them first (worker-fleet drain <id>), or push anyway with --force`,
+    );
+    expect(afterRefusal).toEqual(before);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toContain(`left without a fleet (--force): ${left}`);
+    expect(Object.keys((await readFleetConfig(world.s3, world.stateBucket))?.fleets ?? {})).toEqual([
+      'batch',
+    ]);
+  });
+
   it.each([
     [['config'], 'config needs validate <file>, push <file> or show'],
     [['config', 'push'], 'config push needs one file'],
     [['config', 'show', 'fleets.yml'], 'config show takes no file'],
     [['config', 'show', '--dry-run'], '--dry-run is for config push; config show writes nothing'],
+    [
+      ['config', 'push', 'fleets.yml', '--account'],
+      '--account is for config validate; config push checks the account unless --skip-account-check',
+    ],
+    [['config', 'validate', 'fleets.yml', '--skip-account-check'], '--skip-account-check is for config push'],
+    [['config', 'push', 'fleets.yml', '--dry-run', '--force'], '--force is for config push (not --dry-run)'],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const run = await cli(...args);
 

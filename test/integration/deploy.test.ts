@@ -6,6 +6,7 @@ import {
   DescribeStacksCommand,
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   DescribeRuleCommand,
   EventBridgeClient,
@@ -277,6 +278,72 @@ describe('serverless deploy to the emulator', () => {
       await expect(s3.send(new HeadBucketCommand({ Bucket }))).rejects.toMatchObject({ name: 'NotFound' });
     }
   }, 240_000);
+
+  it('remove terminates only the workers of this deployment first, or keeps them, named, when told', async () => {
+    const ec2 = new EC2Client(clientConfig(emulator()));
+    const launch = async (tagged: boolean, profiled: boolean) => {
+      const run = await ec2.send(
+        new RunInstancesCommand({
+          ImageId: 'ami-03cf127a',
+          MinCount: 1,
+          MaxCount: 1,
+          ...(profiled ? { IamInstanceProfile: { Name: 'worker-fleet-test-worker' } } : {}),
+          ...(tagged
+            ? {
+                TagSpecifications: [
+                  {
+                    ResourceType: 'instance',
+                    Tags: [{ Key: 'worker-fleet:managed-by', Value: 'worker-fleet-test' }],
+                  },
+                ],
+              }
+            : {}),
+        }),
+      );
+      return run.Instances?.[0]?.InstanceId ?? '';
+    };
+    const states = async (ids: readonly string[]) => {
+      const found = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+      const state = new Map(
+        (found.Reservations ?? [])
+          .flatMap((reservation) => reservation.Instances ?? [])
+          .map((instance) => [instance.InstanceId, instance.State?.Name]),
+      );
+      return ids.map((id) => state.get(id));
+    };
+    const remove = (...extra: string[]) =>
+      runServerless(emulator(), ['remove', '--stage', 'test', '--region', 'us-east-1', ...extra]);
+
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const kept = await launch(true, true);
+    const keptRun = await remove('--param', 'keepWorkers=true');
+
+    expect(keptRun.code).toBe(0);
+    expect(keptRun.output).toContain(`Keeping 1 workers running (keepWorkers): ${kept}`);
+    expect(await states([kept])).toEqual(['running']);
+
+    expect((await deploy(fleetsFile())).code).toBe(0);
+    const worker = await launch(true, true);
+    // The tag without the worker profile, or the profile without the tag: not a worker of this deployment.
+    const taggedByHand = await launch(true, false);
+    const profiledOnly = await launch(false, true);
+    const removed = await remove();
+
+    expect(removed.code).toBe(0);
+    expect(removed.output).toContain('Stopped launchWorkers and handleSpotInterruption');
+    expect(removed.output).toMatch(new RegExp(`Terminated 2 workers: (${kept} ${worker}|${worker} ${kept})`));
+    expect(await states([kept, worker, taggedByHand, profiledOnly])).toEqual([
+      'terminated',
+      'terminated',
+      'running',
+      'running',
+    ]);
+    const stopped = emulator().requests.filter((request) => request.path.includes('/concurrency'));
+    expect(stopped.map((request) => request.path)).toEqual([
+      expect.stringContaining('worker-fleet-test-launchWorkers'),
+      expect.stringContaining('worker-fleet-test-handleSpotInterruption'),
+    ]);
+  }, 360_000);
 
   it('lets serverless invoke local run a function with a sample event against the deployed stack', async () => {
     const env = { WORKER_FLEET_FLEETS_FILE: fleetsFile() };

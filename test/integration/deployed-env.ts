@@ -18,6 +18,6 @@ export async function deployedEnvironment(emulator: Emulator): Promise<FleetWorl
     },
   });
   await world.storeFleets(fleets);
-  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator.endpoint, ...world.env(fleets) });
+  Object.assign(process.env, { AWS_ENDPOINT_URL: emulator.endpoint, ...world.env() });
   return world;
 }

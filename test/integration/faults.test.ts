@@ -1219,7 +1219,7 @@ describe('Orphans and a container without its configuration (#26)', () => {
     const saved = { ...process.env };
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator().endpoint,
-      ...world.env(spec),
+      ...world.env(),
       // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
       POWERTOOLS_METRICS_DISABLED: 'false',
     });

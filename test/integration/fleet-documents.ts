@@ -1,11 +1,11 @@
 import { MAX_USER_DATA_BYTES } from '../../src/model/fleet-spec';
 import type { FleetWorld } from './fleet-world';
 
-/** A small on-demand fleet of the world's AMI and first subnet, as an operator writes it. */
+/** A small on-demand fleet of the world's AMI (x86_64) and first subnet, as an operator writes it: the account has all it names. */
 export function fleetOf(world: FleetWorld, overrides: Record<string, unknown> = {}) {
   return {
     ami: world.imageId,
-    instanceTypes: ['t4g.small'],
+    instanceTypes: ['t3.small'],
     subnets: [world.subnets[0]?.subnetId],
     market: 'on-demand',
     targetCapacity: 1,

@@ -100,7 +100,7 @@ describe('the metrics and notification events of a fleet story, through the hand
     await world.storeFleets(fleets);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator().endpoint,
-      ...world.env(fleets),
+      ...world.env(),
       // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
       POWERTOOLS_METRICS_DISABLED: 'false',
     });
@@ -123,6 +123,7 @@ describe('the metrics and notification events of a fleet story, through the hand
     expect(valuesOf(launch, 'batch')).toEqual({
       WorkersRunning: 0,
       WorkersTarget: 2,
+      WorkersShort: 2,
       LaunchShortfall: 0,
       OnDemandFallbacks: 0,
       WorkersLaunched: 2,
@@ -154,6 +155,7 @@ describe('the metrics and notification events of a fleet story, through the hand
     expect(valuesOf(interruption, 'batch')).toEqual({
       WorkersRunning: 1,
       WorkersTarget: 2,
+      WorkersShort: 1,
       LaunchShortfall: 0,
       OnDemandFallbacks: 0,
       Interruptions: 1,

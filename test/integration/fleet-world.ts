@@ -13,7 +13,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type SeededAccount, seedAccount } from '../../local/account';
-import { deploymentEnv } from '../../local/deployment-env';
+import { configWithFleets, deploymentEnv } from '../../local/deployment-env';
 import { type Emulator, OBSERVER_HEADER } from '../../local/emulator';
 import { createQueue, drainQueue, ruleToQueue } from '../../local/queues';
 import { createStateTable } from '../../local/state-table';
@@ -21,7 +21,7 @@ import { CallCounter, countCalls } from '../../src/aws/call-counter';
 import { toWorker } from '../../src/aws/ec2-workers';
 import { headFleetConfig, writeFleetConfig } from '../../src/aws/fleet-config-store';
 import { createFleetStateTable } from '../../src/aws/fleet-state-table';
-import { type Config, loadConfig } from '../../src/config';
+import type { Config } from '../../src/config';
 import type { LaunchWorkersDependencies } from '../../src/fleet/launch-workers';
 import type { ReapDependencies } from '../../src/fleet/reap-idle-workers';
 import type { InterruptionDependencies } from '../../src/fleet/spot-interruption';
@@ -92,7 +92,7 @@ export interface FleetWorld extends SeededAccount {
   readonly topicArn: string;
   /** What the core measured, through every set of dependencies this world built. */
   readonly metrics: RecordedMetrics;
-  /** Builds the launcher's dependencies for these fleets (JSON specs, as in WORKER_FLEET_FLEETS). */
+  /** Builds the launcher's dependencies for these fleets (JSON specs, parsed as the fleet configuration store's). */
   deps(fleets: Record<string, unknown>): LaunchWorkersDependencies;
   /** The interruption handler's dependencies, with a clock the test controls (defaults to the real one). */
   interruptionDeps(fleets: Record<string, unknown>, now?: () => Date): InterruptionDependencies;
@@ -102,8 +102,8 @@ export interface FleetWorld extends SeededAccount {
   reapDeps(fleets: Record<string, unknown>, now: () => Date, env?: Record<string, string>): ReapDependencies;
   readonly cloudwatch: CloudWatchClient;
   config(fleets: Record<string, unknown>, env?: Record<string, string>): Config;
-  /** The environment a deployed function runs with (WORKER_FLEET_*), for these fleets. */
-  env(fleets: Record<string, unknown>): Record<string, string>;
+  /** The environment a deployed function runs with (WORKER_FLEET_*); its fleets are in the store (storeFleets). */
+  env(): Record<string, string>;
   /** Writes these fleets to the fleet configuration store, as `worker-fleet config push` does: what handlers read. */
   storeFleets(fleets: Record<string, unknown>): Promise<void>;
   /** Every notification published since the world was made (drains the subscribed queue). */
@@ -196,23 +196,20 @@ export async function createFleetWorld(emulator: Emulator): Promise<FleetWorld> 
   const metrics = new RecordedMetrics();
 
   /** The environment a deployed function runs with, for these fleets. */
-  const env = (fleets: Record<string, unknown>): Record<string, string> =>
-    deploymentEnv(
-      {
-        stage: 'test',
-        instanceProfile,
-        topicArn,
-        stateBucket,
-        stateTable,
-        fleetBucket,
-        logBucket,
-        workerRole: 'worker-fleet-test-worker',
-        workerRoleId,
-      },
-      fleets,
-    );
+  const env = (): Record<string, string> =>
+    deploymentEnv({
+      stage: 'test',
+      instanceProfile,
+      topicArn,
+      stateBucket,
+      stateTable,
+      fleetBucket,
+      logBucket,
+      workerRole: 'worker-fleet-test-worker',
+      workerRoleId,
+    });
   const config = (fleets: Record<string, unknown>, overrides: Record<string, string> = {}) =>
-    loadConfig({ ...overrides, ...env(fleets), AWS_REGION: 'us-east-1' });
+    configWithFleets({ ...overrides, ...env(), AWS_REGION: 'us-east-1' }, fleets);
 
   const interruptionDeps = (fleets: Record<string, unknown>, now = () => new Date()) => ({
     ec2,

@@ -84,7 +84,7 @@ describe('reapIdleWorkers handler: the idle signals a fleet configures', () => {
       }
     }
     await world.storeFleets(fleets);
-    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env() });
     const { handler } = await import('../../src/handlers/reap-idle-workers');
 
     const results = (await handler({ dryRun: false }, context)) as FleetReapResult[];

@@ -428,7 +428,7 @@ describe('logS3Access against the emulator', () => {
     await world.s3.send(new PutObjectCommand({ Bucket: world.logBucket, Key: 'fleet/mixed', Body: body }));
     const [event] = await s3Events();
     // The function as Lambda loads it: its configuration and clients built at init, from its environment.
-    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets()) });
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env() });
     const { handler } = await import('../../src/handlers/log-s3-access');
 
     const result = await handler(event, lambdaContext('worker-fleet-test-logS3Access', 60_000, 'request-1'));

@@ -29,7 +29,7 @@ describe('handleSpotInterruption handler', () => {
     });
     const instanceId = launched?.launched[0]?.instanceId ?? '';
     await world.storeFleets(fleets);
-    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env(fleets) });
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulator().endpoint, ...world.env() });
     // Loaded as Lambda loads it: once the function's environment is set (configuration and clients at init).
     const { handler } = await import('../../src/handlers/spot-interruption');
     const event = sample('spot-interruption-warning.json');

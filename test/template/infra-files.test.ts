@@ -23,14 +23,13 @@ describe('the infra files', () => {
     const pulled = resources.map((entry) => /^\$\{file\((.+)\)\}$/.exec(entry)?.[1]);
 
     expect(pulled.filter((file) => file?.startsWith('infra/')).sort()).toEqual([...files].sort());
-    // The one source generated from the fleets at package time (the alarms per fleet and the dashboard).
+    // The one source generated at package time (the alarms and the dashboard, from the metric list).
     expect(pulled.filter((file) => !file?.startsWith('infra/'))).toEqual(['./config/observability.cjs']);
   });
 
   it('define each parameter, condition, resource and output in one file only', () => {
     const definedIn = new Map<string, string[]>();
     const generated = observability({
-      fleets: Object.keys(readYaml('fleets.yml')),
       stage: 'test',
       belowTargetMinutes: 15,
       metrics: loadMetricList(),

@@ -1,12 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import {
-  FLEET_METRICS,
-  type FleetMetricName,
-  METRIC_NAMESPACE,
-  NO_FLEET,
-} from '../../src/model/fleet-metrics';
+import { FLEET_METRICS, type FleetMetricName, METRIC_NAMESPACE } from '../../src/model/fleet-metrics';
 import { NOTIFICATION_DETAIL_TYPES, type NotificationKind } from '../../src/model/notification';
 import { packagedTemplate, STAGE, type Template } from './packaged-stack';
 
@@ -45,70 +40,86 @@ function roleStatements(template: Template, role: string): Statement[] {
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
-/** A metric as the dashboard or an alarm names it: its namespace, name and dimensions. */
+/** A metric as the dashboard or an alarm asks for it: its namespace, name, dimension names and values given. */
 interface UsedMetric {
   readonly where: string;
   readonly namespace: string;
   readonly name: string;
-  readonly dimensions: Readonly<Record<string, string>>;
+  /** The dimension set (a SEARCH's schema, a query's SCHEMA), sorted. */
+  readonly dimensions: readonly string[];
+  /** The dimension values it is limited to. */
+  readonly filters: Readonly<Record<string, string>>;
 }
 
-/** Every metric a dashboard body plots: each row is [namespace, name, dim, value, ..., options?]. */
+/** What a dashboard SEARCH expression asks: `SEARCH('{Namespace,dim,...} MetricName="X" dim="v"', 'Stat', 60)`. */
+function searched(where: string, expression: string): UsedMetric {
+  const match = /^SEARCH\('\{([^}]+)\} (.+)', '(\w+)', 60\)$/.exec(expression);
+  if (match === null) throw new Error(`${where}: not a SEARCH expression: ${expression}`);
+  const [namespace = '', ...dimensions] = (match[1] ?? '').split(',');
+  const terms = Object.fromEntries(
+    [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+  );
+  const { MetricName: name = '', ...filters } = terms;
+  return { where, namespace, name, dimensions: dimensions.sort(), filters };
+}
+
+/** What an alarm's Metrics Insights query asks: `SELECT FN(X) FROM SCHEMA("Namespace", dim, ...) WHERE dim = 'v'`. */
+function queried(where: string, query: string): UsedMetric {
+  const match = /^SELECT (\w+)\((\w+)\) FROM SCHEMA\("(\w+)", ([\w, ]+)\)(?: WHERE (.+))?$/.exec(query);
+  if (match === null) throw new Error(`${where}: not a Metrics Insights query: ${query}`);
+  const filters = Object.fromEntries(
+    [...(match[5] ?? '').matchAll(/(\w+) = '([^']*)'/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+  return {
+    where,
+    namespace: match[3] ?? '',
+    name: match[2] ?? '',
+    dimensions: (match[4] ?? '').split(', ').sort(),
+    filters,
+  };
+}
+
+/** Every metric a dashboard body plots: each row is one SEARCH expression. */
 function dashboardMetrics(template: Template): UsedMetric[] {
   const body = template.Resources.FleetDashboard?.Properties.DashboardBody as { 'Fn::Sub': string };
   const { widgets } = JSON.parse(body['Fn::Sub']) as {
-    widgets: { properties: { title: string; metrics: unknown[][] } }[];
+    widgets: { properties: { title: string; metrics: { expression: string }[][] } }[];
   };
   return widgets.flatMap(({ properties }) =>
-    properties.metrics.map((row) => {
-      const [namespace, name, ...rest] = row.filter((cell): cell is string => typeof cell === 'string');
-      const dimensions: Record<string, string> = {};
-      for (let index = 0; index + 1 < rest.length; index += 2)
-        dimensions[rest[index] ?? ''] = rest[index + 1] ?? '';
-      return { where: properties.title, namespace: namespace ?? '', name: name ?? '', dimensions };
-    }),
+    properties.metrics.flat().map((row) => searched(properties.title, row.expression)),
   );
 }
 
-interface AlarmMetric {
-  Namespace: string;
-  MetricName: string;
-  Dimensions: { Name: string; Value: unknown }[];
+/** The alarms of the WorkerFleet metrics: those whose metrics are queries (the stack's others watch queues). */
+function fleetAlarms(template: Template) {
+  return Object.entries(template.Resources).filter(
+    ([, resource]) =>
+      resource.Type === 'AWS::CloudWatch::Alarm' &&
+      ((resource.Properties.Metrics ?? []) as { Expression?: string }[]).some((query) =>
+        query.Expression?.startsWith('SELECT'),
+      ),
+  );
 }
 
-/** Every metric an alarm of the WorkerFleet namespace watches, alone or in its metric math. */
+/** Every metric an alarm of the WorkerFleet namespace watches, through its Metrics Insights query. */
 function alarmMetrics(template: Template): UsedMetric[] {
-  return Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm')
-    .flatMap(([id, { Properties }]) => {
-      const watched = [
-        ...(Properties.MetricName === undefined ? [] : [Properties as unknown as AlarmMetric]),
-        ...((Properties.Metrics ?? []) as { MetricStat?: { Metric: AlarmMetric } }[]).flatMap((query) =>
-          query.MetricStat === undefined ? [] : [query.MetricStat.Metric],
-        ),
-      ];
-      return watched.map((metric) => ({
-        where: id,
-        namespace: metric.Namespace,
-        name: metric.MetricName,
-        dimensions: Object.fromEntries(metric.Dimensions.map(({ Name, Value }) => [Name, String(Value)])),
-      }));
-    })
-    .filter((metric) => metric.namespace === METRIC_NAMESPACE);
+  return fleetAlarms(template).flatMap(([id, { Properties }]) =>
+    (Properties.Metrics as { Expression: string }[]).map((query) => queried(id, query.Expression)),
+  );
 }
 
 /** What is wrong with a metric the stack uses, against the list the code emits from; undefined when nothing. */
 function mismatch(metric: UsedMetric): string | undefined {
+  if (metric.namespace !== METRIC_NAMESPACE) return `${metric.where}: namespace ${metric.namespace}`;
   const definition = FLEET_METRICS[metric.name as FleetMetricName];
   if (definition === undefined) return `${metric.where}: ${metric.name} is not a metric the code emits`;
-  const names = Object.keys(metric.dimensions).sort();
-  if (!definition.dimensions.some((set) => [...set].sort().join() === names.join()))
-    return `${metric.where}: ${metric.name} by ${names.join('+')} is never emitted`;
-  if (metric.dimensions.service !== SERVICE) return `${metric.where}: service ${metric.dimensions.service}`;
-  if (![...FLEETS, NO_FLEET].includes(metric.dimensions.fleet ?? ''))
-    return `${metric.where}: fleet ${metric.dimensions.fleet}`;
-  if (!['spot', 'on-demand', undefined].includes(metric.dimensions.market))
-    return `${metric.where}: market ${metric.dimensions.market}`;
+  if (!definition.dimensions.some((set) => [...set].sort().join() === metric.dimensions.join()))
+    return `${metric.where}: ${metric.name} by ${metric.dimensions.join('+')} is never emitted`;
+  if (metric.filters.service !== SERVICE) return `${metric.where}: service ${metric.filters.service}`;
+  // Every fleet, whatever the store holds: no metric is limited to one.
+  if (metric.filters.fleet !== undefined) return `${metric.where}: limited to fleet ${metric.filters.fleet}`;
+  if (!['spot', 'on-demand', undefined].includes(metric.filters.market))
+    return `${metric.where}: market ${metric.filters.market}`;
   return undefined;
 }
 
@@ -130,7 +141,7 @@ describe("the stack's alarms, dashboard and notification events", () => {
   const used = [...dashboardMetrics(template), ...alarmMetrics(template)];
 
   it('plots and alarms only on metrics the code emits, by the same names and dimensions', () => {
-    expect(used.length).toBeGreaterThan(FLEETS.length * 10);
+    expect(used.length).toBeGreaterThan(Object.keys(FLEET_METRICS).length);
     expect(used.map(mismatch).filter((problem) => problem !== undefined)).toEqual([]);
   });
 
@@ -140,67 +151,83 @@ describe("the stack's alarms, dashboard and notification events", () => {
     expect([...plotted].sort()).toEqual(Object.keys(FLEET_METRICS).sort());
   });
 
-  it('notices a dashboard metric the code does not emit, or emits with other dimensions', () => {
-    const base = { where: 'test', namespace: METRIC_NAMESPACE, name: 'WorkersRunning' };
-    const fleet = FLEETS[0] ?? '';
+  it('notices a metric the code does not emit, emits with other dimensions, or one limited to a fleet', () => {
+    const base = {
+      where: 'test',
+      namespace: METRIC_NAMESPACE,
+      name: 'WorkersRunning',
+      dimensions: ['fleet', 'service'],
+      filters: { service: SERVICE },
+    };
 
-    expect(mismatch({ ...base, dimensions: { service: SERVICE, fleet } })).toBeUndefined();
-    expect(mismatch({ ...base, name: 'WorkersIdle', dimensions: { service: SERVICE, fleet } })).toContain(
-      'not a metric',
-    );
+    expect(mismatch(base)).toBeUndefined();
+    expect(mismatch({ ...base, name: 'WorkersIdle' })).toContain('not a metric');
     expect(
-      mismatch({ ...base, name: 'WorkersTarget', dimensions: { service: SERVICE, fleet, market: 'spot' } }),
+      mismatch({ ...base, name: 'WorkersTarget', dimensions: ['fleet', 'market', 'service'] }),
     ).toContain('never emitted');
-    expect(mismatch({ ...base, dimensions: { service: 'worker-fleet', fleet } })).toContain('service');
-  });
-
-  it('gives each fleet an alarm when it stays below its target for the stage parameter, to the fleet topic', () => {
-    for (const fleet of FLEETS) {
-      const alarm = Object.values(template.Resources).find(
-        (resource) => resource.Properties.AlarmName === `${SERVICE}-${fleet}-below-target`,
-      );
-      expect(alarm?.Properties).toMatchObject({
-        EvaluationPeriods: 15,
-        DatapointsToAlarm: 15,
-        Threshold: 0,
-        ComparisonOperator: 'GreaterThanThreshold',
-        AlarmActions: [{ Ref: 'FleetTopic' }],
-      });
-      expect(alarm?.Properties.Metrics).toContainEqual(
-        expect.objectContaining({ Expression: 'target - running', ReturnData: true }),
-      );
-    }
-  });
-
-  /** The alarm named `<service>-<name>`: any count of `metric` for `fleet` in a period, to the fleet topic. */
-  const expectCountAlarm = (name: string, metric: string, fleet: string, period: number) => {
-    const alarm = Object.values(template.Resources).find(
-      (resource) => resource.Properties.AlarmName === `${SERVICE}-${name}`,
+    expect(mismatch({ ...base, filters: { service: 'worker-fleet' } })).toContain('service');
+    expect(mismatch({ ...base, filters: { service: SERVICE, fleet: 'batch' } })).toContain(
+      'limited to fleet',
     );
+  });
+
+  it('covers every fleet of the store, pushed ones too: no alarm, graph or resource names a fleet', () => {
+    const watching = JSON.stringify(
+      Object.fromEntries(
+        Object.entries(template.Resources).filter(([, resource]) =>
+          resource.Type.startsWith('AWS::CloudWatch::'),
+        ),
+      ),
+    );
+
+    expect(FLEETS.length).toBeGreaterThan(0);
+    for (const fleet of FLEETS) expect(watching).not.toMatch(new RegExp(`\\b${fleet}\\b`));
+    // Each alarm is one query over the fleet and service dimensions, limited to this stage alone.
+    expect(alarmMetrics(template).map(({ dimensions, filters }) => ({ dimensions, filters }))).toEqual(
+      Array(5).fill({ dimensions: ['fleet', 'service'], filters: { service: SERVICE } }),
+    );
+  });
+
+  it('alarms when some fleet stays below its size for the stage parameter, and when it is back, to the fleet topic', () => {
+    const alarm = template.Resources.FleetBelowTargetAlarm;
+
     expect(alarm?.Properties).toMatchObject({
-      MetricName: metric,
-      Dimensions: [
-        { Name: 'service', Value: SERVICE },
-        { Name: 'fleet', Value: fleet },
+      AlarmName: `${SERVICE}-fleet-below-target`,
+      Metrics: [
+        {
+          Expression: `SELECT MAX(WorkersShort) FROM SCHEMA("${METRIC_NAMESPACE}", fleet, service) WHERE service = '${SERVICE}'`,
+          Period: 60,
+          ReturnData: true,
+        },
       ],
-      Statistic: 'Sum',
-      Period: period,
+      EvaluationPeriods: 15,
+      DatapointsToAlarm: 15,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: 'FleetTopic' }],
+      OKActions: [{ Ref: 'FleetTopic' }],
+    });
+  });
+
+  it.each([
+    ['ReplacementsFailingAlarm', 'replacements-failing', 'ReplacementsFailed', 300],
+    ['NotificationEventsFailingAlarm', 'notification-events-failing', 'NotificationEventsFailed', 300],
+    ['StateUnreadableAlarm', 'state-unreadable', 'StateItemsUnreadable', 300],
+    // Counted under fleet `none` (no fleet is known without the configuration), which the query covers too.
+    ['ConfigurationUnreadableAlarm', 'configuration-unreadable', 'ConfigurationUnreadable', 60],
+  ])('%s: one in its period (%s) of any fleet alarms, to the fleet topic', (id, name, metric, period) => {
+    expect(template.Resources[id]?.Properties).toMatchObject({
+      AlarmName: `${SERVICE}-${name}`,
+      Metrics: [
+        {
+          Expression: `SELECT SUM(${metric}) FROM SCHEMA("${METRIC_NAMESPACE}", fleet, service) WHERE service = '${SERVICE}'`,
+          Period: period,
+        },
+      ],
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: [{ Ref: 'FleetTopic' }],
     });
-  };
-
-  it.each([
-    ['its replacements fail', 'replacements-failing', 'ReplacementsFailed'],
-    ['its state items do not parse', 'state-unreadable', 'StateItemsUnreadable'],
-    ["its notifications' events cannot be put", 'notification-events-failing', 'NotificationEventsFailed'],
-  ])('gives each fleet an alarm when %s, to the fleet topic', (_when, suffix, metric) => {
-    for (const fleet of FLEETS) expectCountAlarm(`${fleet}-${suffix}`, metric, fleet, 300);
-  });
-
-  it('alarms when a container meets an event without a readable fleet configuration, to the fleet topic', () => {
-    expectCountAlarm('configuration-unreadable', 'ConfigurationUnreadable', NO_FLEET, 60);
   });
 
   it('sends every alarm of the stack to the fleet topic', () => {
@@ -208,7 +235,8 @@ describe("the stack's alarms, dashboard and notification events", () => {
       ([, resource]) => resource.Type === 'AWS::CloudWatch::Alarm',
     );
 
-    expect(alarms.length).toBe(3 + 4 * FLEETS.length);
+    expect(fleetAlarms(template)).toHaveLength(5);
+    expect(alarms.length).toBe(2 + 5);
     for (const [id, alarm] of alarms) {
       expect({ id, actions: alarm.Properties.AlarmActions }).toEqual({
         id,

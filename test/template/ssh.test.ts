@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runServerless } from '../../local/serverless-cli';
 import { packagedTemplate, STAGE } from './packaged-stack';
 
 interface Ingress {
@@ -103,4 +107,41 @@ describe('SSH to workers in the packaged stack', () => {
     expect(await resolvedFor('true')).toEqual({ Ref: 'WorkerSshKeyPair' });
     expect(await resolvedFor('false')).toBe('');
   });
+
+  it('tells every function the SSH group’s id in a stage that names a CIDR and a VPC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-fleet-ssh-'));
+    try {
+      const run = await runServerless(undefined, [
+        'package',
+        '--stage',
+        STAGE,
+        '--package',
+        dir,
+        '--param=sshIngressCidr=203.0.113.0/24',
+        '--param=sshVpcId=vpc-0123456789abcdef0',
+      ]);
+      expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+      const withSsh = JSON.parse(
+        readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+      ) as typeof template;
+      const functions = Object.entries(withSsh.Resources).filter(
+        ([, resource]) => resource.Type === 'AWS::Lambda::Function',
+      );
+
+      expect(functions.length).toBeGreaterThanOrEqual(4);
+      for (const [id, resource] of functions) {
+        const { Variables } = resource.Properties.Environment as { Variables: Record<string, unknown> };
+        expect({ id, group: Variables.WORKER_FLEET_SSH_SECURITY_GROUP }).toEqual({
+          id,
+          group: { Ref: 'WorkerSshSecurityGroup' },
+        });
+      }
+      // The group the Ref names exists in that stage: its condition holds with the stage's CIDR and VPC.
+      expect(withSsh.Resources.WorkerSshSecurityGroup?.Condition).toBe('HasSshIngress');
+      expect(withSsh.Parameters.SshIngressCidr?.Default).toBe('203.0.113.0/24');
+      expect(withSsh.Parameters.SshVpcId?.Default).toBe('vpc-0123456789abcdef0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -1,10 +1,10 @@
-import { fleetSpec, loadConfig, loadSettings, withFleets } from '../../src/config';
-import { ConfigError, UnknownFleetError } from '../../src/errors';
-import { envWith, fleetJson } from './fixtures';
+import { fleetSpec, loadSettings, withFleets } from '../../src/config';
+import { ConfigError, FleetConfigError, UnknownFleetError } from '../../src/errors';
+import { configWith, envWith, fleetJson } from './fixtures';
 
 describe('loadSettings', () => {
   it('reads a deployed function’s environment, which carries no fleets', () => {
-    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
+    const settings = loadSettings(envWith());
 
     expect(settings).toMatchObject({ stage: 'dev', stateBucket: 'worker-fleet-dev-state' });
     expect(settings).not.toHaveProperty('fleets');
@@ -12,8 +12,8 @@ describe('loadSettings', () => {
   });
 
   it('makes a frozen config of the settings and the fleets read from the store', () => {
-    const settings = loadSettings(envWith({ WORKER_FLEET_FLEETS: undefined }));
-    const { fleets } = loadConfig(envWith());
+    const settings = loadSettings(envWith());
+    const { fleets } = configWith();
 
     const config = withFleets(settings, fleets);
 
@@ -22,9 +22,9 @@ describe('loadSettings', () => {
   });
 });
 
-describe('loadConfig', () => {
-  it('parses a valid environment into a frozen config with defaults applied', () => {
-    const config = loadConfig(envWith());
+describe('the configuration the core gets', () => {
+  it('is the settings and the fleets as the store parses them, frozen, with defaults applied', () => {
+    const config = configWith();
 
     expect(config.stage).toBe('dev');
     expect(config.managedBy).toBe('worker-fleet-dev');
@@ -35,18 +35,15 @@ describe('loadConfig', () => {
       tags: {},
     });
     expect(config.dryRun).toBe(false);
-    expect(loadConfig(envWith({ WORKER_FLEET_DRY_RUN: 'true' })).dryRun).toBe(true);
+    expect(configWith(envWith({ WORKER_FLEET_DRY_RUN: 'true' })).dryRun).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
   it.each([
     ['WORKER_FLEET_STAGE', undefined, 'WORKER_FLEET_STAGE is not set'],
     ['WORKER_FLEET_STAGE', 'dev stage', 'WORKER_FLEET_STAGE is malformed: "dev stage"'],
-    ['WORKER_FLEET_FLEETS', undefined, 'WORKER_FLEET_FLEETS is not set'],
     ['WORKER_FLEET_SSH_SECURITY_GROUP', 'default', 'WORKER_FLEET_SSH_SECURITY_GROUP is malformed: "default"'],
     ['WORKER_FLEET_SSH_KEY_PAIR', 'clé', 'WORKER_FLEET_SSH_KEY_PAIR is malformed: "clé"'],
-    ['WORKER_FLEET_FLEETS', '{batch:', 'WORKER_FLEET_FLEETS is not valid JSON'],
-    ['WORKER_FLEET_FLEETS', '{}', 'WORKER_FLEET_FLEETS is invalid: (root): at least one fleet is required'],
     ['WORKER_FLEET_INSTANCE_PROFILE', '', 'WORKER_FLEET_INSTANCE_PROFILE is not set'],
     [
       'WORKER_FLEET_INSTANCE_PROFILE',
@@ -65,21 +62,29 @@ describe('loadConfig', () => {
     ['WORKER_FLEET_DRY_RUN', 'yes', 'WORKER_FLEET_DRY_RUN is malformed: "yes"; expected true or false'],
     ['WORKER_FLEET_TOPIC_ARN', 'arn:aws:sqs:us-east-1:123456789012:q', 'WORKER_FLEET_TOPIC_ARN is malformed'],
   ])('fails when %s is %j, naming the variable', (name, value, message) => {
-    expect(() => loadConfig(envWith({ [name]: value }))).toThrow(ConfigError);
-    expect(() => loadConfig(envWith({ [name]: value }))).toThrow(message);
+    expect(() => loadSettings(envWith({ [name]: value }))).toThrow(ConfigError);
+    expect(() => loadSettings(envWith({ [name]: value }))).toThrow(message);
   });
 
-  it('names the fleet and field of an invalid spec', () => {
-    const env = envWith({
-      WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson({ targetCapacity: -1 }) }),
-    });
+  it('ignores fleets given inline in the environment: the functions read them from the store alone', () => {
+    const inline = envWith({ WORKER_FLEET_FLEETS: JSON.stringify({ other: fleetJson() }) });
 
-    expect(() => loadConfig(env)).toThrow(/WORKER_FLEET_FLEETS is invalid: batch\.targetCapacity: /);
+    expect(loadSettings(inline)).not.toHaveProperty('fleets');
+    expect(Object.keys(configWith(inline).fleets)).toEqual(['batch']);
+  });
+
+  it('names the fleet and field of an invalid spec, as the store does', () => {
+    expect(() => configWith(envWith(), { batch: fleetJson({ targetCapacity: -1 }) })).toThrow(
+      FleetConfigError,
+    );
+    expect(() => configWith(envWith(), { batch: fleetJson({ targetCapacity: -1 }) })).toThrow(
+      /fleet configuration is invalid: batch\.targetCapacity: /,
+    );
   });
 });
 
 describe('fleetSpec', () => {
-  const config = loadConfig(envWith());
+  const config = configWith();
 
   it('returns the spec of a known fleet', () => {
     expect(fleetSpec(config, 'batch').instanceTypes).toEqual(['c7g.large', 'm7g.large']);

@@ -1,3 +1,5 @@
+import { configWithFleets } from '../../local/deployment-env';
+import type { Config } from '../../src/config';
 import type { Worker } from '../../src/model/worker';
 
 /** A fleet spec as a user writes it (JSON), valid unless a test overrides a field. */
@@ -12,13 +14,23 @@ export function fleetJson(overrides: Record<string, unknown> = {}): Record<strin
   };
 }
 
-/** The environment of a deployed function, valid unless a test overrides a variable. */
+/**
+ * The configuration the core gets: the environment's settings (envWith) and the fleets, as the fleet configuration
+ * store's reader parses them; by default one fleet, `batch`, of fleetJson.
+ */
+export function configWith(
+  env: Record<string, string | undefined> = envWith(),
+  fleets: Record<string, unknown> = { batch: fleetJson() },
+): Config {
+  return configWithFleets(env, fleets);
+}
+
+/** The environment of a deployed function (its fleets are in the store, not here), valid unless a test overrides a variable. */
 export function envWith(
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
   return {
     WORKER_FLEET_STAGE: 'dev',
-    WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson() }),
     WORKER_FLEET_INSTANCE_PROFILE: 'worker-fleet-dev-worker',
     WORKER_FLEET_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:worker-fleet-dev',
     AWS_REGION: 'us-east-1',

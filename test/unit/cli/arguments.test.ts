@@ -79,8 +79,11 @@ describe('worker-fleet arguments', () => {
       '--fleet: fleet names are lower-case letters, digits and dashes, not "Batch"',
     ],
     [['reap', '--fleet', 'batch/../x'], 'not "batch/../x"'],
-    [['scale'], 'unknown command "scale"'],
-    [['scale', '--colour'], 'unknown command "scale"'],
+    [['resize'], 'unknown command "resize"'],
+    [['resize', '--colour'], 'unknown command "resize"'],
+    [['scale'], 'scale needs a fleet and a size: scale <fleet> <n>'],
+    [['scale', 'batch', '2', '--colour'], 'scale has no option --colour (see --help)'],
+    [['scale', 'batch', '-1'], 'scale has no option -1 (see --help)'],
     [['toString', '--help'], 'unknown command "toString"'],
     [['status', '--profile', 'prod'], 'the profile "prod" (--profile) is in neither the AWS config file nor'],
   ])('%j is refused with exit 2, a clear message, and no AWS call', async (args, message) => {

@@ -1,19 +1,16 @@
-import { loadConfig } from '../../../src/config';
 import { clientToken } from '../../../src/fleet/client-token';
 import { type LaunchOrder, runInstancesInput } from '../../../src/fleet/launch-instances';
 import { TAG } from '../../../src/model/tags';
-import { envWith, fleetJson } from '../fixtures';
+import { configWith, envWith, fleetJson } from '../fixtures';
 
 function orderFor(overrides: Record<string, unknown> = {}): LaunchOrder {
-  const config = loadConfig(
-    envWith({ WORKER_FLEET_FLEETS: JSON.stringify({ batch: fleetJson(overrides) }) }),
-  );
+  const config = configWith(envWith(), { batch: fleetJson(overrides) });
   const spec = config.fleets.batch;
   if (spec === undefined) throw new Error('fixture has no batch fleet');
   return { fleet: 'batch', spec, count: 2, reason: 'schedule', triggerId: 'event-1' };
 }
 
-const config = loadConfig(envWith());
+const config = configWith();
 const pool = { instanceType: 'c7g.large', subnetId: 'subnet-0123456789abcdef0', market: 'spot' as const };
 const request = { imageId: 'ami-0123456789abcdef0', pool, count: 2, clientToken: 'token' };
 
@@ -56,7 +53,7 @@ describe('runInstancesInput', () => {
   });
 
   it('adds the stage’s SSH security group to a fleet that asks for SSH, and refuses one in a stage without it', () => {
-    const withSsh = loadConfig(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
+    const withSsh = configWith(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
     const order = orderFor({ ssh: true, keyName: 'ops', securityGroupIds: ['sg-0123456789abcdef0'] });
 
     expect(runInstancesInput(withSsh, order, request)).toMatchObject({
@@ -70,13 +67,13 @@ describe('runInstancesInput', () => {
   });
 
   it('gives a fleet that asks for SSH without a keyName the stack’s key pair, and refuses it in a stage without one', () => {
-    const withSsh = loadConfig(
+    const withSsh = configWith(
       envWith({
         WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210',
         WORKER_FLEET_SSH_KEY_PAIR: 'worker-fleet-dev',
       }),
     );
-    const groupOnly = loadConfig(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
+    const groupOnly = configWith(envWith({ WORKER_FLEET_SSH_SECURITY_GROUP: 'sg-0fedcba9876543210' }));
 
     expect(runInstancesInput(withSsh, orderFor({ ssh: true }), request).KeyName).toBe('worker-fleet-dev');
     expect(runInstancesInput(withSsh, orderFor({ ssh: true, keyName: 'ops' }), request).KeyName).toBe('ops');

@@ -1,10 +1,9 @@
-import { loadConfig } from '../../../src/config';
 import { parseInstanceEvent } from '../../../src/events/instance';
 import { staleness, standingOf, warningNotification } from '../../../src/fleet/interruption-notice';
 import { fleetOf } from '../../../src/fleet/spot-interruption';
 import { TAG } from '../../../src/model/tags';
 import type { Worker } from '../../../src/model/worker';
-import { envWith, WORKER_PROFILE_ARN } from '../fixtures';
+import { configWith, WORKER_PROFILE_ARN } from '../fixtures';
 
 const time = new Date('2026-11-25T09:10:00Z');
 const at = (seconds: number) => new Date(time.getTime() + seconds * 1000);
@@ -40,7 +39,7 @@ describe('staleness', () => {
 });
 
 describe('fleetOf', () => {
-  const config = loadConfig(envWith());
+  const config = configWith();
   const worker = (
     tags: Record<string, string>,
     profile: { arn?: string } = { arn: WORKER_PROFILE_ARN },
@@ -122,7 +121,7 @@ describe('fleetOf', () => {
 });
 
 describe('the warning notification', () => {
-  const config = loadConfig(envWith());
+  const config = configWith();
   const noticed = {
     instanceId: 'i-0123456789abcdef0',
     instanceType: 'c7g.large',
