@@ -35,6 +35,7 @@ export function toWorker(instance: Instance): Worker {
     stateReason: instance.StateReason?.Code,
     tags: tagMap(instance.Tags),
     instanceProfileArn: instance.IamInstanceProfile?.Arn,
+    imageId: instance.ImageId,
   };
 }
 

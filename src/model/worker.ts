@@ -18,6 +18,8 @@ export interface Worker {
   readonly tags: Tags;
   /** The ARN of the instance profile it runs with (`IamInstanceProfile.Arn`); undefined for none. */
   readonly instanceProfileArn?: string;
+  /** The AMI it was launched from, as EC2 describes it. */
+  readonly imageId?: string;
 }
 
 /** States in which an instance still exists as a worker (terminated ones are history). */
