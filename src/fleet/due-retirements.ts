@@ -2,16 +2,21 @@ import type { FleetFacts, FleetImage, ScheduledChange } from '../model/fleet-sta
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
 
-/** Why a worker is to be retired for AWS or for its image (the graceful path's reasons, beside idle, lifetime…). */
-export type RetirementReason = 'scheduled-change' | 'image-drift';
+/**
+ * Why a worker is to be retired for AWS or for its image: two of the graceful path's reasons (beside idle, max
+ * lifetime…), by the names that path gives them.
+ */
+export type FoundRetirementReason = 'scheduled-change' | 'ami-drift';
 
 /** A worker to retire gracefully (replaced first, drained, then terminated), and by when. */
 export interface DueRetirement {
   readonly fleet: string;
   readonly instanceId: string;
-  readonly reason: RetirementReason;
+  readonly reason: FoundRetirementReason;
   /** When AWS's change may begin: the retirement must be done before. None for drift. */
   readonly notAfter?: Date;
+  /** What asked for it: the Health event's ARN or EC2's instance event id (what notifications carry). */
+  readonly correlationId?: string;
   /** What to log and notify: the event and its code, or the worker's image and the fleet's. */
   readonly detail: Readonly<Record<string, string>>;
 }
@@ -73,6 +78,7 @@ export function dueRetirements(
         instanceId: worker.instanceId,
         reason: 'scheduled-change',
         notAfter: new Date(first.startsAt),
+        correlationId: first.eventId,
         detail: { eventId: first.eventId, code: first.code, source: first.source, startsAt: first.startsAt },
       });
     } else if (isDrifted(worker, facts.image, ami)) {
@@ -81,7 +87,7 @@ export function dueRetirements(
         retirement: {
           fleet,
           instanceId: worker.instanceId,
-          reason: 'image-drift',
+          reason: 'ami-drift',
           detail: { imageId: worker.imageId ?? '', fleetImage: facts.image?.imageId ?? '' },
         },
       });

@@ -5,7 +5,7 @@ import { listScheduledEvents } from '../aws/instance-status';
 import type { Config } from '../config';
 import type { HealthScheduledChange } from '../events/health';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { FleetState, ScheduledChange } from '../model/fleet-state';
+import type { FleetFacts, FleetState, ScheduledChange } from '../model/fleet-state';
 import { TAG } from '../model/tags';
 import { isOwnedBy, type Worker } from '../model/worker';
 import { type DueRetirement, dueRetirements } from './due-retirements';
@@ -141,16 +141,21 @@ export async function recordScheduledEvents(
 
 /**
  * The one call of a retirement run for AWS's changes and image drift: the backstop first (the fleet's workers'
- * scheduled events, recorded once), then the fleet's facts, then the workers due (dueRetirements: scheduled changes
- * soonest first, then drifted workers oldest first). `workers` are the fleet's listed workers (listFleetWorkers).
+ * scheduled events, recorded once), then the workers due (dueRetirements: scheduled changes soonest first, then
+ * drifted workers oldest first). `workers` are the fleet's listed workers (listFleetWorkers); `facts` the fleet's as
+ * the run read them (read here when not given), with what the backstop found added.
  */
 export async function findDueRetirements(
   deps: Omit<ScheduledChangeDependencies, 'config'>,
   fleet: string,
   spec: Pick<FleetSpec, 'ami'>,
   workers: readonly Worker[],
+  facts?: Pick<FleetFacts, 'scheduledChanges' | 'image'>,
 ): Promise<DueRetirement[]> {
-  await recordScheduledEvents(deps, fleet, workers);
-  const facts = await deps.state.readFacts(fleet, deps.now());
-  return dueRetirements(fleet, spec.ami, workers, facts);
+  const found = await recordScheduledEvents(deps, fleet, workers);
+  const known = facts ?? (await deps.state.readFacts(fleet, deps.now()));
+  return dueRetirements(fleet, spec.ami, workers, {
+    ...known,
+    scheduledChanges: [...(known.scheduledChanges ?? []), ...found],
+  });
 }

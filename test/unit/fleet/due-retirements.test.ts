@@ -41,6 +41,7 @@ describe('dueRetirements', () => {
         instanceId: 'i-a',
         reason: 'scheduled-change',
         notAfter: new Date('2026-12-19T12:00:00Z'),
+        correlationId: 'arn:aws:health:us-east-1::event/EC2/RETIREMENT/1',
         detail: expect.objectContaining({ code: 'AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED' }),
       },
       expect.objectContaining({ instanceId: 'i-b', reason: 'scheduled-change' }),
@@ -84,8 +85,8 @@ describe('dueRetirements', () => {
     expect(due.map((retirement) => [retirement.instanceId, retirement.reason])).toEqual([
       ['i-soon', 'scheduled-change'],
       ['i-late', 'scheduled-change'],
-      ['i-old-drifted', 'image-drift'],
-      ['i-young-drifted', 'image-drift'],
+      ['i-old-drifted', 'ami-drift'],
+      ['i-young-drifted', 'ami-drift'],
     ]);
     expect(due[2]?.detail).toEqual({ imageId: 'ami-0old', fleetImage: IMAGE.imageId });
   });
