@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidEventError } from '../../../src/errors';
 import { parseHealthEvent, parseHealthTime } from '../../../src/events/health';
+import { parseLauncherInvocation } from '../../../src/events/launch';
 
 const sample = (name: string): Record<string, unknown> & { detail: Record<string, unknown> } =>
   JSON.parse(readFileSync(join(__dirname, '../../../events', name), 'utf8'));
@@ -86,4 +87,20 @@ describe('parseHealthTime', () => {
       expect(parseHealthTime(text)).toBeUndefined();
     },
   );
+});
+
+describe('parseLauncherInvocation', () => {
+  it('gives a Health event to the scheduled-change path, and anything else to the launch trigger parser', () => {
+    expect(parseLauncherInvocation(sample('health-scheduled-change.json'), 'inv')).toMatchObject({
+      kind: 'scheduled-change',
+      change: { code: 'AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED' },
+    });
+    expect(parseLauncherInvocation(sample('launch-direct.json'), 'inv')).toMatchObject({
+      kind: 'launch',
+      trigger: { kind: 'direct', fleet: 'batch' },
+    });
+    expect(() => parseLauncherInvocation({ 'detail-type': 'AWS Health Abuse Event' }, 'inv')).toThrow(
+      InvalidEventError,
+    );
+  });
 });
