@@ -31,11 +31,11 @@ export function toWorker(instance: Instance): Worker {
     state: instance.State?.Name ?? 'unknown',
     market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
     launchTime: instance.LaunchTime,
+    imageId: instance.ImageId,
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
     stateReason: instance.StateReason?.Code,
     tags: tagMap(instance.Tags),
     instanceProfileArn: instance.IamInstanceProfile?.Arn,
-    imageId: instance.ImageId,
   };
 }
 

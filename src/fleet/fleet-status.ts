@@ -124,10 +124,10 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           explanation: verdict.explanation,
           idleSince: worker.tags[TAG.idleSince],
           interruption: worker.tags[TAG.interruption],
-          replacedBy,
-          replaces: worker.tags[TAG.replaces],
           imageId: worker.imageId,
           drifted: isDrifted(worker, facts.image, spec.ami),
+          replacedBy,
+          replaces: worker.tags[TAG.replaces],
         };
       }),
       riskyPools: risks,

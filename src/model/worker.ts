@@ -11,6 +11,8 @@ export interface Worker {
   readonly state: string;
   readonly market: Market;
   readonly launchTime?: Date;
+  /** The AMI it was launched from, as EC2 describes it. */
+  readonly imageId?: string;
   /** When a stopped or terminated instance left the running state, as EC2 reports it. */
   readonly stateChangedAt?: Date;
   /** Why it left the running state, as EC2 codes it (`Client.UserInitiatedShutdown`, `Server.SpotInstanceTermination`). */
@@ -18,8 +20,6 @@ export interface Worker {
   readonly tags: Tags;
   /** The ARN of the instance profile it runs with (`IamInstanceProfile.Arn`); undefined for none. */
   readonly instanceProfileArn?: string;
-  /** The AMI it was launched from, as EC2 describes it. */
-  readonly imageId?: string;
 }
 
 /** States in which an instance still exists as a worker (terminated ones are history). */
