@@ -3,20 +3,10 @@
  * step as a Lambda timeout leaves it, a retry, concurrent deliveries, a throttled or failing call, a shifted clock —
  * and proves the outcome against the emulator.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import {
-  CreateTagsCommand,
-  DescribeImagesCommand,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import type { Fault } from '../../local/emulator';
-import { listFleetWorkers } from '../../src/aws/ec2-workers';
-import { parseHealthEvent } from '../../src/events/health';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { poolMemoryOf } from '../../src/fleet/pool-memory';
@@ -31,6 +21,7 @@ import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { fleetWorkers, healthEventNaming, otherImage, putImageParameter } from './scheduled-world';
 import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
@@ -977,34 +968,8 @@ describe('Events as AWS sends them', () => {
 });
 
 describe('What AWS schedules, and a new image', () => {
-  /** AWS's documented Health retirement (events/health-scheduled-change.json), naming these instances by ARN. */
-  const healthEvent = (
-    instanceIds: readonly string[],
-    detail: Record<string, unknown> = {},
-    region?: string,
-  ) => {
-    const sample = JSON.parse(
-      readFileSync(join(__dirname, '../../events/health-scheduled-change.json'), 'utf8'),
-    ) as { detail: Record<string, unknown> };
-    return parseHealthEvent({
-      ...sample,
-      detail: {
-        ...sample.detail,
-        ...(region === undefined ? {} : { eventRegion: region }),
-        affectedEntities: instanceIds.map((instanceId) => ({
-          entityValue: `arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`,
-          status: 'PENDING',
-        })),
-        ...detail,
-      },
-    });
-  };
-  const workersOf = (fleet = 'batch') =>
-    listFleetWorkers(world.ec2, {
-      managedBy: world.config(fleets()).managedBy,
-      instanceProfile: world.instanceProfile,
-      fleet,
-    });
+  const healthEvent = healthEventNaming;
+  const workersOf = () => fleetWorkers(world, fleets());
   const due = async (spec = fleets()) =>
     findDueRetirements(world.deps(spec), 'batch', spec.batch, await workersOf());
   const retirementIn = (days: number) => new Date(Date.now() + days * 24 * 3600_000);
@@ -1121,17 +1086,13 @@ describe('What AWS schedules, and a new image', () => {
 
   it('F66: the AMI parameter changes: within 15 minutes the reconciliation resolves the new image, and every worker on the old one is drifted', async () => {
     const parameter = `/worker-fleet/test/drift-${Date.now()}`;
-    const images = await world.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-    const next = images.Images?.map((image) => image.ImageId).find(
-      (id) => id?.startsWith('ami-') && id !== world.imageId,
-    );
-    if (next === undefined) throw new Error('the emulator lists one Amazon AMI only');
-    await world.ssm.send(new PutParameterCommand({ Name: parameter, Value: world.imageId, Type: 'String' }));
+    const next = await otherImage(world);
+    await putImageParameter(world, parameter, world.imageId);
     const spec = fleets({ ami: parameter, targetCapacity: 2 });
     await launched(spec);
     expect(await due(spec)).toEqual([]);
 
-    await world.ssm.send(new PutParameterCommand({ Name: parameter, Value: next, Overwrite: true }));
+    await putImageParameter(world, parameter, next);
     await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1', fleet: 'batch' });
     expect(await due(spec)).toEqual([]);
     const passLater = { ...world.deps(spec), now: later(16 * 60_000) };
@@ -1174,7 +1135,7 @@ describe('What AWS schedules, and a new image', () => {
 
   it('F69: the AMI parameter unreadable: the recorded image stands, no worker is judged drifted on a guess', async () => {
     const parameter = `/worker-fleet/test/unreadable-${Date.now()}`;
-    await world.ssm.send(new PutParameterCommand({ Name: parameter, Value: world.imageId, Type: 'String' }));
+    await putImageParameter(world, parameter, world.imageId);
     const spec = fleets({ ami: parameter });
     await launched(spec);
     emulator().faults.push({ action: 'GetParameter', code: 'InternalServerError', status: 500 });
