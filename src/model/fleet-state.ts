@@ -158,13 +158,13 @@ export type LeaseAttempt =
 
 /** One change a holder commits: each is conditional, with the others, on its lease's epoch. */
 export type FactChange =
+  | { readonly kind: 'image'; readonly image: FleetImage }
   | { readonly kind: 'size'; readonly size: FleetSize }
   | { readonly kind: 'applied'; readonly requestId: string }
   | { readonly kind: 'replacement'; readonly fact: ReplacementFact }
   | { readonly kind: 'intent'; readonly intent: LaunchIntent }
   | { readonly kind: 'intent-done'; readonly slot: string }
-  | { readonly kind: 'set-aside'; readonly key: string }
-  | { readonly kind: 'image'; readonly image: FleetImage };
+  | { readonly kind: 'set-aside'; readonly key: string };
 
 /** The once-per-event claim of a spot warning or a rebalance recommendation, with what is done. */
 export interface ClaimProgress {
