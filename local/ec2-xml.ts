@@ -117,3 +117,34 @@ function topItems(xml: string, within: Span): Span[] {
   }
   return items;
 }
+
+/** A scheduled event as DescribeInstanceStatus lists it for an instance (`eventsSet`). */
+export interface ScheduledEventXml {
+  readonly instanceEventId: string;
+  readonly code: string;
+  readonly description: string;
+  readonly notBefore: Date;
+  readonly notAfter?: Date;
+}
+
+/**
+ * A DescribeInstanceStatus answer in which each instance of `events` lists its scheduled events (`eventsSet`, after
+ * its `instanceId`, as EC2 renders it); moto lists none.
+ */
+export function withScheduledEvents(xml: string, events: ReadonlyMap<string, readonly ScheduledEventXml[]>) {
+  let answer = xml;
+  for (const [instanceId, scheduled] of events) {
+    const items = scheduled
+      .map(
+        (event) =>
+          `<item><instanceEventId>${event.instanceEventId}</instanceEventId><code>${event.code}</code>` +
+          `<description>${event.description}</description><notBefore>${event.notBefore.toISOString()}</notBefore>` +
+          (event.notAfter === undefined ? '' : `<notAfter>${event.notAfter.toISOString()}</notAfter>`) +
+          '</item>',
+      )
+      .join('');
+    const id = `<instanceId>${instanceId}</instanceId>`;
+    answer = answer.split(id).join(`${id}<eventsSet>${items}</eventsSet>`);
+  }
+  return answer;
+}

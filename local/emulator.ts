@@ -17,8 +17,10 @@ import {
   describedInstances,
   ec2ErrorXml,
   launchedInstances,
+  type ScheduledEventXml,
   withInstancesSet,
   withoutInstances,
+  withScheduledEvents,
 } from './ec2-xml';
 
 const ROOT = join(__dirname, '..');
@@ -91,6 +93,11 @@ export class Emulator {
    * a person's (`Client.UserInitiatedShutdown`); for these it says `Server.SpotInstanceTermination`.
    */
   readonly reclaimed = new Set<string>();
+  /**
+   * Scheduled events (a retirement, a reboot, maintenance) by instance, as DescribeInstanceStatus lists them: moto
+   * lists none. Emptied by each reset.
+   */
+  readonly scheduledEvents = new Map<string, ScheduledEventXml[]>();
   /**
    * EC2's eventual consistency, as a fault: for this long after RunInstances answered, DescribeInstances does not list
    * the instances it launched, whether asked by filter or by id. 0 (the default, and after each reset): listed at
@@ -222,6 +229,20 @@ export class Emulator {
       }
       if (action === 'DescribeInstances' && (this.listingLagMs > 0 || this.reclaimed.size > 0)) {
         answerWith(res, this.describeInstances(req, res, params, body));
+        return;
+      }
+      if (action === 'DescribeInstanceStatus' && this.scheduledEvents.size > 0) {
+        answerWith(
+          res,
+          this.send(req, body).then((reply) =>
+            sendReply(
+              res,
+              reply.status < 300
+                ? { ...reply, body: withScheduledEvents(reply.body, this.scheduledEvents) }
+                : reply,
+            ),
+          ),
+        );
         return;
       }
       if (typeof target === 'string' && target.startsWith('DynamoDB_') && DYNAMODB_WRITES.has(action)) {
@@ -599,6 +620,7 @@ export class Emulator {
     this.requests.length = 0;
     this.faults.length = 0;
     this.reclaimed.clear();
+    this.scheduledEvents.clear();
     this.listingLagMs = 0;
     this.lambdaHandlers = undefined;
     this.launches.clear();

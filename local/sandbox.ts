@@ -367,7 +367,10 @@ function adoptEnvironment(
 async function launchFleet(story: Story): Promise<Change> {
   const schedule = scheduleOf(story, 'launchWorkers');
   const launcher = await FUNCTIONS.launchWorkers.load();
-  const [launched] = await launcher.handler(scheduledEvent(schedule.arn), contextFor('launchWorkers'));
+  const [launched] = (await launcher.handler(
+    scheduledEvent(schedule.arn),
+    contextFor('launchWorkers'),
+  )) as FleetLaunchResult[];
   check(
     launched?.launched.length === TARGET_CAPACITY,
     `expected ${TARGET_CAPACITY} workers, got ${JSON.stringify(launched)}`,

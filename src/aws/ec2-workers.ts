@@ -31,6 +31,7 @@ export function toWorker(instance: Instance): Worker {
     state: instance.State?.Name ?? 'unknown',
     market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
     launchTime: instance.LaunchTime,
+    imageId: instance.ImageId,
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
     stateReason: instance.StateReason?.Code,
     tags: tagMap(instance.Tags),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -24,6 +24,7 @@ import {
   type RegisteredWorker,
   type ReplacementFact,
   SCHEMA_VERSION,
+  type ScheduledChange,
   type SizeRequest,
 } from '../model/fleet-state';
 
@@ -32,6 +33,7 @@ import {
  * A fleet's facts share its partition, so a pass reads them in one strongly consistent Query:
  *
  *   fleet#<name>   lease#reconcile | lease#reap | size | request#<id> | replacement#<instance> | intent#<slot>
+ *                  | scheduled#<instance>#<event hash> | image
  *   worker#<id>    registry | claim#warning | claim#rebalance
  *   pools          <kind>#<placement>#<id>          deployment   sequence
  *
@@ -47,12 +49,17 @@ const CLAIM_MEMORY_S = DAY_S;
 /** A registry record outlives most workers; one that expires only sends its warning through EC2 first. */
 const REGISTRY_MEMORY_S = 90 * DAY_S;
 const POOL_EVENT_MEMORY_S = 7 * DAY_S;
+/** A scheduled change is remembered this long past its start (or its recording, if later): its worker is gone. */
+const SCHEDULED_CHANGE_MEMORY_S = 14 * DAY_S;
 /** TransactWriteItems takes 100 actions: the lease's check and 99 changes. */
 const CHANGES_PER_TRANSACTION = 99;
 /** Each lost attempt means another caller took or gave back the lease: progress, not a livelock. */
 const LEASE_ATTEMPTS = 50;
 
 const fleetKey = (fleet: string) => `fleet#${fleet}`;
+/** A scheduled change's key: its instance, and a hash of its event's id (a Health event's ARN can be long). */
+const scheduledKey = (change: ScheduledChange) =>
+  `scheduled#${change.instanceId}#${createHash('sha256').update(change.eventId).digest('hex').slice(0, 32)}`;
 const workerKey = (instanceId: string) => `worker#${instanceId}`;
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 const expiry = (at: Date | string, memory: number) => seconds(new Date(at)) + memory;
@@ -116,6 +123,18 @@ const intentItem = z.object({
   told: z.boolean().optional(),
   at: z.string(),
 });
+const scheduledChangeItem = z.object({
+  ...versioned,
+  instanceId: z.string(),
+  source: z.enum(['health', 'instance-status']),
+  eventId: z.string(),
+  code: z.string(),
+  startsAt: z.string(),
+  description: z.string().optional(),
+  closed: z.boolean().optional(),
+  at: z.string(),
+});
+const imageItem = z.object({ ...versioned, ami: z.string(), imageId: z.string(), at: z.string() });
 const leaseItem = z.object({ holder: z.string().optional(), until: z.number(), epoch: z.number() });
 const claimItem = z.object({
   state: z.enum(['working', 'open', 'done']),
@@ -175,11 +194,13 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
   });
   const send = documents.send.bind(documents) as DynamoDBDocumentClient['send'];
 
-  async function putIfAbsent(item: Record<string, unknown>): Promise<boolean> {
+  /** Writes an item unless one with its key exists (or unless `condition` fails): false when it did not write. */
+  async function putIfAbsent(
+    item: Record<string, unknown>,
+    condition = 'attribute_not_exists(pk)',
+  ): Promise<boolean> {
     try {
-      await send(
-        new PutCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
+      await send(new PutCommand({ TableName: table, Item: item, ConditionExpression: condition }));
       return true;
     } catch (error) {
       if (isNamed(error, 'ConditionalCheckFailedException')) return false;
@@ -232,6 +253,8 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         return { Delete: { TableName: table, Key: { pk, sk: `intent#${change.slot}` } } };
       case 'set-aside':
         return { Delete: { TableName: table, Key: { pk, sk: change.key } } };
+      case 'image':
+        return { Put: { TableName: table, Item: stored(pk, 'image', change.image) } };
     }
   }
 
@@ -250,6 +273,21 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
           fact,
           expiry(fact.at, REPLACEMENT_MEMORY_S),
         ),
+      );
+    },
+
+    async addScheduledChange(fleet, change) {
+      const later = Math.max(Date.parse(change.startsAt), Date.parse(change.at));
+      const item = stored(
+        fleetKey(fleet),
+        scheduledKey(change),
+        change,
+        expiry(new Date(Number.isFinite(later) ? later : Date.now()), SCHEDULED_CHANGE_MEMORY_S),
+      );
+      // A closing change replaces an open one; nothing replaces a closed one.
+      return putIfAbsent(
+        item,
+        change.closed ? 'attribute_not_exists(pk) OR attribute_not_exists(closed)' : undefined,
       );
     },
 
@@ -648,6 +686,8 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   const requests: SizeRequest[] = [];
   const replacements: Record<string, ReplacementFact> = {};
   const intents: LaunchIntent[] = [];
+  const scheduledChanges: ScheduledChange[] = [];
+  let image: FleetFacts['image'];
   const unreadable: string[] = [];
   for (const item of items) {
     if (expired(item, now)) continue;
@@ -682,6 +722,16 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
         if (found !== undefined) intents.push(fieldsOf(found));
         break;
       }
+      case 'scheduled': {
+        const found = parse(scheduledChangeItem);
+        if (found !== undefined) scheduledChanges.push(fieldsOf(found));
+        break;
+      }
+      case 'image': {
+        const found = parse(imageItem);
+        if (found !== undefined) image = fieldsOf(found);
+        break;
+      }
       case 'lease':
         break;
       default:
@@ -690,5 +740,5 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   }
   requests.sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id));
   intents.sort((a, b) => a.at.localeCompare(b.at) || a.slot.localeCompare(b.slot));
-  return { size, requests, replacements, intents, unreadable };
+  return { size, requests, replacements, intents, unreadable, scheduledChanges, ...(image ? { image } : {}) };
 }

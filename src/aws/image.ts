@@ -2,22 +2,27 @@ import { DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from '../errors';
 
-const resolved = new Map<string, string>();
+/** How long a parameter's value is trusted: a new image reaches the fleet's launches within this. */
+export const IMAGE_PARAMETER_MAX_AGE_MS = 15 * 60_000;
+
+const resolved = new Map<string, { readonly imageId: string; readonly at: number }>();
 
 /**
  * The AMI id for a fleet's `ami`: an id is used as it is; an SSM parameter name (such as the public
- * `/aws/service/ami-amazon-linux-latest/...`) is read once per container and remembered.
+ * `/aws/service/ami-amazon-linux-latest/...`) is read again once its value is IMAGE_PARAMETER_MAX_AGE_MS old
+ * (`now`, the caller's clock), so a new image in the parameter reaches the fleet without a new container.
  */
-export async function resolveImageId(ssm: SSMClient, ami: string): Promise<string> {
+export async function resolveImageId(ssm: SSMClient, ami: string, now = new Date()): Promise<string> {
   if (ami.startsWith('ami-')) return ami;
   const known = resolved.get(ami);
-  if (known !== undefined) return known;
+  const age = known === undefined ? Number.POSITIVE_INFINITY : now.getTime() - known.at;
+  if (known !== undefined && age >= 0 && age < IMAGE_PARAMETER_MAX_AGE_MS) return known.imageId;
   const output = await ssm.send(new GetParameterCommand({ Name: ami }));
   const value = output.Parameter?.Value ?? '';
   if (!/^ami-[0-9a-f]{8,17}$/.test(value)) {
     throw new ConfigError(`SSM parameter ${ami} does not hold an AMI id (found "${value}")`);
   }
-  resolved.set(ami, value);
+  resolved.set(ami, { imageId: value, at: now.getTime() });
   return value;
 }
 

@@ -129,6 +129,7 @@ function statusText(statuses: readonly FleetStatus[]): string {
               ]
                 .filter((text) => text !== '')
                 .join(', ') || '-',
+            image: worker.drifted ? `${worker.imageId} (drifted)` : worker.imageId,
           })),
         ),
       );
@@ -173,8 +174,9 @@ const status: CliCommand<{ readonly fleet?: string }> = {
 reconciliation keeps; size requests its next pass applies are counted beside it), floor (idle.minWorkers), max,
 running, in flight (launched, not listed by EC2 yet). Every
 running worker: type, AZ, market, state, age, last heartbeat, the idle reaper's verdict and why, interruption and
-replacement. The spot pools avoided and why. Without --fleet, the orphans too: workers of this deployment whose
-fleet the configuration no longer names (--json: an entry each, with "orphan": true). Reads only.`,
+replacement, its image (drifted: not the one the fleet now launches). The spot pools avoided and why. Without
+--fleet, the orphans too: workers of this deployment whose fleet the configuration no longer names (--json: an entry
+each, with "orphan": true). Reads only.`,
   options: { fleet: { type: 'string' } },
   parse: (values) => ({ fleet: fleetOption(values) }),
   run: async (connect, { fleet }) => {

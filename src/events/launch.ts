@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { InvalidEventError } from '../errors';
 import { EVENT_SOURCE } from '../model/notification';
-import { fleetName, parseShape, SCHEDULED_EVENT, scheduledEventSchema } from './parse';
+import { HEALTH_EVENT, type HealthScheduledChange, parseHealthEvent } from './health';
+import { detailTypeOf, fleetName, parseShape, SCHEDULED_EVENT, scheduledEventSchema } from './parse';
 
 export const LAUNCH_REQUESTED = 'Launch Workers Requested';
 
@@ -88,4 +89,16 @@ export function parseLaunchTrigger(event: unknown, invocationId: string): Launch
         `unsupported detail-type ${JSON.stringify(detailType)} for launching workers`,
       );
   }
+}
+
+/** What one invocation of the launcher's function is: a launch trigger, or an AWS Health scheduled change to record. */
+export type LauncherInvocation =
+  | { readonly kind: 'launch'; readonly trigger: LaunchTrigger }
+  | { readonly kind: 'scheduled-change'; readonly change: HealthScheduledChange };
+
+/** Narrows what the launcher's function is invoked with: an AWS Health event (events/health-*.json), or a trigger. */
+export function parseLauncherInvocation(event: unknown, invocationId: string): LauncherInvocation {
+  if (detailTypeOf(event) === HEALTH_EVENT)
+    return { kind: 'scheduled-change', change: parseHealthEvent(event) };
+  return { kind: 'launch', trigger: parseLaunchTrigger(event, invocationId) };
 }

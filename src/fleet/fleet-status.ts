@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { endedAmong, listFleetWorkers } from '../aws/ec2-workers';
 import { listHeartbeats } from '../aws/heartbeats';
 import { type Config, fleetSpec } from '../config';
+import { isDrifted } from '../fleet/due-retirements';
 import { poolMemoryOf, poolRisks, RISKY_SCORE } from '../fleet/pool-memory';
 import { judgeFleet } from '../fleet/reap-idle-workers';
 import { unlistedLaunches } from '../fleet/reconcile-plan';
@@ -36,6 +37,9 @@ export interface WorkerStatus {
   readonly interruption?: string;
   readonly replacedBy?: string;
   readonly replaces?: string;
+  /** The AMI it runs, and whether that is another than the one its fleet's reconciliation last resolved. */
+  readonly imageId?: string;
+  readonly drifted: boolean;
 }
 
 export interface FleetStatus {
@@ -120,6 +124,8 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           explanation: verdict.explanation,
           idleSince: worker.tags[TAG.idleSince],
           interruption: worker.tags[TAG.interruption],
+          imageId: worker.imageId,
+          drifted: isDrifted(worker, facts.image, spec.ami),
           replacedBy,
           replaces: replacedInstance(worker),
         };

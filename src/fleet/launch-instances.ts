@@ -184,7 +184,7 @@ export async function prepareLaunches(
 ): Promise<LaunchContext> {
   const { ec2, ssm, state, logger, now } = deps;
   const [imageId, events] = await Promise.all([
-    resolveImageId(ssm, spec.ami),
+    resolveImageId(ssm, spec.ami, now()),
     state.poolEvents(now()).catch((error: unknown) => {
       logger.warn('pool memory not readable, pools tried in the fleet order', { fleet, error });
       return [];

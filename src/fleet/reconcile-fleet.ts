@@ -11,6 +11,7 @@ import type { Notification } from '../model/notification';
 import { TAG } from '../model/tags';
 import { replacesTag, type Worker } from '../model/worker';
 import { settleBounded } from './bounded';
+import { fleetImageChange } from './fleet-image';
 import {
   type CapacityError,
   type LaunchDependencies,
@@ -250,6 +251,7 @@ async function reconcileOnce(
   const changes = [
     ...planChanges(plan, replacementFacts, lease, now()),
     ...facts.unreadable.map((key): FactChange => ({ kind: 'set-aside', key })),
+    ...(await fleetImageChange(deps, fleet, spec, facts)),
   ];
   if (changes.length > 0) await state.commit(lease, changes);
   for (const change of changes) {

@@ -9,8 +9,10 @@ import { createClients } from '../aws/clients';
 import { createFleetConfigReader } from '../aws/fleet-config-store';
 import { createFleetStateTable } from '../aws/fleet-state-table';
 import { loadSettings, withFleets } from '../config';
-import { parseLaunchTrigger } from '../events/launch';
+import { parseLauncherInvocation } from '../events/launch';
+import { assertNever } from '../events/parse';
 import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
+import { type HealthEventResult, recordHealthEvent } from '../fleet/scheduled-changes';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
 
@@ -29,27 +31,36 @@ const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.s
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /**
- * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation.
- * Samples: events/launch-schedule.json, events/launch-requested.json, events/launch-direct.json.
+ * Launches workers on a schedule, a "Launch Workers Requested" event, or a direct invocation; records the workers an
+ * AWS Health scheduled change names (docs/scheduled-changes.md). Samples: events/launch-schedule.json,
+ * events/launch-requested.json, events/launch-direct.json, events/health-scheduled-change.json.
  */
-export async function handler(event: unknown, context: Context): Promise<FleetLaunchResult[]> {
+export async function handler(
+  event: unknown,
+  context: Context,
+): Promise<FleetLaunchResult[] | HealthEventResult> {
   logger.addContext(context);
   logger.debug('launch trigger received', { event });
   try {
-    const trigger = parseLaunchTrigger(event, context.awsRequestId);
+    const invocation = parseLauncherInvocation(event, context.awsRequestId);
     const config = withFleets(settings, await fleetConfig.fleets());
-    return await launchWorkers(
-      {
-        ...clients,
-        state,
-        config,
-        logger,
-        metrics,
-        now: () => new Date(),
-        remainingMs: () => context.getRemainingTimeInMillis(),
-      },
-      trigger,
-    );
+    const deps = {
+      ...clients,
+      state,
+      config,
+      logger,
+      metrics,
+      now: () => new Date(),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    };
+    switch (invocation.kind) {
+      case 'launch':
+        return await launchWorkers(deps, invocation.trigger);
+      case 'scheduled-change':
+        return await recordHealthEvent(deps, invocation.change);
+      default:
+        return assertNever(invocation);
+    }
   } finally {
     metrics.flush();
   }

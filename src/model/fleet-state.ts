@@ -93,6 +93,36 @@ export interface LaunchAttempt {
   readonly input: string;
 }
 
+/**
+ * A change AWS scheduled for a worker (a retirement, a reboot, maintenance), as an AWS Health event named it or as
+ * DescribeInstanceStatus lists it (the backstop): one fact per event and instance, so a redelivery records nothing.
+ */
+export interface ScheduledChange {
+  readonly instanceId: string;
+  /** Who told: an AWS Health event, or the instance's scheduled events (DescribeInstanceStatus). */
+  readonly source: 'health' | 'instance-status';
+  /** The Health event's ARN, or EC2's instance event id (`instance-event-…`). */
+  readonly eventId: string;
+  /** The Health event type code, or EC2's event code (`instance-retirement`, `system-reboot`, …). */
+  readonly code: string;
+  /** When the change may begin (ISO): the worker is to be retired before. */
+  readonly startsAt: string;
+  readonly description?: string;
+  /** The change was completed or cancelled (a closed Health event, a resolved entity): nothing is due for it. */
+  readonly closed?: boolean;
+  /** When it was recorded (ISO). */
+  readonly at: string;
+}
+
+/** The image a fleet's reconciliation resolved for its `ami` when it last ran: what new workers get. */
+export interface FleetImage {
+  /** The fleet's `ami` as configured (an id or an SSM parameter name) when it was resolved. */
+  readonly ami: string;
+  readonly imageId: string;
+  /** When it was resolved (ISO). */
+  readonly at: string;
+}
+
 /** Everything one pass of a fleet's reconciliation reads: one strongly consistent query of the fleet's items. */
 export interface FleetFacts {
   readonly size?: FleetSize;
@@ -102,6 +132,10 @@ export interface FleetFacts {
   readonly intents: readonly LaunchIntent[];
   /** Items that did not parse: set aside by the next commit, logged and counted; never obeyed. */
   readonly unreadable: readonly string[];
+  /** Changes AWS scheduled for the fleet's workers, each once per event and instance. */
+  readonly scheduledChanges?: readonly ScheduledChange[];
+  /** The image the reconciliation last resolved for the fleet. */
+  readonly image?: FleetImage;
 }
 
 /** A fleet's lease as its holder knows it: every change it commits is conditional on this epoch. */
@@ -128,6 +162,7 @@ export type LeaseAttempt =
 
 /** One change a holder commits: each is conditional, with the others, on its lease's epoch. */
 export type FactChange =
+  | { readonly kind: 'image'; readonly image: FleetImage }
   | { readonly kind: 'size'; readonly size: FleetSize }
   | { readonly kind: 'applied'; readonly requestId: string }
   | { readonly kind: 'replacement'; readonly fact: ReplacementFact }
@@ -178,6 +213,11 @@ export interface FleetState {
   /** Adds a replacement fact; false when the worker already has one. */
   addReplacement(fleet: string, fact: ReplacementFact): Promise<boolean>;
   readFacts(fleet: string, now: Date): Promise<FleetFacts>;
+  /**
+   * Records a scheduled change of a worker, once per event and instance: false when known (a redelivery, or the
+   * backstop seeing what an event told). A closed change is recorded over an open one, never the reverse.
+   */
+  addScheduledChange(fleet: string, change: ScheduledChange): Promise<boolean>;
   takeLease(
     fleet: string,
     name: LeaseName,

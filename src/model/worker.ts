@@ -11,6 +11,8 @@ export interface Worker {
   readonly state: string;
   readonly market: Market;
   readonly launchTime?: Date;
+  /** The AMI it was launched from, as EC2 describes it. */
+  readonly imageId?: string;
   /** When a stopped or terminated instance left the running state, as EC2 reports it. */
   readonly stateChangedAt?: Date;
   /** Why it left the running state, as EC2 codes it (`Client.UserInitiatedShutdown`, `Server.SpotInstanceTermination`). */

@@ -122,6 +122,33 @@ describe('npx worker-fleet', () => {
     expect(out).toContain(`c7g.large@${subnet}: score 1, 1 interruption in the last 1h`);
   });
 
+  it('status marks the workers on another image than the one their fleet now launches as drifted', async () => {
+    const [worker = ''] = await launch(1);
+    // The fleet's image as a reconciliation records it when its AMI parameter changed.
+    const taken = await world.state.takeLease('batch', 'reconcile', {
+      holder: 'test',
+      now: new Date(),
+      ttlMs: 60_000,
+      handOff: false,
+    });
+    if (taken.kind !== 'held') throw new Error('the lease is held');
+    const fleetImage = 'ami-0fedcba9876543210';
+    await world.state.commit(taken.lease, [
+      { kind: 'image', image: { ami: world.imageId, imageId: fleetImage, at: new Date().toISOString() } },
+    ]);
+
+    const { code, out } = await cli('status', '--fleet', 'batch');
+    const json = await cli('status', '--fleet', 'batch', '--json');
+
+    expect(code).toBe(0);
+    expect(out.split('\n').find((row) => row.startsWith(worker))).toMatch(
+      new RegExp(`${world.imageId} \\(drifted\\)$`),
+    );
+    expect(JSON.parse(json.out)[0].workers).toEqual([
+      expect.objectContaining({ instanceId: worker, imageId: world.imageId, drifted: true }),
+    ]);
+  });
+
   it('status counts launches EC2 does not list yet as in flight, beside the desired size', async () => {
     emulator().listingLagMs = 60_000;
     const launched = await launch(3);

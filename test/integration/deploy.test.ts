@@ -160,7 +160,7 @@ describe('serverless deploy to the emulator', () => {
           return { rule, targets: targets.Targets ?? [] };
         }),
     );
-    expect(rules).toHaveLength(10);
+    expect(rules).toHaveLength(11);
     const schedules = rules.filter(({ rule }) => rule.ScheduleExpression !== undefined);
     expect(
       schedules.map(({ rule, targets }) => [rule.ScheduleExpression, rule.State, targets[0]?.Input]).sort(),
@@ -174,6 +174,7 @@ describe('serverless deploy to the emulator', () => {
     );
     expect(patterns.map((pattern) => pattern['detail-type'].join(',')).sort()).toEqual([
       'AWS API Call via CloudTrail',
+      'AWS Health Event',
       'EC2 Instance Rebalance Recommendation',
       'EC2 Instance State-change Notification',
       'EC2 Spot Instance Interruption Warning',

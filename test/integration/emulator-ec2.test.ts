@@ -1,9 +1,11 @@
 /**
  * What the test proxy adds to moto's EC2 so that a test can fail on it (issue 25): ClientToken idempotency as the EC2
- * API reference documents it, and DescribeInstances' eventual consistency as a fault (`listingLagMs`).
+ * API reference documents it, DescribeInstances' eventual consistency as a fault (`listingLagMs`), and the scheduled
+ * events DescribeInstanceStatus lists (`scheduledEvents`).
  */
 import {
   CreateKeyPairCommand,
+  DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
   EC2Client,
@@ -146,5 +148,53 @@ describe('listing lag (listingLagMs)', () => {
 
     expect(idsOf(await described({ InstanceIds: fresh }))).toEqual(fresh);
     expect(idsOf(await described({ Filters: [{ Name: 'tag:fleet', Values: ['batch'] }] }))).toEqual(fresh);
+  });
+});
+
+describe('scheduled events (scheduledEvents)', () => {
+  it('lists the events a test names in DescribeInstanceStatus, as EC2 renders them, and none for the other instances', async () => {
+    const [scheduled = '', plain = ''] = idsOf((await launch({ MinCount: 2, MaxCount: 2 })).Instances);
+    const notBefore = new Date('2026-12-19T12:00:00Z');
+    emulator().scheduledEvents.set(scheduled, [
+      {
+        instanceEventId: 'instance-event-0123456789abcdef0',
+        code: 'instance-retirement',
+        description: 'degraded',
+        notBefore,
+      },
+    ]);
+
+    const answer = await ec2.send(
+      new DescribeInstanceStatusCommand({ InstanceIds: [scheduled, plain], IncludeAllInstances: true }),
+    );
+
+    const events = new Map(
+      (answer.InstanceStatuses ?? []).map((status) => [status.InstanceId, status.Events]),
+    );
+    expect(events.get(scheduled)).toEqual([
+      {
+        InstanceEventId: 'instance-event-0123456789abcdef0',
+        Code: 'instance-retirement',
+        Description: 'degraded',
+        NotBefore: notBefore,
+      },
+    ]);
+    expect(events.get(plain)).toBeUndefined();
+  });
+
+  it('forgets them at a reset: moto lists none', async () => {
+    const [instance = ''] = idsOf((await launch()).Instances);
+    emulator().scheduledEvents.set(instance, [
+      {
+        instanceEventId: 'instance-event-0123456789abcdef0',
+        code: 'system-reboot',
+        description: 'x',
+        notBefore: new Date(),
+      },
+    ]);
+
+    await emulator().reset();
+
+    expect(emulator().scheduledEvents.size).toBe(0);
   });
 });

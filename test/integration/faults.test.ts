@@ -17,6 +17,7 @@ import { poolMemoryOf } from '../../src/fleet/pool-memory';
 import { REAP_LEASE_TTL_MS, reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { LEASE_TTL_MS, SLOT_BUDGET_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { findDueRetirements, recordHealthEvent } from '../../src/fleet/scheduled-changes';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
 import { FenceLostError, type FleetState } from '../../src/model/fleet-state';
@@ -25,6 +26,7 @@ import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { replacedInstance } from '../../src/model/worker';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { fleetWorkers, healthEventNaming, otherImage, putImageParameter } from './scheduled-world';
 import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
@@ -654,6 +656,191 @@ describe('A stale holder, a lagging listing, retried launches', () => {
     expect(result.status).not.toBe('duplicate');
     expect(count(await kinds(), 'spot-interruption')).toBe(1);
     expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+  });
+});
+
+describe('What AWS schedules, and a new image', () => {
+  const healthEvent = healthEventNaming;
+  const workersOf = () => fleetWorkers(world, fleets());
+  const due = async (spec = fleets()) =>
+    findDueRetirements(world.deps(spec), 'batch', spec.batch, await workersOf());
+  const retirementIn = (days: number) => new Date(Date.now() + days * 24 * 3600_000);
+
+  it('F63: a Health event naming two workers, redelivered twice and once after a delivery that failed: each worker recorded once, retired once, before the scheduled time', async () => {
+    const [a, b] = (await launched(fleets({ targetCapacity: 2 }))).map((worker) => worker.instanceId);
+    if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
+    const event = healthEvent([a, b]);
+    emulator().faults.push({
+      action: 'PutItem',
+      when: (_params, { body }) => body.includes('scheduled#') && body.includes(b),
+      code: 'InternalServerError',
+      status: 500,
+      times: 1,
+    });
+    await expect(recordHealthEvent(world.deps(fleets()), event)).rejects.toThrow();
+
+    const retry = await recordHealthEvent(world.deps(fleets()), event);
+    const again = await recordHealthEvent(world.deps(fleets()), event);
+
+    expect(retry).toMatchObject({
+      status: 'recorded',
+      recorded: [{ instanceId: b, fleet: 'batch' }],
+      known: [a],
+    });
+    expect(again).toMatchObject({ recorded: [], known: [a, b] });
+    expect((await world.stateKeys()).filter((key) => key.includes(' scheduled#'))).toHaveLength(2);
+    const retirements = await due();
+    expect(retirements.map((retirement) => retirement.instanceId).sort()).toEqual([a, b].sort());
+    for (const retirement of retirements) {
+      expect(retirement).toMatchObject({ reason: 'scheduled-change', notAfter: event.startsAt });
+    }
+  });
+
+  it('F64: a scheduled retirement no event told, found by the backstop in DescribeInstanceStatus: retired once; a completed one is not', async () => {
+    const [a, b] = (await launched(fleets({ targetCapacity: 2 }))).map((worker) => worker.instanceId);
+    if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
+    const notBefore = retirementIn(10);
+    emulator().scheduledEvents.set(a, [
+      {
+        instanceEventId: 'instance-event-0a1b2c3d4e5f60718',
+        code: 'instance-retirement',
+        description: 'The instance is running on degraded hardware',
+        notBefore,
+      },
+    ]);
+    emulator().scheduledEvents.set(b, [
+      {
+        instanceEventId: 'instance-event-0f1e2d3c4b5a69788',
+        code: 'system-reboot',
+        description: '[Completed] Scheduled reboot',
+        notBefore,
+      },
+    ]);
+
+    // The retirement run's facts, read before the backstop ran: what it finds is added to them.
+    const before = await world.state.readFacts('batch', new Date());
+    const first = await findDueRetirements(
+      world.deps(fleets()),
+      'batch',
+      fleets().batch,
+      await workersOf(),
+      before,
+    );
+    const second = await due();
+
+    expect(first).toEqual([
+      expect.objectContaining({ instanceId: a, reason: 'scheduled-change', notAfter: notBefore }),
+    ]);
+    expect(second).toEqual(first);
+    expect(emulator().sent('DescribeInstanceStatus').length).toBeGreaterThanOrEqual(2);
+    expect((await world.stateKeys()).filter((key) => key.includes(' scheduled#'))).toHaveLength(1);
+  });
+
+  it('F65: a Health event naming an instance tagged as ours by hand (no worker profile), and one of another deployment: both ignored, nothing recorded', async () => {
+    const worker = await oneWorker();
+    const config = world.config(fleets());
+    const [forged, foreign] = await Promise.all(
+      [config.managedBy, 'worker-fleet-other'].map(async (managedBy) => {
+        const run = await world.ec2.send(
+          new RunInstancesCommand({
+            ImageId: world.imageId,
+            MinCount: 1,
+            MaxCount: 1,
+            InstanceType: 'c7g.large',
+            TagSpecifications: [
+              {
+                ResourceType: 'instance',
+                Tags: [
+                  { Key: TAG.managedBy, Value: managedBy },
+                  { Key: TAG.fleet, Value: 'batch' },
+                ],
+              },
+            ],
+          }),
+        );
+        return run.Instances?.[0]?.InstanceId ?? '';
+      }),
+    );
+    await listed();
+
+    const result = await recordHealthEvent(
+      world.deps(fleets()),
+      healthEvent([forged ?? '', foreign ?? '', worker.instanceId]),
+    );
+
+    expect(result.recorded).toEqual([{ instanceId: worker.instanceId, fleet: 'batch' }]);
+    expect(result.ignored).toEqual([
+      { instanceId: forged, reason: 'not a worker of this deployment' },
+      { instanceId: foreign, reason: 'not a worker of this deployment' },
+    ]);
+    expect((await world.stateKeys()).filter((key) => key.includes(' scheduled#'))).toHaveLength(1);
+  });
+
+  it('F66: the AMI parameter changes: within 15 minutes the reconciliation resolves the new image, and every worker on the old one is drifted', async () => {
+    const parameter = `/worker-fleet/test/drift-${Date.now()}`;
+    const next = await otherImage(world);
+    await putImageParameter(world, parameter, world.imageId);
+    const spec = fleets({ ami: parameter, targetCapacity: 2 });
+    await launched(spec);
+    expect(await due(spec)).toEqual([]);
+
+    await putImageParameter(world, parameter, next);
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1', fleet: 'batch' });
+    expect(await due(spec)).toEqual([]);
+    const passLater = { ...world.deps(spec), now: later(16 * 60_000) };
+    await launchWorkers(passLater, { kind: 'reconcile', id: 'tick-2', fleet: 'batch' });
+
+    const drifted = await due(spec);
+    expect(drifted.map((retirement) => retirement.reason)).toEqual(['ami-drift', 'ami-drift']);
+    expect(drifted[0]?.detail).toEqual({ imageId: world.imageId, fleetImage: next });
+    expect((await world.state.readFacts('batch', new Date())).image).toMatchObject({
+      ami: parameter,
+      imageId: next,
+    });
+  });
+
+  it('F67: a Health event of another region (a backup delivered here) changes nothing, and says so', async () => {
+    const worker = await oneWorker();
+    emulator().requests.length = 0;
+
+    const result = await recordHealthEvent(
+      world.deps(fleets()),
+      healthEvent([worker.instanceId], {}, 'eu-west-1'),
+    );
+
+    expect(result).toMatchObject({ status: 'other-region', recorded: [] });
+    expect(emulator().requests).toEqual([]);
+  });
+
+  it('F68: a Health event closed after it was recorded: nothing due; a late redelivery of the open event does not reopen it', async () => {
+    const [a, b] = (await launched(fleets({ targetCapacity: 2 }))).map((worker) => worker.instanceId);
+    if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
+    const open = healthEvent([a, b]);
+    await recordHealthEvent(world.deps(fleets()), open);
+    expect(await due()).toHaveLength(2);
+
+    await recordHealthEvent(world.deps(fleets()), healthEvent([a, b], { statusCode: 'closed' }));
+    await recordHealthEvent(world.deps(fleets()), open);
+
+    expect(await due()).toEqual([]);
+  });
+
+  it('F69: the AMI parameter unreadable: the recorded image stands, no worker is judged drifted on a guess', async () => {
+    const parameter = `/worker-fleet/test/unreadable-${Date.now()}`;
+    await putImageParameter(world, parameter, world.imageId);
+    const spec = fleets({ ami: parameter });
+    await launched(spec);
+    emulator().faults.push({ action: 'GetParameter', code: 'InternalServerError', status: 500 });
+
+    await launchWorkers(
+      { ...world.deps(spec), now: later(16 * 60_000) },
+      { kind: 'reconcile', id: 'tick', fleet: 'batch' },
+    );
+
+    expect((await world.state.readFacts('batch', new Date())).image).toMatchObject({
+      imageId: world.imageId,
+    });
+    expect(await due(spec)).toEqual([]);
   });
 });
 

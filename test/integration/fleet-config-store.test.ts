@@ -8,6 +8,7 @@ import {
   writeFleetConfig,
 } from '../../src/aws/fleet-config-store';
 import { FleetConfigChangedError, FleetConfigError, UnknownFleetError } from '../../src/errors';
+import type { FleetLaunchResult } from '../../src/fleet/launch-workers';
 import { MAX_USER_DATA_BYTES } from '../../src/model/fleet-spec';
 import { deployedEnvironment } from './deployed-env';
 import { fleetOf, largeFleetDocument } from './fleet-documents';
@@ -196,7 +197,7 @@ describe('launchWorkers handler and the fleet configuration store', () => {
         nightly: fleet(world, { targetCapacity: 0, maxCapacity: 2 }),
       });
       clock.mockReturnValue(start + 30_000);
-      const results = await handler({ fleet: 'nightly', count: 1 }, context);
+      const results = (await handler({ fleet: 'nightly', count: 1 }, context)) as FleetLaunchResult[];
 
       expect(results).toMatchObject([{ fleet: 'nightly', status: 'launched' }]);
       expect(results[0]?.launched).toHaveLength(1);

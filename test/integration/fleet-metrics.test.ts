@@ -4,6 +4,7 @@ import { CreateTagsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { workerSession } from '../../local/access-log';
 import { lambdaContext } from '../../local/lambda-context';
+import type { FleetLaunchResult } from '../../src/fleet/launch-workers';
 import type { FleetReapResult } from '../../src/fleet/reap-idle-workers';
 import { FLEET_METRICS, type FleetMetricName, METRIC_NAMESPACE } from '../../src/model/fleet-metrics';
 import { heartbeatKey } from '../../src/model/heartbeat';
@@ -112,10 +113,10 @@ describe('the metrics and notification events of a fleet story, through the hand
     const logS3Access = (await import('../../src/handlers/log-s3-access')).handler;
 
     // Launch: two spot workers, from none.
-    const [launched] = await launchWorkers(
+    const [launched] = (await launchWorkers(
       { fleet: 'batch', requestId: 'story-launch' },
       context('launchWorkers'),
-    );
+    )) as FleetLaunchResult[];
     const [interrupted, kept] = (launched?.launched ?? []).map((worker) => worker.instanceId);
     const launch = emf();
     expect(launch.flatMap(emfProblems)).toEqual([]);

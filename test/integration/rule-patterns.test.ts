@@ -33,6 +33,7 @@ function eventRules(template: Template): Map<string, unknown> {
 /** Every rule, and the only sample events it must match. */
 const EXPECTED: Record<string, string[]> = {
   'LaunchWorkers: Launch Workers Requested': ['launch-requested.json'],
+  'LaunchWorkers: AWS Health Event': ['health-scheduled-change-nth.json', 'health-scheduled-change.json'],
   'HandleSpotInterruption: EC2 Spot Instance Interruption Warning': ['spot-interruption-warning.json'],
   'HandleSpotInterruption: EC2 Instance Rebalance Recommendation': ['rebalance-recommendation.json'],
   'HandleSpotInterruption: EC2 Instance State-change Notification': ['instance-state-change-terminated.json'],
@@ -79,6 +80,11 @@ function samples(): Sample[] {
   const created = loaded.find((sample) => sample.name === 's3-object-created.json');
   const logDelivered = loaded.find((sample) => sample.name === 's3-access-log-delivered.json');
   if (created === undefined || logDelivered === undefined) throw new Error('an S3 sample is missing');
+  const health = loaded.find((sample) => sample.name === 'health-scheduled-change.json');
+  if (health === undefined) throw new Error('the Health sample is missing');
+  // An EC2 issue and another service's scheduled change: no rule may deliver them.
+  const issue = { ...health.event, detail: { ...health.event.detail, eventTypeCategory: 'issue' } };
+  const rds = { ...health.event, detail: { ...health.event.detail, service: 'RDS' } };
   // The state bucket's access logs, and objects of a bucket that is not the fleet's: no rule may deliver them.
   const stateLog = {
     ...logDelivered.event,
@@ -93,6 +99,8 @@ function samples(): Sample[] {
     { name: 'instance-state-change-running', event: running },
     { name: 's3-state-access-log', event: stateLog },
     { name: 's3-object-created-elsewhere', event: elsewhere },
+    { name: 'health-ec2-issue', event: issue },
+    { name: 'health-rds-scheduled-change', event: rds },
   ];
 }
 
@@ -127,7 +135,7 @@ describe('the packaged EventBridge rules', () => {
       queues.set(rule, queue.url);
     }
     const all = samples();
-    expect(all.length).toBe(12);
+    expect(all.length).toBe(16);
 
     for (const { event } of all) {
       const put = await events.send(

@@ -41,7 +41,7 @@ const LAUNCH_CALLS = [
 export const FUNCTIONS = {
   launchWorkers: {
     role: 'LaunchWorkersRole',
-    rules: ['schedule', 'schedule', 'Launch Workers Requested'],
+    rules: ['schedule', 'schedule', 'Launch Workers Requested', 'AWS Health Event'],
     // Its notifications go on the bus too (test/template/observability.test.ts: which detail-types).
     calls: [...LAUNCH_CALLS, 'events:PutEvents'],
     never: [
@@ -81,6 +81,8 @@ export const FUNCTIONS = {
     rules: ['schedule'],
     calls: [
       'ec2:DescribeInstances',
+      // The backstop of AWS Health's scheduled changes: the workers' scheduled events.
+      'ec2:DescribeInstanceStatus',
       'cloudwatch:GetMetricData',
       'ec2:CreateTags',
       'ec2:DeleteTags',

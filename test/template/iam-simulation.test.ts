@@ -194,6 +194,7 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
   },
   reapIdleWorkers: {
     'ec2:DescribeInstances': [{ action: 'ec2:DescribeInstances', resource: '*' }],
+    'ec2:DescribeInstanceStatus': [{ action: 'ec2:DescribeInstanceStatus', resource: '*' }],
     'cloudwatch:GetMetricData': [{ action: 'cloudwatch:GetMetricData', resource: '*' }],
     'ec2:CreateTags': [
       {

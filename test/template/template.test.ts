@@ -62,7 +62,12 @@ const WORKER_PARAMETER_READS = ['ssm:GetParameter', 'ssm:GetParameters'];
 function policyViolations(template: Template): string[] {
   const violations: string[] = [];
   // Reads that IAM grants on every resource or not at all.
-  const reads = new Set(['ec2:DescribeInstances', 'ec2:DescribeImages', 'cloudwatch:GetMetricData']);
+  const reads = new Set([
+    'ec2:DescribeInstances',
+    'ec2:DescribeInstanceStatus',
+    'ec2:DescribeImages',
+    'cloudwatch:GetMetricData',
+  ]);
   for (const { role, never } of Object.values(FUNCTIONS)) {
     const statements = roleStatements(template, role).filter((statement) => statement.Effect === 'Allow');
     const granting = (action: string) =>

@@ -73,4 +73,39 @@ describe("factsOf: a fleet's items as the facts a pass reads", () => {
     expect(facts).toMatchObject({ size: undefined, requests: [], intents: [] });
     expect(facts.unreadable).toEqual(['size', 'request#r-1', 'intent#grow-x', 'mystery#1']);
   });
+
+  it("reads the fleet's scheduled changes and its image; one that does not parse is named, never obeyed", () => {
+    const change = {
+      instanceId: 'i-1',
+      source: 'health',
+      eventId: 'arn:aws:health:us-east-1::event/EC2/X/1',
+      code: 'AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED',
+      startsAt: '2026-12-19T12:00:00.000Z',
+      at: '2026-12-05T09:59:00Z',
+    };
+    const facts = factsOf(
+      [
+        item('scheduled#i-1#a', change),
+        item('scheduled#i-2#b', { ...change, instanceId: 'i-2', startsAt: 19 }),
+        item('scheduled#i-3#c', { ...change, instanceId: 'i-3', expiresAt: seconds(now) - 1 }),
+        item('image', {
+          ami: '/aws/service/ami',
+          imageId: 'ami-0123456789abcdef0',
+          at: '2026-12-05T09:00:00Z',
+        }),
+      ],
+      now,
+    );
+
+    expect(facts.scheduledChanges).toEqual([change]);
+    expect(facts.image).toEqual({
+      ami: '/aws/service/ami',
+      imageId: 'ami-0123456789abcdef0',
+      at: '2026-12-05T09:00:00Z',
+    });
+    expect(facts.unreadable).toEqual(['scheduled#i-2#b']);
+    const garbled = factsOf([item('image', { imageId: 7 })], now);
+    expect(garbled.image).toBeUndefined();
+    expect(garbled.unreadable).toEqual(['image']);
+  });
 });
