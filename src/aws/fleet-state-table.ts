@@ -569,6 +569,24 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
       );
     },
 
+    async recordClaimStep(kind, instanceId, eventId, step) {
+      try {
+        await send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: workerKey(instanceId), sk: `claim#${kind}` },
+            UpdateExpression: 'SET #step = :done',
+            ConditionExpression: 'eventId = :event AND #state = :working',
+            ExpressionAttributeNames: { '#step': step, '#state': 'state' },
+            ExpressionAttributeValues: { ':done': true, ':event': eventId, ':working': 'working' },
+          }),
+        );
+      } catch (error) {
+        // Taken over or settled meanwhile: the claim is another delivery's now.
+        if (!isNamed(error, 'ConditionalCheckFailedException')) throw error;
+      }
+    },
+
     async releaseClaim(kind, instanceId) {
       await send(
         new DeleteCommand({ TableName: table, Key: { pk: workerKey(instanceId), sk: `claim#${kind}` } }),

@@ -7,7 +7,7 @@ import type { InstanceEvent } from '../events/instance';
 import { assertNever } from '../events/parse';
 import { NO_FLEET } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { ReplacementCause, ReplacementFact } from '../model/fleet-state';
+import type { ClaimKind, ReplacementCause, ReplacementFact } from '../model/fleet-state';
 import type { Notification, WorkerDraining } from '../model/notification';
 import type { PoolEventKind } from '../model/pool';
 import { TAG } from '../model/tags';
@@ -179,19 +179,39 @@ async function markAndReplace(
 type ClaimedSteps = ReturnType<typeof claimedSteps>;
 
 /**
- * The once-only steps of a claimed event's delivery. What is done is recorded as each step finishes: it is what a
- * failed delivery leaves the claim open with (interruption-notice.ts). A delivery that does not hold the claim starts
- * with everything done, so it notifies and marks nothing.
+ * The once-only steps of a claimed event's delivery. Each step is recorded on the claim as it finishes, so a delivery
+ * that dies (a Lambda timeout) leaves what it did, and the retry that takes the claim over repeats none of it; what
+ * is done is also what a failed delivery leaves the claim open with (interruption-notice.ts). A record that fails is
+ * logged: that step's progress is then written when the delivery settles. A delivery that does not hold the claim
+ * starts with everything done, so it notifies and marks nothing.
  */
-function claimedSteps(claimed: boolean, progress: ClaimProgress) {
+function claimedSteps(
+  deps: Pick<InterruptionDependencies, 'state' | 'logger'>,
+  claim: { readonly kind: ClaimKind; readonly event: InstanceEvent },
+  claimed: boolean,
+  progress: ClaimProgress,
+) {
   const done: { -readonly [K in keyof ClaimProgress]: boolean } = claimed ? { ...progress } : { ...ALL_DONE };
+  /** Records a finished step on the claim. */
+  const record = async (step: keyof ClaimProgress) => {
+    const { instanceId, id } = claim.event;
+    await deps.state.recordClaimStep(claim.kind, instanceId, id, step).catch((error: unknown) => {
+      deps.logger.warn(`${claim.kind} step not recorded, it is when the delivery settles`, {
+        instanceId,
+        step,
+        error,
+      });
+    });
+  };
   return {
     /** What is done so far. */
     done,
+    record,
     async run(step: keyof ClaimProgress, act: () => Promise<unknown>): Promise<void> {
       if (done[step]) return;
       await act();
       done[step] = true;
+      await record(step);
     },
   };
 }
@@ -217,7 +237,10 @@ async function onSpotWarning(
   // A notice step that failed after it took the claim has left it open already.
   if (noticed.status === 'rejected') throw noticed.reason;
   const { claimed } = noticed.value;
-  const steps = claimedSteps(claimed, noticed.value);
+  const steps = claimedSteps(deps, { kind: 'warning', event }, claimed, noticed.value);
+  // Published by the notice step, from the registry: recorded beside the rest of the work.
+  const noticeRecorded =
+    claimed && noticed.value.published !== undefined ? steps.record('notified') : Promise.resolve();
   // The copy goes on the bus once the SNS message is out, beside the rest of the work, and is waited for before this
   // delivery ends. It is a step of its own: a retry puts a copy that failed, and never publishes the message again.
   let copying: Promise<void> | undefined;
@@ -225,7 +248,10 @@ async function onSpotWarning(
     copying ??= steps.run('copied', () => copyNotification(deps, notification));
     copying.catch(() => undefined);
   };
-  const copied = () => copying ?? Promise.resolve();
+  const copied = async () => {
+    await noticeRecorded;
+    await (copying ?? Promise.resolve());
+  };
   if (noticed.value.published !== undefined) copy(noticed.value.published);
   try {
     if (described.status === 'rejected') throw described.reason;
@@ -319,7 +345,7 @@ async function onRebalance(
     logger.info('rebalance recommendation already handled', { fleet: owner.fleet, instanceId });
     return { status: 'duplicate', instanceId, fleet: owner.fleet };
   }
-  const steps = claimedSteps(true, progress);
+  const steps = claimedSteps(deps, { kind: 'rebalance', event }, true, progress);
   try {
     const notification: Notification = {
       kind: 'rebalance-recommendation',

@@ -249,6 +249,16 @@ export interface FleetState {
     settled: { readonly eventId: string; readonly now: Date; readonly state: 'open' | 'done' },
     progress: ClaimProgress,
   ): Promise<void>;
+  /**
+   * Records one step of a claim as done, while its delivery holds it (still `working` for this event): a delivery
+   * that dies after the step leaves it recorded, and the retry does not repeat it.
+   */
+  recordClaimStep(
+    kind: ClaimKind,
+    instanceId: string,
+    eventId: string,
+    step: keyof ClaimProgress,
+  ): Promise<void>;
   releaseClaim(kind: ClaimKind, instanceId: string): Promise<void>;
   registerWorkers(workers: readonly RegisteredWorker[]): Promise<string[]>;
   lookUpWorker(instanceId: string): Promise<RegisteredWorker | undefined>;

@@ -106,10 +106,27 @@ async function warnThroughAFailure(fault: Fault) {
 }
 
 /** Starts a delivery and waits until the emulator froze its next matching request: the invocation is dead. */
+/** Polls `done` until it holds (10 s at most): what a frozen delivery did before it froze has reached the emulator. */
+async function waitFor(done: () => Promise<boolean>): Promise<void> {
+  for (const started = Date.now(); !(await done()); ) {
+    if (Date.now() - started > 10_000) throw new Error('waited 10 s for the frozen delivery');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function freezeDuring(delivery: () => Promise<unknown>, fault: Omit<Fault, 'code' | 'freeze'>) {
   emulator().faults.push({ ...fault, code: 'Frozen', freeze: true, times: 1 });
   delivery().catch(() => undefined);
   return emulator().nextFrozen();
+}
+
+/** The warning of this worker notified once, Worker Draining once, the worker marked, and replaced once. */
+async function expectWarnedOnce(instanceId: string) {
+  expect(count(await kinds(), 'spot-interruption')).toBe(1);
+  expect(await world.drainingEvents()).toHaveLength(1);
+  const [marked] = await world.instances({ tag: TAG.interruption, value: 'terminate' });
+  expect(marked?.InstanceId).toBe(instanceId);
+  expect(await replacementsOf(instanceId)).toHaveLength(1);
 }
 
 describe('Interruptions', () => {
@@ -131,11 +148,24 @@ describe('Interruptions', () => {
     // The replacement does not wait for the dead delivery's claim; the notification and the marking do.
     expect(early).toMatchObject({ status: 'replaced', replacement: { status: 'launched' } });
     expect(retry).toMatchObject({ status: 'notified' });
-    expect(count(await kinds(), 'spot-interruption')).toBe(1);
-    expect(await world.drainingEvents()).toHaveLength(1);
-    const [marked] = await world.instances({ tag: TAG.interruption, value: 'terminate' });
-    expect(marked?.InstanceId).toBe(worker.instanceId);
-    expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
+    await expectWarnedOnce(worker.instanceId);
+  });
+
+  it('F73: a delivery frozen while it tags the worker (as a Lambda timeout leaves it), its notice and Worker Draining sent: the retry tags it and sends neither again', async () => {
+    const worker = await oneWorker();
+    await freezeDuring(
+      () => handleInstanceEvent(world.interruptionDeps(fleets()), warning(worker.instanceId)),
+      { action: 'CreateTags' },
+    );
+    await waitFor(async () => (await world.drainingEvents()).length === 1);
+
+    // The replacement is the fleet's holder's, frozen delivery or retry: once either way.
+    await handleInstanceEvent(
+      world.interruptionDeps(fleets(), later(CLAIM_TTL_MS + 30_000)),
+      warning(worker.instanceId),
+    );
+
+    await expectWarnedOnce(worker.instanceId);
   });
 
   it('F2: a delivery whose notification and then whose claim write fail is finished by the retry, notified once', async () => {
