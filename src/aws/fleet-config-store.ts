@@ -140,6 +140,8 @@ export interface FleetConfigReaderOptions {
   readonly now?: () => number;
   /** How long a container uses what it read before reading again. */
   readonly ttlMs?: number;
+  /** Told when a read fails with no good configuration to fall back on (the call then fails): to count it. */
+  readonly onUnreadable?: (error: Error) => void;
 }
 
 /** Thirty seconds: a pushed change reaches every function within half a minute, for one GET per container. */
@@ -167,7 +169,10 @@ export function createFleetConfigReader(options: FleetConfigReaderOptions) {
       good = { fleets: Object.freeze(stored.fleets), readAt: startedAt };
       return good.fleets;
     } catch (error) {
-      if (good === undefined) throw error;
+      if (good === undefined) {
+        options.onUnreadable?.(error as Error);
+        throw error;
+      }
       options.logger.error('fleet configuration unreadable, the last good one stays in use', {
         error: error as Error,
       });

@@ -15,6 +15,7 @@ import { type FleetLaunchResult, launchWorkers } from '../fleet/launch-workers';
 import { type HealthEventResult, recordHealthEvent } from '../fleet/scheduled-changes';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
+import { NO_FLEET } from '../model/fleet-metrics';
 
 /** Built once per container, at init: the settings, the clients, the fleets' reader and the metrics the launcher uses. */
 const clients = createClients({
@@ -27,7 +28,13 @@ const clients = createClients({
 });
 const settings = loadSettings();
 const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
-const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
+// A container without a readable configuration fails every event, counted: the alarm says so within a minute.
+const fleetConfig = createFleetConfigReader({
+  s3: clients.s3,
+  bucket: settings.stateBucket,
+  logger,
+  onUnreadable: () => metrics.add('ConfigurationUnreadable', 1, { fleet: NO_FLEET }),
+});
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /**

@@ -16,6 +16,7 @@ import { type DrainResult, drainWorker } from '../fleet/drain-worker';
 import { type FleetReapResult, reapIdleWorkers } from '../fleet/reap-idle-workers';
 import { logger } from '../logger';
 import { PowertoolsMetricsSink } from '../metrics';
+import { NO_FLEET } from '../model/fleet-metrics';
 
 const calls = new CallCounter();
 /** Built once per container, at init: the settings, the fleets' reader, the clients (their calls counted), metrics. */
@@ -33,7 +34,13 @@ const clients = createClients(
 );
 const settings = loadSettings();
 const state = createFleetStateTable(clients.dynamodb, settings.stateTable);
-const fleetConfig = createFleetConfigReader({ s3: clients.s3, bucket: settings.stateBucket, logger });
+// A container without a readable configuration fails every event, counted: the alarm says so within a minute.
+const fleetConfig = createFleetConfigReader({
+  s3: clients.s3,
+  bucket: settings.stateBucket,
+  logger,
+  onUnreadable: () => metrics.add('ConfigurationUnreadable', 1, { fleet: NO_FLEET }),
+});
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /**

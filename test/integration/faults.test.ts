@@ -1433,24 +1433,9 @@ describe('Orphans and a container without its configuration (#26)', () => {
         Body: JSON.stringify({ batch: { ...spec.batch, market: 'cheapest' } }),
       }),
     );
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: emulator().endpoint,
-      ...world.env(),
-      // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
-      POWERTOOLS_METRICS_DISABLED: 'false',
-    });
-    const emf: Record<string, unknown>[] = [];
-    const logged = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
-      if (typeof line === 'string' && line.includes('"_aws"')) emf.push(JSON.parse(line));
-    });
-    // A new container: the handler's module loaded afresh, with no configuration read before.
-    let handler: typeof import('../../src/handlers/spot-interruption').handler = async () => {
-      throw new Error('not loaded');
-    };
-    await jest.isolateModulesAsync(async () => {
-      ({ handler } = await import('../../src/handlers/spot-interruption'));
-    });
+    const container = await newContainer();
+    const { handler } = await container.load(() => import('../../src/handlers/spot-interruption'));
+    const emf = container.emf;
     const context = lambdaContext('worker-fleet-test-handleSpotInterruption', 30_000);
     const raw = (detailType: string, id: string, detail: Record<string, unknown> = {}) => ({
       version: '0',
@@ -1484,7 +1469,67 @@ describe('Orphans and a container without its configuration (#26)', () => {
     expect(count(await kinds(), 'spot-interruption')).toBe(1);
     expect(await eventCounts()).toMatchObject({ 'Fleet Spot Interruption': 1, 'Worker Draining': 1 });
     expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
-    logged.mockRestore();
-    process.env = saved;
+    container.end();
+  });
+
+  it('F74: a launcher and a reaper container without a readable configuration fail each trigger clearly, launch and terminate nothing, and count it', async () => {
+    const spec = fleets({ targetCapacity: 2 });
+    await oneWorker(spec);
+    await world.s3.send(
+      new PutObjectCommand({ Bucket: world.stateBucket, Key: FLEET_CONFIG_KEY, Body: '{"batch": ' }),
+    );
+    const container = await newContainer();
+    const launcher = await container.load(() => import('../../src/handlers/launch-workers'));
+    const reaper = await container.load(() => import('../../src/handlers/reap-idle-workers'));
+    const launchesBefore = emulator().sent('RunInstances').length;
+
+    await expect(
+      launcher.handler({ reconcile: true }, lambdaContext('worker-fleet-test-launchWorkers', 60_000)),
+    ).rejects.toMatchObject({ name: FleetConfigError.name });
+    await expect(
+      reaper.handler({ dryRun: false }, lambdaContext('worker-fleet-test-reapIdleWorkers', 300_000)),
+    ).rejects.toMatchObject({ name: FleetConfigError.name });
+
+    expect(emulator().sent('RunInstances')).toHaveLength(launchesBefore);
+    expect(emulator().sent('TerminateInstances')).toHaveLength(0);
+    expect(
+      container.emf
+        .filter((document) => document.fleet === 'none')
+        .map((document) => document.ConfigurationUnreadable),
+    ).toEqual([1, 1]);
+    container.end();
   });
 });
+
+/**
+ * A function container of its own: the deployment's environment, handler modules loaded afresh (no configuration
+ * read before), and the metrics they emit (Powertools' EMF lines) kept. `end` puts the test's environment back.
+ */
+async function newContainer() {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: emulator().endpoint,
+    ...world.env(),
+    // The tests run Powertools in dev mode, which turns metrics off unless told otherwise.
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  });
+  const emf: Record<string, unknown>[] = [];
+  const logged = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    if (typeof line === 'string' && line.includes('"_aws"')) emf.push(JSON.parse(line));
+  });
+  return {
+    emf,
+    async load<T>(load: () => Promise<T>): Promise<T> {
+      let loaded: T | undefined;
+      await jest.isolateModulesAsync(async () => {
+        loaded = await load();
+      });
+      if (loaded === undefined) throw new Error('handler module not loaded');
+      return loaded;
+    },
+    end() {
+      logged.mockRestore();
+      process.env = saved;
+    },
+  };
+}
