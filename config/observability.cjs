@@ -174,6 +174,7 @@ function observability({ fleets, stage, belowTargetMinutes, metrics }) {
       [...metric('IdleTerminated', fleet), { label: 'terminated idle' }],
       [...metric('IdleKeptByProtection', fleet), { label: 'kept by protection' }],
       [...metric('IdleKeptByFloor', fleet), { label: 'kept by the floor' }],
+      [...metric('WorkersAboveMax', fleet), { stat: 'Maximum', label: 'above maxCapacity' }],
     ]),
   ]);
   widgets.push(

@@ -23,6 +23,7 @@ import {
   type PoolEventRecord,
   type RegisteredWorker,
   type ReplacementFact,
+  type RetirementFact,
   SCHEMA_VERSION,
   type SizeRequest,
 } from '../model/fleet-state';
@@ -32,6 +33,7 @@ import {
  * A fleet's facts share its partition, so a pass reads them in one strongly consistent Query:
  *
  *   fleet#<name>   lease#reconcile | lease#reap | size | request#<id> | replacement#<instance> | intent#<slot>
+ *                  | retirement#<instance>
  *   worker#<id>    registry | claim#warning | claim#rebalance
  *   pools          <kind>#<placement>#<id>          deployment   sequence
  *
@@ -43,6 +45,8 @@ const DAY_S = 24 * 60 * 60;
 const REQUEST_MEMORY_S = 14 * DAY_S;
 const REPLACEMENT_MEMORY_S = 7 * DAY_S;
 const INTENT_MEMORY_S = 2 * DAY_S;
+/** A retirement outlives any drain grace and replacement wait; a lost one is rebuilt from the worker's drain tag. */
+const RETIREMENT_MEMORY_S = 2 * DAY_S;
 const CLAIM_MEMORY_S = DAY_S;
 /** A registry record outlives most workers; one that expires only sends its warning through EC2 first. */
 const REGISTRY_MEMORY_S = 90 * DAY_S;
@@ -80,10 +84,21 @@ const sizeItem = z.object({
   desiredBy: z.object({ id: z.string(), kind: requestItem.shape.kind }).optional(),
   targetAt: z.string().optional(),
 });
+const retirementReason = z.enum([
+  'idle',
+  'max-lifetime',
+  'operator-drain',
+  'replaced-early',
+  'orphan',
+  'above-max',
+  'scheduled-change',
+  'ami-drift',
+  'rebuilt',
+]);
 const replacementItem = z.object({
   ...versioned,
   instanceId: z.string(),
-  cause: z.enum(['spot-interruption', 'rebalance-recommendation', 'missed-warning']),
+  cause: z.enum(['spot-interruption', 'rebalance-recommendation', 'missed-warning', 'retirement']),
   correlationId: z.string(),
   pool: poolRef,
   at: z.string(),
@@ -92,6 +107,19 @@ const replacementItem = z.object({
   launchedAt: z.string().optional(),
   tellingEpoch: z.number().optional(),
   toldNoCapacity: z.boolean().optional(),
+  reason: retirementReason.optional(),
+});
+
+const retirementItem = z.object({
+  ...versioned,
+  instanceId: z.string(),
+  reason: retirementReason,
+  replaceFirst: z.boolean(),
+  requestedAt: z.string(),
+  drainRequestedAt: z.string().optional(),
+  deadline: z.string().optional(),
+  correlationId: z.string().optional(),
+  pool: poolRef.optional(),
 });
 const intentItem = z.object({
   ...versioned,
@@ -155,6 +183,14 @@ function stored(pk: string, sk: string, value: object, expiresAt?: number): Reco
 function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }
+
+const retirementStored = (fleet: string, fact: RetirementFact) =>
+  stored(
+    fleetKey(fleet),
+    `retirement#${fact.instanceId}`,
+    fact,
+    expiry(fact.requestedAt, RETIREMENT_MEMORY_S),
+  );
 
 const progressOf = (claim: Partial<ClaimProgress> | undefined): ClaimProgress => ({
   notified: claim?.notified === true,
@@ -227,6 +263,15 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         return { Delete: { TableName: table, Key: { pk, sk: `intent#${change.slot}` } } };
       case 'set-aside':
         return { Delete: { TableName: table, Key: { pk, sk: change.key } } };
+      case 'retirement':
+        return {
+          Put: {
+            TableName: table,
+            Item: retirementStored(fleet, change.fact),
+          },
+        };
+      case 'retirement-done':
+        return { Delete: { TableName: table, Key: { pk, sk: `retirement#${change.instanceId}` } } };
     }
   }
 
@@ -246,6 +291,10 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
           expiry(fact.at, REPLACEMENT_MEMORY_S),
         ),
       );
+    },
+
+    async addRetirement(fleet, fact) {
+      return putIfAbsent(retirementStored(fleet, fact));
     },
 
     async readFacts(fleet, now) {
@@ -643,6 +692,7 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   const requests: SizeRequest[] = [];
   const replacements: Record<string, ReplacementFact> = {};
   const intents: LaunchIntent[] = [];
+  const retirements: Record<string, RetirementFact> = {};
   const unreadable: string[] = [];
   for (const item of items) {
     if (expired(item, now)) continue;
@@ -677,6 +727,11 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
         if (found !== undefined) intents.push(fieldsOf(found));
         break;
       }
+      case 'retirement': {
+        const found = parse(retirementItem);
+        if (found !== undefined) retirements[found.instanceId] = fieldsOf(found);
+        break;
+      }
       case 'lease':
         break;
       default:
@@ -685,5 +740,5 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   }
   requests.sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id));
   intents.sort((a, b) => a.at.localeCompare(b.at) || a.slot.localeCompare(b.slot));
-  return { size, requests, replacements, intents, unreadable };
+  return { size, requests, replacements, intents, retirements, unreadable };
 }

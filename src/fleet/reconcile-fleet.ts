@@ -88,6 +88,7 @@ const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
   'spot-interruption': 'spot-interruption',
   'rebalance-recommendation': 'rebalance-recommendation',
   'missed-warning': 'terminated without a warning',
+  retirement: 'retirement',
 };
 
 async function notifyReplacement(

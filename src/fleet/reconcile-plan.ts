@@ -218,7 +218,8 @@ export function planReconcile(
       slot,
       count: 1,
       replaces: fact.instanceId,
-      avoid: intent?.avoid ?? [placementKey(fact.pool)],
+      // A planned retirement is not about the worker's pool: its replacement may launch there.
+      avoid: intent?.avoid ?? (fact.cause === 'retirement' ? [] : [placementKey(fact.pool)]),
       ...(intent !== undefined && open(intent) ? { intent } : {}),
       cause: fact.cause,
     });

@@ -795,8 +795,10 @@ describe('Idle reaping', () => {
 
   it('F12: two reaper runs at once never take the fleet below its floor', async () => {
     // Three on-demand workers launched a second apart, a floor of 1, a max lifetime of an hour: run A's clock is
-    // just before the second worker's hour, run B's just after. Alone, each would terminate 2 workers; A the
-    // oldest and the idle one, B the two past their lifetime. Together, unserialised, they would take all 3.
+    // just before the second worker's hour, run B's just after. Before #28 each would terminate 2 workers (A the
+    // oldest and the idle one, B the two past their lifetime), and together, unserialised, all 3. Now a worker past
+    // its lifetime is replaced first and never terminated by the floor's allowance, so the floor holds either way;
+    // the reaper's lease now guards the disruption budget (F47).
     const floorSpec = {
       batch: {
         ami: world.imageId,
@@ -805,6 +807,7 @@ describe('Idle reaping', () => {
         market: 'on-demand',
         targetCapacity: 1,
         maxCapacity: 3,
+        drainGraceMinutes: 0,
         idle: {
           heartbeatTimeoutMinutes: 120,
           bootGraceMinutes: 0,
@@ -841,10 +844,14 @@ describe('Idle reaping', () => {
     const terminated = [...(runA?.[0]?.terminated ?? []), ...(runB?.[0]?.terminated ?? [])].map(
       (w) => w.instanceId,
     );
-    expect(new Set(terminated).size).toBe(2);
-    expect(terminated).toContain(oldest);
-    expect(await runningIn('batch')).toHaveLength(1);
-    expect([oldest, second, newest].filter((id) => !terminated.includes(id))).toHaveLength(1);
+    // Workers past their lifetime retire through replacement (#28): never terminated before it runs, nor counted
+    // by the floor; at most the one idle worker goes, whichever run goes first.
+    expect(terminated.filter((id) => id !== newest)).toEqual([]);
+    const keys = await world.stateKeys();
+    expect(keys).toEqual(
+      expect.arrayContaining([`fleet#batch replacement#${oldest}`, `fleet#batch retirement#${oldest}`]),
+    );
+    expect(await runningIn('batch')).toHaveLength(3 - terminated.length);
   });
 
   it("a reaper run that dies holding its fleet's lease holds the fleet no longer than the lease's expiry", async () => {
@@ -891,17 +898,19 @@ describe('Idle reaping', () => {
 });
 
 describe('Lifecycle', () => {
-  it('F15: replace-early retires the at-risk worker a bounded delay after its replacement runs, and replaces it once', async () => {
-    const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2 });
+  it('F15: replace-early retires the at-risk worker a bounded delay after its replacement runs, and replaces it once, with the default schedules', async () => {
+    // No drain grace: the row is about when the retirement happens (the drain has rows of its own, F45-F48).
+    const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2, drainGraceMinutes: 0 });
     const worker = await oneWorker(spec);
     const early = await handleInstanceEvent(world.interruptionDeps(spec), rebalance(worker.instanceId));
     await listed();
     const stateOf = async () =>
       (await world.instances({ tag: TAG.triggerId, value: 'setup' }))[0]?.State?.Name;
 
-    await reapIdleWorkers(world.reapDeps(spec, later(60_000)));
+    // What the retire schedule sends, on by default (the reap schedule, idle judging, is off by default).
+    await reapIdleWorkers(world.reapDeps(spec, later(60_000)), { retireOnly: true });
     const soon = await stateOf();
-    const [due] = await reapIdleWorkers(world.reapDeps(spec, later(3 * 60_000)));
+    const [due] = await reapIdleWorkers(world.reapDeps(spec, later(3 * 60_000)), { retireOnly: true });
     const after = await stateOf();
     const [tick] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-1' });
 
