@@ -20,6 +20,7 @@ import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { retiringFleet } from './retiring-fleet';
 import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
@@ -939,6 +940,89 @@ describe('Lifecycle', () => {
     expect(reclaimed).toMatchObject({ status: 'replaced' });
     expect(await replacementsOf(byPerson.instanceId)).toHaveLength(0);
     expect(await replacementsOf(byEc2.instanceId)).toHaveLength(1);
+  });
+});
+
+describe('Planned retirement (#28)', () => {
+  let retiring: ReturnType<typeof retiringFleet>;
+  beforeEach(() => {
+    retiring = retiringFleet(world, emulator);
+  });
+  afterEach(async () => {
+    await retiring.stop();
+  });
+
+  it('F45: a reaper frozen between the drain request and the termination: the next run terminates the worker once it reports drained; its hook ran once', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await retiring.startAgents([worker]);
+    await retiring.markIdle([worker], new Date(Date.now() - 30 * 60_000));
+    await listed();
+    // The run records the drain request, tags the worker, then freezes before anything else (its lease expires).
+    emulator().faults.push({
+      action: 'CreateTags',
+      when: (_params, { body }) => body.includes(encodeURIComponent(TAG.drainRequestedAt)),
+      code: 'Frozen',
+      freeze: true,
+      times: 1,
+    });
+    reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(1))).catch(() => undefined);
+    await emulator().nextFrozen();
+
+    const runsBefore = await retiring.reapUntilTerminated(spec, worker, retiring.minutesFromNow(7));
+
+    expect(runsBefore).toBe(1);
+    expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
+  });
+
+  it('F46: a worker whose drained heartbeat never comes (its agent is gone) is terminated when its drain grace ends, not before', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await retiring.writeHeartbeat(worker, 'idle');
+    await retiring.markIdle([worker], new Date(Date.now() - 30 * 60_000));
+    await listed();
+
+    const [asked] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(1)));
+    const [inside] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(10)), {
+      retireOnly: true,
+    });
+    const [after] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(11)), {
+      retireOnly: true,
+    });
+
+    expect(asked?.draining).toEqual([worker]);
+    expect(inside?.terminated).toEqual([]);
+    expect(inside?.waiting).toEqual([{ instanceId: worker, why: 'draining' }]);
+    expect(after?.terminated.map((retired) => retired.instanceId)).toEqual([worker]);
+    expect(after?.terminated[0]?.explanation).toMatch(/drain grace is over|idle:/);
+    expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
+  });
+
+  it('F47: two reaper runs at once against one budget of 2: never more than 2 retirements under way', async () => {
+    // Run A's clock is just before the oldest worker's max lifetime, run B's just after. Alone, A would start the
+    // two idle workers' retirements, B the oldest's and one idle worker's: unserialised, 3 would be under way.
+    const spec = retiring.fleets(
+      { targetCapacity: 4, maxCapacity: 4, disruption: { budget: 2 } },
+      { maxLifetimeHours: 1, heartbeatTimeoutMinutes: 120, minWorkers: 0 },
+    );
+    const [oldest = ''] = await retiring.launch(spec, 1, 'oldest');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [, idleA = '', idleB = '', busy = ''] = await retiring.launch(spec, 4, 'rest');
+    const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === oldest);
+    const crossing = (instance?.LaunchTime?.getTime() ?? 0) + 3_600_000;
+    for (const id of [oldest, busy]) await retiring.writeHeartbeat(id, 'busy');
+    for (const id of [idleA, idleB]) await retiring.writeHeartbeat(id, 'idle');
+    await retiring.markIdle([idleA, idleB], new Date(crossing - 30 * 60_000));
+    const at = (ms: number) => () => new Date(ms);
+    await listed();
+
+    await Promise.all([
+      reapIdleWorkers(world.reapDeps(spec, at(crossing - 500))),
+      reapIdleWorkers(world.reapDeps(spec, at(crossing + 500))),
+    ]);
+
+    const retirements = (await world.stateKeys()).filter((key) => key.includes(' retirement#'));
+    expect(retirements).toHaveLength(2);
   });
 });
 
