@@ -44,7 +44,7 @@ export function toWorker(instance: Instance): Worker {
  */
 export async function listFleetWorkers(
   ec2: EC2Client,
-  owner: Owner & { fleet: string },
+  owner: Owner & { fleet?: string },
   pageSize = PAGE_SIZE,
 ): Promise<Worker[]> {
   const workers: Worker[] = [];
@@ -53,7 +53,8 @@ export async function listFleetWorkers(
     {
       Filters: [
         { Name: `tag:${TAG.managedBy}`, Values: [owner.managedBy] },
-        { Name: `tag:${TAG.fleet}`, Values: [owner.fleet] },
+        // Every fleet's when none is named (the orphans of fleets no longer configured are found among them).
+        ...(owner.fleet === undefined ? [] : [{ Name: `tag:${TAG.fleet}`, Values: [owner.fleet] }]),
         { Name: 'instance-state-name', Values: [...LIVE_STATES] },
       ],
     },

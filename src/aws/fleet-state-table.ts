@@ -120,6 +120,7 @@ const retirementItem = z.object({
   deadline: z.string().optional(),
   correlationId: z.string().optional(),
   pool: poolRef.optional(),
+  notBefore: z.string().optional(),
 });
 const intentItem = z.object({
   ...versioned,

@@ -448,6 +448,81 @@ async function reapFleet(
 }
 
 /**
+ * How long the workers of a fleet no longer configured keep running before they are asked to drain: a fleet removed
+ * by mistake and pushed back within it loses nothing (its orphan retirements are forgotten).
+ */
+export const ORPHAN_GRACE_MINUTES = 30;
+/** An orphan's drain grace: its fleet's drainGraceMinutes are gone with its configuration. */
+const ORPHAN_DRAIN_GRACE_MINUTES = 10;
+
+/**
+ * The workers of fleets no longer configured (orphans): each fleet's, under its reaper lease, through the graceful
+ * path: not replaced, drained after ORPHAN_GRACE_MINUTES, terminated once drained or ORPHAN_DRAIN_GRACE_MINUTES
+ * later. Found among every worker this deployment owns.
+ */
+async function retireOrphans(
+  deps: ReapDependencies,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  dryRun: boolean,
+): Promise<FleetReapResult[]> {
+  const { ec2, config, state, logger } = deps;
+  const owned = await listFleetWorkers(ec2, {
+    managedBy: config.managedBy,
+    instanceProfile: config.instanceProfile,
+  });
+  const orphans = new Map<string, Worker[]>();
+  for (const worker of owned) {
+    const fleet = worker.tags[TAG.fleet];
+    if (fleet === undefined || fleet in config.fleets) continue;
+    orphans.set(fleet, [...(orphans.get(fleet) ?? []), worker]);
+  }
+  const results: FleetReapResult[] = [];
+  for (const [fleet, workers] of orphans) {
+    logger.warn('orphan workers: their fleet is no longer configured', {
+      fleet,
+      instanceIds: workers.map((worker) => worker.instanceId),
+    });
+    results.push(
+      await oneRunAtATime(deps, fleet, async (lease) => {
+        const at = deps.now();
+        const facts = await state.readFacts(fleet, at);
+        const retiring = retiringOf(workers, facts);
+        const notBefore = new Date(at.getTime() + ORPHAN_GRACE_MINUTES * 60_000);
+        const plan = planRetirements({
+          workers,
+          facts,
+          candidates: workers
+            .filter((worker) => !retiring.has(worker.instanceId))
+            .map((worker) => ({ worker, reason: 'orphan' as const, notBefore })),
+          heartbeats,
+          budget: Number.POSITIVE_INFINITY,
+          drainGraceMinutes: ORPHAN_DRAIN_GRACE_MINUTES,
+          now: at,
+          configured: false,
+        });
+        const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
+        if (outcome.terminated.length > 0) await notifyRetired(deps, fleet, outcome.terminated);
+        return {
+          ...EMPTY_RESULT,
+          fleet,
+          dryRun,
+          workers: workers.length,
+          replacing: outcome.replacing,
+          draining: outcome.draining,
+          waiting: outcome.waiting,
+          terminated: outcome.terminated.map((worker) => ({
+            instanceId: worker.instanceId,
+            explanation: `retired: orphan, ${worker.why}`,
+          })),
+          failed: outcome.failed,
+        };
+      }),
+    );
+  }
+  return results;
+}
+
+/**
  * The plan's terminations less the workers that changed since they were judged, asked again right before they are
  * terminated (their tags, and the heartbeats of those judged idle): a worker now protected, no longer marked, gone
  * from running, or whose heartbeat now says something else (its agent wrote `busy` after the heartbeats were listed)
@@ -593,6 +668,8 @@ export async function reapIdleWorkers(
       ),
     );
   }
+  // A run for every fleet also retires the workers of fleets no longer configured.
+  if (request.fleet === undefined) results.push(...(await retireOrphans(deps, heartbeats, dryRun)));
   logger.info('reap finished', {
     dryRun,
     fleets: results.map(({ fleet, workers, marked, unmarked, terminated, wouldTerminate, failed, held }) => ({

@@ -45,6 +45,8 @@ export interface RetirementCandidate {
   readonly worker: Worker;
   readonly reason: RetirementReason;
   readonly correlationId?: string;
+  /** Not asked to drain before this time (an orphan's grace). */
+  readonly notBefore?: Date;
 }
 
 /** The fact that begins a retirement: replaced first as its reason says unless told otherwise. */
@@ -52,7 +54,11 @@ export function retirementOf(
   worker: Pick<Worker, 'instanceId' | 'instanceType' | 'subnetId'>,
   reason: RetirementReason,
   at: Date,
-  options: { readonly replaceFirst?: boolean; readonly correlationId?: string } = {},
+  options: {
+    readonly replaceFirst?: boolean;
+    readonly correlationId?: string;
+    readonly notBefore?: Date;
+  } = {},
 ): RetirementFact {
   return {
     instanceId: worker.instanceId,
@@ -60,6 +66,7 @@ export function retirementOf(
     replaceFirst: options.replaceFirst ?? RETIREMENT_REASONS[reason].replaceFirst,
     requestedAt: at.toISOString(),
     ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
+    ...(options.notBefore === undefined ? {} : { notBefore: options.notBefore.toISOString() }),
     pool: { instanceType: worker.instanceType, subnetId: worker.subnetId },
   };
 }
@@ -136,8 +143,11 @@ export function planRetirements(input: {
   readonly budget: number;
   readonly drainGraceMinutes: number;
   readonly now: Date;
+  /** False for a fleet no longer configured; a configured fleet forgets orphan retirements not yet drained. */
+  readonly configured?: boolean;
 }): RetirementPlan {
   const { workers, facts, candidates, heartbeats, budget, drainGraceMinutes, now } = input;
+  const configured = input.configured ?? true;
   const byId = new Map(workers.map((worker) => [worker.instanceId, worker]));
   const retirements = new Map(Object.entries(facts.retirements ?? {}));
   const record: RetirementFact[] = [];
@@ -170,7 +180,10 @@ export function planRetirements(input: {
   const fresh = candidates
     .filter((candidate) => !retirements.has(candidate.worker.instanceId))
     .map((candidate) =>
-      retirementOf(candidate.worker, candidate.reason, now, { correlationId: candidate.correlationId }),
+      retirementOf(candidate.worker, candidate.reason, now, {
+        correlationId: candidate.correlationId,
+        notBefore: candidate.notBefore,
+      }),
     );
   const mayStart = new Set<string>();
   for (const fact of [...waiting, ...fresh]) {
@@ -190,7 +203,8 @@ export function planRetirements(input: {
 
   for (const fact of retirements.values()) {
     const worker = byId.get(fact.instanceId);
-    if (worker === undefined) {
+    const reclaimed = configured && fact.reason === 'orphan' && fact.drainRequestedAt === undefined;
+    if (worker === undefined || reclaimed) {
       steps.push({ step: 'forget', instanceId: fact.instanceId });
       continue;
     }
@@ -217,6 +231,9 @@ function stepOf(
   now: Date,
 ): RetirementStep {
   if (fact.drainRequestedAt === undefined) {
+    if (fact.notBefore !== undefined && now.getTime() < Date.parse(fact.notBefore)) {
+      return { step: 'wait', fact, why: `its grace runs until ${fact.notBefore}` };
+    }
     if (fact.replaceFirst) {
       if (facts.replacements[fact.instanceId] === undefined) {
         return {

@@ -72,6 +72,8 @@ export interface RetirementFact {
   readonly correlationId?: string;
   /** The pool the worker runs in: its replacement avoids it only when the reason is about the pool. */
   readonly pool?: { readonly instanceType: string; readonly subnetId: string };
+  /** Not asked to drain before this time (ISO): an orphan's grace, in which its fleet may be configured again. */
+  readonly notBefore?: string;
 }
 
 /** A worker that is going or gone and needs one replacement, away from its pool. */

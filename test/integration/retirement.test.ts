@@ -141,6 +141,54 @@ describe('retirement through the graceful path, with real agents', () => {
     ).toContain(1);
   });
 
+  it('orphan: a fleet no longer configured keeps its workers for its grace, then each is drained once, not replaced, and terminated', async () => {
+    const spec = fleet.fleets();
+    const both = { ...spec, gone: { ...spec.batch, targetCapacity: 1 } };
+    const [launched] = await launchWorkers(world.deps(both), { kind: 'direct', id: 'gone', fleet: 'gone' });
+    const orphan = launched?.launched[0]?.instanceId ?? '';
+    await fleet.startAgents([orphan], 'busy');
+
+    const [, first] = await reapIdleWorkers(
+      world.reapDeps(spec, () => new Date()),
+      { retireOnly: true },
+    );
+    const [, inGrace] = await reapIdleWorkers(world.reapDeps(spec, fleet.minutesFromNow(29)), {
+      retireOnly: true,
+    });
+    let terminated: string[] = [];
+    for (let attempt = 0; attempt < 20 && terminated.length === 0; attempt += 1) {
+      const [, run] = await reapIdleWorkers(world.reapDeps(spec, fleet.minutesFromNow(31)), {
+        retireOnly: true,
+      });
+      terminated = (run?.terminated ?? []).map((worker) => worker.instanceId);
+      if (terminated.length === 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+
+    expect(first).toMatchObject({ fleet: 'gone', terminated: [], draining: [] });
+    expect(inGrace?.draining).toEqual([]);
+    expect(terminated).toEqual([orphan]);
+    expect(fleet.hookRuns(orphan)).toBe(1);
+    expect((await world.stateKeys()).filter((key) => key.startsWith('fleet#gone replacement#'))).toEqual([]);
+  });
+
+  it('orphan: a fleet configured again within the grace forgets its workers’ retirements', async () => {
+    const spec = fleet.fleets();
+    const both = { ...spec, gone: { ...spec.batch, targetCapacity: 1 } };
+    const [launched] = await launchWorkers(world.deps(both), { kind: 'direct', id: 'gone', fleet: 'gone' });
+    const orphan = launched?.launched[0]?.instanceId ?? '';
+
+    await reapIdleWorkers(
+      world.reapDeps(spec, () => new Date()),
+      { retireOnly: true },
+    );
+    const recorded = await world.stateKeys();
+    await reapIdleWorkers(world.reapDeps(both, fleet.minutesFromNow(31)), { retireOnly: true });
+
+    expect(recorded).toContain(`fleet#gone retirement#${orphan}`);
+    expect(await world.stateKeys()).not.toContain(`fleet#gone retirement#${orphan}`);
+    expect(Object.keys(await fleet.tagsOf(orphan))).not.toContain(TAG.drainRequestedAt);
+  });
+
   it('replace-early: the worker replaced early retires through the retire schedule, drained once', async () => {
     const spec = fleet.fleets({
       targetCapacity: 1,
