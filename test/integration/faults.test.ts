@@ -998,6 +998,47 @@ describe('Planned retirement (#28)', () => {
     expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
   });
 
+  it('F48: a 20-worker fleet past its max lifetime with a budget of 2: retired two at a time, each replaced first, the next two once those are gone; a spot warning meanwhile is handled at once', async () => {
+    const spec = fleets({
+      targetCapacity: 20,
+      maxCapacity: 20,
+      drainGraceMinutes: 0,
+      disruption: { budget: 2 },
+      idle: {
+        heartbeatTimeoutMinutes: 120,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        maxLifetimeHours: 1,
+        minWorkers: 0,
+      },
+    });
+    const workers = await launched(spec);
+    const later = () => new Date(Date.now() + 61 * 60_000);
+    const ids = workers.map((worker) => worker.instanceId);
+    const warned = ids.at(-1) ?? '';
+
+    const [first] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const [again] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const warning = await handleInstanceEvent(world.interruptionDeps(spec), instanceEvents.warning(warned));
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+    await listed();
+    const [second] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const [third] = await reapIdleWorkers(world.reapDeps(spec, later));
+
+    expect(first?.replacing).toHaveLength(2);
+    expect(first?.terminated).toEqual([]);
+    expect(again?.replacing).toEqual([]);
+    expect((again?.waiting ?? []).filter((entry) => entry.why.startsWith('its replacement'))).toHaveLength(2);
+    expect((again?.waiting ?? []).filter((entry) => entry.why.startsWith('disruption budget'))).toEqual([]);
+    expect(warning).toMatchObject({ status: 'replaced' });
+    expect(second?.terminated.map((worker) => worker.instanceId).sort()).toEqual(
+      [...(first?.replacing ?? [])].sort(),
+    );
+    expect(third?.replacing).toHaveLength(2);
+    const retirements = (await world.stateKeys()).filter((key) => key.includes(' retirement#'));
+    expect(retirements.length).toBeLessThanOrEqual(4);
+  });
+
   it('F47: two reaper runs at once against one budget of 2: never more than 2 retirements under way', async () => {
     // Run A's clock is just before the oldest worker's max lifetime, run B's just after. Alone, A would start the
     // two idle workers' retirements, B the oldest's and one idle worker's: unserialised, 3 would be under way.
