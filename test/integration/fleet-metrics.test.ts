@@ -206,6 +206,7 @@ describe('the metrics and notification events of a fleet story, through the hand
       IdleTerminated: 1,
       IdleKeptByProtection: 0,
       IdleKeptByFloor: 0,
+      WorkersAboveMax: 0,
     });
 
     // Access alert: the replacement's credentials, taken through IMDSv1, read the fleet bucket.
