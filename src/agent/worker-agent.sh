@@ -22,7 +22,7 @@ BUSY_TIMEOUT=10
 # Exit status for a setting or a tool the agent cannot work with: the systemd unit does not restart on it.
 UNUSABLE=78
 
-token='' token_at=0 key_id='' secret='' session='' creds_until=0 running=1 draining=0 drained=0 rebalanced=0
+token='' token_at=0 key_id='' secret='' session='' creds_until=0 running=1 draining=0 drained=0 noticed=0 rebalanced=0
 imds_wait=2 beat_pid='' last_beat=0
 
 log() { printf '%s worker-fleet-agent %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"${WF_LOG_FILE:-/dev/stderr}"; }
@@ -176,7 +176,9 @@ check_drained() {
 # The two-minute notice: the drain hook starts first, in the background, whatever S3 does; the report and the
 # draining heartbeat follow.
 on_spot_notice() {
-  [ "$draining" = 1 ] && return
+  [ "$noticed" = 1 ] && return
+  noticed=1
+  # A planned drain already running keeps its hook: the notice is still reported.
   start_drain "$DRAIN_TIMEOUT"
   log "spot interruption notice: $1"
   credentials

@@ -309,9 +309,13 @@ describe('the worker agent', () => {
       () => object(`heartbeats/${WORKER_ID}`),
       (body) => body === 'drained',
     );
-    // A spot notice after the planned drain runs no second hook.
+    // A spot notice after the planned drain runs no second hook, and is still reported.
     imds.spotNotice = JSON.stringify({ action: 'terminate', time: '2026-12-05T12:02:00Z' });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await eventually(
+      () => object(`notices/${WORKER_ID}/spot`),
+      (body) => body === imds.spotNotice,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(readFileSync(drained, 'utf8')).toBe('drained\n');
     expect(log()).toContain('drain hook started (limit 30s)');
     expect(log()).toContain('drain requested at 2026-12-05T12:00:00.000Z');
