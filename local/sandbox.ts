@@ -291,6 +291,8 @@ function writeFleetsFile(account: SeededAccount): string {
         keyName: account.keyName,
         securityGroupIds: [account.securityGroupId],
         userData: '#!/bin/bash\necho "worker ready"\n',
+        // The story's workers run no agent to report drained: reaped idle workers are terminated without a drain.
+        drainGraceMinutes: 0,
         idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 0, minWorkers: 2 },
       },
     }),

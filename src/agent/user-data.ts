@@ -26,6 +26,7 @@ export function agentEnv(
     WF_BUSY_COMMAND: agent.busyCommand,
     WF_DRAIN_COMMAND: agent.drainCommand,
     WF_DRAIN_TIMEOUT_SECONDS: agent.drainTimeoutSeconds,
+    WF_PLANNED_DRAIN_TIMEOUT_SECONDS: agent.plannedDrainTimeoutSeconds,
   };
   return Object.entries(settings)
     .filter(([, value]) => value !== undefined)
@@ -42,6 +43,18 @@ const base64Lines = (text: string) =>
     .toString('base64')
     .match(/.{1,76}/g) ?? [];
 
+/**
+ * The agent as installed: the tested script without its comment lines (the shebang kept), so that the agent and a
+ * fleet's own script fit EC2's 16 KB together. The script has no here-document line starting with `#`, so only
+ * comments go.
+ */
+export const installedAgent = (script: string) =>
+  script
+    .trimEnd()
+    .split('\n')
+    .filter((line, index) => index === 0 || !/^\s*#/.test(line))
+    .join('\n');
+
 function installer(env: string): string {
   return [
     '#!/bin/sh',
@@ -51,7 +64,7 @@ function installer(env: string): string {
     ...base64Lines(`${env}\n`),
     'WF_ENV',
     "cat > /usr/local/bin/worker-fleet-agent <<'WF_AGENT'",
-    agentScript.trimEnd(),
+    installedAgent(agentScript),
     'WF_AGENT',
     'chmod 0755 /usr/local/bin/worker-fleet-agent',
     'if command -v systemctl >/dev/null 2>&1; then',

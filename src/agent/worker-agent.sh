@@ -1,5 +1,6 @@
 #!/bin/sh
-# worker-fleet agent: heartbeats to the fleet bucket, the two-minute spot notice, and the drain hook.
+# worker-fleet agent: heartbeats to the fleet bucket, the two-minute spot notice, a planned drain request (the
+# worker's drain tag, read through instance metadata), and the drain hook, run once for either.
 # POSIX sh + curl (>= 7.75, for --aws-sigv4) + coreutils. Credentials come from the instance profile through
 # IMDSv2 only; nothing secret is ever written to disk or put on a command line (curl reads them on stdin).
 # Settings: /etc/worker-fleet/agent.env (see WF_* below).
@@ -12,13 +13,16 @@ S3="${WF_S3_ENDPOINT:-https://${WF_BUCKET}.s3.${WF_REGION}.amazonaws.com}"
 HEARTBEAT_SECONDS="${WF_HEARTBEAT_SECONDS:-60}"
 POLL_SECONDS="${WF_POLL_SECONDS:-5}"
 DRAIN_TIMEOUT="${WF_DRAIN_TIMEOUT_SECONDS:-90}"
+PLANNED_DRAIN_TIMEOUT="${WF_PLANNED_DRAIN_TIMEOUT_SECONDS:-540}"
+# The tag the reaper sets, with its time, when it retires this worker (instance tags in metadata are on at launch).
+DRAIN_TAG='worker-fleet:drain-requested-at'
 # A busy command has 10 s to answer, and never more than a heartbeat interval.
 BUSY_TIMEOUT=10
 [ "$HEARTBEAT_SECONDS" -lt "$BUSY_TIMEOUT" ] && BUSY_TIMEOUT=$HEARTBEAT_SECONDS
 # Exit status for a setting or a tool the agent cannot work with: the systemd unit does not restart on it.
 UNUSABLE=78
 
-token='' token_at=0 key_id='' secret='' session='' creds_until=0 running=1 drained=0 rebalanced=0
+token='' token_at=0 key_id='' secret='' session='' creds_until=0 running=1 draining=0 drained=0 noticed=0 rebalanced=0
 imds_wait=2 beat_pid='' last_beat=0
 
 log() { printf '%s worker-fleet-agent %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"${WF_LOG_FILE:-/dev/stderr}"; }
@@ -112,7 +116,8 @@ put_object() {
 # idle. WF_BUSY_COMMAND: exit 0 busy, 1 idle, anything else (an error, past its time limit) alive. WF_BUSY_FILE:
 # its first word, busy or idle in any case; any other word, an empty or missing file, alive.
 workload_status() {
-  if [ "$drained" = 1 ]; then echo draining
+  if [ "$drained" = 1 ]; then echo drained
+  elif [ "$draining" = 1 ]; then echo draining
   elif [ -n "${WF_BUSY_COMMAND:-}" ]; then
     timeout -k 1 "$BUSY_TIMEOUT" sh -c "$WF_BUSY_COMMAND" </dev/null >/dev/null 2>&1
     case $? in 0) echo busy ;; 1) echo idle ;; *) echo alive ;; esac
@@ -142,22 +147,48 @@ heartbeat() {
   beat_pid=$!
 }
 
+# The drain hook, once for the worker's life, in the background, within its limit ($1 seconds). When it ends (or
+# at once without a hook) a marker in the agent's private directory says so, and the heartbeats say drained.
+start_drain() {
+  [ "$draining" = 1 ] && return 1
+  draining=1
+  if [ -n "${WF_DRAIN_COMMAND:-}" ]; then
+    (
+      timeout -k 5 "$1" sh -c "$WF_DRAIN_COMMAND" </dev/null
+      log "drain hook finished with exit code $?"
+      : >"$private/drained"
+    ) &
+    log "drain hook started (limit ${1}s)"
+  else
+    : >"$private/drained"
+  fi
+  last_beat=0
+}
+
+# Drained once the hook's marker is there: the next heartbeat, at once, says so.
+check_drained() {
+  [ "$draining" = 1 ] && [ "$drained" = 0 ] && [ -e "$private/drained" ] || return 0
+  drained=1
+  last_beat=0
+  log 'drained'
+}
+
 # The two-minute notice: the drain hook starts first, in the background, whatever S3 does; the report and the
 # draining heartbeat follow.
 on_spot_notice() {
-  [ "$drained" = 1 ] && return
-  drained=1
-  if [ -n "${WF_DRAIN_COMMAND:-}" ]; then
-    (
-      timeout -k 5 "$DRAIN_TIMEOUT" sh -c "$WF_DRAIN_COMMAND" </dev/null
-      log "drain hook finished with exit code $?"
-    ) &
-    log "drain hook started (limit ${DRAIN_TIMEOUT}s)"
-  fi
+  [ "$noticed" = 1 ] && return
+  noticed=1
+  # A planned drain already running keeps its hook: the notice is still reported.
+  start_drain "$DRAIN_TIMEOUT"
   log "spot interruption notice: $1"
   credentials
   put_object "notices/$worker_id/spot" "$1" &
-  last_beat=0
+}
+
+# A planned drain (the reaper retires this worker): the same hook, once, with the planned drain's limit.
+on_drain_request() {
+  start_drain "$PLANNED_DRAIN_TIMEOUT" || return
+  log "drain requested at $1"
 }
 
 on_rebalance() {
@@ -168,6 +199,12 @@ on_rebalance() {
   put_object "notices/$worker_id/rebalance" "$1" &
 }
 
+# The drain hook's marker lives in a directory only this agent can write (mktemp -d makes it 0700).
+private=$(mktemp -d 2>/dev/null) || {
+  log 'no private directory for the drain marker (mktemp -d failed); stopping'
+  exit "$UNUSABLE"
+}
+trap 'rm -rf "$private"' EXIT
 trap 'running=0; log "stopping on SIGTERM"; kill "$sleeper" 2>/dev/null' TERM INT
 sleeper=''
 
@@ -184,6 +221,8 @@ log "started on $instance_id, heartbeat every ${HEARTBEAT_SECONDS}s to s3://$WF_
 while [ "$running" = 1 ]; do
   imds meta-data/spot/instance-action && on_spot_notice "$REPLY"
   imds meta-data/events/recommendations/rebalance && on_rebalance "$REPLY"
+  [ "$draining" = 1 ] || { imds "meta-data/tags/instance/$DRAIN_TAG" && [ -n "$REPLY" ] && on_drain_request "$REPLY"; }
+  check_drained
   [ $(($(now) - last_beat)) -ge "$HEARTBEAT_SECONDS" ] && heartbeat
   [ "$running" = 1 ] || break
   sleep "$POLL_SECONDS" & sleeper=$!

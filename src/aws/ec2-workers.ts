@@ -56,6 +56,7 @@ export async function listFleetWorkers(
     {
       Filters: [
         { Name: `tag:${TAG.managedBy}`, Values: [owner.managedBy] },
+        // Every fleet's when none is named (the orphans of fleets no longer configured are found among them).
         ...(owner.fleet === undefined ? [] : [{ Name: `tag:${TAG.fleet}`, Values: [owner.fleet] }]),
         { Name: 'instance-state-name', Values: [...LIVE_STATES] },
       ],

@@ -23,6 +23,7 @@ import {
   type PoolEventRecord,
   type RegisteredWorker,
   type ReplacementFact,
+  type RetirementFact,
   SCHEMA_VERSION,
   type ScheduledChange,
   type SizeRequest,
@@ -34,6 +35,7 @@ import {
  *
  *   fleet#<name>   lease#reconcile | lease#reap | size | request#<id> | replacement#<instance> | intent#<slot>
  *                  | scheduled#<instance>#<event hash> | image
+ *                  | retirement#<instance>
  *   worker#<id>    registry | claim#warning | claim#rebalance
  *   pools          <kind>#<placement>#<id>          deployment   sequence
  *
@@ -45,6 +47,8 @@ const DAY_S = 24 * 60 * 60;
 const REQUEST_MEMORY_S = 14 * DAY_S;
 const REPLACEMENT_MEMORY_S = 7 * DAY_S;
 const INTENT_MEMORY_S = 2 * DAY_S;
+/** A retirement outlives any drain grace and replacement wait; a lost one is rebuilt from the worker's drain tag. */
+const RETIREMENT_MEMORY_S = 2 * DAY_S;
 const CLAIM_MEMORY_S = DAY_S;
 /** A registry record outlives most workers; one that expires only sends its warning through EC2 first. */
 const REGISTRY_MEMORY_S = 90 * DAY_S;
@@ -88,10 +92,21 @@ const sizeItem = z.object({
   targetAt: z.string().optional(),
   target: z.number().int().min(0).optional(),
 });
+const retirementReason = z.enum([
+  'idle',
+  'max-lifetime',
+  'operator-drain',
+  'replaced-early',
+  'orphan',
+  'above-max',
+  'scheduled-change',
+  'ami-drift',
+  'rebuilt',
+]);
 const replacementItem = z.object({
   ...versioned,
   instanceId: z.string(),
-  cause: z.enum(['spot-interruption', 'rebalance-recommendation', 'missed-warning']),
+  cause: z.enum(['spot-interruption', 'rebalance-recommendation', 'missed-warning', 'retirement']),
   correlationId: z.string(),
   pool: poolRef,
   at: z.string(),
@@ -101,6 +116,20 @@ const replacementItem = z.object({
   tellingEpoch: z.number().optional(),
   published: z.boolean().optional(),
   toldNoCapacity: z.boolean().optional(),
+  reason: retirementReason.optional(),
+});
+
+const retirementItem = z.object({
+  ...versioned,
+  instanceId: z.string(),
+  reason: retirementReason,
+  replaceFirst: z.boolean(),
+  requestedAt: z.string(),
+  drainRequestedAt: z.string().optional(),
+  deadline: z.string().optional(),
+  correlationId: z.string().optional(),
+  pool: poolRef.optional(),
+  notBefore: z.string().optional(),
 });
 const intentItem = z.object({
   ...versioned,
@@ -179,6 +208,14 @@ function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }
 
+const retirementStored = (fleet: string, fact: RetirementFact) =>
+  stored(
+    fleetKey(fleet),
+    `retirement#${fact.instanceId}`,
+    fact,
+    expiry(fact.requestedAt, RETIREMENT_MEMORY_S),
+  );
+
 const progressOf = (claim: Partial<ClaimProgress> | undefined): ClaimProgress => ({
   notified: claim?.notified === true,
   copied: claim?.copied === true,
@@ -255,6 +292,15 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         return { Delete: { TableName: table, Key: { pk, sk: change.key } } };
       case 'image':
         return { Put: { TableName: table, Item: stored(pk, 'image', change.image) } };
+      case 'retirement':
+        return {
+          Put: {
+            TableName: table,
+            Item: retirementStored(fleet, change.fact),
+          },
+        };
+      case 'retirement-done':
+        return { Delete: { TableName: table, Key: { pk, sk: `retirement#${change.instanceId}` } } };
     }
   }
 
@@ -289,6 +335,10 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
         item,
         change.closed ? 'attribute_not_exists(pk) OR attribute_not_exists(closed)' : undefined,
       );
+    },
+
+    async addRetirement(fleet, fact) {
+      return putIfAbsent(retirementStored(fleet, fact));
     },
 
     async readFacts(fleet, now) {
@@ -706,6 +756,7 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   const intents: LaunchIntent[] = [];
   const scheduledChanges: ScheduledChange[] = [];
   let image: FleetFacts['image'];
+  const retirements: Record<string, RetirementFact> = {};
   const unreadable: string[] = [];
   for (const item of items) {
     if (expired(item, now)) continue;
@@ -750,6 +801,11 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
         if (found !== undefined) image = fieldsOf(found);
         break;
       }
+      case 'retirement': {
+        const found = parse(retirementItem);
+        if (found !== undefined) retirements[found.instanceId] = fieldsOf(found);
+        break;
+      }
       case 'lease':
         break;
       default:
@@ -758,5 +814,14 @@ export function factsOf(items: readonly Record<string, unknown>[], now: Date): F
   }
   requests.sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id));
   intents.sort((a, b) => a.at.localeCompare(b.at) || a.slot.localeCompare(b.slot));
-  return { size, requests, replacements, intents, unreadable, scheduledChanges, ...(image ? { image } : {}) };
+  return {
+    size,
+    requests,
+    replacements,
+    intents,
+    retirements,
+    unreadable,
+    scheduledChanges,
+    ...(image ? { image } : {}),
+  };
 }

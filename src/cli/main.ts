@@ -292,12 +292,29 @@ deployment's own dry-run setting holds. The CLI itself changes nothing.`,
   },
 };
 
-const drain: CliCommand<{ readonly instanceId: string; readonly force: boolean }> = {
-  summary: ['drain <instance-id> [--force]', 'mark one worker as retired and terminate it'],
-  help: `Asks the deployed reaper (worker-fleet-<stage>-reapIdleWorkers) to mark a worker of this deployment as retired
-(so it is not replaced) and terminate it. Instances without the deployment's managed-by tag are refused, and so are
-workers tagged worker-fleet:protected unless --force. The CLI itself changes nothing.`,
-  options: { force: { type: 'boolean', default: false } },
+const drain: CliCommand<{
+  readonly instanceId: string;
+  readonly now: boolean;
+  readonly shrink: boolean;
+  readonly dryRun: boolean;
+}> = {
+  summary: [
+    'drain <instance-id> [--now] [--shrink] [--dry-run]',
+    'retire one worker gracefully: replaced first, drained, then terminated',
+  ],
+  help: `Asks the deployed reaper (worker-fleet-<stage>-reapIdleWorkers) to retire a worker of this deployment through
+the graceful path: a replacement first (the fleet keeps its size), then its drain hook (the agent reads the drain
+request from its instance tags and reports drained), then its termination, at the latest the fleet's
+drainGraceMinutes after the drain request. Prints what it waits for. --now terminates it at once, without the
+drain hook; --shrink lowers the fleet's size by one, so it is neither replaced first nor refilled; --dry-run says
+what would be done and changes nothing. Instances without the deployment's managed-by tag, and workers tagged
+worker-fleet:protected, are refused (remove the tag first: the reaper may not terminate a protected worker, so
+there is no --force). The CLI itself changes nothing.`,
+  options: {
+    now: { type: 'boolean', default: false },
+    shrink: { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+  },
   parse: (values, positionals) => {
     const [instanceId, ...extra] = positionals;
     if (instanceId === undefined || extra.length > 0)
@@ -305,13 +322,27 @@ workers tagged worker-fleet:protected unless --force. The CLI itself changes not
     if (!INSTANCE_ID.test(instanceId)) {
       throw new UsageError(`"${instanceId}" is not an instance id such as i-0123456789abcdef0`);
     }
-    return { instanceId, force: values.force === true };
+    return {
+      instanceId,
+      now: values.now === true,
+      shrink: values.shrink === true,
+      dryRun: values['dry-run'] === true,
+    };
   },
-  run: async (connect, { instanceId, force }) => {
+  run: async (connect, { instanceId, now, shrink, dryRun }) => {
     // The reaper's drain payload (events/drain-direct.json): the drain runs in the function, through drainWorker.
     const functions = await connect.functions();
-    const drained = (await functions.invoke('reapIdleWorkers', { drain: instanceId, force })) as DrainResult;
-    return { result: drained, text: `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}` };
+    const drained = (await functions.invoke('reapIdleWorkers', {
+      drain: instanceId,
+      ...(now ? { now } : {}),
+      ...(shrink ? { shrink } : {}),
+      ...(dryRun ? { dryRun } : {}),
+    })) as DrainResult;
+    const waits = drained.waitsFor === undefined ? '' : `; waits for ${drained.waitsFor}`;
+    return {
+      result: drained,
+      text: `${drained.instanceId} (fleet ${drained.fleet}): ${drained.status}${waits}`,
+    };
   },
 };
 

@@ -56,7 +56,7 @@ function heartbeatVote(timeoutMinutes: number, heartbeat: WorkerSignals['heartbe
     const text = `heartbeat ${minutesText(age)} > ${timeoutMinutes}m`;
     // Its last word was that it was working: silence since then may be its agent, S3 or IAM failing, not the end of
     // the work. Only a worker whose last word was idle (or no status) is idle when it goes quiet.
-    return heartbeat.status === 'busy' || heartbeat.status === 'draining'
+    return heartbeat.status === 'busy' || heartbeat.status === 'draining' || heartbeat.status === 'drained'
       ? { vote: 'unknown', text: `${text}, last reported ${heartbeat.status}` }
       : { vote: 'idle', text };
   }
@@ -64,7 +64,9 @@ function heartbeatVote(timeoutMinutes: number, heartbeat: WorkerSignals['heartbe
     case 'idle':
       return { vote: 'idle', text: `heartbeat reports idle ${minutesText(age)} ago` };
     case 'draining':
-      return { vote: 'busy', text: `heartbeat reports draining ${minutesText(age)} ago` };
+    case 'drained':
+      // On its way out (a retirement or a spot notice): the graceful path ends it, never the idle verdict.
+      return { vote: 'busy', text: `heartbeat reports ${heartbeat.status} ${minutesText(age)} ago` };
     case 'busy':
       return { vote: 'busy', text: `heartbeat reports busy ${minutesText(age)} ago` };
     default:

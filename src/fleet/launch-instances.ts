@@ -118,6 +118,8 @@ export function runInstancesInput(
       HttpTokens: 'required',
       HttpEndpoint: 'enabled',
       HttpPutResponseHopLimit: spec.metadataHopLimit,
+      // The worker's agent reads its drain request (a tag) here, with no credentials or port of its own.
+      InstanceMetadataTags: 'enabled',
     },
     BlockDeviceMappings:
       spec.rootVolume === undefined || request.rootDeviceName === undefined

@@ -12,7 +12,6 @@ import {
   TERMINATION_PROTECTED,
   type TerminationFailure,
   tagWorkers,
-  terminateWorkers,
   untagWorkers,
 } from '../aws/ec2-workers';
 import { listHeartbeats } from '../aws/heartbeats';
@@ -22,9 +21,10 @@ import { type Config, fleetSpec } from '../config';
 import type { ReapRequest } from '../events/reap';
 import { type MetricsSink, NO_FLEET } from '../model/fleet-metrics';
 import type { FleetSpec } from '../model/fleet-spec';
-import type { FleetState, HeldLease } from '../model/fleet-state';
+import type { FleetFacts, FleetState, HeldLease } from '../model/fleet-state';
 import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
+import type { Worker } from '../model/worker';
 import { judgeIdle } from './idle-policy';
 import {
   holdForStaleHeartbeats,
@@ -33,7 +33,15 @@ import {
   planReaping,
   type ReapAction,
   type ReapHold,
+  retirementCandidates,
 } from './reap-plan';
+import {
+  carryOutRetirements,
+  disruptionBudget,
+  notifyRetired,
+  planRetirements,
+  type RetirementCandidate,
+} from './retirement';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -70,6 +78,12 @@ export interface FleetReapResult {
   readonly failed: readonly TerminationFailure[];
   /** Why this run marked and terminated nothing, when it was held: most heartbeats stale at once. */
   readonly held?: string;
+  /** Retirements whose replacement this run asked for (replaced first). */
+  readonly replacing?: readonly string[];
+  /** Workers this run asked to drain (their drain tag). */
+  readonly draining?: readonly string[];
+  /** Retirements that wait: for their replacement, their drain, the budget. */
+  readonly waiting?: readonly { readonly instanceId: string; readonly why: string }[];
 }
 
 const reaped = (action: {
@@ -90,15 +104,18 @@ export async function judgeFleet(
   fleet: string,
   heartbeats: ReadonlyMap<string, Heartbeat>,
   at: Date,
+  /** The fleet's workers when the caller has listed them; listed here otherwise. */
+  listed?: readonly Worker[],
 ): Promise<JudgedWorker[]> {
   const { ec2, cloudwatch, config } = deps;
   const settings = fleetSpec(config, fleet).idle;
   const workers = (
-    await listFleetWorkers(ec2, {
+    listed ??
+    (await listFleetWorkers(ec2, {
       managedBy: config.managedBy,
       instanceProfile: config.instanceProfile,
       fleet,
-    })
+    }))
   ).filter((worker) => worker.state === 'running');
   const graceMs = settings.bootGraceMinutes * 60_000;
   const measured = workers.filter(
@@ -157,9 +174,8 @@ function planFleet(
   judged: readonly JudgedWorker[],
   at: Date,
   dryRun: boolean,
-  early: Pick<FleetSpec, 'rebalanceRetireAfterMinutes'>,
 ): FleetPlan {
-  const plan = planReaping(settings, judged, at, early);
+  const plan = planReaping(settings, judged, at);
   const hold = holdForStaleHeartbeats(settings, judged);
   if (hold !== undefined) logger.warn('reap held', { fleet, ...hold });
   for (const action of plan) {
@@ -186,14 +202,8 @@ function planFleet(
   };
 }
 
-/** Apply: mark (the idle tags, one call per rule), unmark, terminate; a worker EC2 protects is kept, and said so. */
-async function applyPlan(
-  deps: Pick<ReapDependencies, 'ec2' | 'logger'>,
-  fleet: string,
-  plan: FleetPlan,
-  at: Date,
-): Promise<Applied> {
-  const { ec2, logger } = deps;
+/** Apply: mark (the idle tags, one call per rule) and unmark. Terminations go through the graceful path. */
+async function applyMarks(ec2: EC2Client, plan: FleetPlan, at: Date): Promise<void> {
   const byRule = new Map<string, string[]>();
   for (const action of plan.toMark) {
     byRule.set(action.verdict.rule, [...(byRule.get(action.verdict.rule) ?? []), action.worker.instanceId]);
@@ -206,23 +216,6 @@ async function applyPlan(
     plan.toUnmark.map((action) => action.worker.instanceId),
     [TAG.idleSince, TAG.idleReason],
   );
-  const outcome = await terminateWorkers(
-    ec2,
-    plan.toTerminate.map((action) => action.worker.instanceId),
-  );
-  const shielded = outcome.failed.filter((failure) => failure.code === TERMINATION_PROTECTED);
-  const failed = outcome.failed.filter((failure) => failure.code !== TERMINATION_PROTECTED);
-  for (const { instanceId } of shielded) {
-    logger.info('idle worker kept', { fleet, instanceId, reason: 'termination protection is on' });
-  }
-  for (const failure of failed) logger.error('terminate failed', { fleet, ...failure });
-  return {
-    terminated: plan.toTerminate
-      .filter((action) => outcome.terminated.includes(action.worker.instanceId))
-      .map(reaped),
-    protected: shielded.map((failure) => failure.instanceId),
-    failed,
-  };
 }
 
 /** What a run that acted tells the metrics: marked, terminated, and the idle workers kept by protection or floor. */
@@ -281,20 +274,19 @@ async function notifyDryRun(
 }
 
 /**
- * Idle workers about to be terminated are demand gone: the fleet's desired size drops by as many (never below its
- * floor) before they are terminated: a request of the fleet, applied by its reconciliation under its fence. Retired
- * workers (max lifetime, replaced early) are not: their slots are refilled. A termination that then fails leaves the
- * size lower than the workers running, which only means none is launched. A request that cannot be recorded is
- * logged; the next launch request sets the size again.
+ * Idle workers whose retirement begins are demand gone: the fleet's desired size drops by as many (never below its
+ * floor) before they are drained: a request of the fleet, applied by its reconciliation under its fence. Retired
+ * workers of other reasons are not: their slots are refilled (replaced first where the reason says so). A retirement
+ * that then does not happen leaves the size lower than the workers running, which only means none is launched. A
+ * request that cannot be recorded is logged; the next launch request sets the size again.
  */
 async function lowerDesired(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
-  plan: FleetPlan,
+  idle: number,
   lease: HeldLease,
 ): Promise<void> {
-  const idle = plan.toTerminate.filter((action) => action.verdict.kind === 'idle').length;
   if (idle === 0) return;
   try {
     await deps.state.addRequest(fleet, {
@@ -305,50 +297,229 @@ async function lowerDesired(
       at: deps.now().toISOString(),
     });
   } catch (error) {
-    deps.logger.warn('desired size not lowered for the idle workers terminated', { fleet, idle, error });
+    deps.logger.warn('desired size not lowered for the idle workers retired', { fleet, idle, error });
   }
 }
 
-/** One fleet's run: judge, plan, then apply and notify (or, on a dry run, only notify what would be done). */
-async function reapFleet(
+/** Workers on their way out through the graceful path: a retirement fact, or the drain tag a lost one left. */
+const retiringOf = (workers: readonly Worker[], facts: FleetFacts) =>
+  new Set([
+    ...Object.keys(facts.retirements ?? {}),
+    ...workers.filter((worker) => TAG.drainRequestedAt in worker.tags).map((worker) => worker.instanceId),
+  ]);
+
+/**
+ * The idle half of a run: judge, plan, mark and unmark; the workers due (asked again right before) are returned as
+ * retirement candidates. Workers already retiring are not judged. On a dry run, only notifies what it would do.
+ */
+async function judgeIdleWorkers(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
   heartbeats: ReadonlyMap<string, Heartbeat>,
   dryRun: boolean,
+  workers: readonly Worker[],
+  retiring: ReadonlySet<string>,
+  lease: HeldLease,
+) {
+  const at = deps.now();
+  const judged = await judgeFleet(
+    deps,
+    fleet,
+    heartbeats,
+    at,
+    workers.filter((worker) => !retiring.has(worker.instanceId)),
+  );
+  const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun);
+  if (dryRun) {
+    await notifyDryRun(deps, fleet, plan);
+    return { plan, due: plan };
+  }
+  const due = await stillDue(deps, fleet, plan, heartbeats);
+  // The fence: a run whose lease was taken over (it stalled past REAP_LEASE_TTL_MS) changes nothing.
+  await deps.state.commit(lease, []);
+  await applyMarks(deps.ec2, plan, at);
+  return { plan, due };
+}
+
+/**
+ * One fleet's run: with `idle`, judge idle workers (mark, then due at a later run); then carry every retirement one
+ * step on through the graceful path (src/fleet/retirement.ts): idle workers due, workers replaced early, past their
+ * max lifetime or above the fleet's max, and what other triggers asked (an operator's drain), under the fleet's
+ * disruption budget. On a dry run, only notify and log what would be done.
+ */
+async function reapFleet(
+  deps: ReapDependencies,
+  fleet: string,
+  spec: FleetSpec,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  options: { readonly dryRun: boolean; readonly idle: boolean },
   lease: HeldLease,
 ): Promise<FleetReapResult> {
+  const { dryRun } = options;
+  const { ec2, config, state, metrics } = deps;
   const at = deps.now();
-  const judged = await judgeFleet(deps, fleet, heartbeats, at);
-  const plan = planFleet(deps.logger, fleet, spec.idle, judged, at, dryRun, spec);
+  const workers = await listFleetWorkers(ec2, {
+    managedBy: config.managedBy,
+    instanceProfile: config.instanceProfile,
+    fleet,
+  });
+  const facts = await state.readFacts(fleet, at);
+  const retiring = retiringOf(workers, facts);
+  const idle = options.idle
+    ? await judgeIdleWorkers(deps, fleet, spec, heartbeats, dryRun, workers, retiring, lease)
+    : undefined;
   const verdicts: Record<string, number> = {};
-  for (const { verdict } of judged) verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
+  for (const { verdict } of idle?.plan.judged ?? [])
+    verdicts[verdict.kind] = (verdicts[verdict.kind] ?? 0) + 1;
+  const explanations = new Map(
+    (idle?.due.toTerminate ?? []).map((action) => [action.worker.instanceId, action.verdict.explanation]),
+  );
+  const candidates: RetirementCandidate[] = [
+    ...retirementCandidates(spec, workers, retiring, heartbeats, at),
+    ...(idle?.due.toTerminate ?? []).map((action) => ({ worker: action.worker, reason: 'idle' as const })),
+  ];
+  const capacity = workers.filter(
+    (worker) =>
+      (worker.state === 'running' || worker.state === 'pending') && !(TAG.interruptedAt in worker.tags),
+  ).length;
+  metrics.add('WorkersAboveMax', Math.max(0, capacity - spec.maxCapacity), { fleet });
+  const plan = planRetirements({
+    workers,
+    facts,
+    candidates,
+    heartbeats,
+    budget: disruptionBudget(spec, capacity),
+    drainGraceMinutes: spec.drainGraceMinutes,
+    now: at,
+  });
+  if (!dryRun) {
+    const fresh = plan.record.filter((fact) => fact.reason === 'idle' && !retiring.has(fact.instanceId));
+    await lowerDesired(deps, fleet, spec, fresh.length, lease);
+  }
+  const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
+  const explained = (worker: { instanceId: string; reason: string; why?: string }): ReapedWorker => ({
+    instanceId: worker.instanceId,
+    explanation:
+      explanations.get(worker.instanceId) ??
+      `retired: ${worker.reason}${worker.why ? `, ${worker.why}` : ''}`,
+  });
   const base = {
     fleet,
     dryRun,
-    workers: judged.length,
+    workers: idle?.plan.judged.length ?? workers.length,
     verdicts,
-    ...(plan.hold === undefined ? {} : { held: plan.hold.reason }),
+    ...(idle?.plan.hold === undefined ? {} : { held: idle.plan.hold.reason }),
+    replacing: outcome.replacing,
+    draining: outcome.draining,
+    waiting: outcome.waiting,
   };
   if (dryRun) {
-    await notifyDryRun(deps, fleet, plan);
-    const wouldTerminate = plan.toTerminate.map(reaped);
+    const wouldTerminate = plan.steps.flatMap((step) =>
+      step.step === 'terminate' ? [explained({ ...step.fact, why: step.why })] : [],
+    );
     return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
   }
-  const due = await stillDue(deps, fleet, plan, heartbeats);
-  await lowerDesired(deps, fleet, spec, due, lease);
-  // The fence: a run whose lease was taken over (it stalled past REAP_LEASE_TTL_MS) changes nothing.
-  await deps.state.commit(lease, []);
-  const applied = await applyPlan(deps, fleet, due, at);
-  measureReap(deps.metrics, fleet, plan, applied);
-  await notifyApplied(deps, fleet, spec.idle, plan, applied);
+  const applied: Applied = {
+    terminated: outcome.terminated.map(explained),
+    protected: outcome.failed.filter((f) => f.code === TERMINATION_PROTECTED).map((f) => f.instanceId),
+    failed: outcome.failed.filter((f) => f.code !== TERMINATION_PROTECTED),
+  };
+  const idleTerminated = new Set(
+    outcome.terminated.filter((worker) => worker.reason === 'idle').map((worker) => worker.instanceId),
+  );
+  if (idle !== undefined) {
+    const idleApplied = {
+      ...applied,
+      terminated: applied.terminated.filter((worker) => idleTerminated.has(worker.instanceId)),
+    };
+    measureReap(metrics, fleet, idle.plan, idleApplied);
+    await notifyApplied(deps, fleet, spec.idle, idle.plan, idleApplied);
+  }
+  const others = outcome.terminated.filter((worker) => !idleTerminated.has(worker.instanceId));
+  if (others.length > 0) await notifyRetired(deps, fleet, others);
   return {
     ...base,
-    marked: plan.toMark.map(reaped),
-    unmarked: plan.toUnmark.map(reaped),
+    marked: idle?.plan.toMark.map(reaped) ?? [],
+    unmarked: idle?.plan.toUnmark.map(reaped) ?? [],
     wouldTerminate: [],
     ...applied,
   };
+}
+
+/**
+ * How long the workers of a fleet no longer configured keep running before they are asked to drain: a fleet removed
+ * by mistake and pushed back within it loses nothing (its orphan retirements are forgotten).
+ */
+export const ORPHAN_GRACE_MINUTES = 30;
+/** An orphan's drain grace: its fleet's drainGraceMinutes are gone with its configuration. */
+const ORPHAN_DRAIN_GRACE_MINUTES = 10;
+
+/**
+ * The workers of fleets no longer configured (orphans): each fleet's, under its reaper lease, through the graceful
+ * path: not replaced, drained after ORPHAN_GRACE_MINUTES, terminated once drained or ORPHAN_DRAIN_GRACE_MINUTES
+ * later. Found among every worker this deployment owns.
+ */
+async function retireOrphans(
+  deps: ReapDependencies,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  dryRun: boolean,
+): Promise<FleetReapResult[]> {
+  const { ec2, config, state, logger } = deps;
+  const owned = await listFleetWorkers(ec2, {
+    managedBy: config.managedBy,
+    instanceProfile: config.instanceProfile,
+  });
+  const orphans = new Map<string, Worker[]>();
+  for (const worker of owned) {
+    const fleet = worker.tags[TAG.fleet];
+    if (fleet === undefined || fleet in config.fleets) continue;
+    orphans.set(fleet, [...(orphans.get(fleet) ?? []), worker]);
+  }
+  const results: FleetReapResult[] = [];
+  for (const [fleet, workers] of orphans) {
+    logger.warn('orphan workers: their fleet is no longer configured', {
+      fleet,
+      instanceIds: workers.map((worker) => worker.instanceId),
+    });
+    results.push(
+      await oneRunAtATime(deps, fleet, async (lease) => {
+        const at = deps.now();
+        const facts = await state.readFacts(fleet, at);
+        const retiring = retiringOf(workers, facts);
+        const notBefore = new Date(at.getTime() + ORPHAN_GRACE_MINUTES * 60_000);
+        const plan = planRetirements({
+          workers,
+          facts,
+          candidates: workers
+            .filter((worker) => !retiring.has(worker.instanceId))
+            .map((worker) => ({ worker, reason: 'orphan' as const, notBefore })),
+          heartbeats,
+          budget: Number.POSITIVE_INFINITY,
+          drainGraceMinutes: ORPHAN_DRAIN_GRACE_MINUTES,
+          now: at,
+          configured: false,
+        });
+        const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
+        if (outcome.terminated.length > 0) await notifyRetired(deps, fleet, outcome.terminated);
+        return {
+          ...EMPTY_RESULT,
+          fleet,
+          dryRun,
+          workers: workers.length,
+          replacing: outcome.replacing,
+          draining: outcome.draining,
+          waiting: outcome.waiting,
+          terminated: outcome.terminated.map((worker) => ({
+            instanceId: worker.instanceId,
+            explanation: `retired: orphan, ${worker.why}`,
+          })),
+          failed: outcome.failed,
+        };
+      }),
+    );
+  }
+  return results;
 }
 
 /**
@@ -472,7 +643,8 @@ async function readHeartbeats(deps: ReapDependencies): Promise<ReadonlyMap<strin
 
 /**
  * Judges every running worker of the fleet (or of every fleet) and acts on the verdicts in two phases: mark, then
- * terminate at a later run. Only workers carrying this deployment's managed-by tag are ever listed, so nothing else
+ * retire at a later run; and carries every retirement one step on (src/fleet/retirement.ts). With `retireOnly`
+ * (the retire schedule, on by default), only the retirements. Only workers carrying this deployment's managed-by tag are ever listed, so nothing else
  * can be touched. Heartbeats are listed once for all fleets.
  */
 export async function reapIdleWorkers(
@@ -484,14 +656,20 @@ export async function reapIdleWorkers(
   const specs = fleets.map((fleet) => [fleet, fleetSpec(config, fleet)] as const);
   const dryRun = request.dryRun ?? config.dryRun;
   calls?.reset();
-  const needsHeartbeats = specs.some(([, spec]) => spec.idle.heartbeatTimeoutMinutes !== undefined);
-  const heartbeats = needsHeartbeats ? await readHeartbeats(deps) : new Map<string, Heartbeat>();
+  // Idle judging on request (the reap schedule, a direct run); retirements on every run (the retire schedule too).
+  const idle = request.retireOnly !== true;
+  // Heartbeats are read on every run: a retiring worker's agent says `drained` there.
+  const heartbeats = await readHeartbeats(deps);
   const results: FleetReapResult[] = [];
   for (const [fleet, spec] of specs) {
     results.push(
-      await oneRunAtATime(deps, fleet, (lease) => reapFleet(deps, fleet, spec, heartbeats, dryRun, lease)),
+      await oneRunAtATime(deps, fleet, (lease) =>
+        reapFleet(deps, fleet, spec, heartbeats, { dryRun, idle }, lease),
+      ),
     );
   }
+  // A run for every fleet also retires the workers of fleets no longer configured.
+  if (request.fleet === undefined) results.push(...(await retireOrphans(deps, heartbeats, dryRun)));
   logger.info('reap finished', {
     dryRun,
     fleets: results.map(({ fleet, workers, marked, unmarked, terminated, wouldTerminate, failed, held }) => ({

@@ -1,4 +1,5 @@
-import type { IdleSettings } from '../model/fleet-spec';
+import type { FleetSpec, IdleSettings } from '../model/fleet-spec';
+import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import { replacedInstance, type Worker } from '../model/worker';
 import type { Verdict } from './idle-policy';
@@ -70,32 +71,12 @@ export function holdForStaleHeartbeats(
 
 /**
  * A draining worker (interrupted, or replaced early on a rebalance recommendation) is no capacity: the floor neither
- * counts nor keeps it. It is terminated when past its max lifetime, or, replaced early, once its replacement has run
- * `rebalanceRetireAfterMinutes` (its Worker Draining went out when it was marked); else it is left to EC2 and the
- * interruption handler.
+ * counts nor keeps it, and the idle reaper leaves it alone: EC2 and the interruption handler end a warned one, the
+ * graceful path (retirementCandidates, src/fleet/retirement.ts) one replaced early.
  */
-function drainingAction(
-  worker: Worker,
-  verdict: Verdict,
-  replacement: Worker | undefined,
-  now: Date,
-  early: { readonly rebalanceRetireAfterMinutes: number },
-): ReapAction {
+function drainingAction(worker: Worker, verdict: Verdict): ReapAction {
   if (isProtected(worker))
     return { action: 'keep', worker, verdict, reason: `protected by the ${TAG.protected} tag` };
-  if (verdict.kind === 'retire') return { action: 'terminate', worker, verdict, idleSince: now };
-  const replacedAt = replacement?.launchTime?.getTime();
-  const retireAt =
-    replacedAt === undefined ? undefined : replacedAt + early.rebalanceRetireAfterMinutes * 60_000;
-  if (worker.tags[TAG.interruption] === 'rebalance' && retireAt !== undefined && now.getTime() >= retireAt) {
-    const retired: Verdict = {
-      ...verdict,
-      kind: 'retire',
-      rule: 'rebalance',
-      explanation: `retire: replaced early by ${replacement?.instanceId}, which has run ${early.rebalanceRetireAfterMinutes}m`,
-    };
-    return { action: 'terminate', worker, verdict: retired, idleSince: new Date(retireAt) };
-  }
   return { action: 'keep', worker, verdict, reason: 'draining: left to the interruption handler' };
 }
 
@@ -103,38 +84,45 @@ function drainingAction(
 const launchedAt = (worker: Worker) => worker.launchTime?.getTime() ?? Number.POSITIVE_INFINITY;
 
 /**
- * Two phases: an idle (or retiring) worker is first marked; only if it is still idle at a later run, at least
- * `terminateAfterMinutes` after the mark, is it terminated. A worker busy or young again is unmarked. Never
- * terminated: workers being interrupted (left to the interruption handler), protected workers, and workers the
- * fleet's `minWorkers` floor keeps. The floor allows (workers not being interrupted − minWorkers) terminations a
- * run; workers past their max lifetime take them first, the oldest first, then idle workers, the longest idle
- * first; the rest wait. The launcher replaces what is retired, so a later run can retire more. A run held by
- * holdForStaleHeartbeats marks and terminates nothing (it still unmarks: that only keeps workers). Pure.
+ * Two phases: an idle worker is first marked; only if it is still idle at a later run, at least
+ * `terminateAfterMinutes` after the mark, is it due (`terminate`: retired through the graceful path, drained first).
+ * A worker busy or young again is unmarked. Never due: workers being interrupted (left to the interruption handler),
+ * workers past their max lifetime (retired through replacement, never marked idle: retirementCandidates), protected
+ * workers, and workers the fleet's `minWorkers` floor keeps. The floor allows (workers neither interrupted nor past their lifetime −
+ * minWorkers) terminations a run, the longest idle first; the rest wait. A run held by holdForStaleHeartbeats marks
+ * and terminates nothing (it still unmarks: that only keeps workers). Pure.
  */
 export function planReaping(
   settings: IdleSettings & { readonly minWorkers: number },
   judged: readonly JudgedWorker[],
   now: Date,
-  early: { readonly rebalanceRetireAfterMinutes: number } = { rebalanceRetireAfterMinutes: 2 },
 ): ReapAction[] {
   const actions: ReapAction[] = [];
   const due: { worker: Worker; verdict: Verdict; idleSince: Date }[] = [];
   let active = 0;
-  const replacements = new Map<string, Worker>();
-  for (const { worker } of judged) {
-    const replaces = replacedInstance(worker);
-    if (replaces !== undefined) replacements.set(replaces, worker);
-  }
   for (const { worker, verdict } of judged) {
     if (TAG.interruptedAt in worker.tags) {
-      actions.push(drainingAction(worker, verdict, replacements.get(worker.instanceId), now, early));
+      actions.push(drainingAction(worker, verdict));
       continue;
     }
-    active += 1;
     const idleSince = idleSinceOf(worker);
+    // Past its max lifetime, it is going (replaced first): the floor keeps the others.
+    if (verdict.kind !== 'retire') active += 1;
     switch (verdict.kind) {
-      case 'idle':
       case 'retire':
+        // Past its max lifetime: retired through replacement, under the fleet's budget, never marked idle.
+        actions.push(
+          idleSince === undefined
+            ? {
+                action: 'keep',
+                worker,
+                verdict,
+                reason: 'past its max lifetime: retired through replacement',
+              }
+            : { action: 'unmark', worker, verdict },
+        );
+        break;
+      case 'idle':
         if (idleSince === undefined) actions.push({ action: 'mark', worker, verdict });
         else if (now.getTime() - idleSince.getTime() >= settings.terminateAfterMinutes * 60_000) {
           due.push({ worker, verdict, idleSince });
@@ -157,13 +145,8 @@ export function planReaping(
   // Deterministic order (ties by instance id): two runs that see the same fleet choose the same workers.
   const byId = (a: { worker: Worker }, b: { worker: Worker }) =>
     a.worker.instanceId.localeCompare(b.worker.instanceId);
-  const retiring = due
-    .filter((candidate) => candidate.verdict.kind === 'retire')
-    .sort((a, b) => launchedAt(a.worker) - launchedAt(b.worker) || byId(a, b));
-  const idle = due
-    .filter((candidate) => candidate.verdict.kind !== 'retire')
-    .sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime() || byId(a, b));
-  for (const candidate of [...retiring, ...idle]) {
+  const idle = [...due].sort((a, b) => a.idleSince.getTime() - b.idleSince.getTime() || byId(a, b));
+  for (const candidate of idle) {
     if (isProtected(candidate.worker)) {
       actions.push({
         ...candidate,
@@ -191,4 +174,61 @@ export function planReaping(
         ? { action: 'keep', worker: action.worker, verdict: action.verdict, reason: `held: ${hold.reason}` }
         : action,
   );
+}
+
+/** A worker's age order: the oldest first, an unknown launch time last, ties by instance id. */
+const oldestFirst = (a: Worker, b: Worker) =>
+  launchedAt(a) - launchedAt(b) || a.instanceId.localeCompare(b.instanceId);
+
+/**
+ * The workers a fleet retires through the graceful path this run, by reason, in the order the disruption budget
+ * takes them: workers replaced early on a rebalance recommendation once their replacement has run
+ * `rebalanceRetireAfterMinutes`; workers past their max lifetime, the oldest first; and workers above a lowered
+ * `maxCapacity` (idle ones first, by their heartbeat, then the youngest). `retiring` are the workers already on
+ * their way out (a retirement fact or a drain tag): never candidates, and no capacity. Pure.
+ */
+export function retirementCandidates(
+  spec: Pick<FleetSpec, 'rebalanceRetireAfterMinutes' | 'maxCapacity'> & {
+    readonly idle: Pick<IdleSettings, 'maxLifetimeHours'>;
+  },
+  workers: readonly Worker[],
+  retiring: ReadonlySet<string>,
+  heartbeats: ReadonlyMap<string, Heartbeat>,
+  now: Date,
+): { worker: Worker; reason: 'replaced-early' | 'max-lifetime' | 'above-max' }[] {
+  const live = workers.filter(
+    (worker) =>
+      (worker.state === 'running' || worker.state === 'pending') && !retiring.has(worker.instanceId),
+  );
+  const replacementOf = new Map<string, Worker>();
+  for (const worker of live) {
+    const replaces = replacedInstance(worker);
+    if (replaces !== undefined) replacementOf.set(replaces, worker);
+  }
+  const early = live.filter((worker) => {
+    if (worker.tags[TAG.interruption] !== 'rebalance' || !(TAG.interruptedAt in worker.tags)) return false;
+    const replacedAt = replacementOf.get(worker.instanceId)?.launchTime?.getTime();
+    return (
+      replacedAt !== undefined && now.getTime() >= replacedAt + spec.rebalanceRetireAfterMinutes * 60_000
+    );
+  });
+  const capacity = live.filter((worker) => !(TAG.interruptedAt in worker.tags));
+  const lifetime = spec.idle.maxLifetimeHours;
+  const old =
+    lifetime === undefined
+      ? []
+      : capacity
+          .filter((worker) => now.getTime() - launchedAt(worker) >= lifetime * 3_600_000)
+          .sort(oldestFirst);
+  const rest = capacity.filter((worker) => !old.includes(worker));
+  const excess = Math.max(0, capacity.length - spec.maxCapacity);
+  const isIdle = (worker: Worker) => heartbeats.get(worker.instanceId)?.status === 'idle';
+  const above = [...rest]
+    .sort((a, b) => Number(isIdle(b)) - Number(isIdle(a)) || oldestFirst(b, a))
+    .slice(0, Math.max(0, excess - old.length));
+  return [
+    ...early.map((worker) => ({ worker, reason: 'replaced-early' as const })),
+    ...old.map((worker) => ({ worker, reason: 'max-lifetime' as const })),
+    ...above.map((worker) => ({ worker, reason: 'above-max' as const })),
+  ];
 }

@@ -100,6 +100,7 @@ const CAUSE_TEXT: Readonly<Record<ReplacementFact['cause'], string>> = {
   'spot-interruption': 'spot-interruption',
   'rebalance-recommendation': 'rebalance-recommendation',
   'missed-warning': 'terminated without a warning',
+  retirement: 'retirement',
 };
 
 /** The notice of a replacement launched, or of one without capacity. Pure. */

@@ -165,7 +165,9 @@ export function replacementLaunches(
   const groups = new Map<string, { avoid: readonly string[]; facts: ReplacementFact[] }>();
   for (const fact of needed) {
     if (kept.has(fact.instanceId)) continue;
-    const avoid = avoidOf.get(fact.instanceId) ?? [placementKey(fact.pool)];
+    // A planned retirement is not about the worker's pool: its replacement may launch there.
+    const avoid =
+      avoidOf.get(fact.instanceId) ?? (fact.cause === 'retirement' ? [] : [placementKey(fact.pool)]);
     const key = [...avoid].sort().join(' ');
     const group = groups.get(key) ?? { avoid, facts: [] };
     group.facts.push(fact);

@@ -44,7 +44,7 @@ const fleetConfig = createFleetConfigReader({
 const metrics = new PowertoolsMetricsSink(settings.managedBy);
 
 /**
- * Marks, then terminates, idle workers; or drains one worker for an operator (`worker-fleet drain`), so that every
+ * Marks idle workers, and carries retirements on (replaced first, drained, terminated); or drains one worker for an operator (`worker-fleet drain`), so that every
  * change to a fleet is made by a function, never by the operator's own credentials. Samples:
  * events/launch-schedule.json (schedule), events/reap-direct.json, events/drain-direct.json.
  */
@@ -59,7 +59,7 @@ export async function handler(event: unknown, context: Context): Promise<FleetRe
       case 'reap':
         return await reapIdleWorkers(deps, invocation.request);
       case 'drain':
-        return await drainWorker(deps, invocation.drain.instanceId, { force: invocation.drain.force });
+        return await drainWorker(deps, invocation.drain.instanceId, invocation.drain);
       default:
         return assertNever(invocation);
     }

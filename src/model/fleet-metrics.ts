@@ -112,6 +112,13 @@ export const FLEET_METRICS = {
     dimensions: [FLEET],
     description: 'marked workers terminated by the reaper',
   },
+  WorkersAboveMax: {
+    unit: 'Count',
+    aggregation: 'last',
+    dimensions: [FLEET],
+    description:
+      "workers above the fleet's maxCapacity (it was lowered), at each reaper run: retired, idle first",
+  },
   IdleKeptByProtection: {
     unit: 'Count',
     aggregation: 'sum',

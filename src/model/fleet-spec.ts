@@ -12,6 +12,8 @@ const INSTANCE_TYPE = /^[a-z0-9-]+\.[a-z0-9-]+$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const SPOT_PRICE = /^\d+(\.\d+)?$/;
+/** What EC2 allows in a tag key once instance tags are in the instance metadata (InstanceMetadataTags: enabled). */
+const IMDS_TAG_KEY = /^[A-Za-z0-9+\-=.,_:@]+$/;
 
 const minutes = (max: number) => z.number().int().min(1).max(max);
 
@@ -70,6 +72,16 @@ const agentSettingsSchema = () =>
       drainCommand: z.string().min(1).max(2048).optional(),
       /** The drain hook's time limit: the notice comes two minutes before, so at most 110 s. */
       drainTimeoutSeconds: z.number().int().min(1).max(110).default(90),
+      /**
+       * The drain hook's time limit on a planned drain (a retirement: idle, max lifetime, an operator's drain):
+       * nothing ends the worker before the fleet's drainGraceMinutes, so it may take longer than the spot notice's.
+       */
+      plannedDrainTimeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 3600)
+        .default(540),
     })
     .refine((agent) => agent.busyFile === undefined || agent.busyCommand === undefined, {
       message: 'give busyFile or busyCommand, not both',
@@ -149,7 +161,36 @@ const fleetSpecBuilder = () =>
        * replacement's health checks.
        */
       rebalanceRetireAfterMinutes: z.number().int().min(0).max(120).default(2),
-      agent: agentSettingsSchema().default({ enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 }),
+      agent: agentSettingsSchema().default({
+        enabled: true,
+        heartbeatSeconds: 60,
+        drainTimeoutSeconds: 90,
+        plannedDrainTimeoutSeconds: 540,
+      }),
+      /**
+       * How long a worker asked to drain (a planned retirement) has to report `drained` before it is terminated
+       * anyway.
+       */
+      drainGraceMinutes: z
+        .number()
+        .int()
+        .min(0)
+        .max(24 * 60)
+        .default(10),
+      /**
+       * Planned disruption: at most `budget` workers (a number, or a percentage of the fleet's workers such as
+       * "20%", rounded up) retiring at once. Absent: no limit. A spot interruption is never counted nor delayed.
+       */
+      disruption: z
+        .strictObject({
+          budget: z.union([
+            z.number().int().min(1).max(10_000),
+            z
+              .string()
+              .regex(/^(100|[1-9][0-9]?)%$/, 'must be a number of workers or a percentage such as "20%"'),
+          ]),
+        })
+        .optional(),
       idle: idleSettingsSchema().default({
         heartbeatTimeoutMinutes: 15,
         bootGraceMinutes: 10,
@@ -163,7 +204,21 @@ const fleetSpecBuilder = () =>
        */
       ssh: z.boolean().default(false),
       tags: z
-        .record(z.string().min(1).max(128), z.string().max(256))
+        .record(
+          z
+            .string()
+            .min(1)
+            .max(128)
+            .regex(
+              IMDS_TAG_KEY,
+              'tag keys may use only letters, digits and + - = . , _ : @ (workers read their tags through instance metadata)',
+            )
+            .refine(
+              (key) => !['.', '..', '_index'].includes(key),
+              'tag keys must not be ".", ".." or "_index"',
+            ),
+          z.string().max(256),
+        )
         .refine(
           (tags) =>
             Object.keys(tags).every((key) => !key.startsWith('aws:') && !key.startsWith(RESERVED_TAG_PREFIX)),

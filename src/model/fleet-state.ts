@@ -27,7 +27,54 @@ export interface SizeRequest {
   readonly eventTime?: string;
 }
 
-export type ReplacementCause = 'spot-interruption' | 'rebalance-recommendation' | 'missed-warning';
+export type ReplacementCause =
+  | 'spot-interruption'
+  | 'rebalance-recommendation'
+  | 'missed-warning'
+  /** A planned retirement that keeps the fleet's size: the replacement runs before the worker drains. */
+  | 'retirement';
+
+/**
+ * Why a worker is retired through the graceful path (src/fleet/retirement.ts): each goes through the same steps,
+ * replaced first where the reason says so, then drained, then terminated (docs/retirement.md).
+ */
+export type RetirementReason =
+  | 'idle'
+  | 'max-lifetime'
+  | 'operator-drain'
+  | 'replaced-early'
+  | 'orphan'
+  | 'above-max'
+  | 'scheduled-change'
+  | 'ami-drift'
+  /** Rebuilt from a worker's drain tag when its fact was lost (expired, unreadable). */
+  | 'rebuilt';
+
+/**
+ * A worker on its way out, gracefully: recorded once (created only if absent, or under the fleet's fence), then
+ * moved on by the reaper's runs under their fence: replaced first (`replaceFirst`, through a replacement fact), then
+ * asked to drain (`drainRequestedAt`, also a tag on the worker, which its agent reads through the instance metadata
+ * service), then terminated when its heartbeat says `drained` or at `deadline`. It expires, so a reaper that dies
+ * between steps leaves nothing that lasts; the worker's drain tag rebuilds it.
+ */
+export interface RetirementFact {
+  readonly instanceId: string;
+  readonly reason: RetirementReason;
+  /** A replacement is launched, and runs, before the worker is asked to drain. */
+  readonly replaceFirst: boolean;
+  /** When the retirement was decided (ISO). */
+  readonly requestedAt: string;
+  /** When the worker was asked to drain (ISO); absent while its replacement is on its way. */
+  readonly drainRequestedAt?: string;
+  /** When it is terminated whatever its heartbeat says (ISO): the drain request plus the fleet's drainGraceMinutes. */
+  readonly deadline?: string;
+  /** What asked for it (an event id, an operator's request): notifications carry it as correlationId. */
+  readonly correlationId?: string;
+  /** The pool the worker runs in: its replacement avoids it only when the reason is about the pool. */
+  readonly pool?: { readonly instanceType: string; readonly subnetId: string };
+  /** Not asked to drain before this time (ISO): an orphan's grace, in which its fleet may be configured again. */
+  readonly notBefore?: string;
+}
 
 /** A worker that is going or gone and needs one replacement, away from its pool. */
 export interface ReplacementFact {
@@ -47,6 +94,8 @@ export interface ReplacementFact {
   readonly published?: boolean;
   /** The fleet topic was told there is no capacity for it (once: it is retried every reconciliation). */
   readonly toldNoCapacity?: boolean;
+  /** For a retirement's replacement: why the worker is retired. */
+  readonly reason?: RetirementReason;
 }
 
 /** The size the fleet's reconciliation keeps, and the request that set it. */
@@ -130,6 +179,8 @@ export interface FleetFacts {
   readonly requests: readonly SizeRequest[];
   readonly replacements: Readonly<Record<string, ReplacementFact>>;
   readonly intents: readonly LaunchIntent[];
+  /** Workers being retired gracefully, by instance id (absent where a reader does not need them). */
+  readonly retirements?: Readonly<Record<string, RetirementFact>>;
   /** Items that did not parse: set aside by the next commit, logged and counted; never obeyed. */
   readonly unreadable: readonly string[];
   /** Changes AWS scheduled for the fleet's workers, each once per event and instance. */
@@ -168,6 +219,8 @@ export type FactChange =
   | { readonly kind: 'replacement'; readonly fact: ReplacementFact }
   | { readonly kind: 'intent'; readonly intent: LaunchIntent }
   | { readonly kind: 'intent-done'; readonly slot: string }
+  | { readonly kind: 'retirement'; readonly fact: RetirementFact }
+  | { readonly kind: 'retirement-done'; readonly instanceId: string }
   | { readonly kind: 'set-aside'; readonly key: string };
 
 /** The once-per-event claim of a spot warning or a rebalance recommendation, with what is done. */
@@ -212,6 +265,8 @@ export interface FleetState {
   addRequest(fleet: string, request: SizeRequest): Promise<boolean>;
   /** Adds a replacement fact; false when the worker already has one. */
   addReplacement(fleet: string, fact: ReplacementFact): Promise<boolean>;
+  /** Adds a retirement fact; false when the worker already has one (the entry point of every planned retirement). */
+  addRetirement(fleet: string, fact: RetirementFact): Promise<boolean>;
   readFacts(fleet: string, now: Date): Promise<FleetFacts>;
   /**
    * Records a scheduled change of a worker, once per event and instance: false when known (a redelivery, or the

@@ -3,14 +3,14 @@ import { createHash } from 'node:crypto';
 /**
  * The heartbeat protocol between the worker agent (src/agent/worker-agent.sh) and the idle reaper. A worker writes
  * `heartbeats/<role-id>:<instance-id>` in the fleet bucket: the key is its session's `aws:userid`, the only heartbeat
- * key its role may write (infra/iam.yml), so no worker can speak for another. Its body is its status word alone (`busy`, `idle`, `draining`, or
+ * key its role may write (infra/iam.yml), so no worker can speak for another. Its body is its status word alone (`busy`, `idle`, `draining`, `drained` once its drain hook has finished, or
  * `alive` for no status), so that with S3-managed encryption its ETag (the body's MD5) tells the status without
  * reading the object. An ETag that is none of these (another encryption, another body) is read to find out.
  */
 export const HEARTBEAT_PREFIX = 'heartbeats/';
 
 /** What a worker reports in its heartbeat; `undefined` when it wrote one without a status we know. */
-export type HeartbeatStatus = 'busy' | 'idle' | 'draining';
+export type HeartbeatStatus = 'busy' | 'idle' | 'draining' | 'drained';
 
 export interface Heartbeat {
   readonly at: Date;
@@ -22,7 +22,7 @@ export interface Heartbeat {
   readonly unreadable?: string;
 }
 
-const STATUSES: readonly HeartbeatStatus[] = ['busy', 'idle', 'draining'];
+const STATUSES: readonly HeartbeatStatus[] = ['busy', 'idle', 'draining', 'drained'];
 
 const md5 = (body: string) => createHash('md5').update(body).digest('hex');
 

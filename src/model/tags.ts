@@ -20,6 +20,13 @@ export const TAG = {
   idleSince: 'worker-fleet:idle-since',
   /** Why the idle reaper marked the worker: the rule that decided (heartbeat, cpu, max-lifetime, ...). */
   idleReason: 'worker-fleet:idle-reason',
+  /**
+   * Set by the reaper on a worker it retires, with the time it asked: the durable drain request, which the worker's
+   * agent reads through the instance metadata service (InstanceMetadataTags) and answers with a `drained` heartbeat.
+   */
+  drainRequestedAt: 'worker-fleet:drain-requested-at',
+  /** Why the worker is drained (a retirement reason: idle, max-lifetime, operator-drain, ...). */
+  drainReason: 'worker-fleet:drain-reason',
   /** Set by you on a worker the idle reaper must never terminate (any value but "false"). */
   protected: 'worker-fleet:protected',
 } as const;

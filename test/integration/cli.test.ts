@@ -225,9 +225,12 @@ describe('npx worker-fleet', () => {
     const [worker] = (await world.instances()).map((instance) => instance.InstanceId ?? '');
     await heartbeat(worker ?? '', 'idle');
     await operator('reap', '--fleet', 'batch');
-    const drained = await operator('drain', worker ?? '');
+    const drained = await operator('drain', worker ?? '', '--now');
 
-    expect(drained).toMatchObject({ code: 0, out: `${worker} (fleet batch): terminated` });
+    expect(drained).toMatchObject({
+      code: 0,
+      out: `${worker} (fleet batch): terminated; waits for nothing: terminated at once, without its drain hook`,
+    });
     expect(operatorCalls()).toEqual(['Invoke', 'Invoke', 'Invoke']);
     const functions = emulator()
       .requests.filter((request) => request.accessKeyId !== OPERATOR_KEY)
@@ -389,16 +392,29 @@ describe('npx worker-fleet', () => {
     expect(marked.map((instance) => instance.InstanceId).sort()).toEqual([...workers].sort());
   });
 
-  it('drain asks the reaper to mark a worker as retired, terminate it and tell the topic', async () => {
+  it('drain retires a worker gracefully: its replacement asked for first, and says what it waits for; --dry-run changes nothing', async () => {
     const [worker] = await launch(1);
 
+    const dry = await operator('drain', worker ?? '', '--dry-run');
+    const keysAfterDry = await world.stateKeys();
     const { code, out } = await operator('drain', worker ?? '');
 
-    expect({ code, out }).toEqual({ code: 0, out: `${worker} (fleet batch): terminated` });
+    expect(dry).toMatchObject({
+      code: 0,
+      out: `${worker} (fleet batch): would-drain; waits for its replacement to run, then its drain hook (its agent reports drained), at most 10m after the drain request`,
+    });
+    expect(keysAfterDry.filter((key) => key.includes('retirement#') || key.includes('replacement#'))).toEqual(
+      [],
+    );
+    expect({ code, out }).toEqual({
+      code: 0,
+      out: `${worker} (fleet batch): draining; waits for its replacement to run, then its drain hook (its agent reports drained), at most 10m after the drain request`,
+    });
+    expect(await world.stateKeys()).toEqual(
+      expect.arrayContaining([`fleet#batch retirement#${worker}`, `fleet#batch replacement#${worker}`]),
+    );
     const [instance] = await world.instances();
-    expect(instance?.State?.Name).toMatch(/shutting-down|terminated/);
-    expect(instance?.Tags).toContainEqual({ Key: TAG.idleReason, Value: 'drained-by-operator' });
-    expect((await world.notifications()).map((notification) => notification.kind)).toContain('drained');
+    expect(instance?.State?.Name).toBe('running');
     expect(
       emulator()
         .sent('Invoke')
@@ -406,9 +422,25 @@ describe('npx worker-fleet', () => {
     ).toEqual([
       [
         '/2015-03-31/functions/worker-fleet-test-reapIdleWorkers/invocations',
-        { drain: worker, force: false },
+        { drain: worker, dryRun: true },
       ],
+      ['/2015-03-31/functions/worker-fleet-test-reapIdleWorkers/invocations', { drain: worker }],
     ]);
+  });
+
+  it('drain --now terminates a worker at once, marked as retired, and tells the topic', async () => {
+    const [worker] = await launch(1);
+
+    const { code, out } = await operator('drain', worker ?? '', '--now');
+
+    expect({ code, out }).toEqual({
+      code: 0,
+      out: `${worker} (fleet batch): terminated; waits for nothing: terminated at once, without its drain hook`,
+    });
+    const [instance] = await world.instances();
+    expect(instance?.State?.Name).toMatch(/shutting-down|terminated/);
+    expect(instance?.Tags).toContainEqual({ Key: TAG.idleReason, Value: 'drained-by-operator' });
+    expect((await world.notifications()).map((notification) => notification.kind)).toContain('drained');
   });
 
   it("refuses to drain an instance that is not this deployment's worker, and changes nothing", async () => {
@@ -431,26 +463,28 @@ describe('npx worker-fleet', () => {
     expect(instance?.Tags ?? []).toEqual([]);
   });
 
-  it('refuses to drain a protected worker unless --force, through the core: the refusal changes nothing', async () => {
+  it('refuses to drain a protected worker, through the core, and has no --force: the refusal changes nothing', async () => {
     const [worker] = await launch(1);
     await world.ec2.send(
       new CreateTagsCommand({ Resources: [worker ?? ''], Tags: [{ Key: TAG.protected, Value: 'true' }] }),
     );
 
     const refused = await operator('drain', worker ?? '');
-    const [untouched] = await world.instances();
+    const refusedNow = await operator('drain', worker ?? '', '--now');
     const forced = await operator('drain', worker ?? '', '--force');
 
-    expect(refused).toEqual({
-      code: 1,
-      out: '',
-      err: `worker-fleet: ${worker} is protected by the ${TAG.protected} tag; drain it with --force, or remove the tag; nothing was changed`,
-    });
+    for (const answer of [refused, refusedNow]) {
+      expect(answer).toEqual({
+        code: 1,
+        out: '',
+        err: `worker-fleet: ${worker} is protected by the ${TAG.protected} tag; remove the tag to drain it; nothing was changed`,
+      });
+    }
+    expect(forced).toMatchObject({ code: 2, err: expect.stringContaining('--force') });
+    const [untouched] = await world.instances();
     expect(untouched?.State?.Name).toBe('running');
     expect(untouched?.Tags?.map((tag) => tag.Key)).not.toContain(TAG.idleSince);
-    expect(forced).toEqual({ code: 0, out: `${worker} (fleet batch): terminated`, err: '' });
-    const [drained] = await world.instances();
-    expect(drained?.State?.Name).toMatch(/shutting-down|terminated/);
+    expect(untouched?.Tags?.map((tag) => tag.Key)).not.toContain(TAG.drainRequestedAt);
   });
 
   it.each([

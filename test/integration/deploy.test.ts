@@ -160,12 +160,14 @@ describe('serverless deploy to the emulator', () => {
           return { rule, targets: targets.Targets ?? [] };
         }),
     );
-    expect(rules).toHaveLength(11);
+    expect(rules).toHaveLength(12);
     const schedules = rules.filter(({ rule }) => rule.ScheduleExpression !== undefined);
     expect(
       schedules.map(({ rule, targets }) => [rule.ScheduleExpression, rule.State, targets[0]?.Input]).sort(),
     ).toEqual([
       ['rate(1 minute)', 'ENABLED', '{"reconcile":true}'],
+      // The retire schedule: retirements carried on by default, idle judging left to the reap schedule (#28).
+      ['rate(1 minute)', 'ENABLED', '{"retireOnly":true}'],
       ['rate(5 minutes)', 'DISABLED', undefined],
       ['rate(5 minutes)', 'DISABLED', undefined],
     ]);

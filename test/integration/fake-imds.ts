@@ -17,6 +17,12 @@ export const WORKER_CREDENTIALS = {
 export class FakeImds {
   spotNotice: string | undefined;
   rebalanceNotice: string | undefined;
+  /**
+   * The instance's tags, as EC2 serves them with InstanceMetadataTags enabled (`meta-data/tags/instance/<key>`):
+   * read on every request from `tagSource` when set (the emulator's view of the instance), else from `tags`.
+   */
+  tags: Record<string, string> = {};
+  tagSource: (() => Promise<Record<string, string>>) | undefined;
   /** How long every answer takes, token included. */
   delayMs = 0;
   /** Requests refused for want of a valid token: an IMDSv1 client would show up here. */
@@ -52,20 +58,21 @@ export class FakeImds {
     headers: Record<string, string | string[] | undefined>,
     res: import('node:http').ServerResponse,
   ): void {
-    const [status, body] = this.answer(method, url, headers);
-    const send = () => {
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(body);
-    };
-    if (this.delayMs > 0) setTimeout(send, this.delayMs);
-    else send();
+    void this.answer(method, url, headers).then(([status, body]) => {
+      const send = () => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(body);
+      };
+      if (this.delayMs > 0) setTimeout(send, this.delayMs);
+      else send();
+    });
   }
 
-  private answer(
+  private async answer(
     method: string,
     url: string,
     headers: Record<string, string | string[] | undefined>,
-  ): [number, string] {
+  ): Promise<[number, string]> {
     if (url === '/latest/api/token') {
       if (method !== 'PUT' || headers['x-aws-ec2-metadata-token-ttl-seconds'] === undefined) return [400, ''];
       const token = randomUUID();
@@ -80,6 +87,12 @@ export class FakeImds {
     }
     const notice = (value: string | undefined): [number, string] =>
       value === undefined ? [404, ''] : [200, value];
+    const tagsPrefix = '/latest/meta-data/tags/instance';
+    if (url === tagsPrefix || url.startsWith(`${tagsPrefix}/`)) {
+      const tags = (await this.tagSource?.().catch(() => undefined)) ?? this.tags;
+      const key = decodeURIComponent(url.slice(tagsPrefix.length + 1));
+      return url === tagsPrefix ? [200, Object.keys(tags).join('\n')] : notice(tags[key]);
+    }
     switch (url) {
       case '/latest/meta-data/instance-id':
         return [200, this.instanceId];

@@ -26,6 +26,7 @@ import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { replacedInstance } from '../../src/model/worker';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
+import { retiringFleet } from './retiring-fleet';
 import { fleetWorkers, healthEventNaming, otherImage, putImageParameter } from './scheduled-world';
 import { instanceEvents, spotFleet } from './spot-fleet';
 import { useEmulator } from './use-emulator';
@@ -1135,8 +1136,10 @@ describe('Idle reaping', () => {
 
   it('F12: two reaper runs at once never take the fleet below its floor', async () => {
     // Three on-demand workers launched a second apart, a floor of 1, a max lifetime of an hour: run A's clock is
-    // just before the second worker's hour, run B's just after. Alone, each would terminate 2 workers; A the
-    // oldest and the idle one, B the two past their lifetime. Together, unserialised, they would take all 3.
+    // just before the second worker's hour, run B's just after. Before #28 each would terminate 2 workers (A the
+    // oldest and the idle one, B the two past their lifetime), and together, unserialised, all 3. Now a worker past
+    // its lifetime is replaced first and never terminated by the floor's allowance, so the floor holds either way;
+    // the reaper's lease now guards the disruption budget (F47).
     const floorSpec = {
       batch: {
         ami: world.imageId,
@@ -1145,6 +1148,7 @@ describe('Idle reaping', () => {
         market: 'on-demand',
         targetCapacity: 1,
         maxCapacity: 3,
+        drainGraceMinutes: 0,
         idle: {
           heartbeatTimeoutMinutes: 120,
           bootGraceMinutes: 0,
@@ -1181,10 +1185,14 @@ describe('Idle reaping', () => {
     const terminated = [...(runA?.[0]?.terminated ?? []), ...(runB?.[0]?.terminated ?? [])].map(
       (w) => w.instanceId,
     );
-    expect(new Set(terminated).size).toBe(2);
-    expect(terminated).toContain(oldest);
-    expect(await runningIn('batch')).toHaveLength(1);
-    expect([oldest, second, newest].filter((id) => !terminated.includes(id))).toHaveLength(1);
+    // Workers past their lifetime retire through replacement (#28): never terminated before it runs, nor counted
+    // by the floor; at most the one idle worker goes, whichever run goes first.
+    expect(terminated.filter((id) => id !== newest)).toEqual([]);
+    const keys = await world.stateKeys();
+    expect(keys).toEqual(
+      expect.arrayContaining([`fleet#batch replacement#${oldest}`, `fleet#batch retirement#${oldest}`]),
+    );
+    expect(await runningIn('batch')).toHaveLength(3 - terminated.length);
   });
 
   it("a reaper run that dies holding its fleet's lease holds the fleet no longer than the lease's expiry", async () => {
@@ -1231,17 +1239,19 @@ describe('Idle reaping', () => {
 });
 
 describe('Lifecycle', () => {
-  it('F15: replace-early retires the at-risk worker a bounded delay after its replacement runs, and replaces it once', async () => {
-    const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2 });
+  it('F15: replace-early retires the at-risk worker a bounded delay after its replacement runs, and replaces it once, with the default schedules', async () => {
+    // No drain grace: the row is about when the retirement happens (the drain has rows of its own, F45-F48).
+    const spec = fleets({ rebalance: 'replace-early', rebalanceRetireAfterMinutes: 2, drainGraceMinutes: 0 });
     const worker = await oneWorker(spec);
     const early = await handleInstanceEvent(world.interruptionDeps(spec), rebalance(worker.instanceId));
     await listed();
     const stateOf = async () =>
       (await world.instances({ tag: TAG.triggerId, value: 'setup' }))[0]?.State?.Name;
 
-    await reapIdleWorkers(world.reapDeps(spec, later(60_000)));
+    // What the retire schedule sends, on by default (the reap schedule, idle judging, is off by default).
+    await reapIdleWorkers(world.reapDeps(spec, later(60_000)), { retireOnly: true });
     const soon = await stateOf();
-    const [due] = await reapIdleWorkers(world.reapDeps(spec, later(3 * 60_000)));
+    const [due] = await reapIdleWorkers(world.reapDeps(spec, later(3 * 60_000)), { retireOnly: true });
     const after = await stateOf();
     const [tick] = await launchWorkers(world.deps(spec), { kind: 'schedule', id: 'tick-1' });
 
@@ -1274,6 +1284,130 @@ describe('Lifecycle', () => {
     await launchWorkers(world.deps(fleets({ targetCapacity: 2 })), { kind: 'reconcile', id: 'tick' });
     expect(await runningIn('batch')).toHaveLength(2);
     expect((await world.state.readFacts('batch', new Date())).size?.desired).toBe(2);
+  });
+});
+
+describe('Planned retirement (#28)', () => {
+  let retiring: ReturnType<typeof retiringFleet>;
+  beforeEach(() => {
+    retiring = retiringFleet(world, emulator);
+  });
+  afterEach(async () => {
+    await retiring.stop();
+  });
+
+  it('F45: a reaper frozen between the drain request and the termination: the next run terminates the worker once it reports drained; its hook ran once', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await retiring.startAgents([worker]);
+    await retiring.markIdle([worker], new Date(Date.now() - 30 * 60_000));
+    await listed();
+    // The run records the drain request, tags the worker, then freezes before anything else (its lease expires).
+    emulator().faults.push({
+      action: 'CreateTags',
+      when: (_params, { body }) => body.includes(encodeURIComponent(TAG.drainRequestedAt)),
+      code: 'Frozen',
+      freeze: true,
+      times: 1,
+    });
+    reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(1))).catch(() => undefined);
+    await emulator().nextFrozen();
+
+    const runsBefore = await retiring.reapUntilTerminated(spec, worker, retiring.minutesFromNow(7));
+
+    expect(runsBefore).toBe(1);
+    expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
+  });
+
+  it('F46: a worker whose drained heartbeat never comes (its agent is gone) is terminated when its drain grace ends, not before', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await retiring.writeHeartbeat(worker, 'idle');
+    await retiring.markIdle([worker], new Date(Date.now() - 30 * 60_000));
+    await listed();
+
+    const [asked] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(1)));
+    const [inside] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(10)), {
+      retireOnly: true,
+    });
+    const [after] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(11)), {
+      retireOnly: true,
+    });
+
+    expect(asked?.draining).toEqual([worker]);
+    expect(inside?.terminated).toEqual([]);
+    expect(inside?.waiting).toEqual([{ instanceId: worker, why: 'draining' }]);
+    expect(after?.terminated.map((retired) => retired.instanceId)).toEqual([worker]);
+    expect(after?.terminated[0]?.explanation).toMatch(/drain grace is over|idle:/);
+    expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
+  });
+
+  it('F48: a 20-worker fleet past its max lifetime with a budget of 2: retired two at a time, each replaced first, the next two once those are gone; a spot warning meanwhile is handled at once', async () => {
+    const spec = fleets({
+      targetCapacity: 20,
+      maxCapacity: 20,
+      drainGraceMinutes: 0,
+      disruption: { budget: 2 },
+      idle: {
+        heartbeatTimeoutMinutes: 120,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        maxLifetimeHours: 1,
+        minWorkers: 0,
+      },
+    });
+    const workers = await launched(spec);
+    const later = () => new Date(Date.now() + 61 * 60_000);
+    const ids = workers.map((worker) => worker.instanceId);
+    const warned = ids.at(-1) ?? '';
+
+    const [first] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const [again] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const warning = await handleInstanceEvent(world.interruptionDeps(spec), instanceEvents.warning(warned));
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+    await listed();
+    const [second] = await reapIdleWorkers(world.reapDeps(spec, later));
+    const [third] = await reapIdleWorkers(world.reapDeps(spec, later));
+
+    expect(first?.replacing).toHaveLength(2);
+    expect(first?.terminated).toEqual([]);
+    expect(again?.replacing).toEqual([]);
+    expect((again?.waiting ?? []).filter((entry) => entry.why.startsWith('its replacement'))).toHaveLength(2);
+    expect((again?.waiting ?? []).filter((entry) => entry.why.startsWith('disruption budget'))).toEqual([]);
+    expect(warning).toMatchObject({ status: 'replaced' });
+    expect(second?.terminated.map((worker) => worker.instanceId).sort()).toEqual(
+      [...(first?.replacing ?? [])].sort(),
+    );
+    expect(third?.replacing).toHaveLength(2);
+    const retirements = (await world.stateKeys()).filter((key) => key.includes(' retirement#'));
+    expect(retirements.length).toBeLessThanOrEqual(4);
+  });
+
+  it('F47: two reaper runs at once against one budget of 2: never more than 2 retirements under way', async () => {
+    // Run A's clock is just before the oldest worker's max lifetime, run B's just after. Alone, A would start the
+    // two idle workers' retirements, B the oldest's and one idle worker's: unserialised, 3 would be under way.
+    const spec = retiring.fleets(
+      { targetCapacity: 4, maxCapacity: 4, disruption: { budget: 2 } },
+      { maxLifetimeHours: 1, heartbeatTimeoutMinutes: 120, minWorkers: 0 },
+    );
+    const [oldest = ''] = await retiring.launch(spec, 1, 'oldest');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [, idleA = '', idleB = '', busy = ''] = await retiring.launch(spec, 4, 'rest');
+    const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === oldest);
+    const crossing = (instance?.LaunchTime?.getTime() ?? 0) + 3_600_000;
+    for (const id of [oldest, busy]) await retiring.writeHeartbeat(id, 'busy');
+    for (const id of [idleA, idleB]) await retiring.writeHeartbeat(id, 'idle');
+    await retiring.markIdle([idleA, idleB], new Date(crossing - 30 * 60_000));
+    const at = (ms: number) => () => new Date(ms);
+    await listed();
+
+    await Promise.all([
+      reapIdleWorkers(world.reapDeps(spec, at(crossing - 500))),
+      reapIdleWorkers(world.reapDeps(spec, at(crossing + 500))),
+    ]);
+
+    const retirements = (await world.stateKeys()).filter((key) => key.includes(' retirement#'));
+    expect(retirements).toHaveLength(2);
   });
 });
 

@@ -94,6 +94,8 @@ describe('the metrics and notification events of a fleet story, through the hand
         subnets: world.subnets.slice(0, 2).map((subnet) => subnet.subnetId),
         market: 'spot',
         targetCapacity: 2,
+        // No agent reports drained here: a worker due is terminated by the run that finds it due.
+        drainGraceMinutes: 0,
         idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 0, terminateAfterMinutes: 10, minWorkers: 0 },
       },
     };
@@ -207,6 +209,7 @@ describe('the metrics and notification events of a fleet story, through the hand
       IdleTerminated: 1,
       IdleKeptByProtection: 0,
       IdleKeptByFloor: 0,
+      WorkersAboveMax: 0,
     });
 
     // Access alert: the replacement's credentials, taken through IMDSv1, read the fleet bucket.

@@ -32,7 +32,7 @@ describe('npm start', () => {
 
     expect({ code: run.status, output }).toEqual({ code: 0, output: expect.stringMatching(/\] done\n$/) });
     expect(output).toMatch(/stack deployed: worker-fleet-local, \d+ resources/);
-    expect(output).toMatch(/rules routed: 11 deployed rules/);
+    expect(output).toMatch(/rules routed: 12 deployed rules/);
     expect(output).toMatch(/1\. schedule fired +launched 4 workers for fleet batch .* \(1 SNS\)/);
     expect(output).toMatch(
       /2\. workers wrote +4 heartbeats \(2 idle, 2 busy\) and 4 results; 8 of 8 accesses logged/,

@@ -34,6 +34,9 @@ function fleets(idle: Record<string, unknown> = {}, overrides: Record<string, un
       subnets: [world.subnets[0]?.subnetId],
       market: 'on-demand',
       targetCapacity: 6,
+      // The idle verdicts alone: no drain grace, so a worker due is terminated by the run that finds it due (the
+      // graceful path has its own tests, test/integration/retirement.test.ts).
+      drainGraceMinutes: 0,
       idle: {
         heartbeatTimeoutMinutes: 15,
         bootGraceMinutes: 0,
@@ -402,7 +405,7 @@ describe('reapIdleWorkers', () => {
     expect(tick?.launched).toEqual([]);
   });
 
-  it('spends one call per page: DescribeInstances, ListObjectsV2, CreateTags for a run that marks, and three for its lease', async () => {
+  it('spends one call per page: DescribeInstances (the fleet, and every fleet for orphans), ListObjectsV2, CreateTags for a run that marks, three for its lease and one Query of its facts', async () => {
     const spec = fleets();
     const workers = await launch(spec, 4);
     for (const id of workers) await heartbeat(id, 'idle');
@@ -411,14 +414,15 @@ describe('reapIdleWorkers', () => {
     await reapIdleWorkers(deps);
 
     // The fleet's reaper lease: taken by one conditional write, given back by another, its fence checked once before
-    // the run acts. The idle warning goes to the topic and on the bus.
+    // the run acts. Its facts (retirements) in one Query. The idle warning goes to the topic and on the bus.
     expect(deps.calls?.snapshot()).toEqual({
-      total: 8,
+      total: 10,
       calls: {
+        'DynamoDB.Query': 1,
         'DynamoDB.TransactWriteItems': 1,
         'DynamoDB.UpdateItem': 2,
         'EC2.CreateTags': 1,
-        'EC2.DescribeInstances': 1,
+        'EC2.DescribeInstances': 2,
         'EventBridge.PutEvents': 1,
         'S3.ListObjectsV2': 1,
         'SNS.Publish': 1,

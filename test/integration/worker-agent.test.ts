@@ -264,9 +264,9 @@ describe('the worker agent', () => {
     );
   });
 
-  it('runs the drain hook exactly once on a spot notice, reports it, and says draining', async () => {
+  it('runs the drain hook exactly once on a spot notice, reports it, says draining, then drained once it ends', async () => {
     const drained = join(dir, 'drained');
-    startAgent({ WF_DRAIN_COMMAND: `echo drained >> ${drained}` });
+    startAgent({ WF_DRAIN_COMMAND: `sleep 2; echo drained >> ${drained}` });
     await eventually(
       () => object(`heartbeats/${WORKER_ID}`),
       (body) => body === 'alive',
@@ -278,9 +278,64 @@ describe('the worker agent', () => {
       () => object(`heartbeats/${WORKER_ID}`),
       (body) => body === 'draining',
     );
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'drained',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(readFileSync(drained, 'utf8')).toBe('drained\n');
     expect(await object(`notices/${WORKER_ID}/spot`)).toBe(imds.spotNotice);
+  });
+
+  it('reads a planned drain request from its instance tags, runs the drain hook once within the planned limit, then says drained', async () => {
+    const drained = join(dir, 'drained');
+    startAgent({
+      WF_DRAIN_COMMAND: `sleep 2; echo drained >> ${drained}`,
+      WF_DRAIN_TIMEOUT_SECONDS: '1',
+      WF_PLANNED_DRAIN_TIMEOUT_SECONDS: '30',
+    });
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'alive',
+    );
+
+    imds.tags = { 'worker-fleet:drain-requested-at': '2026-12-05T12:00:00.000Z', team: 'batch' };
+
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'draining',
+    );
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'drained',
+    );
+    // A spot notice after the planned drain runs no second hook, and is still reported.
+    imds.spotNotice = JSON.stringify({ action: 'terminate', time: '2026-12-05T12:02:00Z' });
+    await eventually(
+      () => object(`notices/${WORKER_ID}/spot`),
+      (body) => body === imds.spotNotice,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(readFileSync(drained, 'utf8')).toBe('drained\n');
+    expect(log()).toContain('drain hook started (limit 30s)');
+    expect(log()).toContain('drain requested at 2026-12-05T12:00:00.000Z');
+    expect(imds.refusedWithoutToken).toBe(0);
+  });
+
+  it('says drained at once on a planned drain when the fleet names no drain hook', async () => {
+    startAgent();
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'alive',
+    );
+
+    imds.tags = { 'worker-fleet:drain-requested-at': '2026-12-05T12:00:00.000Z' };
+
+    await eventually(
+      () => object(`heartbeats/${WORKER_ID}`),
+      (body) => body === 'drained',
+      5,
+    );
   });
 
   it('stops a drain hook at its time limit', async () => {

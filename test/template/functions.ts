@@ -78,7 +78,8 @@ export const FUNCTIONS = {
   },
   reapIdleWorkers: {
     role: 'ReapIdleWorkersRole',
-    rules: ['schedule'],
+    // The reap schedule (idle workers, off by default) and the retire schedule (retirements, on by default).
+    rules: ['schedule', 'schedule'],
     calls: [
       'ec2:DescribeInstances',
       // The backstop of AWS Health's scheduled changes: the workers' scheduled events.
@@ -91,23 +92,30 @@ export const FUNCTIONS = {
       'events:PutEvents',
       's3:ListBucket',
       's3:GetObject',
-      // Its fenced lease, and the request that lowers the fleet's size by the workers it terminates.
+      // Its fenced lease, the request that lowers the fleet's size by the workers it retires, and the fleet's
+      // retirements: read with its facts, recorded and forgotten (only a fleet's items: dynamodb:LeadingKeys).
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:DeleteItem',
     ],
-    // It neither removes state (claims, registry entries) nor reads beyond its own items.
+    // It neither removes claims nor registry entries, nor scans beyond its own items.
     never: [
       'ec2:RunInstances',
       'iam:PassRole',
       'ssm:GetParameter',
       's3:PutObject',
       's3:DeleteObject',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
       'dynamodb:Scan',
     ],
-    stateTable: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    stateTable: [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+      'dynamodb:DeleteItem',
+    ],
   },
   logS3Access: {
     role: 'LogS3AccessRole',

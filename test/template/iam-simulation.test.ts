@@ -231,14 +231,23 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
       { action: 's3:GetObject', resource: arn.object('FleetBucket', `heartbeats/${WORKER_ROLE_ID}:i-0aaa`) },
       { action: 's3:GetObject', resource: arn.object('StateBucket', 'config/fleets.json') },
     ],
-    ...tableCalls('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'),
+    ...tableCalls('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'),
+    // A retirement forgotten: an item of a fleet's partition.
+    'dynamodb:DeleteItem': [
+      { ...onTable('dynamodb:DeleteItem'), context: { 'dynamodb:LeadingKeys': ['fleet#batch'] } },
+    ],
     'events:PutEvents': [
       {
         action: 'events:PutEvents',
         resource: arn.bus,
         context: {
           'events:source': ['worker-fleet'],
-          'events:detail-type': ['Fleet Idle Warning', 'Fleet Idle Terminated', 'Fleet Idle Dry Run'],
+          'events:detail-type': [
+            'Fleet Idle Warning',
+            'Fleet Idle Terminated',
+            'Fleet Idle Dry Run',
+            'Fleet Worker Drained',
+          ],
         },
       },
     ],
@@ -431,7 +440,12 @@ const FUNCTION_ATTACKS: [keyof typeof FUNCTIONS, string, Request][] = [
   ['reapIdleWorkers', 'sends a Launch Workers Requested', FORGED_LAUNCH],
   ['reapIdleWorkers', 'reads another SSM parameter', SECRET_PARAMETER],
   ['reapIdleWorkers', 'lists the fleet bucket beyond heartbeats', ask.list('FleetBucket', 'results/')],
-  ['reapIdleWorkers', 'deletes a state item (a claim, a registry entry)', onTable('dynamodb:DeleteItem')],
+  [
+    'reapIdleWorkers',
+    'deletes a state item (a claim, a registry entry)',
+    { ...onTable('dynamodb:DeleteItem'), context: { 'dynamodb:LeadingKeys': ['worker#i-0aaa'] } },
+  ],
+  ['reapIdleWorkers', 'deletes a state item without naming its partition', onTable('dynamodb:DeleteItem')],
   ['reapIdleWorkers', "writes another stage's state", onTable('dynamodb:PutItem', 'prod')],
   ['reapIdleWorkers', 'writes the state bucket', ask.put('StateBucket', 'leases/batch.json')],
   ['handleSpotInterruption', 'rewrites managed-by on a worker', ask.tag(WORKER_INSTANCE, [TAG.managedBy])],

@@ -21,7 +21,8 @@ const NOTIFIES: Readonly<Record<string, readonly NotificationKind[]>> = {
     'launch-failed',
     'replacement',
   ],
-  ReapIdleWorkersRole: ['idle-warning', 'idle-terminated', 'idle-dry-run'],
+  // And the workers it retires through the graceful path, or an operator drains (`drained`).
+  ReapIdleWorkersRole: ['idle-warning', 'idle-terminated', 'idle-dry-run', 'drained'],
   LogS3AccessRole: ['access-after-termination', 'imdsv1-credentials', 'access-denied-burst'],
 };
 /** Told by the CLI only (an operator's drain), with the operator's own credentials. */

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { parseLaunchTrigger } from '../../src/events/launch';
 import { parseReapRequest } from '../../src/events/reap';
 import { judgeIdle, type VerdictKind } from '../../src/fleet/idle-policy';
-import { holdForStaleHeartbeats, type JudgedWorker, planReaping } from '../../src/fleet/reap-plan';
+import {
+  holdForStaleHeartbeats,
+  type JudgedWorker,
+  planReaping,
+  retirementCandidates,
+} from '../../src/fleet/reap-plan';
 import type { IdleSettings } from '../../src/model/fleet-spec';
 import type { HeartbeatStatus } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
@@ -39,26 +44,48 @@ const terminated = (actions: ReturnType<typeof planReaping>) =>
   actions.filter((action) => action.action === 'terminate').map((action) => action.worker.instanceId);
 
 describe('Idle reaping', () => {
-  it('F11: max-lifetime retirements count against the minWorkers floor, the oldest first, before idle workers', () => {
+  it('F11: the minWorkers floor holds idle terminations, the longest idle first; a worker past its max lifetime is never marked nor held there: it retires through replacement', () => {
     const settings = { bootGraceMinutes: 10, terminateAfterMinutes: 10, maxLifetimeHours: 24, minWorkers: 3 };
     const aboveFloor = [
-      judged('i-idle', 'idle', 5, 60),
-      judged('i-retire-30h', 'retire', 30, 20),
-      judged('i-retire-40h', 'retire', 40, 20),
-      judged('i-retire-26h', 'retire', 26, 20),
+      judged('i-idle-long', 'idle', 5, 60),
+      judged('i-idle', 'idle', 5, 20),
+      judged('i-retire-30h', 'retire', 30),
+      judged('i-retire-40h', 'retire', 40),
       judged('i-busy', 'busy', 5),
+      judged('i-busy-2', 'busy', 5),
+      judged('i-busy-3', 'busy', 5),
     ];
+    // Three workers that stay (the one past its lifetime is going): the floor keeps the idle one.
     const atFloor = [
-      judged('i-retire-30h', 'retire', 30, 20),
-      judged('i-retire-40h', 'retire', 40, 20),
+      judged('i-idle', 'idle', 5, 60),
+      judged('i-retire-30h', 'retire', 30),
       judged('i-busy', 'busy', 5),
+      judged('i-busy-2', 'busy', 5),
     ];
 
-    expect(terminated(planReaping(settings, aboveFloor, now))).toEqual(['i-retire-40h', 'i-retire-30h']);
+    expect(terminated(planReaping(settings, aboveFloor, now))).toEqual(['i-idle-long', 'i-idle']);
     expect(terminated(planReaping(settings, atFloor, now))).toEqual([]);
     expect(planReaping(settings, atFloor, now)).toContainEqual(
       expect.objectContaining({ action: 'keep', reason: 'scale-in floor: minWorkers 3' }),
     );
+    for (const plan of [planReaping(settings, aboveFloor, now), planReaping(settings, atFloor, now)]) {
+      expect(
+        plan.filter((action) => action.verdict.kind === 'retire').map((action) => action.action),
+      ).not.toContain('mark');
+    }
+    const workers = aboveFloor.map((entry) => entry.worker);
+    expect(
+      retirementCandidates(
+        { rebalanceRetireAfterMinutes: 2, maxCapacity: 5, idle: settings },
+        workers,
+        new Set(),
+        new Map(),
+        now,
+      ),
+    ).toEqual([
+      { worker: workers[3], reason: 'max-lifetime' },
+      { worker: workers[2], reason: 'max-lifetime' },
+    ]);
   });
 
   it('F13: a stale heartbeat that last said busy is unknown; most stale at once (over half, at least 2) holds the run', () => {

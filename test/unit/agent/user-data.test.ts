@@ -17,11 +17,16 @@ const spec = (overrides: Record<string, unknown> = {}) => fleetSpecSchema.parse(
 const agentSource = readFileSync(join(__dirname, '../../../src/agent/worker-agent.sh'), 'utf8');
 
 describe('composeUserData', () => {
-  it('installs the tested agent script unchanged, then runs the fleet script', () => {
+  it('installs the tested agent script, every line but its comments unchanged, then runs the fleet script', () => {
     const userData = composeUserData(spec({ userData: '#!/bin/bash\necho ready\n' }), target) ?? '';
+    const code = agentSource
+      .trimEnd()
+      .split('\n')
+      .filter((line, index) => index === 0 || !line.trimStart().startsWith('#'));
 
     expect(userData.startsWith('Content-Type: multipart/mixed; boundary=')).toBe(true);
-    expect(userData).toContain(`<<'WF_AGENT'\n${agentSource.trimEnd()}\nWF_AGENT\n`);
+    expect(userData).toContain(`<<'WF_AGENT'\n${code.join('\n')}\nWF_AGENT\n`);
+    expect(code[0]).toBe('#!/bin/sh');
     expect(userData.indexOf('filename="10-worker-fleet-agent.sh"')).toBeLessThan(
       userData.indexOf('filename="20-fleet.sh"'),
     );
@@ -76,6 +81,7 @@ describe('agentEnv', () => {
       "WF_BUSY_FILE='/run/work/status'",
       "WF_DRAIN_COMMAND='systemctl stop '\\''my job'\\'' && $HOME/x'",
       "WF_DRAIN_TIMEOUT_SECONDS='90'",
+      "WF_PLANNED_DRAIN_TIMEOUT_SECONDS='540'",
     ]);
   });
 

@@ -66,7 +66,7 @@ describe('worker-fleet arguments', () => {
     [['launch', '--fleet', 'batch', '--cout', '3'], 'launch has no option --cout; did you mean --count?'],
     [['reap', '--fleet', 'batch', '--dryrun'], 'reap has no option --dryrun; did you mean --dry-run?'],
     [['reap', '--fleet', 'batch', '--dry'], 'reap has no option --dry; did you mean --dry-run?'],
-    [['drain', 'i-0123456789abcdef0', '--froce'], 'drain has no option --froce; did you mean --force?'],
+    [['drain', 'i-0123456789abcdef0', '--shrnk'], 'drain has no option --shrnk; did you mean --shrink?'],
     [['status', '--regoin', 'eu-west-1'], 'status has no option --regoin; did you mean --region?'],
     [['config', 'push', 'fleets.yml', '--fleat', 'x'], 'config has no option --fleat'],
     [['status', '--stag', 'dev'], 'status has no option --stag; did you mean --stage?'],

@@ -195,14 +195,21 @@ describe('parseReapRequest', () => {
 });
 
 describe('parseReaperInvocation', () => {
-  it('reads a drain, forced or not', () => {
+  it('reads a drain, graceful by default, at once, shrinking or dry', () => {
     expect(parseReaperInvocation(sample('drain-direct.json'))).toEqual({
       kind: 'drain',
-      drain: { instanceId: 'i-0123456789abcdef0', force: false },
+      drain: { instanceId: 'i-0123456789abcdef0', now: false, shrink: false, dryRun: false },
     });
-    expect(parseReaperInvocation({ drain: 'i-01234567', force: true })).toEqual({
+    expect(parseReaperInvocation({ drain: 'i-01234567', now: true, shrink: true, dryRun: true })).toEqual({
       kind: 'drain',
-      drain: { instanceId: 'i-01234567', force: true },
+      drain: { instanceId: 'i-01234567', now: true, shrink: true, dryRun: true },
+    });
+  });
+
+  it('reads the retire schedule’s input as a run that only carries retirements on', () => {
+    expect(parseReaperInvocation(sample('retire-tick.json'))).toEqual({
+      kind: 'reap',
+      request: { retireOnly: true },
     });
   });
 
@@ -216,7 +223,9 @@ describe('parseReaperInvocation', () => {
 
   it.each([
     [{ drain: 'i-xyz' }, 'malformed drain request: drain: must be an instance id'],
-    [{ drain: 'i-0123456789abcdef0', force: 'yes' }, 'malformed drain request: force: '],
+    [{ drain: 'i-0123456789abcdef0', now: 'yes' }, 'malformed drain request: now: '],
+    // --force is gone: IAM denies the reaper a protected worker's termination, so it could never work.
+    [{ drain: 'i-0123456789abcdef0', force: true }, 'malformed drain request: '],
     [{ drain: 'i-0123456789abcdef0', fleet: 'batch' }, 'malformed drain request: '],
     [{ fleet: 'batch', force: true }, 'malformed reap request: '],
   ])('rejects %j with a clear error', (event, message) => {

@@ -37,9 +37,19 @@ const decisions = (actions: ReturnType<typeof planReaping>) =>
 describe('planReaping', () => {
   it.each([
     ['idle, unmarked', 'idle', {}, 'mark'],
-    ['retiring, unmarked', 'retire', {}, 'mark'],
+    [
+      'past its max lifetime, unmarked',
+      'retire',
+      {},
+      'keep: past its max lifetime: retired through replacement',
+    ],
     ['idle, marked past the grace', 'idle', { [TAG.idleSince]: minutesAgo(10) }, 'terminate'],
-    ['retiring, marked past the grace', 'retire', { [TAG.idleSince]: minutesAgo(11) }, 'terminate'],
+    [
+      'past its max lifetime, marked (an older reaper)',
+      'retire',
+      { [TAG.idleSince]: minutesAgo(11) },
+      'unmark',
+    ],
     [
       'idle, marked inside the grace',
       'idle',
@@ -109,14 +119,10 @@ describe('planReaping', () => {
     expect(keptBy).toEqual({ 'i-1': 'protection', 'i-2': 'terminate', 'i-3': 'floor', 'i-4': undefined });
   });
 
-  it('keeps a worker past its max lifetime when retiring it would take the fleet below its floor', () => {
-    const plan = planReaping(
-      { ...settings, minWorkers: 5 },
-      [judged('i-1', 'retire', { [TAG.idleSince]: minutesAgo(30) })],
-      now,
-    );
+  it('never marks a worker past its max lifetime at the default floor: it is retired through replacement', () => {
+    const plan = planReaping({ ...settings, minWorkers: 5 }, [judged('i-1', 'retire')], now);
 
-    expect(decisions(plan)).toEqual({ 'i-1': 'keep: scale-in floor: minWorkers 5' });
+    expect(plan.map((action) => action.action)).toEqual(['keep']);
   });
 
   it('does not count draining workers towards the floor', () => {
@@ -130,24 +136,6 @@ describe('planReaping', () => {
     );
 
     expect(decisions(plan)['i-1']).toBe('keep: scale-in floor: minWorkers 1');
-  });
-
-  it('retires the oldest first, a worker whose launch time is unknown last', () => {
-    const retiring = (id: string, launchTime?: Date) => {
-      const due = judged(id, 'retire', { [TAG.idleSince]: minutesAgo(30) });
-      return { ...due, worker: { ...due.worker, ...(launchTime === undefined ? {} : { launchTime }) } };
-    };
-
-    const plan = planReaping(
-      { ...settings, minWorkers: 2 },
-      [retiring('i-1'), retiring('i-2', new Date('2026-11-20T00:00:00Z')), judged('i-3', 'busy')],
-      now,
-    );
-
-    expect(decisions(plan)).toMatchObject({
-      'i-1': 'keep: scale-in floor: minWorkers 2',
-      'i-2': 'terminate',
-    });
   });
 
   it('chooses between workers idle as long by instance id, whatever order they are listed in', () => {

@@ -20,7 +20,13 @@ describe('fleetSpecSchema', () => {
       ssh: false,
       rebalance: 'notify',
       rebalanceRetireAfterMinutes: 2,
-      agent: { enabled: true, heartbeatSeconds: 60, drainTimeoutSeconds: 90 },
+      agent: {
+        enabled: true,
+        heartbeatSeconds: 60,
+        drainTimeoutSeconds: 90,
+        plannedDrainTimeoutSeconds: 540,
+      },
+      drainGraceMinutes: 10,
       idle: { heartbeatTimeoutMinutes: 15, bootGraceMinutes: 10, terminateAfterMinutes: 10, minWorkers: 2 },
       tags: {},
     });
@@ -52,7 +58,10 @@ describe('fleetSpecSchema', () => {
         busyCommand: 'test -f /run/busy',
         drainCommand: '/opt/worker/drain',
         drainTimeoutSeconds: 110,
+        plannedDrainTimeoutSeconds: 86_400,
       },
+      drainGraceMinutes: 1440,
+      disruption: { budget: '100%' },
       idle: {
         heartbeatTimeoutMinutes: 30,
         cpu: { belowPercent: 5, maxPercent: 20, windowMinutes: 30, networkBelowBytes: 1000 },
@@ -86,6 +95,7 @@ describe('fleetSpecSchema', () => {
       heartbeatSeconds: 60,
       busyFile: '/run/busy',
       drainTimeoutSeconds: 90,
+      plannedDrainTimeoutSeconds: 540,
     });
     expect(parsed.idle).toEqual({
       cpu: { belowPercent: 3, windowMinutes: 15 },
@@ -145,6 +155,15 @@ describe('fleetSpecSchema', () => {
     [{ idle: { idleAfter: 5 } }, 'idle: '],
     [{ tags: { 'aws:owner': 'me' } }, 'tags: tag keys must not start with "aws:" or "worker-fleet:"'],
     [{ tags: { 'worker-fleet:fleet': 'other' } }, 'tags: tag keys must not start with'],
+    [
+      { tags: { 'cost center': 'x' } },
+      'tags.cost center: tag keys may use only letters, digits and + - = . , _ : @',
+    ],
+    [{ tags: { 'team/owner': 'x' } }, 'tags.team/owner: tag keys may use only'],
+    [{ tags: { _index: 'x' } }, 'tags._index: tag keys must not be'],
+    [{ drainGraceMinutes: -1 }, 'drainGraceMinutes: '],
+    [{ disruption: { budget: 0 } }, 'disruption.budget: '],
+    [{ disruption: { budget: '150%' } }, 'disruption.budget: '],
     [{ bidPrice: '0.1' }, 'bidPrice'],
     [{ ami: 'my-ami-0123abcd' }, 'ami: must be an AMI id'],
     [{ ami: 'ami-0123abcd-old' }, 'ami: must be an AMI id'],
