@@ -26,6 +26,7 @@ import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
 import { judgeIdle } from './idle-policy';
+import { findDueRetirements } from './scheduled-changes';
 import {
   holdForStaleHeartbeats,
   isProtected,
@@ -379,6 +380,18 @@ async function reapFleet(
     ...retirementCandidates(spec, workers, retiring, heartbeats, at),
     ...(idle?.due.toTerminate ?? []).map((action) => ({ worker: action.worker, reason: 'idle' as const })),
   ];
+  // What AWS scheduled (a Health event's record, or the backstop's DescribeInstanceStatus) and image drift: replaced
+  // first and drained like the rest, each worker once.
+  for (const due of await findDueRetirements(deps, fleet, spec, workers, facts)) {
+    const worker = workers.find((candidate) => candidate.instanceId === due.instanceId);
+    if (worker === undefined || retiring.has(due.instanceId)) continue;
+    if (candidates.some((candidate) => candidate.worker.instanceId === due.instanceId)) continue;
+    candidates.push({
+      worker,
+      reason: due.reason,
+      ...(due.correlationId === undefined ? {} : { correlationId: due.correlationId }),
+    });
+  }
   const capacity = workers.filter(
     (worker) =>
       (worker.state === 'running' || worker.state === 'pending') && !(TAG.interruptedAt in worker.tags),

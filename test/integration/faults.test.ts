@@ -727,6 +727,39 @@ describe('What AWS schedules, and a new image', () => {
     }
   });
 
+  it('F75: a Health event naming two workers, through the retire schedule and the reconciliation: each replaced first, then terminated, before the scheduled time; its redelivery changes nothing', async () => {
+    const spec = fleets({ targetCapacity: 2, drainGraceMinutes: 0 });
+    const [a, b] = (await launched(spec)).map((worker) => worker.instanceId);
+    if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
+    const event = healthEvent([a, b]);
+    await recordHealthEvent(world.deps(spec), event);
+    const retire = () =>
+      reapIdleWorkers(
+        world.reapDeps(spec, () => new Date()),
+        { retireOnly: true },
+      );
+
+    await retire();
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+    await listed();
+    await retire();
+
+    const replacements = [...(await replacementsOf(a)), ...(await replacementsOf(b))];
+    expect(replacements).toHaveLength(2);
+    const running = (await runningIn('batch')).map((instance) => instance.InstanceId).sort();
+    expect(running).toEqual(replacements.map((instance) => instance.InstanceId).sort());
+    expect(
+      emulator()
+        .sent('TerminateInstances')
+        .flatMap((call) => [...call.params.values()]),
+    ).toEqual(expect.arrayContaining([a, b]));
+
+    await recordHealthEvent(world.deps(spec), event);
+    await retire();
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-2' });
+    expect(await runningIn('batch')).toHaveLength(2);
+  });
+
   it('F64: a scheduled retirement no event told, found by the backstop in DescribeInstanceStatus: retired once; a completed one is not', async () => {
     const [a, b] = (await launched(fleets({ targetCapacity: 2 }))).map((worker) => worker.instanceId);
     if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
