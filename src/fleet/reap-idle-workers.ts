@@ -26,7 +26,6 @@ import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
 import { judgeIdle } from './idle-policy';
-import { findDueRetirements } from './scheduled-changes';
 import {
   holdForStaleHeartbeats,
   isProtected,
@@ -43,6 +42,7 @@ import {
   planRetirements,
   type RetirementCandidate,
 } from './retirement';
+import { findDueRetirements } from './scheduled-changes';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -514,6 +514,20 @@ async function retireOrphans(
           configured: false,
         });
         const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
+        // Found for the first time (their retirement just recorded): told once, with when they go.
+        const found = plan.record.filter((fact) => fact.reason === 'orphan');
+        if (!dryRun && found.length > 0) {
+          await notify(deps, config.topicArn, {
+            kind: 'idle-warning',
+            fleet,
+            subject: `worker-fleet ${fleet}: ${found.length} workers of a fleet no longer configured, drained from ${notBefore.toISOString()} and terminated`,
+            details: {
+              orphans: found.map((fact) => fact.instanceId),
+              drainFrom: notBefore.toISOString(),
+              drainGraceMinutes: ORPHAN_DRAIN_GRACE_MINUTES,
+            },
+          });
+        }
         if (outcome.terminated.length > 0) await notifyRetired(deps, fleet, outcome.terminated);
         return {
           ...EMPTY_RESULT,

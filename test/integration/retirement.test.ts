@@ -141,7 +141,7 @@ describe('retirement through the graceful path, with real agents', () => {
     ).toContain(1);
   });
 
-  it('orphan: a fleet no longer configured keeps its workers for its grace, then each is drained once, not replaced, and terminated', async () => {
+  it('orphan: a fleet no longer configured keeps its workers for its grace, says so once, then each is drained once, not replaced, and terminated', async () => {
     const spec = fleet.fleets();
     const both = { ...spec, gone: { ...spec.batch, targetCapacity: 1 } };
     const [launched] = await launchWorkers(world.deps(both), { kind: 'direct', id: 'gone', fleet: 'gone' });
@@ -169,6 +169,12 @@ describe('retirement through the graceful path, with real agents', () => {
     expect(terminated).toEqual([orphan]);
     expect(fleet.hookRuns(orphan)).toBe(1);
     expect((await world.stateKeys()).filter((key) => key.startsWith('fleet#gone replacement#'))).toEqual([]);
+    // One notification said so, when they were found: none from the later runs.
+    const told = (await world.notifications()).filter((notification) =>
+      notification.subject.includes('no longer configured'),
+    );
+    expect(told).toEqual([expect.objectContaining({ kind: 'idle-warning', fleet: 'gone' })]);
+    expect(told[0]?.body).toMatchObject({ orphans: [orphan] });
   });
 
   it('orphan: a fleet configured again within the grace forgets its workers’ retirements', async () => {
