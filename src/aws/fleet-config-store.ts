@@ -181,6 +181,13 @@ export function createFleetConfigReader(options: FleetConfigReaderOptions) {
   }
 
   return {
+    /** The fleets as stored now, past the cache (which it refreshes); the last good ones when the read fails. */
+    async fleetsNow(): Promise<Readonly<Record<string, FleetSpec>>> {
+      reading ??= read(clock()).finally(() => {
+        reading = undefined;
+      });
+      return reading;
+    },
     async fleets(): Promise<Readonly<Record<string, FleetSpec>>> {
       const now = clock();
       if (good !== undefined && now - good.readAt < ttlMs) return good.fleets;

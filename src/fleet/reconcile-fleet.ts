@@ -28,6 +28,11 @@ export interface ReconcileDependencies extends LaunchDependencies {
   readonly metrics: MetricsSink;
   /** The time the invocation has left (Lambda's `getRemainingTimeInMillis`); unbounded when absent. */
   readonly remainingMs?: () => number;
+  /**
+   * The fleet's configuration as stored now, past the container's cache: read before a pass launches anything, so a
+   * container that read the configuration before a `config push` never launches above a lowered maxCapacity.
+   */
+  readonly currentSpec?: (fleet: string) => Promise<FleetSpec | undefined>;
 }
 
 /**
@@ -217,8 +222,9 @@ async function reconcileOnce(
   deps: ReconcileDependencies,
   lease: HeldLease,
   fleet: string,
-  spec: FleetSpec,
+  cachedSpec: FleetSpec,
 ): Promise<ReconcileOutcome> {
+  let spec = cachedSpec;
   const { ec2, state, logger, config, now, metrics } = deps;
   // EC2 first, then the facts: a request recorded before a change EC2 now shows (the reaper lowers the size, then
   // terminates) is in the facts this pass reads, so no pass relaunches workers the reaper retired (#26).
@@ -234,7 +240,25 @@ async function reconcileOnce(
   }
   // Launched, not listed: in flight while EC2's listing lags, unless EC2 says by id that they have already ended.
   const ended = await endedAmong(ec2, unlistedLaunches(workers, facts, now()));
-  const plan = planReconcile(spec, workers, facts, now(), ended);
+  let plan = planReconcile(spec, workers, facts, now(), ended);
+  if (deps.currentSpec !== undefined && plan.replacements.length + plan.growth.length > 0) {
+    const current = await deps.currentSpec(fleet).catch((error: unknown) => {
+      logger.warn('fleet configuration not read again before launching: the container copy is used', {
+        fleet,
+        error,
+      });
+      return undefined;
+    });
+    if (current !== undefined && JSON.stringify(current) !== JSON.stringify(spec)) {
+      logger.info('fleet configuration changed since this container read it: planned again', {
+        fleet,
+        maxCapacity: current.maxCapacity,
+        was: spec.maxCapacity,
+      });
+      spec = current;
+      plan = planReconcile(spec, workers, facts, now(), ended);
+    }
+  }
   logger.info('reconcile planned', {
     fleet,
     epoch: lease.epoch,

@@ -59,6 +59,7 @@ export async function handler(
       metrics,
       now: () => new Date(),
       remainingMs: () => context.getRemainingTimeInMillis(),
+      currentSpec: async (fleet: string) => (await fleetConfig.fleetsNow())[fleet],
     };
     switch (invocation.kind) {
       case 'launch':

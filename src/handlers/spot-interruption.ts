@@ -56,6 +56,7 @@ export async function handler(event: unknown, context: Context): Promise<Interru
       logger,
       now: () => new Date(),
       remainingMs: () => context.getRemainingTimeInMillis(),
+      currentSpec: async (fleet: string) => (await fleetConfig.fleetsNow())[fleet],
     };
     // A warning's notification comes first. Loading the EC2 phase runs on this same thread (parsing and
     // evaluating it is synchronous), so it starts once the notice is done, not beside it (bench/results.md).

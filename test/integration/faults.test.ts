@@ -9,7 +9,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Fault } from '../../local/emulator';
 import { lambdaContext } from '../../local/lambda-context';
 import { toWorker } from '../../src/aws/ec2-workers';
-import { FLEET_CONFIG_KEY } from '../../src/aws/fleet-config-store';
+import { createFleetConfigReader, FLEET_CONFIG_KEY } from '../../src/aws/fleet-config-store';
 import { FleetConfigError } from '../../src/errors';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
@@ -379,6 +379,27 @@ describe('Interruptions', () => {
     for (const worker of workers) expect(await replacementsOf(worker.instanceId)).toHaveLength(1);
     const remembered = Object.values((await poolMemory()).pools).flat();
     expect(remembered.filter((event) => event.kind === 'interruption')).toHaveLength(12);
+  });
+
+  it('F76: maxCapacity lowered by a push while a container still holds the old one: its pass reads the fleet again before launching, and the waiting replacement stays waiting', async () => {
+    const before = fleets({ targetCapacity: 6, maxCapacity: 6 });
+    const [worker] = await launched(before);
+    if (worker === undefined) throw new Error('setup launched no worker');
+    await world.storeFleets(fleets({ targetCapacity: 4, maxCapacity: 4 }));
+    const store = createFleetConfigReader({ s3: world.s3, bucket: world.stateBucket, logger });
+    // The container read the fleets before the push (max 6); the store says 4 now.
+    const stale = {
+      ...world.interruptionDeps(before),
+      currentSpec: async (fleet: string) => (await store.fleetsNow())[fleet],
+    };
+    const launchesBefore = emulator().sent('RunInstances').length;
+
+    await handleInstanceEvent(stale, warning(worker.instanceId));
+
+    expect(emulator().sent('RunInstances')).toHaveLength(launchesBefore);
+    const facts = await world.state.readFacts('batch', new Date());
+    expect(facts.replacements[worker.instanceId]?.status).toBe('pending');
+    expect(await runningIn('batch')).toHaveLength(6);
   });
 
   it('F70: 24 warnings from one pool while the fleet is being reconciled: replaced in two RunInstances calls of 12, each worker by the instance at its launch index, each notice naming it', async () => {
