@@ -25,6 +25,7 @@ import type { FleetFacts, FleetState, HeldLease } from '../model/fleet-state';
 import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
+import { disruptionWindowOpen } from './disruption-windows';
 import { judgeIdle } from './idle-policy';
 import {
   holdForStaleHeartbeats,
@@ -343,6 +344,14 @@ async function judgeIdleWorkers(
   return { plan, due };
 }
 
+/** Whether the fleet's disruption windows are open now; an expression the parser refuses is logged, and opens none. */
+function windowOpenFor(deps: Pick<ReapDependencies, 'logger'>, fleet: string, spec: FleetSpec, at: Date) {
+  const { open, refused } = disruptionWindowOpen(spec.disruption?.windows, at);
+  if (refused.length > 0)
+    deps.logger.error('disruption window not understood: it opens nothing', { fleet, refused });
+  return open;
+}
+
 /**
  * One fleet's run: with `idle`, judge idle workers (mark, then due at a later run); then carry every retirement one
  * step on through the graceful path (src/fleet/retirement.ts): idle workers due, workers replaced early, past their
@@ -403,6 +412,7 @@ async function reapFleet(
     candidates,
     heartbeats,
     budget: disruptionBudget(spec, capacity),
+    windowOpen: windowOpenFor(deps, fleet, spec, at),
     drainGraceMinutes: spec.drainGraceMinutes,
     now: at,
   });

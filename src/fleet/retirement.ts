@@ -25,16 +25,20 @@ import { isProtected } from './reap-plan';
  * below its desired size), and counted against the fleet's disruption budget. Every reason is drained.
  */
 export const RETIREMENT_REASONS = {
-  idle: { replaceFirst: false, budgeted: true },
-  'max-lifetime': { replaceFirst: true, budgeted: true },
-  'operator-drain': { replaceFirst: true, budgeted: false },
-  'replaced-early': { replaceFirst: false, budgeted: false },
-  orphan: { replaceFirst: false, budgeted: false },
-  'above-max': { replaceFirst: false, budgeted: true },
-  'scheduled-change': { replaceFirst: true, budgeted: true },
-  'ami-drift': { replaceFirst: true, budgeted: true },
-  rebuilt: { replaceFirst: false, budgeted: false },
-} as const satisfies Readonly<Record<RetirementReason, { replaceFirst: boolean; budgeted: boolean }>>;
+  // Idle reaping saves money: budgeted, never held for a window.
+  idle: { replaceFirst: false, budgeted: true, windowed: false },
+  'max-lifetime': { replaceFirst: true, budgeted: true, windowed: true },
+  'operator-drain': { replaceFirst: true, budgeted: false, windowed: false },
+  'replaced-early': { replaceFirst: false, budgeted: false, windowed: false },
+  orphan: { replaceFirst: false, budgeted: false, windowed: false },
+  'above-max': { replaceFirst: false, budgeted: true, windowed: true },
+  // AWS sets its time: held for no window, so that it is done before it.
+  'scheduled-change': { replaceFirst: true, budgeted: true, windowed: false },
+  'ami-drift': { replaceFirst: true, budgeted: true, windowed: true },
+  rebuilt: { replaceFirst: false, budgeted: false, windowed: false },
+} as const satisfies Readonly<
+  Record<RetirementReason, { replaceFirst: boolean; budgeted: boolean; windowed: boolean }>
+>;
 
 const REASONS = Object.keys(RETIREMENT_REASONS) as RetirementReason[];
 const isReason = (value: string | undefined): value is RetirementReason =>
@@ -141,12 +145,15 @@ export function planRetirements(input: {
   readonly candidates: readonly RetirementCandidate[];
   readonly heartbeats: ReadonlyMap<string, Heartbeat>;
   readonly budget: number;
+  /** Whether the fleet's disruption windows are open now (true without windows): windowed reasons wait otherwise. */
+  readonly windowOpen?: boolean;
   readonly drainGraceMinutes: number;
   readonly now: Date;
   /** False for a fleet no longer configured; a configured fleet forgets orphan retirements not yet drained. */
   readonly configured?: boolean;
 }): RetirementPlan {
   const { workers, facts, candidates, heartbeats, budget, drainGraceMinutes, now } = input;
+  const windowOpen = input.windowOpen ?? true;
   const configured = input.configured ?? true;
   const byId = new Map(workers.map((worker) => [worker.instanceId, worker]));
   const retirements = new Map(Object.entries(facts.retirements ?? {}));
@@ -189,6 +196,7 @@ export function planRetirements(input: {
   for (const fact of [...waiting, ...fresh]) {
     const worker = byId.get(fact.instanceId);
     if (worker === undefined || isProtected(worker)) continue;
+    if (RETIREMENT_REASONS[fact.reason].windowed && !windowOpen) continue;
     if (!RETIREMENT_REASONS[fact.reason].budgeted) mayStart.add(fact.instanceId);
     else if (disrupted < budget) {
       disrupted += 1;
@@ -213,7 +221,11 @@ export function planRetirements(input: {
       continue;
     }
     if (!started(fact) && !mayStart.has(fact.instanceId)) {
-      steps.push({ step: 'wait', fact, why: `disruption budget spent (${budget})` });
+      const why =
+        RETIREMENT_REASONS[fact.reason].windowed && !windowOpen
+          ? 'outside its disruption windows'
+          : `disruption budget spent (${budget})`;
+      steps.push({ step: 'wait', fact, why });
       continue;
     }
     steps.push(stepOf(fact, worker, workers, facts, heartbeats, graceMs, now));

@@ -183,12 +183,36 @@ const fleetSpecBuilder = () =>
        */
       disruption: z
         .strictObject({
-          budget: z.union([
-            z.number().int().min(1).max(10_000),
-            z
-              .string()
-              .regex(/^(100|[1-9][0-9]?)%$/, 'must be a number of workers or a percentage such as "20%"'),
-          ]),
+          budget: z
+            .union([
+              z.number().int().min(1).max(10_000),
+              z
+                .string()
+                .regex(/^(100|[1-9][0-9]?)%$/, 'must be a number of workers or a percentage such as "20%"'),
+            ])
+            .optional(),
+          /**
+           * When planned retirements other than idle ones may start: each window opens at its cron expression's times
+           * (five fields, UTC) and lasts `durationMinutes`. Absent: any time.
+           */
+          windows: z
+            .array(
+              z.strictObject({
+                cron: z
+                  .string()
+                  .regex(
+                    /^[0-9A-Za-z*,/?#LW-]+( [0-9A-Za-z*,/?#LW-]+){4}$/,
+                    'must be a cron expression of five fields (minute hour day-of-month month day-of-week), in UTC',
+                  ),
+                durationMinutes: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(7 * 24 * 60),
+              }),
+            )
+            .min(1)
+            .optional(),
         })
         .optional(),
       idle: idleSettingsSchema().default({

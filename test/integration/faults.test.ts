@@ -1437,6 +1437,40 @@ describe('Planned retirement (#28)', () => {
     expect(retirements.length).toBeLessThanOrEqual(4);
   });
 
+  it('F77: a 20-worker fleet past its max lifetime, a budget of 2 and a window closed now: nothing starts until the window opens, then two at a time; a spot warning does not wait', async () => {
+    // The runs' clocks are an hour past the workers' max lifetime; the window opens every day for an hour, at an hour
+    // that is not the first run's, and the second run's clock is inside it.
+    const closedAt = new Date(Date.now() + 61 * 60_000);
+    const hour = (closedAt.getUTCHours() + 3) % 24;
+    const opensAt = new Date(closedAt.getTime() + 24 * 3600_000);
+    opensAt.setUTCHours(hour, 10, 0, 0);
+    const spec = fleets({
+      targetCapacity: 20,
+      maxCapacity: 20,
+      drainGraceMinutes: 0,
+      disruption: { budget: 2, windows: [{ cron: `0 ${hour} * * *`, durationMinutes: 60 }] },
+      idle: {
+        heartbeatTimeoutMinutes: 120,
+        bootGraceMinutes: 0,
+        terminateAfterMinutes: 10,
+        maxLifetimeHours: 1,
+        minWorkers: 0,
+      },
+    });
+    const workers = await launched(spec);
+    const warned = workers.at(-1)?.instanceId ?? '';
+
+    const [closed] = await reapIdleWorkers(world.reapDeps(spec, () => closedAt));
+    expect((await world.stateKeys()).filter((key) => key.includes(' retirement#'))).toEqual([]);
+    const warning = await handleInstanceEvent(world.interruptionDeps(spec), instanceEvents.warning(warned));
+    const [open] = await reapIdleWorkers(world.reapDeps(spec, () => opensAt));
+
+    expect(closed).toMatchObject({ replacing: [], draining: [], terminated: [] });
+    expect(warning).toMatchObject({ status: 'replaced' });
+    expect(open?.replacing).toHaveLength(2);
+    expect((await world.stateKeys()).filter((key) => key.includes(' retirement#'))).toHaveLength(2);
+  });
+
   it('F47: two reaper runs at once against one budget of 2: never more than 2 retirements under way', async () => {
     // Run A's clock is just before the oldest worker's max lifetime, run B's just after. Alone, A would start the
     // two idle workers' retirements, B the oldest's and one idle worker's: unserialised, 3 would be under way.

@@ -19,6 +19,7 @@ function plan(
     heartbeats?: Map<string, Heartbeat>;
     budget?: number;
     grace?: number;
+    windowOpen?: boolean;
   } = {},
 ) {
   return planRetirements({
@@ -27,6 +28,7 @@ function plan(
     candidates: input.candidates ?? [],
     heartbeats: input.heartbeats ?? new Map(),
     budget: input.budget ?? Number.POSITIVE_INFINITY,
+    ...(input.windowOpen === undefined ? {} : { windowOpen: input.windowOpen }),
     drainGraceMinutes: input.grace ?? 10,
     now,
   });
@@ -181,6 +183,42 @@ describe('planRetirements', () => {
     ).toEqual({
       'i-idle': 'terminate',
     });
+  });
+});
+
+describe('planRetirements: disruption windows', () => {
+  it('starts no max-lifetime, drift or above-max retirement while the windows are closed; idle, operator and AWS ones go', () => {
+    const workers = ['i-old', 'i-drift', 'i-above', 'i-idle', 'i-drained', 'i-aws'].map((id) => worker(id));
+    const reasons = [
+      'max-lifetime',
+      'ami-drift',
+      'above-max',
+      'idle',
+      'operator-drain',
+      'scheduled-change',
+    ] as const;
+    const candidates = workers.map((candidate, index) => ({
+      worker: candidate,
+      reason: reasons[index] ?? 'idle',
+    }));
+
+    const closed = plan({ workers, candidates, windowOpen: false });
+    const open = plan({ workers, candidates, windowOpen: true });
+
+    expect(closed.record.map((fact) => fact.instanceId).sort()).toEqual(['i-aws', 'i-drained', 'i-idle']);
+    expect(open.record).toHaveLength(6);
+  });
+
+  it('lets a windowed retirement already under way go on when the windows close', () => {
+    const old = worker('i-old');
+    const result = plan({
+      workers: [old],
+      retirements: { 'i-old': draining('i-old', 'max-lifetime', 1) },
+      windowOpen: false,
+    });
+
+    // Its drain was requested before: it goes on (here its tag is put back), the windows notwithstanding.
+    expect(stepsOf(result)).toEqual({ 'i-old': 'retag' });
   });
 });
 

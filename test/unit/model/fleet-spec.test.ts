@@ -243,3 +243,17 @@ describe('describeUnknownInstanceTypes', () => {
     expect(describeUnknownInstanceTypes({ batch: { instanceTypes: ['m7g.large'] } }, known)).toEqual([]);
   });
 });
+
+describe('disruption windows', () => {
+  it('takes windows of a five-field cron expression and a duration, and refuses any other shape by its path', () => {
+    const windows = (value: unknown) =>
+      fleetsSchema.safeParse({ batch: { ...fleetJson(), disruption: { windows: value } } });
+
+    expect(windows([{ cron: '0 2 * * 1-5', durationMinutes: 60 }]).success).toBe(true);
+    const refused = windows([{ cron: '0 2 * *', durationMinutes: 60 }]);
+    expect(refused.success).toBe(false);
+    expect(JSON.stringify(refused.error?.issues)).toContain('five fields');
+    expect(windows([{ cron: '0 2 * * *', durationMinutes: 0 }]).success).toBe(false);
+    expect(windows([]).success).toBe(false);
+  });
+});
