@@ -1396,12 +1396,13 @@ describe('Planned retirement (#28)', () => {
     expect(await retiring.stateOf(worker)).toMatch(/shutting-down|terminated/);
   });
 
-  it('F48: a 20-worker fleet past its max lifetime with a budget of 2: retired two at a time, each replaced first, the next two once those are gone; a spot warning meanwhile is handled at once', async () => {
-    const spec = fleets({
+  /** 20 on-demand workers whose max lifetime is an hour (past it on a clock an hour ahead), retired at once when due. */
+  const pastLifetime = (disruption: Record<string, unknown>) =>
+    fleets({
       targetCapacity: 20,
       maxCapacity: 20,
       drainGraceMinutes: 0,
-      disruption: { budget: 2 },
+      disruption,
       idle: {
         heartbeatTimeoutMinutes: 120,
         bootGraceMinutes: 0,
@@ -1410,6 +1411,9 @@ describe('Planned retirement (#28)', () => {
         minWorkers: 0,
       },
     });
+
+  it('F48: a 20-worker fleet past its max lifetime with a budget of 2: retired two at a time, each replaced first, the next two once those are gone; a spot warning meanwhile is handled at once', async () => {
+    const spec = pastLifetime({ budget: 2 });
     const workers = await launched(spec);
     const later = () => new Date(Date.now() + 61 * 60_000);
     const ids = workers.map((worker) => worker.instanceId);
@@ -1444,19 +1448,7 @@ describe('Planned retirement (#28)', () => {
     const hour = (closedAt.getUTCHours() + 3) % 24;
     const opensAt = new Date(closedAt.getTime() + 24 * 3600_000);
     opensAt.setUTCHours(hour, 10, 0, 0);
-    const spec = fleets({
-      targetCapacity: 20,
-      maxCapacity: 20,
-      drainGraceMinutes: 0,
-      disruption: { budget: 2, windows: [{ cron: `0 ${hour} * * *`, durationMinutes: 60 }] },
-      idle: {
-        heartbeatTimeoutMinutes: 120,
-        bootGraceMinutes: 0,
-        terminateAfterMinutes: 10,
-        maxLifetimeHours: 1,
-        minWorkers: 0,
-      },
-    });
+    const spec = pastLifetime({ budget: 2, windows: [{ cron: `0 ${hour} * * *`, durationMinutes: 60 }] });
     const workers = await launched(spec);
     const warned = workers.at(-1)?.instanceId ?? '';
 
