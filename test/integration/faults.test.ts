@@ -1161,7 +1161,13 @@ describe('Idle reaping', () => {
 
   it('F71: a launch schedule and idle reaping with minWorkers below targetCapacity do not churn: the floor holds until the target changes or another trigger asks', async () => {
     const churning = {
-      batch: { ...spec().batch, targetCapacity: 3, idle: { ...spec().batch.idle, minWorkers: 1 } },
+      // No drain grace: the idle workers are terminated when due, as the row is about what comes after.
+      batch: {
+        ...spec().batch,
+        targetCapacity: 3,
+        drainGraceMinutes: 0,
+        idle: { ...spec().batch.idle, minWorkers: 1 },
+      },
     };
     const [first] = await launchWorkers(world.deps(churning), { kind: 'schedule', id: 'tick-1' });
     await listed();
