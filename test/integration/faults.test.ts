@@ -884,6 +884,43 @@ describe('What AWS schedules, and a new image', () => {
     });
   });
 
+  it('F78: the AMI parameter changes on a 4-worker fleet with a budget of 2: every drifted worker replaced first on the new image, then retired, never more than 2 at a time', async () => {
+    const parameter = `/worker-fleet/test/rolling-${Date.now()}`;
+    const next = await otherImage(world);
+    await putImageParameter(world, parameter, world.imageId);
+    const spec = fleets({
+      ami: parameter,
+      targetCapacity: 4,
+      maxCapacity: 6,
+      drainGraceMinutes: 0,
+      disruption: { budget: 2 },
+    });
+    const old = (await launched(spec)).map((worker) => worker.instanceId);
+    await putImageParameter(world, parameter, next);
+    // Past the 15 minutes an SSM parameter is kept: the reconciliation resolves the new image.
+    const passLater = { ...world.deps(spec), now: later(16 * 60_000) };
+    const reconcile = async (id: string) => {
+      await launchWorkers(passLater, { kind: 'reconcile', id, fleet: 'batch' });
+      await listed();
+    };
+    await reconcile('tick-0');
+
+    const underWay: number[] = [];
+    for (let round = 1; round <= 6; round += 1) {
+      const [run] = await reapIdleWorkers(world.reapDeps(spec, later(16 * 60_000)), { retireOnly: true });
+      underWay.push(
+        (run?.replacing?.length ?? 0) + (run?.draining?.length ?? 0) + (run?.waiting?.length ?? 0),
+      );
+      await reconcile(`tick-${round}`);
+    }
+
+    const running = await runningIn('batch');
+    expect(running).toHaveLength(4);
+    expect(running.map((instance) => instance.ImageId)).toEqual([next, next, next, next]);
+    expect(running.map((instance) => instance.InstanceId)).not.toEqual(expect.arrayContaining([old[0]]));
+    expect(Math.max(...underWay)).toBeLessThanOrEqual(2);
+  });
+
   it('F67: a Health event of another region (a backup delivered here) changes nothing, and says so', async () => {
     const worker = await oneWorker();
     emulator().requests.length = 0;
