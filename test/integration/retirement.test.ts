@@ -81,6 +81,41 @@ describe('retirement through the graceful path, with real agents', () => {
     expect(kinds).toEqual(expect.arrayContaining(['replacement', 'drained']));
   });
 
+  it('a scheduled change found only by the backstop (DescribeInstanceStatus): replaced first, its hook once, terminated before the change', async () => {
+    const spec = fleet.fleets();
+    const [worker = ''] = await fleet.launch(spec, 1);
+    await fleet.startAgents([worker], 'busy');
+    const notBefore = new Date(Date.now() + 3 * 24 * 3600_000);
+    emulator().scheduledEvents.set(worker, [
+      {
+        instanceEventId: 'instance-event-0123456789abcdef0',
+        code: 'instance-retirement',
+        description: 'The instance is running on degraded hardware',
+        notBefore,
+      },
+    ]);
+
+    const [first] = await reapIdleWorkers(
+      world.reapDeps(spec, () => new Date()),
+      { retireOnly: true },
+    );
+    await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
+    const [replacement = ''] = (await world.replacementsOf(worker)).map(
+      (instance) => instance.InstanceId ?? '',
+    );
+    await fleet.startAgents([replacement], 'busy');
+    const tags = await fleet.tagsOf(worker);
+    const runsBefore = await fleet.reapUntilTerminated(spec, worker, () => new Date());
+
+    expect(first?.replacing).toEqual([worker]);
+    expect(replacement).toMatch(/^i-/);
+    expect(runsBefore).toBe(1);
+    expect(fleet.hookRuns(replacement)).toBe(0);
+    expect(await fleet.stateOf(worker)).toMatch(/shutting-down|terminated/);
+    expect(Date.now()).toBeLessThan(notBefore.getTime());
+    expect(Object.keys(tags)).not.toContain(TAG.idleSince);
+  });
+
   it('operator drain: graceful by default, replaced first, its hook once before the termination; --now skips the wait', async () => {
     const spec = fleet.fleets({ targetCapacity: 2 });
     const [drained = '', atOnce = ''] = await fleet.launch(spec, 2);
