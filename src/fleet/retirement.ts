@@ -32,8 +32,8 @@ export const RETIREMENT_REASONS = {
   'replaced-early': { replaceFirst: false, budgeted: false, windowed: false },
   orphan: { replaceFirst: false, budgeted: false, windowed: false },
   'above-max': { replaceFirst: false, budgeted: true, windowed: true },
-  // AWS sets its time: held for no window, so that it is done before it.
-  'scheduled-change': { replaceFirst: true, budgeted: true, windowed: false },
+  // AWS sets its time: held neither by the budget nor by a window, so that it is done before it.
+  'scheduled-change': { replaceFirst: true, budgeted: false, windowed: false },
   'ami-drift': { replaceFirst: true, budgeted: true, windowed: true },
   rebuilt: { replaceFirst: false, budgeted: false, windowed: false },
 } as const satisfies Readonly<

@@ -186,6 +186,21 @@ describe('planRetirements', () => {
   });
 });
 
+describe('planRetirements: what AWS schedules waits for nothing', () => {
+  it('starts a scheduled change with the budget spent: AWS sets its time', () => {
+    const old = worker('i-old');
+    const aws = worker('i-aws');
+    const result = plan({
+      workers: [old, aws],
+      retirements: { 'i-old': draining('i-old', 'max-lifetime', 1) },
+      candidates: [{ worker: aws, reason: 'scheduled-change' }],
+      budget: 1,
+    });
+
+    expect(result.record.map((fact) => fact.instanceId)).toEqual(['i-aws']);
+  });
+});
+
 describe('planRetirements: disruption windows', () => {
   it('starts no max-lifetime, drift or above-max retirement while the windows are closed; idle, operator and AWS ones go', () => {
     const workers = ['i-old', 'i-drift', 'i-above', 'i-idle', 'i-drained', 'i-aws'].map((id) => worker(id));
