@@ -405,7 +405,7 @@ describe('reapIdleWorkers', () => {
     expect(tick?.launched).toEqual([]);
   });
 
-  it('spends one call per page: DescribeInstances (the fleet, and every fleet for orphans), ListObjectsV2, CreateTags for a run that marks, three for its lease and one Query of its facts', async () => {
+  it('spends one call per page: DescribeInstances (the fleet, and every fleet for orphans), DescribeInstanceStatus (the backstop of scheduled changes), ListObjectsV2, CreateTags for a run that marks, three for its lease and one Query of its facts', async () => {
     const spec = fleets();
     const workers = await launch(spec, 4);
     for (const id of workers) await heartbeat(id, 'idle');
@@ -416,12 +416,13 @@ describe('reapIdleWorkers', () => {
     // The fleet's reaper lease: taken by one conditional write, given back by another, its fence checked once before
     // the run acts. Its facts (retirements) in one Query. The idle warning goes to the topic and on the bus.
     expect(deps.calls?.snapshot()).toEqual({
-      total: 10,
+      total: 11,
       calls: {
         'DynamoDB.Query': 1,
         'DynamoDB.TransactWriteItems': 1,
         'DynamoDB.UpdateItem': 2,
         'EC2.CreateTags': 1,
+        'EC2.DescribeInstanceStatus': 1,
         'EC2.DescribeInstances': 2,
         'EventBridge.PutEvents': 1,
         'S3.ListObjectsV2': 1,
