@@ -180,21 +180,21 @@ export function createFleetConfigReader(options: FleetConfigReaderOptions) {
     }
   }
 
+  /** One read at a time: a caller that comes while one is under way gets its answer. */
+  const refresh = (now: number) => {
+    reading ??= read(now).finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  };
+
   return {
     /** The fleets as stored now, past the cache (which it refreshes); the last good ones when the read fails. */
-    async fleetsNow(): Promise<Readonly<Record<string, FleetSpec>>> {
-      reading ??= read(clock()).finally(() => {
-        reading = undefined;
-      });
-      return reading;
-    },
+    fleetsNow: async (): Promise<Readonly<Record<string, FleetSpec>>> => refresh(clock()),
     async fleets(): Promise<Readonly<Record<string, FleetSpec>>> {
       const now = clock();
       if (good !== undefined && now - good.readAt < ttlMs) return good.fleets;
-      reading ??= read(now).finally(() => {
-        reading = undefined;
-      });
-      return reading;
+      return refresh(now);
     },
   };
 }
