@@ -52,7 +52,7 @@ function readFleetsFile(file) {
     };
   }
   const fleets = document.toJS();
-  const { fleetsSchema, listIssues, describeFleetConfigWarnings } = loadFleetChecks();
+  const { fleetsSchema, listIssues, describeFleetConfigWarnings, refusedWindows } = loadFleetChecks();
   const lineOf = (at) => {
     // The line of the path's key (or list item); for a field that is missing, that of the nearest key that is there.
     for (let depth = at.length; depth > 0; depth -= 1) {
@@ -67,16 +67,18 @@ function readFleetsFile(file) {
     }
     return undefined;
   };
+  const refusal = (issues) => ({
+    problems: issues.map(({ path: at, message }) => ({
+      line: lineOf(at),
+      text: `${at.length > 0 ? at.join('.') : '(root)'}: ${message}`,
+    })),
+    warnings: [],
+  });
   const parsed = fleetsSchema.safeParse(fleets);
-  if (!parsed.success) {
-    return {
-      problems: listIssues(parsed.error).map(({ path: at, message }) => ({
-        line: lineOf(at),
-        text: `${at.length > 0 ? at.join('.') : '(root)'}: ${message}`,
-      })),
-      warnings: [],
-    };
-  }
+  if (!parsed.success) return refusal(listIssues(parsed.error));
+  // A window's cron expression, read by the parser the reaper uses (the schema checks only its shape).
+  const refused = refusedWindows(parsed.data);
+  if (refused.length > 0) return refusal(refused);
   const warnings = describeFleetConfigWarnings(parsed.data).map((text) => ({
     line: lineOf(
       text
@@ -97,6 +99,7 @@ function loadFleetChecks() {
       "export { fleetsSchema } from './src/model/fleet-spec';",
       "export { listIssues } from './src/model/validation';",
       "export { describeFleetConfigWarnings } from './src/aws/instance-types';",
+      "export { refusedWindows } from './src/fleet/disruption-windows';",
     ].join('\n'),
   );
   return fleetChecks;

@@ -10,6 +10,7 @@ import {
   writeFleetConfig,
 } from '../aws/fleet-config-store';
 import { FleetConfigError } from '../errors';
+import { refusedWindows } from '../fleet/disruption-windows';
 import { findOrphans, type OrphanFleet } from '../fleet/orphans';
 import { type AccountProblem, checkFleetsAgainstAccount } from '../model/account-check';
 import type { FleetSpec } from '../model/fleet-spec';
@@ -148,17 +149,19 @@ function readFleetsFile(file: string): {
   } catch (error) {
     throw new FleetConfigError(`${file}: ${(error as Error).message}`);
   }
+  let specs: Record<string, FleetSpec>;
   try {
-    const specs = validateFleetConfig(document);
-    return {
-      document,
-      fleets: Object.keys(specs),
-      specs,
-      bytes: Buffer.byteLength(JSON.stringify(document)),
-    };
+    specs = validateFleetConfig(document);
   } catch (error) {
     throw new FleetConfigError(`${file}: ${(error as Error).message}`);
   }
+  const refused = refusedWindows(specs);
+  if (refused.length > 0) {
+    throw new FleetConfigError(
+      `${file}: fleet configuration is invalid: ${refused.map(({ path, message }) => `${path.join('.')}: ${message}`).join('; ')}`,
+    );
+  }
+  return { document, fleets: Object.keys(specs), specs, bytes: Buffer.byteLength(JSON.stringify(document)) };
 }
 
 const versionText = (version: FleetConfigVersion) =>

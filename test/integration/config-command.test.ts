@@ -169,6 +169,24 @@ describe('worker-fleet config', () => {
     expect(await headFleetConfig(world.s3, world.stateBucket)).toEqual(before);
   });
 
+  it('validate and push refuse a disruption window whose cron expression the reaper could not read', async () => {
+    const file = fleetsFile({
+      batch: fleet({ disruption: { windows: [{ cron: '61 * * * *', durationMinutes: 60 }] } }),
+    });
+    emulator().requests.length = 0;
+
+    const validated = await cli('config', 'validate', file);
+    const pushed = await cli('config', 'push', file);
+
+    for (const run of [validated, pushed]) {
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(
+        /fleets\.yml: fleet configuration is invalid: batch\.disruption\.windows\.0\.cron: not a cron expression the reaper can read: .*61/,
+      );
+    }
+    expect(emulator().requests).toHaveLength(0);
+  });
+
   /** A VPC of its own with one subnet and one security group: what a fleet must not mix with the default VPC's. */
   async function otherVpc() {
     const ec2 = new EC2Client(clientConfig(emulator()));

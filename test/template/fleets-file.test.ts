@@ -62,6 +62,28 @@ describe('a bad fleets file at package time', () => {
     ]);
   });
 
+  it('names a disruption window the reaper could not read (the parser refuses it), at its line', () => {
+    const file = fleetsFile(
+      ...BATCH,
+      '  targetCapacity: 2',
+      '  disruption:',
+      '    windows:',
+      '      - cron: "0 2 * * MON-FRI"',
+      '        durationMinutes: 60',
+      '      - cron: "0 0 30 2 *"',
+      '        durationMinutes: 60',
+    );
+
+    expect(readFleetsFile(file).problems).toEqual([
+      {
+        line: 11,
+        text: expect.stringMatching(
+          /^batch\.disruption\.windows\.1\.cron: not a cron expression the reaper can read: /,
+        ),
+      },
+    ]);
+  });
+
   it('names a YAML syntax error at its line', () => {
     const file = fleetsFile('batch:', '  ami: [ami-0123456789abcdef0', '  market: spot');
 

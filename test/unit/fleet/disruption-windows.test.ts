@@ -1,4 +1,4 @@
-import { disruptionWindowOpen } from '../../../src/fleet/disruption-windows';
+import { disruptionWindowOpen, refusedWindows } from '../../../src/fleet/disruption-windows';
 
 const at = (iso: string) => new Date(iso);
 const nightly = [{ cron: '0 2 * * *', durationMinutes: 60 }];
@@ -31,5 +31,28 @@ describe('disruptionWindowOpen', () => {
       open: false,
       refused: ['0 25 * * *'],
     });
+  });
+});
+
+describe('refusedWindows', () => {
+  it("names each window whose expression the parser refuses, by its path, with the parser's reason", () => {
+    const nightly = { cron: '0 2 * * MON-FRI', durationMinutes: 60 };
+    expect(
+      refusedWindows({
+        batch: { disruption: { windows: [nightly, { cron: '61 * * * *', durationMinutes: 60 }] } },
+        gpu: { disruption: { windows: [{ cron: '0 0 30 2 *', durationMinutes: 60 }] } },
+        plain: {},
+      }),
+    ).toEqual([
+      {
+        path: ['batch', 'disruption', 'windows', 1, 'cron'],
+        message: expect.stringMatching(/^not a cron expression the reaper can read: .*61/),
+      },
+      {
+        path: ['gpu', 'disruption', 'windows', 0, 'cron'],
+        message: expect.stringMatching(/^not a cron expression the reaper can read: /),
+      },
+    ]);
+    expect(refusedWindows({ batch: { disruption: { windows: [nightly] } } })).toEqual([]);
   });
 });
