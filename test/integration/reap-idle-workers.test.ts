@@ -13,6 +13,7 @@ import { NO_FLEET } from '../../src/model/fleet-metrics';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { AgentProcess, eventually } from './agent-process';
+import { batchFleets, launchBatch } from './batch-fleet';
 import { FakeImds } from './fake-imds';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { clientConfig, useEmulator } from './use-emulator';
@@ -26,38 +27,13 @@ beforeEach(async () => {
 
 const minutesFromNow = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
 
-function fleets(idle: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) {
-  return {
-    batch: {
-      ami: world.imageId,
-      instanceTypes: ['c7g.large'],
-      subnets: [world.subnets[0]?.subnetId],
-      market: 'on-demand',
-      targetCapacity: 6,
-      // The idle verdicts alone: no drain grace, so a worker due is terminated by the run that finds it due (the
-      // graceful path has its own tests, test/integration/retirement.test.ts).
-      drainGraceMinutes: 0,
-      idle: {
-        heartbeatTimeoutMinutes: 15,
-        bootGraceMinutes: 0,
-        terminateAfterMinutes: 10,
-        minWorkers: 0,
-        ...idle,
-      },
-      ...overrides,
-    },
-  };
-}
+// The idle verdicts alone: no drain grace, so a worker due is terminated by the run that finds it due (the graceful
+// path has its own tests, test/integration/retirement.test.ts).
+const fleets = (idle: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) =>
+  batchFleets(world, { targetCapacity: 6, drainGraceMinutes: 0 }, overrides, idle);
 
-async function launch(spec: Record<string, unknown>, count: number, fleet = 'batch'): Promise<string[]> {
-  const [result] = await launchWorkers(world.deps(spec), {
-    kind: 'direct',
-    id: `setup-${count}-${Math.random()}`,
-    fleet,
-    target: count,
-  });
-  return (result?.launched ?? []).map((worker) => worker.instanceId);
-}
+const launch = (spec: Record<string, unknown>, count: number, fleet = 'batch') =>
+  launchBatch(world, spec, count, `setup-${count}-${Math.random()}`, fleet);
 
 /** Writes a heartbeat the way the worker agent does: the status word alone, at heartbeats/<role-id>:<instance-id>. */
 async function heartbeat(instanceId: string, body: string) {

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Emulator } from '../../local/emulator';
-import { launchWorkers } from '../../src/fleet/launch-workers';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { AgentProcess, eventually } from './agent-process';
+import { batchFleets, launchBatch } from './batch-fleet';
 import { FakeImds } from './fake-imds';
 import type { FleetWorld } from './fleet-world';
 
@@ -23,31 +23,11 @@ export function retiringFleet(world: FleetWorld, emulator: () => Emulator) {
   const agents: AgentProcess[] = [];
   const imdsServers: FakeImds[] = [];
 
-  function fleets(overrides: Record<string, unknown> = {}, idle: Record<string, unknown> = {}) {
-    return {
-      batch: {
-        ami: world.imageId,
-        instanceTypes: ['c7g.large'],
-        subnets: [world.subnets[0]?.subnetId],
-        market: 'on-demand',
-        targetCapacity: 2,
-        drainGraceMinutes: 10,
-        idle: {
-          heartbeatTimeoutMinutes: 15,
-          bootGraceMinutes: 0,
-          terminateAfterMinutes: 10,
-          minWorkers: 0,
-          ...idle,
-        },
-        ...overrides,
-      },
-    };
-  }
+  const fleets = (overrides: Record<string, unknown> = {}, idle: Record<string, unknown> = {}) =>
+    batchFleets(world, { targetCapacity: 2, drainGraceMinutes: 10 }, overrides, idle);
 
-  async function launch(spec: ReturnType<typeof fleets>, target: number, id = 'setup'): Promise<string[]> {
-    const [result] = await launchWorkers(world.deps(spec), { kind: 'direct', id, fleet: 'batch', target });
-    return (result?.launched ?? []).map((worker) => worker.instanceId);
-  }
+  const launch = (spec: ReturnType<typeof fleets>, target: number, id = 'setup') =>
+    launchBatch(world, spec, target, id);
 
   async function tagsOf(instanceId: string): Promise<Record<string, string>> {
     const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === instanceId);
