@@ -26,6 +26,7 @@ import type { Heartbeat } from '../model/heartbeat';
 import { TAG } from '../model/tags';
 import type { Worker } from '../model/worker';
 import { disruptionWindowOpen } from './disruption-windows';
+import type { DueRetirement } from './due-retirements';
 import { judgeIdle } from './idle-policy';
 import {
   holdForStaleHeartbeats,
@@ -43,7 +44,7 @@ import {
   planRetirements,
   type RetirementCandidate,
 } from './retirement';
-import { findDueRetirements } from './scheduled-changes';
+import { findDueRetirements, notifyScheduledChanges } from './scheduled-changes';
 
 export interface ReapDependencies {
   readonly ec2: EC2Client;
@@ -391,10 +392,12 @@ async function reapFleet(
   ];
   // What AWS scheduled (a Health event's record, or the backstop's DescribeInstanceStatus) and image drift: replaced
   // first and drained like the rest, each worker once.
-  for (const due of await findDueRetirements(deps, fleet, spec, workers, facts)) {
+  const scheduled = new Map<string, DueRetirement>();
+  for (const due of await findDueRetirements(deps, fleet, spec, workers, facts, { dryRun })) {
     const worker = workers.find((candidate) => candidate.instanceId === due.instanceId);
     if (worker === undefined || retiring.has(due.instanceId)) continue;
     if (candidates.some((candidate) => candidate.worker.instanceId === due.instanceId)) continue;
+    if (due.reason === 'scheduled-change') scheduled.set(due.instanceId, due);
     candidates.push({
       worker,
       reason: due.reason,
@@ -417,8 +420,18 @@ async function reapFleet(
     now: at,
   });
   if (!dryRun) {
-    const fresh = plan.record.filter((fact) => fact.reason === 'idle' && !retiring.has(fact.instanceId));
-    await lowerDesired(deps, fleet, spec, fresh.length, lease);
+    await lowerDesired(
+      deps,
+      fleet,
+      spec,
+      plan.started.filter((fact) => fact.reason === 'idle').length,
+      lease,
+    );
+    await notifyScheduledChanges(
+      deps,
+      fleet,
+      plan.started.flatMap((fact) => scheduled.get(fact.instanceId) ?? []),
+    );
   }
   const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
   const explained = (worker: { instanceId: string; reason: string; why?: string }): ReapedWorker => ({
@@ -525,7 +538,7 @@ async function retireOrphans(
         });
         const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
         // Found for the first time (their retirement just recorded): told once, with when they go.
-        const found = plan.record.filter((fact) => fact.reason === 'orphan');
+        const found = plan.started;
         if (!dryRun && found.length > 0) {
           await notify(deps, config.topicArn, {
             kind: 'idle-warning',

@@ -119,6 +119,8 @@ export type RetirementStep =
 export interface RetirementPlan {
   /** Facts this run records before any step: new retirements, and ones rebuilt from a worker's drain tag. */
   readonly record: readonly RetirementFact[];
+  /** The retirements this run begins: the candidates' facts among `record` (none rebuilt, none known before). */
+  readonly started: readonly RetirementFact[];
   readonly steps: readonly RetirementStep[];
 }
 
@@ -174,15 +176,15 @@ export function planRetirements(input: {
     record.push(fact);
   }
 
-  const started = (fact: RetirementFact) =>
+  const isStarted = (fact: RetirementFact) =>
     fact.drainRequestedAt !== undefined ||
     (fact.replaceFirst && facts.replacements[fact.instanceId] !== undefined);
   const steps: RetirementStep[] = [];
   let disrupted = [...retirements.values()].filter(
-    (fact) => byId.has(fact.instanceId) && started(fact) && RETIREMENT_REASONS[fact.reason].budgeted,
+    (fact) => byId.has(fact.instanceId) && isStarted(fact) && RETIREMENT_REASONS[fact.reason].budgeted,
   ).length;
   const waiting = [...retirements.values()]
-    .filter((fact) => !started(fact))
+    .filter((fact) => !isStarted(fact))
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.instanceId.localeCompare(b.instanceId));
   const fresh = candidates
     .filter((candidate) => !retirements.has(candidate.worker.instanceId))
@@ -203,8 +205,8 @@ export function planRetirements(input: {
       mayStart.add(fact.instanceId);
     }
   }
-  for (const fact of fresh) {
-    if (!mayStart.has(fact.instanceId)) continue;
+  const started = fresh.filter((fact) => mayStart.has(fact.instanceId));
+  for (const fact of started) {
     retirements.set(fact.instanceId, fact);
     record.push(fact);
   }
@@ -220,7 +222,7 @@ export function planRetirements(input: {
       steps.push({ step: 'wait', fact, why: `protected by the ${TAG.protected} tag` });
       continue;
     }
-    if (!started(fact) && !mayStart.has(fact.instanceId)) {
+    if (!isStarted(fact) && !mayStart.has(fact.instanceId)) {
       const why =
         RETIREMENT_REASONS[fact.reason].windowed && !windowOpen
           ? 'outside its disruption windows'
@@ -230,7 +232,7 @@ export function planRetirements(input: {
     }
     steps.push(stepOf(fact, worker, workers, facts, heartbeats, graceMs, now));
   }
-  return { record, steps };
+  return { record, started, steps };
 }
 
 function stepOf(

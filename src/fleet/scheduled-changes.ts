@@ -1,7 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { describeWorkers } from '../aws/ec2-workers';
 import { listScheduledEvents } from '../aws/instance-status';
+import { notify } from '../aws/notification-event';
 import type { Config } from '../config';
 import type { HealthScheduledChange } from '../events/health';
 import type { FleetSpec } from '../model/fleet-spec';
@@ -109,12 +112,18 @@ export async function recordScheduledEvents(
   deps: Omit<ScheduledChangeDependencies, 'config'>,
   fleet: string,
   workers: readonly Worker[],
+  options: {
+    /** Record nothing: return the events not among `known` (what a run would record). */
+    readonly dryRun?: boolean;
+    readonly known?: readonly ScheduledChange[];
+  } = {},
 ): Promise<ScheduledChange[]> {
   const { ec2, state, logger, now } = deps;
   const events = await listScheduledEvents(
     ec2,
     workers.map((worker) => worker.instanceId),
   );
+  const known = new Set((options.known ?? []).map((change) => `${change.instanceId} ${change.eventId}`));
   const found: ScheduledChange[] = [];
   for (const event of events) {
     const change: ScheduledChange = {
@@ -126,6 +135,10 @@ export async function recordScheduledEvents(
       ...(event.description === undefined ? {} : { description: event.description }),
       at: now().toISOString(),
     };
+    if (options.dryRun) {
+      if (!known.has(`${change.instanceId} ${change.eventId}`)) found.push(change);
+      continue;
+    }
     if (!(await state.addScheduledChange(fleet, change))) continue;
     logger.info('scheduled change found by the backstop', {
       fleet,
@@ -141,7 +154,7 @@ export async function recordScheduledEvents(
 
 /**
  * The one call of a retirement run for AWS's changes and image drift: the backstop first (the fleet's workers'
- * scheduled events, recorded once), then the workers due (dueRetirements: scheduled changes soonest first, then
+ * scheduled events, recorded once; on a dry run, read and not recorded), then the workers due (dueRetirements: scheduled changes soonest first, then
  * drifted workers oldest first). `workers` are the fleet's listed workers (listFleetWorkers); `facts` the fleet's as
  * the run read them (read here when not given), with what the backstop found added.
  */
@@ -151,11 +164,43 @@ export async function findDueRetirements(
   spec: Pick<FleetSpec, 'ami'>,
   workers: readonly Worker[],
   facts?: Pick<FleetFacts, 'scheduledChanges' | 'image'>,
+  options: { readonly dryRun?: boolean } = {},
 ): Promise<DueRetirement[]> {
-  const found = await recordScheduledEvents(deps, fleet, workers);
   const known = facts ?? (await deps.state.readFacts(fleet, deps.now()));
+  const found = await recordScheduledEvents(deps, fleet, workers, {
+    dryRun: options.dryRun,
+    known: known.scheduledChanges,
+  });
   return dueRetirements(fleet, spec.ami, workers, {
     ...known,
     scheduledChanges: [...(known.scheduledChanges ?? []), ...found],
+  });
+}
+
+/**
+ * Tells the fleet's topic (kind `scheduled-change`) the workers whose retirement for a change AWS scheduled begins:
+ * each with its event, code and time, replaced first, drained and terminated before then. Sent by the run that
+ * begins them, before it records that they began: a run that dies in between tells again (deduplicate on the
+ * event id, each worker's `correlationId`).
+ */
+export async function notifyScheduledChanges(
+  deps: { readonly sns: SNSClient; readonly events: EventBridgeClient; readonly config: Config },
+  fleet: string,
+  due: readonly DueRetirement[],
+): Promise<void> {
+  if (due.length === 0) return;
+  const codes = [...new Set(due.map((retirement) => retirement.detail.code))].join(', ');
+  const soonest = due.map((retirement) => retirement.notAfter?.toISOString() ?? '').sort()[0];
+  await notify(deps, deps.config.topicArn, {
+    kind: 'scheduled-change',
+    fleet,
+    subject: `worker-fleet ${fleet}: AWS scheduled ${codes} for ${due.map((retirement) => retirement.instanceId).join(', ')} from ${soonest}: replaced first, drained and terminated before then`,
+    details: {
+      workers: due.map((retirement) => ({
+        instanceId: retirement.instanceId,
+        correlationId: retirement.correlationId,
+        ...retirement.detail,
+      })),
+    },
   });
 }

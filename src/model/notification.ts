@@ -15,6 +15,7 @@ export type NotificationKind =
   | 'idle-terminated'
   | 'idle-dry-run'
   | 'drained'
+  | 'scheduled-change'
   | 'access-after-termination'
   | 'imdsv1-credentials'
   | 'access-denied-burst';
@@ -33,6 +34,7 @@ export const NOTIFICATION_DETAIL_TYPES = {
   'idle-terminated': 'Fleet Idle Terminated',
   'idle-dry-run': 'Fleet Idle Dry Run',
   drained: 'Fleet Worker Drained',
+  'scheduled-change': 'Fleet Scheduled Change',
   'access-after-termination': 'Fleet Access After Termination',
   'imdsv1-credentials': 'Fleet IMDSv1 Credentials',
   'access-denied-burst': 'Fleet Access Denied Burst',

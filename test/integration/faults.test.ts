@@ -81,6 +81,16 @@ const runningIn = async (fleet: string) =>
     (instance) => instance.State?.Name === 'pending' || instance.State?.Name === 'running',
   );
 
+/** The last heartbeat a worker's agent wrote: the status word alone, as the agent writes it. */
+const lastHeartbeat = (instanceId: string, status: string) =>
+  world.s3.send(
+    new PutObjectCommand({
+      Bucket: world.fleetBucket,
+      Key: heartbeatKey(world.workerRoleId, instanceId),
+      Body: status,
+    }),
+  );
+
 /** Matches the PutEvents request that puts an event of this detail-type (faults match on the JSON body). */
 const eventPut =
   (detailType: string) =>
@@ -748,40 +758,68 @@ describe('What AWS schedules, and a new image', () => {
     }
   });
 
-  it('F75: a Health event naming two workers, through the retire schedule and the reconciliation: each replaced first, then terminated, before the scheduled time; its redelivery changes nothing', async () => {
-    const spec = fleets({ targetCapacity: 2, drainGraceMinutes: 0 });
+  it('F75: a Health event naming two workers, through the retire schedule and the reconciliation: told once, each replaced first, drained, and terminated once drained, before the scheduled time; its redelivery changes nothing', async () => {
+    const spec = fleets({ targetCapacity: 2, drainGraceMinutes: 10 });
     const [a, b] = (await launched(spec)).map((worker) => worker.instanceId);
     if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
-    const event = healthEvent([a, b]);
+    // Three days ahead, as AWS tells them (an RFC 1123 date).
+    const event = healthEvent([a, b], { startTime: retirementIn(3).toUTCString() });
     await recordHealthEvent(world.deps(spec), event);
     const retire = () =>
       reapIdleWorkers(
         world.reapDeps(spec, () => new Date()),
         { retireOnly: true },
       );
+    const terminatedSoFar = () =>
+      emulator()
+        .sent('TerminateInstances')
+        .flatMap((call) => [...call.params.values()]);
 
     await retire();
+    const told = (await world.notifications()).filter(
+      (notification) => notification.kind === 'scheduled-change',
+    );
     await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-1' });
     await listed();
     await retire();
+    const draining = await world.instances({ tag: TAG.drainReason, value: 'scheduled-change' });
+    const terminatedBeforeDrained = terminatedSoFar();
+    await lastHeartbeat(a, 'drained');
+    await lastHeartbeat(b, 'drained');
+    const [done] = await retire();
 
+    expect(told).toHaveLength(1);
+    expect(told[0]?.body).toMatchObject({
+      workers: expect.arrayContaining(
+        [a, b].map((instanceId) =>
+          expect.objectContaining({
+            instanceId,
+            correlationId: event.eventArn,
+            code: event.code,
+            startsAt: event.startsAt.toISOString(),
+          }),
+        ),
+      ),
+    });
+    expect(draining.map((instance) => instance.InstanceId).sort()).toEqual([a, b].sort());
+    expect(terminatedBeforeDrained).not.toEqual(expect.arrayContaining([a]));
+    expect(terminatedBeforeDrained).not.toEqual(expect.arrayContaining([b]));
+    expect(done?.terminated.map((worker) => worker.instanceId).sort()).toEqual([a, b].sort());
+    expect(done?.terminated[0]?.explanation).toMatch(/its agent reports drained/);
+    expect(Date.now()).toBeLessThan(event.startsAt.getTime());
     const replacements = [...(await replacementsOf(a)), ...(await replacementsOf(b))];
     expect(replacements).toHaveLength(2);
     const running = (await runningIn('batch')).map((instance) => instance.InstanceId).sort();
     expect(running).toEqual(replacements.map((instance) => instance.InstanceId).sort());
-    expect(
-      emulator()
-        .sent('TerminateInstances')
-        .flatMap((call) => [...call.params.values()]),
-    ).toEqual(expect.arrayContaining([a, b]));
 
     await recordHealthEvent(world.deps(spec), event);
     await retire();
     await launchWorkers(world.deps(spec), { kind: 'reconcile', id: 'tick-2' });
     expect(await runningIn('batch')).toHaveLength(2);
+    expect(count(await kinds(), 'scheduled-change')).toBe(1);
   });
 
-  it('F64: a scheduled retirement no event told, found by the backstop in DescribeInstanceStatus: retired once; a completed one is not', async () => {
+  it('F64: a scheduled retirement no event told, found by the backstop in DescribeInstanceStatus: retired once; a completed one is not; a dry run records none', async () => {
     const [a, b] = (await launched(fleets({ targetCapacity: 2 }))).map((worker) => worker.instanceId);
     if (a === undefined || b === undefined) throw new Error('setup launched fewer than 2 workers');
     const notBefore = retirementIn(10);
@@ -802,6 +840,15 @@ describe('What AWS schedules, and a new image', () => {
       },
     ]);
 
+    // A dry run reads the scheduled events, says what it would do, and records nothing.
+    const [dry] = await reapIdleWorkers(
+      world.reapDeps(fleets({ targetCapacity: 2 }), () => new Date()),
+      {
+        retireOnly: true,
+        dryRun: true,
+      },
+    );
+    const keysAfterDryRun = (await world.stateKeys()).filter((key) => key.includes(' scheduled#'));
     // The retirement run's facts, read before the backstop ran: what it finds is added to them.
     const before = await world.state.readFacts('batch', new Date());
     const first = await findDueRetirements(
@@ -817,7 +864,9 @@ describe('What AWS schedules, and a new image', () => {
       expect.objectContaining({ instanceId: a, reason: 'scheduled-change', notAfter: notBefore }),
     ]);
     expect(second).toEqual(first);
-    expect(emulator().sent('DescribeInstanceStatus').length).toBeGreaterThanOrEqual(2);
+    expect(keysAfterDryRun).toEqual([]);
+    expect(dry?.dryRun).toBe(true);
+    expect(emulator().sent('DescribeInstanceStatus').length).toBeGreaterThanOrEqual(3);
     expect((await world.stateKeys()).filter((key) => key.includes(' scheduled#'))).toHaveLength(1);
   });
 
@@ -1163,16 +1212,6 @@ describe('Idle reaping', () => {
     await listed();
     return (result?.launched ?? []).map((worker) => worker.instanceId);
   }
-
-  /** The last heartbeat a worker's agent wrote: the status word alone, as the agent writes it. */
-  const lastHeartbeat = (instanceId: string, status: string) =>
-    world.s3.send(
-      new PutObjectCommand({
-        Bucket: world.fleetBucket,
-        Key: heartbeatKey(world.workerRoleId, instanceId),
-        Body: status,
-      }),
-    );
 
   it('F35: a marked worker whose agent writes busy after the run listed the heartbeats is kept: never a busy worker, up to its termination', async () => {
     const [worker = ''] = await launch(1);

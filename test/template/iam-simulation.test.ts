@@ -247,6 +247,7 @@ const CALLS: Record<keyof typeof FUNCTIONS, Record<string, Request[]>> = {
             'Fleet Idle Terminated',
             'Fleet Idle Dry Run',
             'Fleet Worker Drained',
+            'Fleet Scheduled Change',
           ],
         },
       },

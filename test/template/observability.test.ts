@@ -21,8 +21,9 @@ const NOTIFIES: Readonly<Record<string, readonly NotificationKind[]>> = {
     'launch-failed',
     'replacement',
   ],
-  // And the workers it retires through the graceful path, or an operator drains (`drained`).
-  ReapIdleWorkersRole: ['idle-warning', 'idle-terminated', 'idle-dry-run', 'drained'],
+  // And the workers it retires through the graceful path, or an operator drains (`drained`), and the changes AWS
+  // scheduled whose retirement it begins.
+  ReapIdleWorkersRole: ['idle-warning', 'idle-terminated', 'idle-dry-run', 'drained', 'scheduled-change'],
   LogS3AccessRole: ['access-after-termination', 'imdsv1-credentials', 'access-denied-burst'],
 };
 /** Told by the CLI only (an operator's drain), with the operator's own credentials. */
