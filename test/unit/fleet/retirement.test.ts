@@ -127,6 +127,29 @@ describe('planRetirements', () => {
     expect(stepsOf(result)).toEqual({ 'i-a': 'terminate' });
   });
 
+  it('names as started only the retirements the run begins: not one rebuilt, not one known, not one over budget', () => {
+    const rebuilt = worker('i-tagged', {
+      [TAG.drainRequestedAt]: minutesAgo(2).toISOString(),
+      [TAG.drainReason]: 'scheduled-change',
+    });
+    const [known, fresh, over] = ['i-known', 'i-fresh', 'i-over'].map((id) => worker(id));
+    if (known === undefined || fresh === undefined || over === undefined) throw new Error('no workers');
+
+    const result = plan({
+      workers: [rebuilt, known, fresh, over],
+      retirements: { 'i-known': retirementOf(known, 'scheduled-change', minutesAgo(5)) },
+      candidates: [
+        { worker: known, reason: 'scheduled-change' },
+        { worker: fresh, reason: 'scheduled-change' },
+        { worker: over, reason: 'max-lifetime' },
+      ],
+      budget: 0,
+    });
+
+    expect(result.started.map((fact) => fact.instanceId)).toEqual(['i-fresh']);
+    expect(result.record.map((fact) => fact.instanceId).sort()).toEqual(['i-fresh', 'i-tagged']);
+  });
+
   it('forgets a retirement whose worker is gone', () => {
     expect(stepsOf(plan({ retirements: { 'i-gone': draining('i-gone', 'idle', 3) } }))).toEqual({
       'i-gone': 'forget',
