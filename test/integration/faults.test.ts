@@ -25,6 +25,7 @@ import { heartbeatKey } from '../../src/model/heartbeat';
 import { type PoolMemory, placementKey } from '../../src/model/pool';
 import { TAG } from '../../src/model/tags';
 import { replacedInstance } from '../../src/model/worker';
+import { launchBatch } from './batch-fleet';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { retiringFleet } from './retiring-fleet';
 import { fleetWorkers, healthEventNaming, otherImage, putImageParameter } from './scheduled-world';
@@ -1523,26 +1524,40 @@ describe('Planned retirement (#28)', () => {
     expect(retirements.length).toBeLessThanOrEqual(4);
   });
 
-  it('F77: a 20-worker fleet past its max lifetime, a budget of 2 and a window closed now: nothing starts until the window opens, then two at a time; a spot warning does not wait', async () => {
-    // The runs' clocks are an hour past the workers' max lifetime; the window opens every day for an hour, at an hour
-    // that is not the first run's, and the second run's clock is inside it.
-    const closedAt = new Date(Date.now() + 61 * 60_000);
+  it('F77: a 20-worker fleet past its max lifetime, a budget of 2 and a window closed now: nothing of it starts until the window opens, then two at a time; idle reaping does not wait but keeps to the budget; a spot warning does not wait', async () => {
+    const spec = pastLifetime({ budget: 2 });
+    // 17 workers, then (later by more than the emulator's clock step) 3 more, idle and marked half an hour before the
+    // first run, whose clock is just past the 17's max lifetime and not yet the 3's.
+    const old = await launchBatch(world, spec, 17, 'old');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const idle = (await launchBatch(world, spec, 20, 'young')).filter((id) => !old.includes(id));
+    await listed();
+    const launchTimes = (await world.instances({ tag: TAG.fleet, value: 'batch' })).flatMap((instance) =>
+      old.includes(instance.InstanceId ?? '') ? [instance.LaunchTime?.getTime() ?? 0] : [],
+    );
+    const closedAt = new Date(Math.max(...launchTimes) + 3_600_000 + 500);
+    // The window opens every day for an hour, at an hour that is not the first run's; the second run's clock is in it.
     const hour = (closedAt.getUTCHours() + 3) % 24;
+    const fleet = pastLifetime({ budget: 2, windows: [{ cron: `0 ${hour} * * *`, durationMinutes: 60 }] });
     const opensAt = new Date(closedAt.getTime() + 24 * 3600_000);
     opensAt.setUTCHours(hour, 10, 0, 0);
-    const spec = pastLifetime({ budget: 2, windows: [{ cron: `0 ${hour} * * *`, durationMinutes: 60 }] });
-    const workers = await launched(spec);
-    const warned = workers.at(-1)?.instanceId ?? '';
+    for (const id of [...old, ...idle])
+      await retiring.writeHeartbeat(id, idle.includes(id) ? 'idle' : 'busy');
+    await retiring.markIdle(idle, new Date(closedAt.getTime() - 30 * 60_000));
+    const warned = old.at(-1) ?? '';
 
-    const [closed] = await reapIdleWorkers(world.reapDeps(spec, () => closedAt));
-    expect((await world.stateKeys()).filter((key) => key.includes(' retirement#'))).toEqual([]);
-    const warning = await handleInstanceEvent(world.interruptionDeps(spec), instanceEvents.warning(warned));
-    const [open] = await reapIdleWorkers(world.reapDeps(spec, () => opensAt));
+    const [closed] = await reapIdleWorkers(world.reapDeps(fleet, () => closedAt));
+    const startedWhileClosed = (await world.stateKeys()).filter((key) => key.includes(' retirement#'));
+    const warning = await handleInstanceEvent(world.interruptionDeps(fleet), instanceEvents.warning(warned));
+    const [open] = await reapIdleWorkers(world.reapDeps(fleet, () => opensAt));
 
-    expect(closed).toMatchObject({ replacing: [], draining: [], terminated: [] });
+    expect(idle).toHaveLength(3);
+    expect(closed).toMatchObject({ replacing: [], draining: [] });
+    expect(closed?.terminated).toHaveLength(2);
+    for (const { instanceId } of closed?.terminated ?? []) expect(idle).toContain(instanceId);
+    expect(startedWhileClosed).toHaveLength(2);
     expect(warning).toMatchObject({ status: 'replaced' });
     expect(open?.replacing).toHaveLength(2);
-    expect((await world.stateKeys()).filter((key) => key.includes(' retirement#'))).toHaveLength(2);
   });
 
   it('F47: two reaper runs at once against one budget of 2: never more than 2 retirements under way', async () => {
