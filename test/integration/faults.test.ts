@@ -934,7 +934,7 @@ describe('What AWS schedules, and a new image', () => {
     });
   });
 
-  it('F78: the AMI parameter changes on a 4-worker fleet with a budget of 2: every drifted worker replaced first on the new image, then retired, never more than 2 at a time', async () => {
+  it('F78: the AMI parameter changes on a 4-worker fleet with a budget of 2: every drifted worker replaced first on the new image, drained, then retired once it reports drained, never more than 2 at a time', async () => {
     const parameter = `/worker-fleet/test/rolling-${Date.now()}`;
     const next = await otherImage(world);
     await putImageParameter(world, parameter, world.imageId);
@@ -942,7 +942,7 @@ describe('What AWS schedules, and a new image', () => {
       ami: parameter,
       targetCapacity: 4,
       maxCapacity: 6,
-      drainGraceMinutes: 0,
+      drainGraceMinutes: 10,
       disruption: { budget: 2 },
     });
     const old = (await launched(spec)).map((worker) => worker.instanceId);
@@ -956,11 +956,18 @@ describe('What AWS schedules, and a new image', () => {
     await reconcile('tick-0');
 
     const underWay: number[] = [];
-    for (let round = 1; round <= 6; round += 1) {
+    const drainedBeforeTerminated: boolean[] = [];
+    for (let round = 1; round <= 9; round += 1) {
       const [run] = await reapIdleWorkers(world.reapDeps(spec, later(16 * 60_000)), { retireOnly: true });
       underWay.push(
         (run?.replacing?.length ?? 0) + (run?.draining?.length ?? 0) + (run?.waiting?.length ?? 0),
       );
+      drainedBeforeTerminated.push(
+        ...(run?.terminated ?? []).map((worker) => worker.explanation.includes('its agent reports drained')),
+      );
+      // The agents of the workers asked to drain report drained, as a real agent does once its hook has run.
+      for (const { InstanceId = '' } of await world.instances({ tag: TAG.drainReason, value: 'ami-drift' }))
+        await lastHeartbeat(InstanceId, 'drained');
       await reconcile(`tick-${round}`);
     }
 
@@ -969,6 +976,7 @@ describe('What AWS schedules, and a new image', () => {
     expect(running.map((instance) => instance.ImageId)).toEqual([next, next, next, next]);
     expect(running.map((instance) => instance.InstanceId)).not.toEqual(expect.arrayContaining([old[0]]));
     expect(Math.max(...underWay)).toBeLessThanOrEqual(2);
+    expect(drainedBeforeTerminated).toEqual([true, true, true, true]);
   });
 
   it('F67: a Health event of another region (a backup delivered here) changes nothing, and says so', async () => {

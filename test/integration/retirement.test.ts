@@ -5,6 +5,7 @@ import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { TAG } from '../../src/model/tags';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { retiringFleet } from './retiring-fleet';
+import { otherImage, putImageParameter } from './scheduled-world';
 import { instanceEvents } from './spot-fleet';
 import { useEmulator } from './use-emulator';
 
@@ -114,6 +115,31 @@ describe('retirement through the graceful path, with real agents', () => {
     expect(await fleet.stateOf(worker)).toMatch(/shutting-down|terminated/);
     expect(Date.now()).toBeLessThan(notBefore.getTime());
     expect(Object.keys(tags)).not.toContain(TAG.idleSince);
+  });
+
+  it('AMI drift: the parameter names a new image; the worker on the old one is replaced first on the new image, its hook once, then terminated', async () => {
+    const parameter = `/worker-fleet/test/drift-agent-${Date.now()}`;
+    await putImageParameter(world, parameter, world.imageId);
+    const spec = fleet.fleets({ ami: parameter, targetCapacity: 1 });
+    const [worker = ''] = await fleet.launch(spec, 1);
+    await fleet.startAgents([worker], 'busy');
+    const next = await otherImage(world);
+    await putImageParameter(world, parameter, next);
+    // Past the 15 minutes an SSM parameter is kept: the reconciliation resolves and records the new image.
+    const later = () => new Date(Date.now() + 16 * 60_000);
+    await launchWorkers({ ...world.deps(spec), now: later }, { kind: 'reconcile', id: 'resolve' });
+
+    const [first] = await reapIdleWorkers(world.reapDeps(spec, later), { retireOnly: true });
+    await launchWorkers({ ...world.deps(spec), now: later }, { kind: 'reconcile', id: 'replace' });
+    const [replacement] = await world.replacementsOf(worker);
+    await fleet.startAgents([replacement?.InstanceId ?? ''], 'busy');
+    const runsBefore = await fleet.reapUntilTerminated(spec, worker, later);
+
+    expect(first?.replacing).toEqual([worker]);
+    expect(replacement?.ImageId).toBe(next);
+    expect(runsBefore).toBe(1);
+    expect(fleet.hookRuns(worker)).toBe(1);
+    expect(await fleet.stateOf(worker)).toMatch(/shutting-down|terminated/);
   });
 
   it('operator drain: graceful by default, replaced first, its hook once before the termination; --now skips the wait', async () => {
