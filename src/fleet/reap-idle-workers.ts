@@ -43,6 +43,8 @@ import {
   notifyRetired,
   planRetirements,
   type RetirementCandidate,
+  type RetirementOutcome,
+  type RetirementPlan,
 } from './retirement';
 import { findDueRetirements, notifyScheduledChanges } from './scheduled-changes';
 
@@ -434,40 +436,28 @@ async function reapFleet(
     );
   }
   const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });
-  const explained = (worker: { instanceId: string; reason: string; why?: string }): ReapedWorker => ({
+  const retired = retirementResult(plan, outcome, dryRun, (worker) => ({
     instanceId: worker.instanceId,
-    explanation:
-      explanations.get(worker.instanceId) ??
-      `retired: ${worker.reason}${worker.why ? `, ${worker.why}` : ''}`,
-  });
+    explanation: explanations.get(worker.instanceId) ?? retiredBecause(worker),
+  }));
   const base = {
     fleet,
     dryRun,
     workers: idle?.plan.judged.length ?? workers.length,
     verdicts,
     ...(idle?.plan.hold === undefined ? {} : { held: idle.plan.hold.reason }),
-    replacing: outcome.replacing,
-    draining: outcome.draining,
-    waiting: outcome.waiting,
+    ...retired,
+    marked: [],
+    unmarked: [],
   };
-  if (dryRun) {
-    const wouldTerminate = plan.steps.flatMap((step) =>
-      step.step === 'terminate' ? [explained({ ...step.fact, why: step.why })] : [],
-    );
-    return { ...base, marked: [], unmarked: [], terminated: [], wouldTerminate, protected: [], failed: [] };
-  }
-  const applied: Applied = {
-    terminated: outcome.terminated.map(explained),
-    protected: outcome.failed.filter((f) => f.code === TERMINATION_PROTECTED).map((f) => f.instanceId),
-    failed: outcome.failed.filter((f) => f.code !== TERMINATION_PROTECTED),
-  };
+  if (dryRun) return base;
   const idleTerminated = new Set(
     outcome.terminated.filter((worker) => worker.reason === 'idle').map((worker) => worker.instanceId),
   );
   if (idle !== undefined) {
     const idleApplied = {
-      ...applied,
-      terminated: applied.terminated.filter((worker) => idleTerminated.has(worker.instanceId)),
+      ...retired,
+      terminated: retired.terminated.filter((worker) => idleTerminated.has(worker.instanceId)),
     };
     measureReap(metrics, fleet, idle.plan, idleApplied);
     await notifyApplied(deps, fleet, spec.idle, idle.plan, idleApplied);
@@ -478,8 +468,44 @@ async function reapFleet(
     ...base,
     marked: idle?.plan.toMark.map(reaped) ?? [],
     unmarked: idle?.plan.toUnmark.map(reaped) ?? [],
+  };
+}
+
+/** `retired: max-lifetime, its agent reports drained`: why a worker was (or would be) retired. */
+const retiredBecause = (worker: { readonly reason: string; readonly why?: string }) =>
+  `retired: ${worker.reason}${worker.why ? `, ${worker.why}` : ''}`;
+
+/**
+ * A run's retirements as a fleet's result: replacing, draining and waiting; the workers terminated, explained, with
+ * those EC2's termination protection kept apart from other failures; on a dry run, what it would terminate instead.
+ */
+function retirementResult(
+  plan: RetirementPlan,
+  outcome: RetirementOutcome,
+  dryRun: boolean,
+  explain: (worker: {
+    readonly instanceId: string;
+    readonly reason: string;
+    readonly why?: string;
+  }) => ReapedWorker,
+): Pick<
+  FleetReapResult,
+  'replacing' | 'draining' | 'waiting' | 'terminated' | 'wouldTerminate' | 'protected' | 'failed'
+> {
+  const underWay = { replacing: outcome.replacing, draining: outcome.draining, waiting: outcome.waiting };
+  if (dryRun) {
+    const wouldTerminate = plan.steps.flatMap((step) =>
+      step.step === 'terminate' ? [explain({ ...step.fact, why: step.why })] : [],
+    );
+    return { ...underWay, terminated: [], wouldTerminate, protected: [], failed: [] };
+  }
+  const isProtection = (failure: TerminationFailure) => failure.code === TERMINATION_PROTECTED;
+  return {
+    ...underWay,
+    terminated: outcome.terminated.map(explain),
     wouldTerminate: [],
-    ...applied,
+    protected: outcome.failed.filter(isProtection).map((failure) => failure.instanceId),
+    failed: outcome.failed.filter((failure) => !isProtection(failure)),
   };
 }
 
@@ -557,14 +583,10 @@ async function retireOrphans(
           fleet,
           dryRun,
           workers: workers.length,
-          replacing: outcome.replacing,
-          draining: outcome.draining,
-          waiting: outcome.waiting,
-          terminated: outcome.terminated.map((worker) => ({
+          ...retirementResult(plan, outcome, dryRun, (worker) => ({
             instanceId: worker.instanceId,
-            explanation: `retired: orphan, ${worker.why}`,
+            explanation: retiredBecause(worker),
           })),
-          failed: outcome.failed,
         };
       }),
     );
