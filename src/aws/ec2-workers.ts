@@ -78,22 +78,12 @@ const INSTANCE_NOT_FOUND = 'InvalidInstanceID.NotFound';
  * are no longer in flight. An id EC2 does not know yet (its listing lags) is not among them.
  */
 export async function endedAmong(ec2: EC2Client, instanceIds: readonly string[]): Promise<Set<string>> {
-  const ended = new Set<string>();
-  for (const batch of batches(instanceIds)) {
-    try {
-      for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: batch })) {
-        for (const instance of (page.Reservations ?? []).flatMap(
-          (reservation) => reservation.Instances ?? [],
-        )) {
-          if (['shutting-down', 'terminated'].includes(instance.State?.Name ?? ''))
-            ended.add(instance.InstanceId ?? '');
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof Error && error.name === INSTANCE_NOT_FOUND)) throw error;
-    }
-  }
-  return ended;
+  const described = await describeWorkers(ec2, instanceIds);
+  return new Set(
+    [...described.values()]
+      .filter((worker) => ['shutting-down', 'terminated'].includes(worker.state))
+      .map((worker) => worker.instanceId),
+  );
 }
 
 /**
