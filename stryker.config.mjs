@@ -6,9 +6,9 @@
 // The one list of what is mutated: pure modules of the core, no SDK, no network. Braces only, no other wildcard:
 // mutation/run.ts expands them to check the modules a run names and to tell a full run from a partial one.
 export const mutate = [
-  'src/fleet/{idle-policy,reap-plan,reconcile-plan,pools,pool-memory}.ts',
+  'src/fleet/{idle-policy,reap-plan,reconcile-plan,pools,pool-memory,retirement-plan,due-retirements,disruption-windows}.ts',
   'src/model/fleet-spec.ts',
-  'src/events/{launch,reap,instance,access,parse}.ts',
+  'src/events/{launch,reap,instance,access,parse,health}.ts',
   'src/access/{server-access-log,access-record,access-alerts}.ts',
 ];
 

@@ -6,7 +6,8 @@ import { TAG } from '../model/tags';
 import { isOwnedBy } from '../model/worker';
 import { type ReapDependencies, reapIdleWorkers } from './reap-idle-workers';
 import { isProtected } from './reap-plan';
-import { requestRetirement, retirementOf } from './retirement';
+import { requestRetirement } from './retirement';
+import { retirementOf } from './retirement-plan';
 
 export type DrainDependencies = ReapDependencies;
 

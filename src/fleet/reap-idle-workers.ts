@@ -37,15 +37,13 @@ import {
   type ReapHold,
   retirementCandidates,
 } from './reap-plan';
+import { carryOutRetirements, notifyRetired, type RetirementOutcome } from './retirement';
 import {
-  carryOutRetirements,
   disruptionBudget,
-  notifyRetired,
   planRetirements,
   type RetirementCandidate,
-  type RetirementOutcome,
   type RetirementPlan,
-} from './retirement';
+} from './retirement-plan';
 import { findDueRetirements, notifyScheduledChanges } from './scheduled-changes';
 
 export interface ReapDependencies {

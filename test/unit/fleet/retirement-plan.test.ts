@@ -1,4 +1,4 @@
-import { disruptionBudget, planRetirements, retirementOf } from '../../../src/fleet/retirement';
+import { disruptionBudget, planRetirements, retirementOf } from '../../../src/fleet/retirement-plan';
 import type { ReplacementFact, RetirementFact } from '../../../src/model/fleet-state';
 import type { Heartbeat } from '../../../src/model/heartbeat';
 import { TAG } from '../../../src/model/tags';
