@@ -154,8 +154,8 @@ export async function recordScheduledEvents(
 
 /**
  * The one call of a retirement run for AWS's changes and image drift: the backstop first (the fleet's workers'
- * scheduled events, recorded once; on a dry run, read and not recorded), then the workers due (dueRetirements: scheduled changes soonest first, then
- * drifted workers oldest first). `workers` are the fleet's listed workers (listFleetWorkers); `facts` the fleet's as
+ * scheduled events, recorded once; on a dry run, read and not recorded), then the workers due (dueRetirements:
+ * scheduled changes soonest first, then drifted workers oldest first). `workers` are the fleet's listed workers (listFleetWorkers); `facts` the fleet's as
  * the run read them (read here when not given), with what the backstop found added.
  */
 export async function findDueRetirements(
