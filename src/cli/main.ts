@@ -93,6 +93,20 @@ const sizesTable = (statuses: readonly FleetStatus[]) =>
     })),
   );
 
+/** `max-lifetime: draining until …; AWS instance-retirement from …`: a worker's planned retirement, or `-`. */
+function plannedText({ retirement, scheduledChange }: FleetStatus['workers'][number]): string {
+  return (
+    [
+      retirement === undefined
+        ? ''
+        : `${retirement.reason}: ${retirement.stage}${retirement.stage === 'draining' && retirement.deadline !== undefined ? ` until ${retirement.deadline}` : ''}`,
+      scheduledChange === undefined ? '' : `AWS ${scheduledChange.code} from ${scheduledChange.startsAt}`,
+    ]
+      .filter((text) => text !== '')
+      .join('; ') || '-'
+  );
+}
+
 function statusText(statuses: readonly FleetStatus[]): string {
   const parts: string[] = [sizesTable(statuses), ''];
   for (const status of statuses) {
@@ -130,6 +144,7 @@ function statusText(statuses: readonly FleetStatus[]): string {
                 .filter((text) => text !== '')
                 .join(', ') || '-',
             image: worker.drifted ? `${worker.imageId} (drifted)` : worker.imageId,
+            planned: plannedText(worker),
           })),
         ),
       );
@@ -174,7 +189,8 @@ const status: CliCommand<{ readonly fleet?: string }> = {
 reconciliation keeps; size requests its next pass applies are counted beside it), floor (idle.minWorkers), max,
 running, in flight (launched, not listed by EC2 yet). Every
 running worker: type, AZ, market, state, age, last heartbeat, the idle reaper's verdict and why, interruption and
-replacement, its image (drifted: not the one the fleet now launches). The spot pools avoided and why. Without
+replacement, its image (drifted: not the one the fleet now launches), its planned retirement (reason, waiting,
+replacing or draining, and until when) and any change AWS scheduled for it. The spot pools avoided and why. Without
 --fleet, the orphans too: workers of this deployment whose fleet the configuration no longer names (--json: an entry
 each, with "orphan": true). Reads only.`,
   options: { fleet: { type: 'string' } },

@@ -4,13 +4,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { endedAmong, listFleetWorkers } from '../aws/ec2-workers';
 import { listHeartbeats } from '../aws/heartbeats';
 import { type Config, fleetSpec } from '../config';
-import { isDrifted } from '../fleet/due-retirements';
-import { poolMemoryOf, poolRisks, RISKY_SCORE } from '../fleet/pool-memory';
-import { judgeFleet } from '../fleet/reap-idle-workers';
-import { unlistedLaunches } from '../fleet/reconcile-plan';
-import type { FleetState } from '../model/fleet-state';
+import type { FleetFacts, FleetState, RetirementFact, RetirementReason } from '../model/fleet-state';
 import { TAG } from '../model/tags';
 import { replacedInstance } from '../model/worker';
+import { dueRetirements, isDrifted } from './due-retirements';
+import { poolMemoryOf, poolRisks, RISKY_SCORE } from './pool-memory';
+import { judgeFleet } from './reap-idle-workers';
+import { unlistedLaunches } from './reconcile-plan';
+import { retirementStage } from './retirement-plan';
 
 export interface StatusDependencies {
   readonly ec2: EC2Client;
@@ -40,6 +41,15 @@ export interface WorkerStatus {
   /** The AMI it runs, and whether that is another than the one its fleet's reconciliation last resolved. */
   readonly imageId?: string;
   readonly drifted: boolean;
+  /** Its planned retirement, when one is recorded: why, where it stands, and when its drain grace ends. */
+  readonly retirement?: {
+    readonly reason: RetirementReason;
+    readonly stage: ReturnType<typeof retirementStage>;
+    readonly requestedAt: string;
+    readonly deadline?: string;
+  };
+  /** The earliest open change AWS scheduled for it (a Health event's or EC2's instance event). */
+  readonly scheduledChange?: { readonly code: string; readonly startsAt: string; readonly eventId: string };
 }
 
 export interface FleetStatus {
@@ -93,6 +103,11 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
     ]);
     const unlisted = unlistedLaunches(listed, facts, now);
     const ended = await endedAmong(deps.ec2, unlisted);
+    const scheduled = new Map(
+      dueRetirements(fleet, spec.ami, listed, facts).flatMap((due) =>
+        due.reason === 'scheduled-change' ? [[due.instanceId, due.detail] as const] : [],
+      ),
+    );
     const replacements = new Map(
       judged.flatMap(({ worker }) => {
         const replaces = replacedInstance(worker);
@@ -128,10 +143,32 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           drifted: isDrifted(worker, facts.image, spec.ami),
           replacedBy,
           replaces: replacedInstance(worker),
+          retirement: retirementOf(facts.retirements?.[worker.instanceId], facts.replacements),
+          scheduledChange: changeOf(scheduled.get(worker.instanceId)),
         };
       }),
       riskyPools: risks,
     });
   }
   return statuses;
+}
+
+/** A worker's retirement fact as `status` shows it. */
+function retirementOf(
+  fact: RetirementFact | undefined,
+  replacements: FleetFacts['replacements'],
+): WorkerStatus['retirement'] {
+  if (fact === undefined) return undefined;
+  return {
+    reason: fact.reason,
+    stage: retirementStage(fact, replacements),
+    requestedAt: fact.requestedAt,
+    ...(fact.deadline === undefined ? {} : { deadline: fact.deadline }),
+  };
+}
+
+/** A due scheduled change's detail as `status` shows it. */
+function changeOf(detail: Readonly<Record<string, string>> | undefined): WorkerStatus['scheduledChange'] {
+  if (detail === undefined) return undefined;
+  return { code: detail.code ?? '', startsAt: detail.startsAt ?? '', eventId: detail.eventId ?? '' };
 }

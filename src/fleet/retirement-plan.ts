@@ -68,6 +68,18 @@ export function disruptionBudget(spec: Pick<FleetSpec, 'disruption'>, workers: n
   return Math.max(1, Math.ceil((Number.parseInt(budget, 10) * workers) / 100));
 }
 
+/**
+ * Where a retirement stands: `waiting` to start (for the budget, a window, its grace), `replacing` (its replacement
+ * asked for, not yet drained), `draining` (its drain requested). A retirement has started once it is past waiting.
+ */
+export function retirementStage(
+  fact: RetirementFact,
+  replacements: FleetFacts['replacements'],
+): 'waiting' | 'replacing' | 'draining' {
+  if (fact.drainRequestedAt !== undefined) return 'draining';
+  return fact.replaceFirst && replacements[fact.instanceId] !== undefined ? 'replacing' : 'waiting';
+}
+
 /** One step of one retirement in a run. */
 export type RetirementStep =
   /** Record the replacement fact: the reconciliation launches it. */
@@ -147,9 +159,7 @@ export function planRetirements(input: {
     record.push(fact);
   }
 
-  const isStarted = (fact: RetirementFact) =>
-    fact.drainRequestedAt !== undefined ||
-    (fact.replaceFirst && facts.replacements[fact.instanceId] !== undefined);
+  const isStarted = (fact: RetirementFact) => retirementStage(fact, facts.replacements) !== 'waiting';
   const steps: RetirementStep[] = [];
   let disrupted = [...retirements.values()].filter(
     (fact) => byId.has(fact.instanceId) && isStarted(fact) && RETIREMENT_REASONS[fact.reason].budgeted,

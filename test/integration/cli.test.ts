@@ -6,11 +6,14 @@ import { CreateTagsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { launchWorkers } from '../../src/fleet/launch-workers';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { retirementOf } from '../../src/fleet/retirement-plan';
+import { recordHealthEvent } from '../../src/fleet/scheduled-changes';
 import { heartbeatKey } from '../../src/model/heartbeat';
 import { TAG } from '../../src/model/tags';
 import { cliFleets, deployFunctions, deployLauncher } from './cli-deployment';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { cli } from './run-cli';
+import { healthEventNaming } from './scheduled-world';
 import { useEmulator } from './use-emulator';
 
 const emulator = useEmulator();
@@ -142,11 +145,60 @@ describe('npx worker-fleet', () => {
 
     expect(code).toBe(0);
     expect(out.split('\n').find((row) => row.startsWith(worker))).toMatch(
-      new RegExp(`${world.imageId} \\(drifted\\)$`),
+      new RegExp(`${world.imageId} \\(drifted\\) +-$`),
     );
     expect(JSON.parse(json.out)[0].workers).toEqual([
       expect.objectContaining({ instanceId: worker, imageId: world.imageId, drifted: true }),
     ]);
+  });
+
+  it('status shows each worker’s planned retirement, where it stands, and the change AWS scheduled for it', async () => {
+    const [draining = '', scheduled = ''] = await launch(2);
+    const at = new Date();
+    const deadline = new Date(at.getTime() + 10 * 60_000);
+    const pool = { instanceType: 'c7g.large', subnetId: world.subnets[0]?.subnetId ?? '' };
+    await world.state.addRetirement('batch', {
+      ...retirementOf({ instanceId: draining, ...pool }, 'max-lifetime', at),
+      drainRequestedAt: at.toISOString(),
+      deadline: deadline.toISOString(),
+    });
+    const event = healthEventNaming([scheduled], {
+      startTime: new Date(Date.now() + 3 * 86_400_000).toUTCString(),
+    });
+    await recordHealthEvent(world.deps(fleets()), event);
+
+    const { code, out } = await cli('status', '--fleet', 'batch');
+    const json = await cli('status', '--fleet', 'batch', '--json');
+
+    expect(code).toBe(0);
+    const rows = out.split('\n');
+    expect(rows.find((row) => row.startsWith(draining))).toMatch(
+      new RegExp(`max-lifetime: draining until ${deadline.toISOString()}$`),
+    );
+    expect(rows.find((row) => row.startsWith(scheduled))).toMatch(
+      new RegExp(`AWS ${event.code} from ${event.startsAt.toISOString()}$`),
+    );
+    expect(JSON.parse(json.out)[0].workers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          instanceId: draining,
+          retirement: {
+            reason: 'max-lifetime',
+            stage: 'draining',
+            requestedAt: at.toISOString(),
+            deadline: deadline.toISOString(),
+          },
+        }),
+        expect.objectContaining({
+          instanceId: scheduled,
+          scheduledChange: {
+            code: event.code,
+            startsAt: event.startsAt.toISOString(),
+            eventId: event.eventArn,
+          },
+        }),
+      ]),
+    );
   });
 
   it('status counts launches EC2 does not list yet as in flight, beside the desired size', async () => {
