@@ -46,7 +46,11 @@ describe('review: an expired retirement item (the emulator, like DynamoDB for da
     // Read as absent: it expired a day ago.
     expect((await world.state.readFacts('batch', new Date())).retirements?.[worker]).toBeUndefined();
 
-    const result = await drainWorker(world.reapDeps(spec, () => new Date()), worker, { shrink: true });
+    const result = await drainWorker(
+      world.reapDeps(spec, () => new Date()),
+      worker,
+      { shrink: true },
+    );
 
     expect(result.status).toBe('draining');
     expect((await world.state.readFacts('batch', new Date())).retirements?.[worker]).toMatchObject({
