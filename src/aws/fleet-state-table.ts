@@ -130,6 +130,7 @@ const retirementItem = z.object({
   correlationId: z.string().optional(),
   pool: poolRef.optional(),
   notBefore: z.string().optional(),
+  notAfter: z.string().optional(),
 });
 const intentItem = z.object({
   ...versioned,
@@ -232,12 +233,23 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
   const send = documents.send.bind(documents) as DynamoDBDocumentClient['send'];
 
   /** Writes an item unless one with its key exists (or unless `condition` fails): false when it did not write. */
+  /**
+   * Writes the item unless one is there (or `condition` refuses it): an item past its expiry, which DynamoDB's sweep
+   * may keep for days, is absent, as every read takes it.
+   */
   async function putIfAbsent(
     item: Record<string, unknown>,
     condition = 'attribute_not_exists(pk)',
   ): Promise<boolean> {
     try {
-      await send(new PutCommand({ TableName: table, Item: item, ConditionExpression: condition }));
+      await send(
+        new PutCommand({
+          TableName: table,
+          Item: item,
+          ConditionExpression: `(${condition}) OR expiresAt <= :nowS`,
+          ExpressionAttributeValues: { ':nowS': seconds(new Date()) },
+        }),
+      );
       return true;
     } catch (error) {
       if (isNamed(error, 'ConditionalCheckFailedException')) return false;

@@ -39,6 +39,7 @@ import {
 } from './reap-plan';
 import { carryOutRetirements, notifyRetired, type RetirementOutcome } from './retirement';
 import {
+  budgetedWorkers,
   disruptionBudget,
   planRetirements,
   type RetirementCandidate,
@@ -287,20 +288,22 @@ async function lowerDesired(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
-  idle: number,
-  lease: HeldLease,
+  idle: readonly string[],
 ): Promise<void> {
-  if (idle === 0) return;
-  try {
-    await deps.state.addRequest(fleet, {
-      id: `reap-${lease.epoch}`,
-      kind: 'reap',
-      shrink: idle,
-      floor: spec.idle.minWorkers,
-      at: deps.now().toISOString(),
-    });
-  } catch (error) {
-    deps.logger.warn('desired size not lowered for the idle workers retired', { fleet, idle, error });
+  // One request per worker, named by it: a run that dies before recording the retirements, and the next run that
+  // starts them again, lower the size once for each worker.
+  for (const instanceId of idle) {
+    try {
+      await deps.state.addRequest(fleet, {
+        id: `reap-${instanceId}`,
+        kind: 'reap',
+        shrink: 1,
+        floor: spec.idle.minWorkers,
+        at: deps.now().toISOString(),
+      });
+    } catch (error) {
+      deps.logger.warn('desired size not lowered for an idle worker retired', { fleet, instanceId, error });
+    }
   }
 }
 
@@ -386,24 +389,31 @@ async function reapFleet(
   const explanations = new Map(
     (idle?.due.toTerminate ?? []).map((action) => [action.worker.instanceId, action.verdict.explanation]),
   );
+  // What AWS scheduled (a Health event's record, or the backstop's DescribeInstanceStatus) and image drift: replaced
+  // first and drained like the rest. A worker is retired once, for the first candidate that names it: what AWS
+  // scheduled first (its time is AWS's), then the reaper's own reasons, then drift.
+  const due = (await findDueRetirements(deps, fleet, spec, workers, facts, { dryRun })).filter(
+    (retirement) => !retiring.has(retirement.instanceId),
+  );
+  const dueCandidates = (reason: DueRetirement['reason']): RetirementCandidate[] =>
+    due.flatMap((retirement) => {
+      const worker = workers.find((candidate) => candidate.instanceId === retirement.instanceId);
+      if (worker === undefined || retirement.reason !== reason) return [];
+      return [
+        {
+          worker,
+          reason,
+          ...(retirement.correlationId === undefined ? {} : { correlationId: retirement.correlationId }),
+          ...(retirement.notAfter === undefined ? {} : { notAfter: retirement.notAfter }),
+        },
+      ];
+    });
   const candidates: RetirementCandidate[] = [
+    ...dueCandidates('scheduled-change'),
     ...retirementCandidates(spec, workers, retiring, heartbeats, at),
     ...(idle?.due.toTerminate ?? []).map((action) => ({ worker: action.worker, reason: 'idle' as const })),
+    ...dueCandidates('ami-drift'),
   ];
-  // What AWS scheduled (a Health event's record, or the backstop's DescribeInstanceStatus) and image drift: replaced
-  // first and drained like the rest, each worker once.
-  const scheduled = new Map<string, DueRetirement>();
-  for (const due of await findDueRetirements(deps, fleet, spec, workers, facts, { dryRun })) {
-    const worker = workers.find((candidate) => candidate.instanceId === due.instanceId);
-    if (worker === undefined || retiring.has(due.instanceId)) continue;
-    if (candidates.some((candidate) => candidate.worker.instanceId === due.instanceId)) continue;
-    if (due.reason === 'scheduled-change') scheduled.set(due.instanceId, due);
-    candidates.push({
-      worker,
-      reason: due.reason,
-      ...(due.correlationId === undefined ? {} : { correlationId: due.correlationId }),
-    });
-  }
   const capacity = workers.filter(
     (worker) =>
       (worker.state === 'running' || worker.state === 'pending') && !(TAG.interruptedAt in worker.tags),
@@ -414,7 +424,7 @@ async function reapFleet(
     facts,
     candidates,
     heartbeats,
-    budget: disruptionBudget(spec, capacity),
+    budget: disruptionBudget(spec, budgetedWorkers(workers, retiring)),
     windowOpen: windowOpenFor(deps, fleet, spec, at),
     drainGraceMinutes: spec.drainGraceMinutes,
     now: at,
@@ -424,13 +434,16 @@ async function reapFleet(
       deps,
       fleet,
       spec,
-      plan.started.filter((fact) => fact.reason === 'idle').length,
-      lease,
+      plan.started.filter((fact) => fact.reason === 'idle').map((fact) => fact.instanceId),
     );
     await notifyScheduledChanges(
       deps,
       fleet,
-      plan.started.flatMap((fact) => scheduled.get(fact.instanceId) ?? []),
+      plan.started.flatMap((fact) =>
+        fact.reason === 'scheduled-change'
+          ? due.filter((retirement) => retirement.instanceId === fact.instanceId)
+          : [],
+      ),
     );
   }
   const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });

@@ -36,6 +36,8 @@ export interface RetirementCandidate {
   readonly correlationId?: string;
   /** Not asked to drain before this time (an orphan's grace). */
   readonly notBefore?: Date;
+  /** Terminated before this time (an AWS scheduled change's start). */
+  readonly notAfter?: Date;
 }
 
 /** The fact that begins a retirement: replaced first as its reason says unless told otherwise. */
@@ -47,6 +49,7 @@ export function retirementOf(
     readonly replaceFirst?: boolean;
     readonly correlationId?: string;
     readonly notBefore?: Date;
+    readonly notAfter?: Date;
   } = {},
 ): RetirementFact {
   return {
@@ -56,8 +59,22 @@ export function retirementOf(
     requestedAt: at.toISOString(),
     ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
     ...(options.notBefore === undefined ? {} : { notBefore: options.notBefore.toISOString() }),
+    ...(options.notAfter === undefined ? {} : { notAfter: options.notAfter.toISOString() }),
     pool: { instanceType: worker.instanceType, subnetId: worker.subnetId },
   };
+}
+
+/**
+ * The workers a percentage budget is taken of: the fleet's pending and running workers, not interrupted, without the
+ * replacements of workers still retiring (a retirement replaced first would otherwise grow its own budget). Pure.
+ */
+export function budgetedWorkers(workers: readonly Worker[], retiring: ReadonlySet<string>): number {
+  const listed = new Set(workers.map((worker) => worker.instanceId));
+  return workers.filter((worker) => {
+    if (!['pending', 'running'].includes(worker.state) || TAG.interruptedAt in worker.tags) return false;
+    const replaces = replacedInstance(worker);
+    return replaces === undefined || !(retiring.has(replaces) && listed.has(replaces));
+  }).length;
 }
 
 /** The most workers of a fleet in planned disruption at once: a number, or a percentage of its workers rounded up. */
@@ -150,8 +167,10 @@ export function planRetirements(input: {
     if (tagged === undefined || retirements.has(worker.instanceId)) continue;
     const at = validDate(tagged, now);
     const reason = worker.tags[TAG.drainReason];
+    // Recorded now (its memory runs from now: a fact rebuilt from an old tag is not stored already expired), drained
+    // since the tag's time.
     const fact: RetirementFact = {
-      ...retirementOf(worker, isReason(reason) ? reason : 'rebuilt', at, { replaceFirst: false }),
+      ...retirementOf(worker, isReason(reason) ? reason : 'rebuilt', now, { replaceFirst: false }),
       drainRequestedAt: at.toISOString(),
       deadline: new Date(at.getTime() + graceMs).toISOString(),
     };
@@ -161,24 +180,39 @@ export function planRetirements(input: {
 
   const isStarted = (fact: RetirementFact) => retirementStage(fact, facts.replacements) !== 'waiting';
   const steps: RetirementStep[] = [];
+  // A protected worker is never drained nor terminated: it holds no place in the budget while it is protected.
+  const holdsPlace = (fact: RetirementFact) => {
+    const worker = byId.get(fact.instanceId);
+    return worker !== undefined && !isProtected(worker) && isStarted(fact);
+  };
   let disrupted = [...retirements.values()].filter(
-    (fact) => byId.has(fact.instanceId) && isStarted(fact) && RETIREMENT_REASONS[fact.reason].budgeted,
+    (fact) => holdsPlace(fact) && RETIREMENT_REASONS[fact.reason].budgeted,
   ).length;
   const waiting = [...retirements.values()]
     .filter((fact) => !isStarted(fact))
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.instanceId.localeCompare(b.instanceId));
+  // Each worker once, by the first candidate that names it (the caller's order is its priority).
+  const named = new Set<string>();
   const fresh = candidates
-    .filter((candidate) => !retirements.has(candidate.worker.instanceId))
+    .filter((candidate) => {
+      const { instanceId } = candidate.worker;
+      if (retirements.has(instanceId) || named.has(instanceId)) return false;
+      named.add(instanceId);
+      return true;
+    })
     .map((candidate) =>
       retirementOf(candidate.worker, candidate.reason, now, {
         correlationId: candidate.correlationId,
         notBefore: candidate.notBefore,
+        notAfter: candidate.notAfter,
       }),
     );
   const mayStart = new Set<string>();
   for (const fact of [...waiting, ...fresh]) {
     const worker = byId.get(fact.instanceId);
-    if (worker === undefined || isProtected(worker)) continue;
+    if (worker === undefined) continue;
+    // A protected worker is never drained: only what AWS scheduled for it starts, to be replaced (and told).
+    if (isProtected(worker) && fact.reason !== 'scheduled-change') continue;
     if (RETIREMENT_REASONS[fact.reason].windowed && !windowOpen) continue;
     if (!RETIREMENT_REASONS[fact.reason].budgeted) mayStart.add(fact.instanceId);
     else if (disrupted < budget) {
@@ -200,7 +234,13 @@ export function planRetirements(input: {
       continue;
     }
     if (isProtected(worker)) {
-      steps.push({ step: 'wait', fact, why: `protected by the ${TAG.protected} tag` });
+      const replace = stepOf(fact, worker, workers, facts, heartbeats, graceMs, now);
+      // Replaced first even so, when its reason says so: what AWS scheduled takes it whatever its tag.
+      steps.push(
+        replace.step === 'replace' && fact.drainRequestedAt === undefined
+          ? replace
+          : { step: 'wait', fact, why: `protected by the ${TAG.protected} tag` },
+      );
       continue;
     }
     if (!isStarted(fact) && !mayStart.has(fact.instanceId)) {
@@ -216,6 +256,12 @@ export function planRetirements(input: {
   return { record, started, steps };
 }
 
+/**
+ * How long before an AWS scheduled change begins its worker is terminated at the latest: EC2 takes a minute or two
+ * to shut an instance down.
+ */
+export const NOT_AFTER_MARGIN_MS = 5 * 60_000;
+
 function stepOf(
   fact: RetirementFact,
   worker: Worker,
@@ -225,6 +271,8 @@ function stepOf(
   graceMs: number,
   now: Date,
 ): RetirementStep {
+  const parsedNotAfter = fact.notAfter === undefined ? Number.NaN : Date.parse(fact.notAfter);
+  const notAfter = Number.isNaN(parsedNotAfter) ? undefined : parsedNotAfter;
   if (fact.drainRequestedAt === undefined) {
     if (fact.notBefore !== undefined && now.getTime() < Date.parse(fact.notBefore)) {
       return { step: 'wait', fact, why: `its grace runs until ${fact.notBefore}` };
@@ -248,16 +296,24 @@ function stepOf(
       const replacement = workers.find(
         (candidate) => replacedInstance(candidate) === fact.instanceId && isRunning(candidate),
       );
-      if (replacement === undefined) return { step: 'wait', fact, why: 'its replacement is not running yet' };
+      // A change AWS scheduled does not wait for the replacement past the time its drain must begin.
+      const mustDrain = notAfter !== undefined && now.getTime() >= notAfter - NOT_AFTER_MARGIN_MS - graceMs;
+      if (replacement === undefined && !mustDrain) {
+        return { step: 'wait', fact, why: 'its replacement is not running yet' };
+      }
     }
     // No drain grace (drainGraceMinutes 0): the fleet asked for no drain; terminated at once, as before there was one.
     if (graceMs === 0) return { step: 'terminate', fact, worker, why: 'the fleet gives no drain grace' };
+    const deadline = Math.min(
+      now.getTime() + graceMs,
+      (notAfter ?? Number.POSITIVE_INFINITY) - NOT_AFTER_MARGIN_MS,
+    );
     return {
       step: 'drain',
       fact: {
         ...fact,
         drainRequestedAt: now.toISOString(),
-        deadline: new Date(now.getTime() + graceMs).toISOString(),
+        deadline: new Date(Math.max(now.getTime(), deadline)).toISOString(),
       },
       worker,
     };

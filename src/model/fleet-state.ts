@@ -74,6 +74,8 @@ export interface RetirementFact {
   readonly pool?: { readonly instanceType: string; readonly subnetId: string };
   /** Not asked to drain before this time (ISO): an orphan's grace, in which its fleet may be configured again. */
   readonly notBefore?: string;
+  /** Terminated before this time (ISO) whatever its drain grace: when the change AWS scheduled begins. */
+  readonly notAfter?: string;
 }
 
 /** A worker that is going or gone and needs one replacement, away from its pool. */

@@ -4,7 +4,7 @@
  */
 import { drainWorker } from '../../src/fleet/drain-worker';
 import { reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
-import { retirementOf } from '../../src/fleet/retirement';
+import { retirementOf } from '../../src/fleet/retirement-plan';
 import type { FleetState } from '../../src/model/fleet-state';
 import { createFleetWorld, type FleetWorld } from './fleet-world';
 import { retiringFleet } from './retiring-fleet';
@@ -29,7 +29,7 @@ describe('review: an expired retirement item (the emulator, like DynamoDB for da
   // readFacts reads a retirement past its expiresAt as absent, but addRetirement (requestRetirement, what
   // `worker-fleet drain` calls) is a put conditioned on attribute_not_exists(pk) alone: the expired item refuses it.
   // The operator is told `already-retiring` while nothing retires the worker.
-  it.failing('an operator drain over an expired retirement item of the worker is recorded and starts', async () => {
+  it('an operator drain over an expired retirement item of the worker is recorded and starts', async () => {
     const spec = fleet.fleets();
     const [worker = ''] = await fleet.launch(spec, 1);
     const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === worker);
@@ -66,7 +66,7 @@ describe('review: a reaper run that dies between two steps', () => {
   // lowered with no retirement; the next run judges the same worker due again and lowers it again under its own
   // epoch. One idle worker retired, the fleet's size lowered by two. The issue: "a reaper that dies between steps
   // leaves only state that expires"; the docs' crash table lists no such row.
-  it.failing('a run that dies after lowering the size and before recording the retirement lowers it once in all', async () => {
+  it('a run that dies after lowering the size and before recording the retirement lowers it once in all', async () => {
     const spec = fleet.fleets();
     const [worker = ''] = await fleet.launch(spec, 1);
     await fleet.writeHeartbeat(worker, 'idle');
