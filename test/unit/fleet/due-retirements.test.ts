@@ -91,6 +91,34 @@ describe('dueRetirements', () => {
     expect(due[2]?.detail).toEqual({ imageId: 'ami-0old', fleetImage: IMAGE.imageId });
   });
 
+  it('names a worker still pending as well as a running one', () => {
+    const due = dueRetirements('batch', AMI, [worker('i-pending', { state: 'pending' })], {
+      scheduledChanges: [change('i-pending')],
+    });
+    expect(due.map((retirement) => retirement.instanceId)).toEqual(['i-pending']);
+  });
+
+  it('orders drifted workers oldest first whatever order they are listed in, then by instance id, an unknown launch time first', () => {
+    const drifted = (instanceId: string, launchTime?: string) =>
+      worker(instanceId, {
+        imageId: 'ami-0old',
+        launchTime: launchTime === undefined ? undefined : new Date(launchTime),
+      });
+    const listed = [
+      drifted('i-young', '2026-12-04T00:00:00Z'),
+      drifted('i-old-b', '2026-12-02T00:00:00Z'),
+      drifted('i-old-a', '2026-12-02T00:00:00Z'),
+      drifted('i-unknown'),
+    ];
+    const order = (workers: readonly Worker[]) =>
+      dueRetirements('batch', AMI, workers, { image: IMAGE }).map((retirement) => retirement.instanceId);
+
+    const expected = ['i-unknown', 'i-old-a', 'i-old-b', 'i-young'];
+    expect(order(listed)).toEqual(expected);
+    expect(order([...listed].reverse())).toEqual(expected);
+    expect(order([listed[3] as Worker, listed[0] as Worker])).toEqual(['i-unknown', 'i-young']);
+  });
+
   it('names nothing for a change that was closed later, or a worker that is stopping, interrupted or not listed', () => {
     const due = dueRetirements(
       'batch',

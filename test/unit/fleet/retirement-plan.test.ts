@@ -1,3 +1,4 @@
+import type { RetirementCandidate } from '../../../src/fleet/retirement-plan';
 import { disruptionBudget, planRetirements, retirementOf } from '../../../src/fleet/retirement-plan';
 import type { ReplacementFact, RetirementFact } from '../../../src/model/fleet-state';
 import type { Heartbeat } from '../../../src/model/heartbeat';
@@ -15,11 +16,12 @@ function plan(
     workers?: readonly Worker[];
     retirements?: Record<string, RetirementFact>;
     replacements?: Record<string, ReplacementFact>;
-    candidates?: { worker: Worker; reason: RetirementFact['reason'] }[];
+    candidates?: RetirementCandidate[];
     heartbeats?: Map<string, Heartbeat>;
     budget?: number;
     grace?: number;
     windowOpen?: boolean;
+    configured?: boolean;
   } = {},
 ) {
   return planRetirements({
@@ -29,6 +31,7 @@ function plan(
     heartbeats: input.heartbeats ?? new Map(),
     budget: input.budget ?? Number.POSITIVE_INFINITY,
     ...(input.windowOpen === undefined ? {} : { windowOpen: input.windowOpen }),
+    ...(input.configured === undefined ? {} : { configured: input.configured }),
     drainGraceMinutes: input.grace ?? 10,
     now,
   });
@@ -39,6 +42,11 @@ const stepsOf = (result: ReturnType<typeof plan>) =>
       step.step === 'forget' ? [step.instanceId, 'forget'] : [step.fact.instanceId, step.step],
     ),
   );
+/** What the reaper reports of one worker's step: why it waits, or why it is terminated. */
+const whyOf = (result: ReturnType<typeof plan>, id: string) => {
+  const step = result.steps.find((each) => each.step !== 'forget' && each.fact.instanceId === id);
+  return step?.step === 'wait' || step?.step === 'terminate' ? step.why : undefined;
+};
 const draining = (id: string, reason: RetirementFact['reason'], minutes: number): RetirementFact => ({
   ...retirementOf(worker(id), reason, minutesAgo(minutes)),
   drainRequestedAt: minutesAgo(minutes).toISOString(),
@@ -86,6 +94,7 @@ describe('planRetirements', () => {
     });
 
     expect(stepsOf(waiting)).toEqual({ 'i-old': 'wait' });
+    expect(whyOf(waiting, 'i-old')).toBe('its replacement is not running yet');
     expect(stepsOf(running)).toEqual({ 'i-old': 'drain' });
   });
 
@@ -93,13 +102,31 @@ describe('planRetirements', () => {
     const workers = [worker('i-a', { [TAG.drainRequestedAt]: minutesAgo(3).toISOString() })];
     const retirements = { 'i-a': draining('i-a', 'idle', 3) };
 
-    expect(stepsOf(plan({ workers, retirements }))).toEqual({ 'i-a': 'wait' });
-    expect(
-      stepsOf(plan({ workers, retirements, heartbeats: new Map([['i-a', { at: now, status: 'drained' }]]) })),
-    ).toEqual({ 'i-a': 'terminate' });
-    expect(stepsOf(plan({ workers, retirements: { 'i-a': draining('i-a', 'idle', 10) } }))).toEqual({
-      'i-a': 'terminate',
+    const before = plan({ workers, retirements });
+    const drained = plan({
+      workers,
+      retirements,
+      heartbeats: new Map([['i-a', { at: now, status: 'drained' }]]),
     });
+    const over = plan({ workers, retirements: { 'i-a': draining('i-a', 'idle', 10) } });
+
+    expect([stepsOf(before), whyOf(before, 'i-a')]).toEqual([{ 'i-a': 'wait' }, 'draining']);
+    expect([stepsOf(drained), whyOf(drained, 'i-a')]).toEqual([
+      { 'i-a': 'terminate' },
+      'its agent reports drained',
+    ]);
+    expect([stepsOf(over), whyOf(over, 'i-a')]).toEqual([{ 'i-a': 'terminate' }, 'its drain grace is over']);
+  });
+
+  it('counts the grace from the drain request when the recorded deadline is missing or unreadable', () => {
+    const workers = [worker('i-a', { [TAG.drainRequestedAt]: minutesAgo(3).toISOString() })];
+    const { deadline: _lost, ...noDeadline } = draining('i-a', 'idle', 3);
+    const unreadable = { ...draining('i-a', 'idle', 3), deadline: 'soon' };
+    const { deadline: _gone, ...overdue } = draining('i-a', 'idle', 10);
+
+    expect(stepsOf(plan({ workers, retirements: { 'i-a': noDeadline } }))).toEqual({ 'i-a': 'wait' });
+    expect(stepsOf(plan({ workers, retirements: { 'i-a': unreadable } }))).toEqual({ 'i-a': 'wait' });
+    expect(stepsOf(plan({ workers, retirements: { 'i-a': overdue } }))).toEqual({ 'i-a': 'terminate' });
   });
 
   it('tags again a worker whose drain was recorded by a run that died before tagging it', () => {
@@ -127,6 +154,25 @@ describe('planRetirements', () => {
     expect(stepsOf(result)).toEqual({ 'i-a': 'terminate' });
   });
 
+  it('rebuilds a drain tag without a reason it knows as rebuilt, its deadline the tag’s time plus the drain grace', () => {
+    const asked = minutesAgo(3);
+    const untold = worker('i-untold', { [TAG.drainRequestedAt]: asked.toISOString() });
+    const unknown = worker('i-unknown', {
+      [TAG.drainRequestedAt]: asked.toISOString(),
+      [TAG.drainReason]: 'bored',
+    });
+
+    const result = plan({ workers: [untold, unknown] });
+
+    const rebuilt = expect.objectContaining({
+      reason: 'rebuilt',
+      drainRequestedAt: asked.toISOString(),
+      deadline: new Date(asked.getTime() + 10 * 60_000).toISOString(),
+    });
+    expect(result.record).toEqual([rebuilt, rebuilt]);
+    expect(stepsOf(result)).toEqual({ 'i-untold': 'wait', 'i-unknown': 'wait' });
+  });
+
   it('names as started only the retirements the run begins: not one rebuilt, not one known, not one over budget', () => {
     const rebuilt = worker('i-tagged', {
       [TAG.drainRequestedAt]: minutesAgo(2).toISOString(),
@@ -150,10 +196,17 @@ describe('planRetirements', () => {
     expect(result.record.map((fact) => fact.instanceId).sort()).toEqual(['i-fresh', 'i-tagged']);
   });
 
-  it('forgets a retirement whose worker is gone', () => {
-    expect(stepsOf(plan({ retirements: { 'i-gone': draining('i-gone', 'idle', 3) } }))).toEqual({
-      'i-gone': 'forget',
-    });
+  it('forgets a retirement whose worker is gone, draining or not started yet', () => {
+    expect(
+      stepsOf(
+        plan({
+          retirements: {
+            'i-gone': draining('i-gone', 'idle', 3),
+            'i-went': retirementOf(worker('i-went'), 'max-lifetime', minutesAgo(5)),
+          },
+        }),
+      ),
+    ).toEqual({ 'i-gone': 'forget', 'i-went': 'forget' });
   });
 
   it('never drains nor terminates a protected worker', () => {
@@ -167,6 +220,7 @@ describe('planRetirements', () => {
     const fresh = plan({ workers: [kept], candidates: [{ worker: kept, reason: 'idle' }] });
 
     expect(stepsOf(result)).toEqual({ 'i-a': 'wait' });
+    expect(whyOf(result, 'i-a')).toBe('protected by the worker-fleet:protected tag');
     expect(fresh.record).toEqual([]);
   });
 
@@ -201,11 +255,10 @@ describe('planRetirements', () => {
   it('terminates at once on a fleet that gives no drain grace', () => {
     const idle = worker('i-idle');
 
-    expect(
-      stepsOf(plan({ workers: [idle], candidates: [{ worker: idle, reason: 'idle' }], grace: 0 })),
-    ).toEqual({
-      'i-idle': 'terminate',
-    });
+    const result = plan({ workers: [idle], candidates: [{ worker: idle, reason: 'idle' }], grace: 0 });
+
+    expect(stepsOf(result)).toEqual({ 'i-idle': 'terminate' });
+    expect(whyOf(result, 'i-idle')).toBe('the fleet gives no drain grace');
   });
 });
 
@@ -257,6 +310,183 @@ describe('planRetirements: disruption windows', () => {
 
     // Its drain was requested before: it goes on (here its tag is put back), the windows notwithstanding.
     expect(stepsOf(result)).toEqual({ 'i-old': 'retag' });
+  });
+});
+
+describe('planRetirements: the replacement asked for', () => {
+  const EVENT = 'arn:aws:health:us-east-1::event/EC2/AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED/1';
+  const replacementOf = (result: ReturnType<typeof plan>) =>
+    result.steps.find((step) => step.step === 'replace')?.replacement;
+
+  it('carries the id of what asked for the retirement, else one of its own', () => {
+    const old = worker('i-old');
+    const told = plan({
+      workers: [old],
+      candidates: [{ worker: old, reason: 'scheduled-change', correlationId: EVENT }],
+    });
+    const own = plan({ workers: [old], candidates: [{ worker: old, reason: 'max-lifetime' }] });
+
+    expect(told.record).toEqual([expect.objectContaining({ correlationId: EVENT })]);
+    expect(replacementOf(told)?.correlationId).toBe(EVENT);
+    expect(replacementOf(own)?.correlationId).toBe('retire-i-old');
+  });
+
+  it('names the worker’s pool, as recorded with the retirement or, for a fact recorded without one, the worker’s', () => {
+    const old = worker('i-old');
+    const { pool: _none, ...withoutPool } = retirementOf(old, 'max-lifetime', minutesAgo(5));
+    const pool = { instanceType: 'c7g.large', subnetId: 'subnet-a' };
+
+    const fresh = plan({ workers: [old], candidates: [{ worker: old, reason: 'max-lifetime' }] });
+    const recorded = plan({ workers: [old], retirements: { 'i-old': withoutPool } });
+
+    expect(fresh.record).toEqual([expect.objectContaining({ pool })]);
+    expect(replacementOf(fresh)?.pool).toEqual(pool);
+    expect(replacementOf(recorded)?.pool).toEqual(pool);
+  });
+});
+
+describe('planRetirements: retirements other triggers recorded, under the budget', () => {
+  const recorded = (id: string, reason: RetirementFact['reason'], minutes: number) =>
+    retirementOf(worker(id), reason, minutesAgo(minutes));
+
+  it('starts them oldest first while the budget has room; the others wait, saying the budget is spent', () => {
+    const result = plan({
+      workers: [worker('i-new'), worker('i-old')],
+      retirements: {
+        'i-new': recorded('i-new', 'max-lifetime', 1),
+        'i-old': recorded('i-old', 'max-lifetime', 5),
+      },
+      budget: 1,
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-new': 'wait', 'i-old': 'replace' });
+    expect(whyOf(result, 'i-new')).toBe('disruption budget spent (1)');
+  });
+
+  it('starts the lowest instance id first among those asked for at the same time', () => {
+    const result = plan({
+      workers: [worker('i-b'), worker('i-a')],
+      retirements: { 'i-b': recorded('i-b', 'ami-drift', 5), 'i-a': recorded('i-a', 'ami-drift', 5) },
+      budget: 1,
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-a': 'replace', 'i-b': 'wait' });
+  });
+
+  it('counts one whose replacement is asked for as under way: it keeps its place ahead of an older one', () => {
+    const asked = recorded('i-asked', 'max-lifetime', 1);
+    const replacement: ReplacementFact = {
+      instanceId: 'i-asked',
+      cause: 'retirement',
+      reason: 'max-lifetime',
+      correlationId: 'retire-i-asked',
+      pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+      at: minutesAgo(1).toISOString(),
+      status: 'pending',
+    };
+
+    const result = plan({
+      workers: [worker('i-asked'), worker('i-older')],
+      retirements: { 'i-asked': asked, 'i-older': recorded('i-older', 'max-lifetime', 5) },
+      replacements: { 'i-asked': replacement },
+      budget: 1,
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-asked': 'wait', 'i-older': 'wait' });
+    expect(whyOf(result, 'i-asked')).toBe('its replacement is not running yet');
+    expect(whyOf(result, 'i-older')).toBe('disruption budget spent (1)');
+  });
+
+  it('counts neither a retirement whose worker is gone nor one of an unbudgeted reason', () => {
+    const result = plan({
+      workers: [worker('i-operator'), worker('i-old')],
+      retirements: {
+        'i-gone': draining('i-gone', 'max-lifetime', 3),
+        'i-operator': draining('i-operator', 'operator-drain', 3),
+      },
+      candidates: [{ worker: worker('i-old'), reason: 'max-lifetime' }],
+      budget: 1,
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-gone': 'forget', 'i-operator': 'retag', 'i-old': 'replace' });
+  });
+
+  it('says why one waits: outside its windows for a windowed reason, the budget spent for any other', () => {
+    const result = plan({
+      workers: [worker('i-old'), worker('i-idle')],
+      retirements: { 'i-old': recorded('i-old', 'max-lifetime', 5), 'i-idle': recorded('i-idle', 'idle', 5) },
+      budget: 0,
+      windowOpen: false,
+    });
+
+    expect(whyOf(result, 'i-old')).toBe('outside its disruption windows');
+    expect(whyOf(result, 'i-idle')).toBe('disruption budget spent (0)');
+  });
+});
+
+describe('planRetirements: orphans', () => {
+  const inMinutes = (minutes: number) => new Date(now.getTime() + minutes * 60_000);
+
+  it('asks an orphan to drain only once its grace is over, and says until when it waits', () => {
+    const orphan = worker('i-orphan');
+    const until = inMinutes(30);
+    const first = plan({
+      workers: [orphan],
+      candidates: [{ worker: orphan, reason: 'orphan', notBefore: until }],
+      configured: false,
+    });
+    const graceEnds = (notBefore: Date) =>
+      stepsOf(
+        plan({
+          workers: [orphan],
+          retirements: { 'i-orphan': retirementOf(orphan, 'orphan', minutesAgo(30), { notBefore }) },
+          configured: false,
+        }),
+      );
+
+    expect(first.record).toEqual([
+      expect.objectContaining({ reason: 'orphan', notBefore: until.toISOString() }),
+    ]);
+    expect(stepsOf(first)).toEqual({ 'i-orphan': 'wait' });
+    expect(whyOf(first, 'i-orphan')).toBe(`its grace runs until ${until.toISOString()}`);
+    expect(graceEnds(new Date(now.getTime() + 1))).toEqual({ 'i-orphan': 'wait' });
+    expect(graceEnds(now)).toEqual({ 'i-orphan': 'drain' });
+    expect(graceEnds(minutesAgo(1))).toEqual({ 'i-orphan': 'drain' });
+  });
+
+  it('forgets an orphan whose fleet is configured again before it is asked to drain; one asked already goes on', () => {
+    const orphan = worker('i-orphan');
+    const inGrace = {
+      'i-orphan': retirementOf(orphan, 'orphan', minutesAgo(5), { notBefore: inMinutes(25) }),
+    };
+    const asked = { 'i-orphan': draining('i-orphan', 'orphan', 3) };
+
+    expect(stepsOf(plan({ workers: [orphan], retirements: inGrace, configured: false }))).toEqual({
+      'i-orphan': 'wait',
+    });
+    expect(stepsOf(plan({ workers: [orphan], retirements: inGrace }))).toEqual({ 'i-orphan': 'forget' });
+    expect(stepsOf(plan({ workers: [orphan], retirements: asked }))).toEqual({ 'i-orphan': 'retag' });
+  });
+});
+
+describe('retirementOf', () => {
+  it('records the worker’s pool, when it was asked for, and replace-first as its reason says', () => {
+    expect(retirementOf(worker('i-a'), 'max-lifetime', now)).toStrictEqual({
+      instanceId: 'i-a',
+      reason: 'max-lifetime',
+      replaceFirst: true,
+      requestedAt: now.toISOString(),
+      pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+    });
+    expect(retirementOf(worker('i-a'), 'idle', now).replaceFirst).toBe(false);
+  });
+
+  it('carries what asked for it and an orphan’s grace when given', () => {
+    const until = new Date(now.getTime() + 30 * 60_000);
+
+    expect(
+      retirementOf(worker('i-a'), 'orphan', now, { correlationId: 'fleet-gone', notBefore: until }),
+    ).toMatchObject({ correlationId: 'fleet-gone', notBefore: until.toISOString() });
   });
 });
 
