@@ -34,8 +34,9 @@ export function parseHealthTime(text: string): Date | undefined {
     Number(seconds),
   );
   const date = new Date(utc - offset * 60_000);
-  // 31 Feb is no date: Date.UTC would roll it into March.
-  return new Date(utc).getUTCDate() === Number(day) && Number(hours) < 24 ? date : undefined;
+  // 31 Feb is no date, nor 12:60: Date.UTC would roll either into the next month or hour.
+  const inRange = Number(hours) < 24 && Number(minutes) < 60 && Number(seconds) < 60;
+  return new Date(utc).getUTCDate() === Number(day) && inRange ? date : undefined;
 }
 
 const healthTime = () =>
