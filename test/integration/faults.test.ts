@@ -11,12 +11,14 @@ import { lambdaContext } from '../../local/lambda-context';
 import { toWorker } from '../../src/aws/ec2-workers';
 import { createFleetConfigReader, FLEET_CONFIG_KEY } from '../../src/aws/fleet-config-store';
 import { FleetConfigError } from '../../src/errors';
+import { drainWorker } from '../../src/fleet/drain-worker';
 import { CLAIM_TTL_MS } from '../../src/fleet/interruption-notice';
 import { FleetLaunchError, launchWorkers } from '../../src/fleet/launch-workers';
 import { poolMemoryOf } from '../../src/fleet/pool-memory';
 import { REAP_LEASE_TTL_MS, reapIdleWorkers } from '../../src/fleet/reap-idle-workers';
 import { LEASE_TTL_MS, SLOT_BUDGET_MS } from '../../src/fleet/reconcile-fleet';
 import { recordPoolEvents } from '../../src/fleet/record-pool-events';
+import { retirementOf } from '../../src/fleet/retirement-plan';
 import { findDueRetirements, recordHealthEvent } from '../../src/fleet/scheduled-changes';
 import { handleInstanceEvent } from '../../src/fleet/spot-interruption';
 import { logger } from '../../src/logger';
@@ -1439,6 +1441,62 @@ describe('Planned retirement (#28)', () => {
   });
   afterEach(async () => {
     await retiring.stop();
+  });
+
+  it('F79: an operator drain over the worker’s expired retirement item (DynamoDB sweeps it days late, the emulator never) is recorded and starts', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await listed();
+    const [instance] = (await world.instances()).filter((candidate) => candidate.InstanceId === worker);
+    const pool = { instanceType: instance?.InstanceType ?? 'c7g.large', subnetId: instance?.SubnetId ?? '' };
+    // Asked for three days ago: expired a day ago, read as absent.
+    const old = retirementOf(
+      { instanceId: worker, ...pool },
+      'max-lifetime',
+      new Date(Date.now() - 3 * 86_400_000),
+    );
+    expect(await world.state.addRetirement('batch', old)).toBe(true);
+    expect((await world.state.readFacts('batch', new Date())).retirements?.[worker]).toBeUndefined();
+
+    const result = await drainWorker(
+      world.reapDeps(spec, () => new Date()),
+      worker,
+      { shrink: true },
+    );
+
+    expect(result.status).toBe('draining');
+    expect((await world.state.readFacts('batch', new Date())).retirements?.[worker]).toMatchObject({
+      reason: 'operator-drain',
+    });
+  });
+
+  it('F80: a reaper run that dies after lowering the size for an idle worker, before recording its retirement: the next run retires it, the size lowered once in all', async () => {
+    const spec = retiring.fleets();
+    const [worker = ''] = await retiring.launch(spec, 1);
+    await listed();
+    await retiring.writeHeartbeat(worker, 'idle');
+    const [marking] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(1)));
+    expect(marking?.marked.map((marked) => marked.instanceId)).toEqual([worker]);
+
+    await retiring.writeHeartbeat(worker, 'idle');
+    const dies = world.reapDeps(spec, retiring.minutesFromNow(12));
+    const state: FleetState = {
+      ...dies.state,
+      commit: async (lease, changes) => {
+        if (changes.length > 0) throw new Error('the run died here (Lambda timeout)');
+        return dies.state.commit(lease, changes);
+      },
+    };
+    await expect(reapIdleWorkers({ ...dies, state })).rejects.toThrow('the run died here');
+    await retiring.writeHeartbeat(worker, 'idle');
+    const [due] = await reapIdleWorkers(world.reapDeps(spec, retiring.minutesFromNow(13)));
+
+    expect(due?.draining).toEqual([worker]);
+    const { requests } = await world.state.readFacts('batch', new Date());
+    const shrink = requests
+      .filter((request) => request.kind === 'reap')
+      .reduce((total, request) => total + (request.shrink ?? 0), 0);
+    expect(shrink).toBe(1);
   });
 
   it('F45: a reaper frozen between the drain request and the termination: the next run terminates the worker once it reports drained; its hook ran once', async () => {
