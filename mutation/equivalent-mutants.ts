@@ -289,6 +289,21 @@ export const EQUIVALENT_MUTANTS: readonly EquivalentMutant[] = [
     [['ConditionalExpression', 'fact.notBefore !== undefined', 'true']],
   ),
   ...each(
+    'retirement-plan.ts',
+    'A worker that replaces none has replaces undefined, which no retiring set holds: counted all the same.',
+    [['ConditionalExpression', 'replaces === undefined', 'false']],
+  ),
+  ...each(
+    'retirement-plan.ts',
+    'Without a notAfter, Date.parse(undefined) is NaN, which the next line turns into undefined all the same.',
+    [['ConditionalExpression', 'fact.notAfter === undefined', 'false']],
+  ),
+  ...each(
+    'retirement-plan.ts',
+    'Without a notAfter, the sum is NaN and now >= NaN is false: no hurry all the same.',
+    [['ConditionalExpression', 'notAfter !== undefined', 'true']],
+  ),
+  ...each(
     'due-retirements.ts',
     "A stray first change has no start: V8's sort only compares it as the second operand, where localeCompare reads it as 'undefined', after every ISO date, so the earliest change stays first.",
     [['ArrayDeclaration', '[]', '["Stryker was here"]', 'open.set(change.instanceId']],

@@ -237,7 +237,7 @@ export function planRetirements(input: {
       const replace = stepOf(fact, worker, workers, facts, heartbeats, graceMs, now);
       // Replaced first even so, when its reason says so: what AWS scheduled takes it whatever its tag.
       steps.push(
-        replace.step === 'replace' && fact.drainRequestedAt === undefined
+        replace.step === 'replace'
           ? replace
           : { step: 'wait', fact, why: `protected by the ${TAG.protected} tag` },
       );

@@ -172,7 +172,11 @@ describe('parseHealthTime', () => {
   });
 
   // Date.UTC would roll a minute or a second past 59 into the next (12:60 as 13:00): a date that is none is refused.
-  it.each(['Sat, 05 Dec 2026 12:60:00 GMT', 'Sat, 05 Dec 2026 12:00:75 GMT'])('refuses %j', (text) => {
+  it.each([
+    'Sat, 05 Dec 2026 12:60:00 GMT',
+    'Sat, 05 Dec 2026 12:00:60 GMT',
+    'Sat, 05 Dec 2026 12:00:75 GMT',
+  ])('refuses %j', (text) => {
     expect(parseHealthTime(text)).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import {
   planRetirements,
   type RetirementCandidate,
   retirementOf,
+  retirementStage,
 } from '../../../src/fleet/retirement-plan';
 import type { ReplacementFact, RetirementFact, ScheduledChange } from '../../../src/model/fleet-state';
 import type { Heartbeat } from '../../../src/model/heartbeat';
@@ -588,6 +589,59 @@ describe('planRetirements: what AWS schedules is done before its start', () => {
     expect(deadline).toBeLessThanOrEqual(soon.getTime());
   });
 
+  it('begins a scheduled change’s drain without its replacement exactly when the drain grace and 5 minutes are left before its start', () => {
+    const aws = worker('i-aws');
+    const replacements: Record<string, ReplacementFact> = {
+      'i-aws': {
+        instanceId: 'i-aws',
+        cause: 'retirement',
+        reason: 'scheduled-change',
+        correlationId: 'instance-event-1',
+        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+        at: minutesAgo(1).toISOString(),
+        status: 'pending',
+      },
+    };
+    const startingIn = (ms: number) =>
+      plan({
+        workers: [aws],
+        retirements: {
+          'i-aws': retirementOf(aws, 'scheduled-change', minutesAgo(1), {
+            notAfter: new Date(now.getTime() + ms),
+          }),
+        },
+        replacements,
+      }).steps[0]?.step;
+
+    expect(startingIn(15 * 60_000)).toBe('drain');
+    expect(startingIn(15 * 60_000 + 1)).toBe('wait');
+  });
+
+  it('keeps a protected worker’s scheduled change from its drain: replaced first, then waiting, even once its replacement runs or it was asked to drain before', () => {
+    const kept = worker('i-kept', { [TAG.protected]: 'true' });
+    const replacement = worker('i-new', { [TAG.replaces]: 'i-kept' });
+    const fact = retirementOf(kept, 'scheduled-change', minutesAgo(5));
+    const replacements: Record<string, ReplacementFact> = {
+      'i-kept': {
+        instanceId: 'i-kept',
+        cause: 'retirement',
+        reason: 'scheduled-change',
+        correlationId: 'instance-event-1',
+        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+        at: minutesAgo(5).toISOString(),
+        status: 'launched',
+      },
+    };
+    const askedBefore = { ...fact, drainRequestedAt: minutesAgo(2).toISOString() };
+
+    const replaced = plan({ workers: [kept, replacement], retirements: { 'i-kept': fact }, replacements });
+    const unreplaced = plan({ workers: [kept], retirements: { 'i-kept': askedBefore } });
+
+    expect(stepsOf(replaced)).toEqual({ 'i-kept': 'wait' });
+    expect(whyOf(replaced, 'i-kept')).toBe(`protected by the ${TAG.protected} tag`);
+    expect(stepsOf(unreplaced)).toEqual({ 'i-kept': 'wait' });
+  });
+
   it('a scheduled change close to its start does not wait for its replacement to run: drained now, terminated before it', () => {
     const aws = worker('i-aws');
     const soon = new Date(now.getTime() + 12 * 60_000);
@@ -744,5 +798,46 @@ describe('planRetirements: what a worker’s own heartbeat cannot skip', () => {
       budget: 1,
     });
     expect(stepsOf(result)).toEqual({ 'i-gone': 'forget', 'i-old': 'replace' });
+  });
+});
+
+describe('budgetedWorkers', () => {
+  it('counts pending and running workers not interrupted, without the replacements of listed workers still retiring', () => {
+    const workers = [
+      worker('i-a'),
+      worker('i-b', {}, 'pending'),
+      worker('i-retiring'),
+      worker('i-new', { [TAG.replaces]: 'i-retiring' }),
+      // Its retiring worker is gone: it is the fleet's now.
+      worker('i-new-gone', { [TAG.replaces]: 'i-gone' }),
+      // Replaces a worker not retiring (a spot interruption's replacement).
+      worker('i-spot', { [TAG.replaces]: 'i-a' }),
+      worker('i-stopped', {}, 'stopped'),
+      worker('i-warned', { [TAG.interruptedAt]: now.toISOString() }),
+    ];
+
+    expect(budgetedWorkers(workers, new Set(['i-retiring', 'i-gone']))).toBe(5);
+  });
+});
+
+describe('retirementStage', () => {
+  it('is draining once the drain is requested, replacing once a replace-first one’s replacement is asked for, waiting before', () => {
+    const fact = retirementOf(worker('i-a'), 'max-lifetime', minutesAgo(5));
+    const asked: Record<string, ReplacementFact> = {
+      'i-a': {
+        instanceId: 'i-a',
+        cause: 'retirement',
+        reason: 'max-lifetime',
+        correlationId: 'retire-i-a',
+        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+        at: minutesAgo(5).toISOString(),
+        status: 'pending',
+      },
+    };
+
+    expect(retirementStage(fact, {})).toBe('waiting');
+    expect(retirementStage(fact, asked)).toBe('replacing');
+    expect(retirementStage({ ...fact, replaceFirst: false }, asked)).toBe('waiting');
+    expect(retirementStage({ ...fact, drainRequestedAt: now.toISOString() }, {})).toBe('draining');
   });
 });
