@@ -44,9 +44,9 @@ describe('npm start', () => {
     expect(output).toMatch(/6\. access log landed +8 lines parsed, 8 attributed to workers/);
     // The summary, read back from the emulator.
     // Its sizes (target, desired, floor, max, running, in flight): the reaper asked to lower the desired size to the
-    // floor, which the next reconciliation pass applies.
+    // floor, one request per idle worker retired, which the next reconciliation pass applies.
     expect(output).toMatch(/\nbatch +4 +4 +2 +4 +2 +0\n/);
-    expect(output).toMatch(/\nfleet batch: 2 running; 1 size request for the next pass\n/);
+    expect(output).toMatch(/\nfleet batch: 2 running; 2 size requests for the next pass\n/);
     expect(output).toContain(
       'summary: fleet batch: 5 workers launched, 1 interrupted, 1 replacement, 2 idle terminated, 2 running; 5 SNS messages',
     );
