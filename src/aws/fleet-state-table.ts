@@ -232,10 +232,9 @@ export function createFleetStateTable(dynamodb: DynamoDBClient, table: string): 
   });
   const send = documents.send.bind(documents) as DynamoDBDocumentClient['send'];
 
-  /** Writes an item unless one with its key exists (or unless `condition` fails): false when it did not write. */
   /**
-   * Writes the item unless one is there (or `condition` refuses it): an item past its expiry, which DynamoDB's sweep
-   * may keep for days, is absent, as every read takes it.
+   * Writes the item unless one with its key is there (or `condition` refuses it): false when it did not write. An
+   * item past its expiry, which DynamoDB's sweep may keep for days, is absent, as every read takes it.
    */
   async function putIfAbsent(
     item: Record<string, unknown>,

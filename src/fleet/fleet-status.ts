@@ -143,8 +143,8 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
           drifted: isDrifted(worker, facts.image, spec.ami),
           replacedBy,
           replaces: replacedInstance(worker),
-          retirement: retirementOf(facts.retirements?.[worker.instanceId], facts.replacements),
-          scheduledChange: changeOf(scheduled.get(worker.instanceId)),
+          retirement: retirementShown(facts.retirements?.[worker.instanceId], facts.replacements),
+          scheduledChange: changeShown(scheduled.get(worker.instanceId)),
         };
       }),
       riskyPools: risks,
@@ -154,7 +154,7 @@ export async function fleetStatus(deps: StatusDependencies, fleets: readonly str
 }
 
 /** A worker's retirement fact as `status` shows it. */
-function retirementOf(
+function retirementShown(
   fact: RetirementFact | undefined,
   replacements: FleetFacts['replacements'],
 ): WorkerStatus['retirement'] {
@@ -168,7 +168,7 @@ function retirementOf(
 }
 
 /** A due scheduled change's detail as `status` shows it. */
-function changeOf(detail: Readonly<Record<string, string>> | undefined): WorkerStatus['scheduledChange'] {
+function changeShown(detail: Readonly<Record<string, string>> | undefined): WorkerStatus['scheduledChange'] {
   if (detail === undefined) return undefined;
   return { code: detail.code ?? '', startsAt: detail.startsAt ?? '', eventId: detail.eventId ?? '' };
 }

@@ -288,14 +288,15 @@ async function lowerDesired(
   deps: ReapDependencies,
   fleet: string,
   spec: FleetSpec,
-  idle: readonly string[],
+  idle: readonly Worker[],
 ): Promise<void> {
-  // One request per worker, named by it: a run that dies before recording the retirements, and the next run that
-  // starts them again, lower the size once for each worker.
-  for (const instanceId of idle) {
+  // One request per worker and idle mark, named by them: a run that dies before recording the retirements, and the
+  // next run that starts them again, lower the size once for each worker; a worker marked idle again later is
+  // another request.
+  for (const { instanceId, tags } of idle) {
     try {
       await deps.state.addRequest(fleet, {
-        id: `reap-${instanceId}`,
+        id: `reap-${instanceId}-${tags[TAG.idleSince] ?? ''}`,
         kind: 'reap',
         shrink: 1,
         floor: spec.idle.minWorkers,
@@ -392,8 +393,9 @@ async function reapFleet(
   // What AWS scheduled (a Health event's record, or the backstop's DescribeInstanceStatus) and image drift: replaced
   // first and drained like the rest. A worker is retired once, for the first candidate that names it: what AWS
   // scheduled first (its time is AWS's), then the reaper's own reasons, then drift.
+  // A worker already retiring is named too when AWS scheduled a change for it: its retirement is then bounded by it.
   const due = (await findDueRetirements(deps, fleet, spec, workers, facts, { dryRun })).filter(
-    (retirement) => !retiring.has(retirement.instanceId),
+    (retirement) => retirement.reason === 'scheduled-change' || !retiring.has(retirement.instanceId),
   );
   const dueCandidates = (reason: DueRetirement['reason']): RetirementCandidate[] =>
     due.flatMap((retirement) => {
@@ -434,16 +436,18 @@ async function reapFleet(
       deps,
       fleet,
       spec,
-      plan.started.filter((fact) => fact.reason === 'idle').map((fact) => fact.instanceId),
+      workers.filter((worker) =>
+        plan.started.some((fact) => fact.reason === 'idle' && fact.instanceId === worker.instanceId),
+      ),
     );
+    const told = new Set([
+      ...plan.started.filter((fact) => fact.reason === 'scheduled-change').map((fact) => fact.instanceId),
+      ...plan.rescheduled.map((fact) => fact.instanceId),
+    ]);
     await notifyScheduledChanges(
       deps,
       fleet,
-      plan.started.flatMap((fact) =>
-        fact.reason === 'scheduled-change'
-          ? due.filter((retirement) => retirement.instanceId === fact.instanceId)
-          : [],
-      ),
+      due.filter((retirement) => retirement.reason === 'scheduled-change' && told.has(retirement.instanceId)),
     );
   }
   const outcome = await carryOutRetirements(deps, fleet, plan, lease, { dryRun, now: at });

@@ -121,11 +121,13 @@ export interface RetirementPlan {
   readonly record: readonly RetirementFact[];
   /** The retirements this run begins: the candidates' facts among `record` (none rebuilt, none known before). */
   readonly started: readonly RetirementFact[];
+  /** Retirements under way for another reason that a change AWS scheduled now bounds (`notAfter`), among `record`. */
+  readonly rescheduled: readonly RetirementFact[];
   readonly steps: readonly RetirementStep[];
 }
 
 const isRunning = (worker: Worker) => worker.state === 'running';
-const validDate = (value: string | undefined, fallback: Date) => {
+const validDate = <F extends Date | undefined>(value: string | undefined, fallback: F): Date | F => {
   const at = value === undefined ? Number.NaN : Date.parse(value);
   return Number.isNaN(at) ? fallback : new Date(at);
 };
@@ -191,15 +193,8 @@ export function planRetirements(input: {
   const waiting = [...retirements.values()]
     .filter((fact) => !isStarted(fact))
     .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.instanceId.localeCompare(b.instanceId));
-  // Each worker once, by the first candidate that names it (the caller's order is its priority).
-  const named = new Set<string>();
   const fresh = candidates
-    .filter((candidate) => {
-      const { instanceId } = candidate.worker;
-      if (retirements.has(instanceId) || named.has(instanceId)) return false;
-      named.add(instanceId);
-      return true;
-    })
+    .filter((candidate) => !retirements.has(candidate.worker.instanceId))
     .map((candidate) =>
       retirementOf(candidate.worker, candidate.reason, now, {
         correlationId: candidate.correlationId,
@@ -207,23 +202,44 @@ export function planRetirements(input: {
         notAfter: candidate.notAfter,
       }),
     );
+  // Each worker once: by the first candidate that names it and may start now (the caller's order is its priority).
   const mayStart = new Set<string>();
+  const started: RetirementFact[] = [];
   for (const fact of [...waiting, ...fresh]) {
     const worker = byId.get(fact.instanceId);
-    if (worker === undefined) continue;
+    if (worker === undefined || mayStart.has(fact.instanceId)) continue;
     // A protected worker is never drained: only what AWS scheduled for it starts, to be replaced (and told).
     if (isProtected(worker) && fact.reason !== 'scheduled-change') continue;
     if (RETIREMENT_REASONS[fact.reason].windowed && !windowOpen) continue;
-    if (!RETIREMENT_REASONS[fact.reason].budgeted) mayStart.add(fact.instanceId);
-    else if (disrupted < budget) {
+    if (RETIREMENT_REASONS[fact.reason].budgeted) {
+      if (disrupted >= budget) continue;
       disrupted += 1;
-      mayStart.add(fact.instanceId);
     }
+    mayStart.add(fact.instanceId);
+    if (!retirements.has(fact.instanceId)) started.push(fact);
   }
-  const started = fresh.filter((fact) => mayStart.has(fact.instanceId));
   for (const fact of started) {
     retirements.set(fact.instanceId, fact);
     record.push(fact);
+  }
+  // A retirement under way for another reason when AWS schedules a change: done before the change begins, and told.
+  const rescheduled: RetirementFact[] = [];
+  for (const candidate of candidates) {
+    const known = retirements.get(candidate.worker.instanceId);
+    // Only a change AWS scheduled carries a notAfter.
+    if (candidate.notAfter === undefined) continue;
+    if (known === undefined || known.reason === 'scheduled-change' || known.notAfter !== undefined) continue;
+    const notAfter = candidate.notAfter.getTime() - NOT_AFTER_MARGIN_MS;
+    const fact: RetirementFact = {
+      ...known,
+      notAfter: candidate.notAfter.toISOString(),
+      ...(known.deadline === undefined
+        ? {}
+        : { deadline: new Date(Math.min(Date.parse(known.deadline), notAfter)).toISOString() }),
+    };
+    retirements.set(fact.instanceId, fact);
+    record.push(fact);
+    rescheduled.push(fact);
   }
 
   for (const fact of retirements.values()) {
@@ -235,9 +251,9 @@ export function planRetirements(input: {
     }
     if (isProtected(worker)) {
       const replace = stepOf(fact, worker, workers, facts, heartbeats, graceMs, now);
-      // Replaced first even so, when its reason says so: what AWS scheduled takes it whatever its tag.
+      // Replaced first even so for what AWS scheduled: it takes the worker whatever its tag.
       steps.push(
-        replace.step === 'replace'
+        replace.step === 'replace' && fact.reason === 'scheduled-change'
           ? replace
           : { step: 'wait', fact, why: `protected by the ${TAG.protected} tag` },
       );
@@ -253,7 +269,7 @@ export function planRetirements(input: {
     }
     steps.push(stepOf(fact, worker, workers, facts, heartbeats, graceMs, now));
   }
-  return { record, started, steps };
+  return { record, started, rescheduled, steps };
 }
 
 /**
@@ -271,14 +287,15 @@ function stepOf(
   graceMs: number,
   now: Date,
 ): RetirementStep {
-  const parsedNotAfter = fact.notAfter === undefined ? Number.NaN : Date.parse(fact.notAfter);
-  const notAfter = Number.isNaN(parsedNotAfter) ? undefined : parsedNotAfter;
+  const notAfter = validDate(fact.notAfter, undefined)?.getTime();
   if (fact.drainRequestedAt === undefined) {
     if (fact.notBefore !== undefined && now.getTime() < Date.parse(fact.notBefore)) {
       return { step: 'wait', fact, why: `its grace runs until ${fact.notBefore}` };
     }
     if (fact.replaceFirst) {
-      if (facts.replacements[fact.instanceId] === undefined) {
+      const replacing = workers.some((candidate) => replacedInstance(candidate) === fact.instanceId);
+      // A replacement listed by EC2 stands for its fact once that has expired: never asked for twice.
+      if (facts.replacements[fact.instanceId] === undefined && !replacing) {
         return {
           step: 'replace',
           fact,

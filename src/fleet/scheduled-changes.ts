@@ -194,7 +194,7 @@ export async function notifyScheduledChanges(
   await notify(deps, deps.config.topicArn, {
     kind: 'scheduled-change',
     fleet,
-    subject: `worker-fleet ${fleet}: AWS scheduled ${codes} for ${due.map((retirement) => retirement.instanceId).join(', ')} from ${soonest}: replaced first, drained and terminated before then`,
+    subject: `worker-fleet ${fleet}: AWS scheduled ${codes} for ${due.map((retirement) => retirement.instanceId).join(', ')} from ${soonest}: replaced first, then drained and terminated before then unless protected`,
     details: {
       workers: due.map((retirement) => ({
         instanceId: retirement.instanceId,

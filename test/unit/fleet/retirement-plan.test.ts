@@ -841,3 +841,195 @@ describe('retirementStage', () => {
     expect(retirementStage({ ...fact, drainRequestedAt: now.toISOString() }, {})).toBe('draining');
   });
 });
+
+describe('planRetirements: a worker already retiring, a protected one, a replacement already listed', () => {
+  const replacementOf = (id: string, reason: RetirementFact['reason']): ReplacementFact => ({
+    instanceId: id,
+    cause: 'retirement',
+    reason,
+    correlationId: `retire-${id}`,
+    pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+    at: minutesAgo(5).toISOString(),
+    status: 'launched',
+  });
+
+  it('bounds a retirement under way by the change AWS then schedules: its start recorded, a drain deadline moved before it, told', () => {
+    const old = worker('i-old');
+    const draining: RetirementFact = {
+      ...retirementOf(old, 'max-lifetime', minutesAgo(5)),
+      drainRequestedAt: minutesAgo(1).toISOString(),
+      deadline: new Date(now.getTime() + 9 * 60_000).toISOString(),
+    };
+    const startsAt = new Date(now.getTime() + 8 * 60_000);
+
+    const result = plan({
+      workers: [old],
+      retirements: { 'i-old': draining },
+      candidates: [{ worker: old, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+    const again = plan({
+      workers: [old],
+      retirements: { 'i-old': result.rescheduled[0] as RetirementFact },
+      candidates: [{ worker: old, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+
+    expect(result.rescheduled).toEqual([
+      expect.objectContaining({
+        reason: 'max-lifetime',
+        notAfter: startsAt.toISOString(),
+        deadline: new Date(startsAt.getTime() - 5 * 60_000).toISOString(),
+      }),
+    ]);
+    expect(result.record).toEqual(result.rescheduled);
+    expect(result.started).toEqual([]);
+    expect(again.rescheduled).toEqual([]);
+  });
+
+  it('replaces a protected worker only for what AWS scheduled: an operator’s drain recorded before its tag waits', () => {
+    const kept = worker('i-kept', { [TAG.protected]: 'true' });
+
+    const result = plan({
+      workers: [kept],
+      retirements: { 'i-kept': retirementOf(kept, 'operator-drain', minutesAgo(5)) },
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-kept': 'wait' });
+  });
+
+  it('asks no second replacement when its fact expired and the replacement is listed', () => {
+    const old = worker('i-old');
+    const replacement = worker('i-new', { [TAG.replaces]: 'i-old' }, 'pending');
+    const fact = retirementOf(old, 'max-lifetime', minutesAgo(30));
+
+    const result = plan({ workers: [old, replacement], retirements: { 'i-old': fact } });
+    const asked = plan({
+      workers: [old, replacement],
+      retirements: { 'i-old': fact },
+      replacements: { 'i-old': replacementOf('i-old', 'max-lifetime') },
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-old': 'wait' });
+    expect(stepsOf(asked)).toEqual({ 'i-old': 'wait' });
+  });
+
+  it('takes a worker’s first candidate that may start now: idle when above-max waits for a closed window', () => {
+    const idle = worker('i-idle');
+
+    const result = plan({
+      workers: [idle],
+      candidates: [
+        { worker: idle, reason: 'above-max' },
+        { worker: idle, reason: 'idle' },
+      ],
+      windowOpen: false,
+      budget: 1,
+    });
+
+    expect(result.started).toEqual([expect.objectContaining({ instanceId: 'i-idle', reason: 'idle' })]);
+    expect(stepsOf(result)).toEqual({ 'i-idle': 'drain' });
+  });
+});
+
+describe('planRetirements: what a known retirement keeps', () => {
+  const startsAt = new Date(now.getTime() + 86_400_000);
+
+  it('starts nothing new for a worker whose retirement is under way, whatever else names it', () => {
+    const old = worker('i-old');
+    const draining: RetirementFact = {
+      ...retirementOf(old, 'max-lifetime', minutesAgo(5)),
+      drainRequestedAt: minutesAgo(1).toISOString(),
+      deadline: new Date(now.getTime() + 9 * 60_000).toISOString(),
+    };
+
+    const result = plan({
+      workers: [old],
+      retirements: { 'i-old': draining },
+      candidates: [{ worker: old, reason: 'idle' }],
+    });
+
+    expect(result.started).toEqual([]);
+    expect(result.record).toEqual([]);
+  });
+
+  it('bounds nothing without a start, nor a scheduled change recorded before retirements kept one, nor a worker not listed', () => {
+    const old = worker('i-old');
+    const gone = worker('i-gone');
+    const earlier = retirementOf(old, 'scheduled-change', minutesAgo(5));
+
+    const withoutStart = plan({
+      workers: [old],
+      retirements: { 'i-old': retirementOf(old, 'max-lifetime', minutesAgo(5)) },
+      candidates: [{ worker: old, reason: 'scheduled-change' }],
+    });
+    const recordedEarlier = plan({
+      workers: [old],
+      retirements: { 'i-old': earlier },
+      candidates: [{ worker: old, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+    const notListed = plan({
+      workers: [old],
+      candidates: [{ worker: gone, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+
+    expect(withoutStart.rescheduled).toEqual([]);
+    expect(recordedEarlier.rescheduled).toEqual([]);
+    expect(notListed).toMatchObject({ started: [], rescheduled: [], record: [] });
+  });
+});
+
+describe('planRetirements: a retirement under way meets a change AWS scheduled', () => {
+  it('terminates in the same run a draining worker whose moved deadline has passed', () => {
+    const old = worker('i-old');
+    const draining: RetirementFact = {
+      ...retirementOf(old, 'max-lifetime', minutesAgo(5)),
+      drainRequestedAt: minutesAgo(1).toISOString(),
+      deadline: new Date(now.getTime() + 9 * 60_000).toISOString(),
+    };
+    const startsAt = new Date(now.getTime() + 4 * 60_000);
+
+    const result = plan({
+      workers: [old],
+      retirements: { 'i-old': draining },
+      candidates: [{ worker: old, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+
+    expect(stepsOf(result)).toEqual({ 'i-old': 'terminate' });
+  });
+
+  it('records the start of one not draining yet, with no deadline until its drain', () => {
+    const old = worker('i-old');
+    const startsAt = new Date(now.getTime() + 86_400_000);
+
+    const result = plan({
+      workers: [old],
+      retirements: { 'i-old': retirementOf(old, 'ami-drift', minutesAgo(5)) },
+      candidates: [{ worker: old, reason: 'scheduled-change', notAfter: startsAt }],
+    });
+
+    expect(result.rescheduled).toEqual([
+      { ...retirementOf(old, 'ami-drift', minutesAgo(5)), notAfter: startsAt.toISOString() },
+    ]);
+  });
+
+  it('holds one place of the budget for a worker under way that another candidate names again', () => {
+    const old = worker('i-old');
+    const next = worker('i-next');
+    const draining: RetirementFact = {
+      ...retirementOf(old, 'max-lifetime', minutesAgo(5)),
+      drainRequestedAt: minutesAgo(1).toISOString(),
+      deadline: new Date(now.getTime() + 9 * 60_000).toISOString(),
+    };
+
+    const result = plan({
+      workers: [old, next],
+      retirements: { 'i-old': draining },
+      candidates: [
+        { worker: old, reason: 'max-lifetime' },
+        { worker: next, reason: 'max-lifetime' },
+      ],
+      budget: 2,
+    });
+
+    expect(result.started.map((fact) => fact.instanceId)).toEqual(['i-next']);
+  });
+});
