@@ -19,6 +19,21 @@ const minutesAgo = (minutes: number) => new Date(now.getTime() - minutes * 60_00
 const worker = (id: string, tags: Record<string, string> = {}, state = 'running', launchedMinutesAgo = 60) =>
   workerWith({ instanceId: id, tags, state, launchTime: minutesAgo(launchedMinutesAgo) });
 
+/** A replacement fact a retirement asked for (the planner reads only that it is there). */
+const replacementAsked = (
+  instanceId: string,
+  reason: RetirementFact['reason'],
+  status: ReplacementFact['status'],
+): ReplacementFact => ({
+  instanceId,
+  cause: 'retirement',
+  reason,
+  correlationId: `retire-${instanceId}`,
+  pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
+  at: minutesAgo(5).toISOString(),
+  status,
+});
+
 function plan(
   input: {
     workers?: readonly Worker[];
@@ -383,15 +398,7 @@ describe('planRetirements: retirements other triggers recorded, under the budget
 
   it('counts one whose replacement is asked for as under way: it keeps its place ahead of an older one', () => {
     const asked = recorded('i-asked', 'max-lifetime', 1);
-    const replacement: ReplacementFact = {
-      instanceId: 'i-asked',
-      cause: 'retirement',
-      reason: 'max-lifetime',
-      correlationId: 'retire-i-asked',
-      pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-      at: minutesAgo(1).toISOString(),
-      status: 'pending',
-    };
+    const replacement: ReplacementFact = replacementAsked('i-asked', 'max-lifetime', 'pending');
 
     const result = plan({
       workers: [worker('i-asked'), worker('i-older')],
@@ -571,15 +578,7 @@ describe('planRetirements: what AWS schedules is done before its start', () => {
       workers: [aws, replacement],
       retirements: { 'i-aws': fact },
       replacements: {
-        'i-aws': {
-          instanceId: 'i-aws',
-          cause: 'retirement',
-          reason: 'scheduled-change',
-          correlationId: due.correlationId ?? '',
-          pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-          at: minutesAgo(2).toISOString(),
-          status: 'launched',
-        },
+        'i-aws': replacementAsked('i-aws', 'scheduled-change', 'launched'),
       },
     });
 
@@ -592,15 +591,7 @@ describe('planRetirements: what AWS schedules is done before its start', () => {
   it('begins a scheduled change’s drain without its replacement exactly when the drain grace and 5 minutes are left before its start', () => {
     const aws = worker('i-aws');
     const replacements: Record<string, ReplacementFact> = {
-      'i-aws': {
-        instanceId: 'i-aws',
-        cause: 'retirement',
-        reason: 'scheduled-change',
-        correlationId: 'instance-event-1',
-        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-        at: minutesAgo(1).toISOString(),
-        status: 'pending',
-      },
+      'i-aws': replacementAsked('i-aws', 'scheduled-change', 'pending'),
     };
     const startingIn = (ms: number) =>
       plan({
@@ -622,15 +613,7 @@ describe('planRetirements: what AWS schedules is done before its start', () => {
     const replacement = worker('i-new', { [TAG.replaces]: 'i-kept' });
     const fact = retirementOf(kept, 'scheduled-change', minutesAgo(5));
     const replacements: Record<string, ReplacementFact> = {
-      'i-kept': {
-        instanceId: 'i-kept',
-        cause: 'retirement',
-        reason: 'scheduled-change',
-        correlationId: 'instance-event-1',
-        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-        at: minutesAgo(5).toISOString(),
-        status: 'launched',
-      },
+      'i-kept': replacementAsked('i-kept', 'scheduled-change', 'launched'),
     };
     const askedBefore = { ...fact, drainRequestedAt: minutesAgo(2).toISOString() };
 
@@ -647,15 +630,7 @@ describe('planRetirements: what AWS schedules is done before its start', () => {
     const soon = new Date(now.getTime() + 12 * 60_000);
     const fact = retirementOf(aws, 'scheduled-change', minutesAgo(1), { notAfter: soon });
     const replacements: Record<string, ReplacementFact> = {
-      'i-aws': {
-        instanceId: 'i-aws',
-        cause: 'retirement',
-        reason: 'scheduled-change',
-        correlationId: 'instance-event-1',
-        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-        at: minutesAgo(1).toISOString(),
-        status: 'pending',
-      },
+      'i-aws': replacementAsked('i-aws', 'scheduled-change', 'pending'),
     };
     const far = retirementOf(aws, 'scheduled-change', minutesAgo(1), {
       notAfter: new Date(now.getTime() + 3 * 86_400_000),
@@ -744,15 +719,7 @@ describe('budgetedWorkers: a percentage budget while replacements run', () => {
     );
     const replacements = ['i-old0', 'i-old1'].map((id) => worker(`i-new-${id}`, { [TAG.replaces]: id }));
     const workers = [...old, ...replacements];
-    const replacing = (id: string): ReplacementFact => ({
-      instanceId: id,
-      cause: 'retirement',
-      reason: 'max-lifetime',
-      correlationId: `retire-${id}`,
-      pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-      at: minutesAgo(5).toISOString(),
-      status: 'launched',
-    });
+    const replacing = (id: string): ReplacementFact => replacementAsked(id, 'max-lifetime', 'launched');
     const result = plan({
       workers,
       retirements: {
@@ -824,15 +791,7 @@ describe('retirementStage', () => {
   it('is draining once the drain is requested, replacing once a replace-first one’s replacement is asked for, waiting before', () => {
     const fact = retirementOf(worker('i-a'), 'max-lifetime', minutesAgo(5));
     const asked: Record<string, ReplacementFact> = {
-      'i-a': {
-        instanceId: 'i-a',
-        cause: 'retirement',
-        reason: 'max-lifetime',
-        correlationId: 'retire-i-a',
-        pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-        at: minutesAgo(5).toISOString(),
-        status: 'pending',
-      },
+      'i-a': replacementAsked('i-a', 'max-lifetime', 'pending'),
     };
 
     expect(retirementStage(fact, {})).toBe('waiting');
@@ -843,16 +802,6 @@ describe('retirementStage', () => {
 });
 
 describe('planRetirements: a worker already retiring, a protected one, a replacement already listed', () => {
-  const replacementOf = (id: string, reason: RetirementFact['reason']): ReplacementFact => ({
-    instanceId: id,
-    cause: 'retirement',
-    reason,
-    correlationId: `retire-${id}`,
-    pool: { instanceType: 'c7g.large', subnetId: 'subnet-a' },
-    at: minutesAgo(5).toISOString(),
-    status: 'launched',
-  });
-
   it('bounds a retirement under way by the change AWS then schedules: its start recorded, a drain deadline moved before it, told', () => {
     const old = worker('i-old');
     const draining: RetirementFact = {
@@ -905,7 +854,7 @@ describe('planRetirements: a worker already retiring, a protected one, a replace
     const asked = plan({
       workers: [old, replacement],
       retirements: { 'i-old': fact },
-      replacements: { 'i-old': replacementOf('i-old', 'max-lifetime') },
+      replacements: { 'i-old': replacementAsked('i-old', 'max-lifetime', 'launched') },
     });
 
     expect(stepsOf(result)).toEqual({ 'i-old': 'wait' });
